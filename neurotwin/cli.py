@@ -1,0 +1,94 @@
+"""The ``neurotwin`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from ._logging import logger, set_log_level
+from .errors import NeurotwinError
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .io import (
+        discover_study,
+        find_reader,
+        inspect_mri,
+        match_reader,
+        read_connectome,
+        read_mri,
+        read_raw,
+    )
+
+    path = Path(args.path)
+    if path.is_dir() and match_reader(path) is None:
+        study = discover_study(path, pattern=args.pattern)
+        print(f"Study: {path} ({study.layout})")
+        print(f"{len(study.subjects)} subjects, {len(study.recordings)} recordings")
+        with pd.option_context("display.max_rows", 500, "display.width", 200):
+            table = study.table().fillna("")
+            table["session"] = table["session"].replace("", "-")
+            print(table.to_string(index=False))
+        if study.problems:
+            print(f"\n{len(study.problems)} file(s) not mapped:")
+            for rel, why in study.problems:
+                print(f"  {rel}: {why}")
+        return 0
+    spec = find_reader(path)
+    if spec.modality == "ephys":
+        raw = read_raw(path, preload=False)
+        types = pd.Series(raw.get_channel_types()).value_counts().to_dict()
+        print(f"{path.name}: {spec.name}, {raw.times[-1] + 1 / raw.info['sfreq']:.1f} s at "
+              f"{raw.info['sfreq']:g} Hz, channels {types}, bads {raw.info['bads']}, "
+              f"{len(raw.annotations)} annotations")
+    elif spec.modality == "mri":
+        info = inspect_mri(read_mri(path))
+        extra = f", TR {info.tr:g} s" if info.tr else ""
+        extra += f", {len(info.labels)} labels" if info.labels else ""
+        print(f"{path.name}: {spec.name} {info.kind}, shape {info.shape}, voxels {info.voxel_size} mm{extra}")
+    else:
+        print(repr(read_connectome(path)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``neurotwin`` command."""
+    parser = argparse.ArgumentParser(
+        prog="neurotwin", description="Neurological digital twins from EEG, MEG and MRI."
+    )
+    parser.add_argument("--version", action="version", version=f"neurotwin {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    info = sub.add_parser("info", help="describe a study folder or one recording/volume/connectome")
+    info.add_argument("path", help="a BIDS dataset, a folder of recordings, or one file")
+    info.add_argument("--pattern", default=None,
+                      help="regex with named groups subject/session to map a plain folder")
+    info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``neurotwin`` command; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    set_log_level({0: "warning", 1: "info"}.get(args.verbose, "debug"))
+    try:
+        return args.func(args)
+    except NeurotwinError as err:
+        print(f"neurotwin: error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        logger.removeHandler(handler)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The sample study shipped in ``sample_data/`` and the code that makes it.
+
+Three subjects x three sessions of synthetic eyes-closed resting EEG
+(:func:`~neurotwin.datasets.make_resting_eeg`: 1/f background, posterior
+alpha, 50 Hz mains, blinks on VEOG, one bad channel each) written as a BIDS
+dataset with mne-bids, and one T1 per subject copied from the small
+anatomical image that ships in nibabel's wheel (the same anatomy for all
+three; it is a placeholder for structural steps, not a real person's MRI).
+
+Subject ``02`` is the longitudinal case: its alpha peak slows from 10.0 to
+9.0 Hz over the three sessions, 90 days apart. The others stay within
+0.1 Hz of their own alpha frequency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .._docs import fill_doc
+from .._logging import logger, verbose
+from ..errors import DataError, MissingFileError
+from .synthetic import make_resting_eeg
+
+__all__ = ["make_sample_study", "sample_data_path", "SAMPLE_TRUTH"]
+
+#: Ground truth of the sample study: (subject, session) -> parameters.
+SAMPLE_TRUTH: dict[tuple[str, str], dict] = {}
+_SUBJECTS = {  # subject: (alpha per session, aperiodic exponent, bad channel, sex, age)
+    "01": ((10.4, 10.5, 10.4), 1.4, "T7", "F", 34),
+    "02": ((10.0, 9.5, 9.0), 1.6, "P8", "M", 67),
+    "03": ((9.8, 9.7, 9.8), 1.5, "F8", "F", 45),
+}
+for _sub, (_alphas, _chi, _bad, _sex, _age) in _SUBJECTS.items():
+    for _i, _a in enumerate(_alphas):
+        SAMPLE_TRUTH[(_sub, f"{_i + 1:02d}")] = {
+            "alpha_freq": _a, "aperiodic_exponent": _chi, "bad_channel": _bad,
+            "days": 90 * _i,
+        }
+
+_SFREQ, _DURATION = 128.0, 60.0
+_FIRST_DATE = dt.datetime(2000, 1, 10, 9, 0, tzinfo=dt.UTC)
+
+
+@fill_doc
+@verbose
+def make_sample_study(
+    out_dir: str | os.PathLike, *, overwrite: bool = False, verbose: bool | str | int | None = None
+) -> Path:
+    """Write the sample BIDS study (deterministic: same bytes every time).
+
+    Parameters
+    ----------
+    out_dir : str | os.PathLike
+        Folder to create (must not exist unless ``overwrite``).
+    overwrite : bool
+        Replace an existing folder.
+    %(verbose)s
+
+    Returns
+    -------
+    out_dir : pathlib.Path
+        The study root.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from neurotwin.datasets import make_sample_study
+    >>> root = make_sample_study(pathlib.Path(tempfile.mkdtemp()) / "study")
+    >>> sorted(p.name for p in root.glob("sub-*"))
+    ['sub-01', 'sub-02', 'sub-03']
+    """
+    import nibabel as nib
+    from mne_bids import BIDSPath, make_dataset_description, write_anat, write_raw_bids
+
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not overwrite:
+            raise DataError(f"{out_dir}: exists; pass overwrite=True to replace it.")
+        shutil.rmtree(out_dir)
+    t1_src = Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"
+    if not t1_src.is_file():
+        raise MissingFileError(f"{t1_src}: nibabel's bundled test image is missing; reinstall nibabel.")
+    # build in a temporary folder next to the target, then move into place
+    tmp = Path(tempfile.mkdtemp(prefix=".sample-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    root = tmp / "study"
+    for k, (sub, (alphas, chi, bad, sex, age)) in enumerate(_SUBJECTS.items()):
+        for i, alpha in enumerate(alphas):
+            ses = f"{i + 1:02d}"
+            raw = make_resting_eeg(
+                duration=_DURATION, sfreq=_SFREQ, alpha_freq=alpha, aperiodic_exponent=chi,
+                bad_channels=(bad,), random_state=1000 * (k + 1) + i,
+            )
+            date = _FIRST_DATE + dt.timedelta(days=SAMPLE_TRUTH[(sub, ses)]["days"])
+            raw.set_meas_date(date)
+            birthday = dt.date(date.year - age, 1, 1)
+            with raw.info._unlock():
+                raw.info["subject_info"] = {"sex": 2 if sex == "F" else 1, "hand": 1, "birthday": birthday}
+            bp = BIDSPath(subject=sub, session=ses, task="rest", datatype="eeg", root=root)
+            write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose="error")
+        anat = BIDSPath(subject=sub, session="01", datatype="anat", suffix="T1w",
+                        extension=".nii.gz", root=root)
+        write_anat(nib.load(t1_src), anat, overwrite=True, verbose="error")
+    make_dataset_description(
+        path=root, name="neurotwin sample study (synthetic)", dataset_type="raw",
+        authors=["neurotwin developers"], overwrite=True, verbose="error",
+        generated_by=[{"Name": "neurotwin.datasets.make_sample_study"}],
+    )
+    (root / "README").write_text(
+        "Synthetic resting EEG made by neurotwin.datasets.make_sample_study (deterministic).\n"
+        "sub-02's alpha slows from 10.0 to 9.0 Hz across sessions. T1 images are nibabel's\n"
+        "bundled test image 'anatomical.nii' (same anatomy for every subject).\n"
+    )
+    shutil.move(str(root), str(out_dir))
+    shutil.rmtree(tmp, ignore_errors=True)
+    n_bytes = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
+    logger.info("Sample study written to %s (%.1f MB)", out_dir, n_bytes / 1e6)
+    return out_dir
+
+
+def sample_data_path() -> Path:
+    """Return the ``sample_data/`` folder of a neurotwin source checkout.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The sample study root.
+
+    Raises
+    ------
+    neurotwin.errors.MissingFileError
+        If neurotwin was installed without its source tree; then make a copy
+        with :func:`make_sample_study`.
+
+    Examples
+    --------
+    >>> from neurotwin.datasets import sample_data_path
+    >>> (sample_data_path() / "participants.tsv").is_file()
+    True
+    """
+    path = Path(__file__).resolve().parents[2] / "sample_data"
+    if not (path / "dataset_description.json").is_file():
+        raise MissingFileError(
+            f"{path}: no sample study here (neurotwin was installed without its "
+            "source tree). Make one with neurotwin.datasets.make_sample_study(folder)."
+        )
+    return path

@@ -1,0 +1,264 @@
+"""Reading MRI volumes (NIfTI, MGH/MGZ) into nibabel images.
+
+nibabel images *are* our MRI containers. On top of :func:`nibabel.load`
+this module refuses damaged or empty volumes with a named error and tells
+what a volume is (:func:`inspect_mri`): an anatomical image (T1), a label
+volume (FreeSurfer ``aseg``/``aparc+aseg``, with the names of MNE's copy
+of ``FreeSurferColorLUT.txt``) or a 4-D BOLD series with its TR.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from .._docs import fill_doc
+from .._logging import logger, verbose
+from ..errors import DataError, NeurotwinError
+from . import _checks
+from ._registry import ReaderSpec, find_reader, register_reader
+
+__all__ = ["read_mri", "inspect_mri", "MRIInfo", "freesurfer_lut"]
+
+_MAX_LABELS = 2000  # an integer volume with more distinct values is an image
+_LABEL_NAME = re.compile(r"(aseg|aparc|_dseg|label|parc|atlas|seg\b)", re.IGNORECASE)
+
+
+def _load(path: Path, **kwargs) -> nib.spatialimages.SpatialImage:
+    return nib.load(path, **kwargs)
+
+
+for _spec in (
+    ReaderSpec("NIfTI", (".nii", ".nii.gz"), "mri", _load, _checks.check_nonempty),
+    ReaderSpec("MGH", (".mgz", ".mgh"), "mri", _load, _checks.check_nonempty),
+):
+    register_reader(_spec)
+
+
+def freesurfer_lut() -> dict[int, str]:
+    """Return FreeSurfer's colour look-up table as ``{label id: name}``.
+
+    Read from the copy that ships with MNE-Python (no download).
+
+    Examples
+    --------
+    >>> from neurotwin.io import freesurfer_lut
+    >>> freesurfer_lut()[17]
+    'Left-Hippocampus'
+    """
+    import mne
+
+    names, _ = mne.read_freesurfer_lut()
+    return {int(v): k for k, v in names.items()}
+
+
+@dataclass(frozen=True)
+class MRIInfo:
+    """What an MRI volume is.
+
+    Attributes
+    ----------
+    kind : str
+        ``"anat"`` (e.g. T1), ``"labels"`` or ``"bold"``.
+    shape : tuple of int
+        Array shape.
+    voxel_size : tuple of float
+        Voxel edge lengths in mm (spatial axes).
+    tr : float | None
+        Repetition time in seconds (BOLD only).
+    labels : dict
+        ``{label id: name}`` of the labels present (label volumes only);
+        names from the FreeSurfer LUT, ``"label-<id>"`` when unknown.
+    """
+
+    kind: str
+    shape: tuple[int, ...]
+    voxel_size: tuple[float, ...]
+    tr: float | None = None
+    labels: dict[int, str] = field(default_factory=dict)
+
+
+def inspect_mri(img: nib.spatialimages.SpatialImage, kind: str | None = None) -> MRIInfo:
+    """Describe an MRI volume: anatomical, label volume or 4-D BOLD.
+
+    Parameters
+    ----------
+    img : nibabel image
+        A loaded volume.
+    kind : str | None
+        Force ``"anat"``, ``"labels"`` or ``"bold"``; default: recognise it
+        (4-D -> BOLD; a 3-D integer volume on a zero background whose file
+        name says so (``aseg``, ``aparc``, ``_dseg``, ``atlas``...) or whose
+        values are a sparse set of FreeSurfer LUT ids -> labels; else
+        anatomical).
+
+    Returns
+    -------
+    info : MRIInfo
+        The description.
+
+    Examples
+    --------
+    >>> import nibabel as nib, numpy as np
+    >>> from neurotwin.io import inspect_mri
+    >>> data = np.zeros((4, 4, 4), np.int16); data[1:3, 1:3, 1:3] = 17
+    >>> inspect_mri(nib.Nifti1Image(data, np.eye(4))).labels
+    {17: 'Left-Hippocampus'}
+    """
+    shape = tuple(int(s) for s in img.shape)
+    zooms = tuple(float(z) for z in img.header.get_zooms())
+    if kind is None:
+        fname = img.get_filename() or ""
+        kind = _guess_kind(img, Path(fname).name)
+    tr = None
+    if kind == "bold":
+        tr = _repetition_time(img)
+    labels: dict[int, str] = {}
+    if kind == "labels":
+        lut = freesurfer_lut()
+        ids = np.unique(np.asarray(img.dataobj)).astype(int)
+        labels = {int(i): lut.get(int(i), f"label-{int(i)}") for i in ids if i != 0}
+    return MRIInfo(kind, shape, zooms[:3], tr, labels)
+
+
+def _guess_kind(img, name: str = "") -> str:
+    if img.ndim == 4 and img.shape[3] > 1:
+        return "bold"
+    if not np.issubdtype(img.get_data_dtype(), np.integer) and not _LABEL_NAME.search(name):
+        return "anat"
+    data = np.asarray(img.dataobj)
+    if not np.array_equal(data, np.round(data)):
+        return "anat"
+    ids = np.unique(data)
+    if len(ids) > _MAX_LABELS or ids.min() < 0 or 0 not in ids:
+        return "anat"
+    if _LABEL_NAME.search(name):
+        return "labels"
+    # A label volume uses a sparse set of LUT ids (aseg: 2, 3, 4, 5, 7, ...;
+    # aparc: 1000-2035) on a zero background; an intensity image (even an
+    # 8-bit one such as FreeSurfer's brain.mgz) fills a dense range.
+    nonzero = ids[ids != 0].astype(int)
+    lut = freesurfer_lut()
+    in_lut = np.isin(nonzero, list(lut)).mean() if nonzero.size else 0.0
+    sparse = (nonzero.max() - nonzero.min() + 1) >= 2.5 * nonzero.size if nonzero.size else False
+    return "labels" if in_lut >= 0.9 and (sparse or nonzero.size <= 3) else "anat"
+
+
+def _repetition_time(img) -> float:
+    zooms = img.header.get_zooms()
+    tr = float(zooms[3]) if len(zooms) > 3 else 0.0
+    units = img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "sec"
+    tr = {"msec": tr / 1000.0, "usec": tr / 1e6}.get(units, tr)
+    return tr
+
+
+def _check_header(img, path: Path) -> None:
+    """Run nibabel's header checks on the header *as stored*.
+
+    nibabel repairs some damage on load (a wrong ``sizeof_hdr`` is reset to
+    348 with a log message), so the stored block is re-read unrepaired and
+    any problem of level >= 30 (nibabel's "this is wrong" level) refused.
+    """
+    header_class = type(img.header)
+    if not hasattr(header_class, "sizeof_hdr") or not isinstance(img, nib.Nifti1Image):
+        return
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fid:
+        block = fid.read(header_class.sizeof_hdr)
+    try:
+        stored = header_class(block, check=False)
+        stored.check_fix(error_level=30)
+    except nib.spatialimages.HeaderDataError as err:
+        raise DataError(f"{path}: the NIfTI header is damaged ({err}). Re-export the image.") from None
+
+
+@fill_doc
+@verbose
+def read_mri(
+    fname: str | os.PathLike,
+    *,
+    kind: str | None = None,
+    verbose: bool | str | int | None = None,
+) -> nib.spatialimages.SpatialImage:
+    """Read an MRI volume (NIfTI or MGH/MGZ) and check that it is usable.
+
+    The data are read once to check them (a truncated or corrupt file fails
+    here, not later in an analysis); nibabel caches nothing, so memory is
+    released when the check ends.
+
+    Parameters
+    ----------
+    fname : str | os.PathLike
+        ``.nii``, ``.nii.gz``, ``.mgz`` or ``.mgh`` file.
+    kind : str | None
+        Expected kind: ``"anat"``, ``"labels"`` or ``"bold"``; an image of
+        another dimensionality is refused. Default: any.
+    %(verbose)s
+
+    Returns
+    -------
+    img : nibabel image
+        The volume; describe it with :func:`inspect_mri`.
+
+    Raises
+    ------
+    neurotwin.errors.DataError
+        If the file is missing, empty, truncated, has a bad header, is all
+        zeros or NaN, or a BOLD series has no positive TR.
+
+    Examples
+    --------
+    >>> from neurotwin.datasets import sample_data_path
+    >>> from neurotwin.io import read_mri, inspect_mri
+    >>> img = read_mri(next(sample_data_path().rglob("*_T1w.nii.gz")))
+    >>> inspect_mri(img).kind
+    'anat'
+    """
+    path = Path(fname)
+    spec = find_reader(path, "mri")
+    if spec.check is not None:
+        spec.check(path)
+    try:
+        img = spec.read(path)
+        _check_header(img, path)
+        data = np.asanyarray(img.dataobj)
+    except NeurotwinError:
+        raise
+    except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError) as err:
+        raise DataError(f"{path}: not a valid {spec.name} image: its header is damaged ({err}).") from err
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as err:
+        raise DataError(
+            f"{path}: the image data cannot be read ({type(err).__name__}: {err}); "
+            "the file is truncated or damaged. Copy it again."
+        ) from err
+    if data.size == 0 or any(s <= 0 for s in img.shape):
+        raise DataError(f"{path}: the volume has shape {img.shape}; it is empty.")
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise DataError(f"{path}: every voxel is NaN or infinite.")
+    if not np.any(data[finite]):
+        raise DataError(f"{path}: every voxel is zero; the volume is empty.")
+    zooms = img.header.get_zooms()[:3]
+    if any(not np.isfinite(z) or z <= 0 for z in zooms):
+        raise DataError(f"{path}: voxel sizes {tuple(map(float, zooms))} mm must be > 0.")
+    if kind is not None:
+        from .._validation import check_option
+
+        check_option(kind, ("anat", "labels", "bold"), "kind")
+        is4d = img.ndim == 4 and img.shape[3] > 1
+        if (kind == "bold") != is4d:
+            raise DataError(
+                f"{path}: expected a {'4-D' if kind == 'bold' else '3-D'} {kind} "
+                f"volume, got shape {img.shape}."
+            )
+    if img.ndim == 4 and img.shape[3] > 1 and _repetition_time(img) <= 0:
+        raise DataError(f"{path}: a 4-D series with TR = {_repetition_time(img)} s; the header lacks a TR.")
+    logger.info("Read %s: shape %s, voxels %s mm", path.name, img.shape, tuple(map(float, zooms)))
+    return img
