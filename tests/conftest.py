@@ -11,15 +11,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_key():
-    """Tests use a fixed de-identification key: no key file in $HOME."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NEUROTWIN_DEID_KEY", "test-suite-key")
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real recordings in ``../shared/data`` (README there).

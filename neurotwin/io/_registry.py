@@ -38,6 +38,13 @@ class ReaderSpec:
         Default keyword arguments for ``read`` (format quirks).
     is_dir : bool
         True for formats stored as a folder (CTF ``.ds``, EGI ``.mff``).
+
+    Examples
+    --------
+    >>> from neurotwin.io import match_reader
+    >>> spec = match_reader("rec.cnt")
+    >>> spec.name, spec.modality, spec.kwargs
+    ('CNT', 'ephys', {'data_format': 'int16'})
     """
 
     name: str
@@ -81,7 +88,24 @@ def register_reader(spec: ReaderSpec) -> ReaderSpec:
 
 
 def registered_readers(modality: str | None = None) -> list[ReaderSpec]:
-    """Return registered readers, optionally of one modality."""
+    """Return registered readers, optionally of one modality.
+
+    Parameters
+    ----------
+    modality : str | None
+        ``"ephys"``, ``"mri"`` or ``"connectome"``; None for all.
+
+    Returns
+    -------
+    readers : list of ReaderSpec
+        Most recently registered first.
+
+    Examples
+    --------
+    >>> from neurotwin.io import registered_readers
+    >>> sorted(r.name for r in registered_readers("mri"))
+    ['MGH', 'NIfTI']
+    """
     return [r for r in _READERS if modality is None or r.modality == modality]
 
 
@@ -106,12 +130,32 @@ def match_reader(fname: str | os.PathLike, modality: str | None = None) -> Reade
 def find_reader(fname: str | os.PathLike, modality: str | None = None) -> ReaderSpec:
     """Return the reader for ``fname``, checking that the path is usable.
 
+    Parameters
+    ----------
+    fname : str | os.PathLike
+        The file (or folder, for CTF/EGI) to read.
+    modality : str | None
+        Restrict to one modality.
+
+    Returns
+    -------
+    spec : ReaderSpec
+        The matching reader.
+
     Raises
     ------
     MissingFileError
         If the path does not exist, or is a folder for a file format.
     UnsupportedFormatError
         If no registered reader handles the extension (for ``modality``).
+
+    Examples
+    --------
+    >>> from neurotwin.io import find_reader
+    >>> find_reader("missing.edf")
+    Traceback (most recent call last):
+    ...
+    neurotwin.errors.MissingFileError: missing.edf: no such file. Check the path and spelling.
     """
     path = Path(fname)
     spec = match_reader(path, modality)

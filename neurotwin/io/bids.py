@@ -88,7 +88,15 @@ class Study:
         return sorted(self.recordings["subject"].unique(), key=_natural)
 
     def sessions(self, subject: str) -> list[str]:
-        """Session labels of one subject, in natural order (``""`` if none)."""
+        """Session labels of one subject, in natural order (``""`` if none).
+
+        Examples
+        --------
+        >>> from neurotwin.datasets import sample_data_path
+        >>> from neurotwin.io import discover_study
+        >>> discover_study(sample_data_path()).sessions("02")
+        ['01', '02', '03']
+        """
         rows = self.recordings[self.recordings["subject"] == subject]
         if rows.empty:
             from .._validation import did_you_mean
@@ -97,7 +105,25 @@ class Study:
         return sorted(rows["session"].unique(), key=_natural)
 
     def select(self, subject=None, session=None, datatype=None) -> pd.DataFrame:
-        """Rows of :attr:`recordings` matching the given labels (None: any)."""
+        """Rows of :attr:`recordings` matching the given labels (None: any).
+
+        Parameters
+        ----------
+        subject, session, datatype : str | list of str | None
+            Labels to keep.
+
+        Returns
+        -------
+        rows : pandas.DataFrame
+            The matching recordings.
+
+        Examples
+        --------
+        >>> from neurotwin.datasets import sample_data_path
+        >>> from neurotwin.io import discover_study
+        >>> len(discover_study(sample_data_path()).select(subject="02", datatype="eeg"))
+        3
+        """
         rec = self.recordings
         for col, val in (("subject", subject), ("session", session), ("datatype", datatype)):
             if val is not None:
@@ -113,6 +139,15 @@ class Study:
         -------
         table : pandas.DataFrame
             One row per subject and session.
+
+        Examples
+        --------
+        >>> from neurotwin.datasets import sample_data_path
+        >>> from neurotwin.io import discover_study
+        >>> discover_study(sample_data_path()).table()[["subject", "session", "eeg"]].head(2)
+          subject session  eeg
+        0      01      01    1
+        1      01      02    1
         """
         rec = self.recordings
         if rec.empty:

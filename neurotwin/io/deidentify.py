@@ -203,7 +203,8 @@ def scrub_participants(table):
     for col in table.columns:
         if col == "participant_id":
             continue
-        words = re.split(r"[^a-z0-9]+", str(col).lower())
+        spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(col))  # PatientName -> Patient_Name
+        words = re.split(r"[^a-z0-9]+", spaced.lower())
         if any(w in IDENTIFYING_COLUMNS for w in words):
             drop.append(col)
     if drop:

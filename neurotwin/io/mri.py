@@ -76,6 +76,12 @@ class MRIInfo:
     labels : dict
         ``{label id: name}`` of the labels present (label volumes only);
         names from the FreeSurfer LUT, ``"label-<id>"`` when unknown.
+
+    Examples
+    --------
+    >>> from neurotwin.io import MRIInfo
+    >>> MRIInfo("bold", (64, 64, 40, 200), (3.0, 3.0, 3.0), tr=2.0).tr
+    2.0
     """
 
     kind: str

@@ -167,7 +167,7 @@ def read_raw(
     >>> from neurotwin.io import read_raw
     >>> fname = next(sample_data_path().rglob("*_eeg.edf"))
     >>> raw = read_raw(fname)
-    >>> raw.info["sfreq"], "Oz" in raw.ch_names
+    >>> raw.info["sfreq"], "O1" in raw.ch_names
     (128.0, True)
     """
     path = Path(fname)

@@ -1,0 +1,9 @@
+"""Contract checks every registered implementation must pass.
+
+Run them from a plugin's own tests to show a new reader behaves like the
+built-in ones.
+"""
+
+from .readers import check_reader
+
+__all__ = ["check_reader"]

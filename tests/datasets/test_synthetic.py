@@ -1,0 +1,86 @@
+"""The simulator's ground truth is what an analysis recovers."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from scipy.signal import welch
+
+from neurotwin.datasets import SAMPLE_TRUTH, make_resting_eeg, make_sample_study
+from neurotwin.errors import ConfigError
+from neurotwin.io import discover_study, read_eeg
+
+
+@pytest.mark.parametrize("alpha", [8.5, 10.0, 11.5])
+def test_alpha_peak_recovered(alpha):
+    raw = make_resting_eeg(duration=60, sfreq=256, alpha_freq=alpha, random_state=3)
+    f, p = welch(raw.get_data(picks=["O1", "O2"]), fs=256, nperseg=1024)
+    band = (f >= 6) & (f <= 14)
+    assert abs(f[band][np.argmax(p.mean(0)[band])] - alpha) <= 0.25
+
+
+@pytest.mark.parametrize("chi", [1.0, 1.5, 2.0])
+def test_aperiodic_exponent_recovered(chi):
+    raw = make_resting_eeg(duration=60, sfreq=256, alpha_freq=None, line_freq=None, blink_rate=0,
+                           aperiodic_exponent=chi, random_state=5)
+    f, p = welch(raw.get_data(picks="eeg"), fs=256, nperseg=1024)
+    fit = (f >= 2) & (f <= 40)
+    slope = np.polyfit(np.log10(f[fit]), np.log10(p.mean(0)[fit]), 1)[0]
+    assert abs(-slope - chi) <= 0.05
+
+
+def test_components_placed():
+    raw = make_resting_eeg(duration=30, sfreq=256, bad_channels=("T7",), random_state=1)
+    data = raw.get_data()
+    std = dict(zip(raw.ch_names, data.std(axis=1)))
+    assert std["T7"] > 3 * np.median(list(std.values()))  # the bad channel stands out
+    f, p = welch(data[raw.ch_names.index("Cz")], fs=256, nperseg=512)
+    assert p[np.argmin(abs(f - 50))] > 20 * np.median(p[(f > 40) & (f < 60)])  # line noise
+    assert len(raw.annotations) > 0 and raw.get_channel_types()[-1] == "eog"
+
+
+def test_same_seed_same_data():
+    a = make_resting_eeg(duration=5, random_state=7).get_data()
+    b = make_resting_eeg(duration=5, random_state=7).get_data()
+    c = make_resting_eeg(duration=5, random_state=8).get_data()
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_bad_arguments():
+    with pytest.raises(ConfigError, match="alpha_freq"):
+        make_resting_eeg(sfreq=100, alpha_freq=60)
+    with pytest.raises(ConfigError, match="not 10-05 positions"):
+        make_resting_eeg(ch_names=["Cz", "Nope"])
+
+
+def _digest(root):
+    h = hashlib.sha256()
+    for p in sorted(q for q in root.rglob("*") if q.is_file() and q.name != "make_sample_data.py"):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.slow
+def test_committed_sample_data_is_what_the_script_makes(sample_root, tmp_path):
+    fresh = make_sample_study(tmp_path / "study")
+    assert _digest(fresh) == _digest(sample_root)
+    size = sum(p.stat().st_size for p in sample_root.rglob("*") if p.is_file())
+    assert size <= 5e6
+
+
+def test_sample_study_alpha_slowing(sample_root):
+    study = discover_study(sample_root)
+    peaks = {}
+    for _, row in study.select(datatype="eeg").iterrows():
+        raw = read_eeg(row["path"])
+        sfreq = raw.info["sfreq"]
+        f, p = welch(raw.get_data(picks=["O1", "O2"]), fs=sfreq, nperseg=int(8 * sfreq))
+        band = (f >= 6) & (f <= 14)
+        peaks[(row["subject"], row["session"])] = f[band][np.argmax(p.mean(0)[band])]
+        assert abs(peaks[(row["subject"], row["session"])]
+                   - SAMPLE_TRUTH[(row["subject"], row["session"])]["alpha_freq"]) <= 0.25
+    assert peaks[("02", "01")] - peaks[("02", "03")] >= 0.75
+    assert abs(peaks[("01", "01")] - peaks[("01", "03")]) <= 0.25

@@ -1,0 +1,31 @@
+"""The ``neurotwin`` command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from neurotwin.cli import main
+
+
+def test_info_study(sample_root, capsys):
+    assert main(["info", str(sample_root)]) == 0
+    out = capsys.readouterr().out
+    assert "3 subjects" in out and "02" in out and "eeg" in out and "anat" in out
+
+
+def test_info_files(shared_data, capsys):
+    assert main(["info", str(shared_data / "physionet-eegmat/Subject00_1.edf")]) == 0
+    assert main(["info", str(shared_data / "mne-testing-data/subjects/sample/mri/aseg.mgz")]) == 0
+    assert main(["info", str(shared_data / "tvb-data-3.0.0/tvb_data/connectivity/connectivity_76.zip")]) == 0
+    out = capsys.readouterr().out
+    assert "ecg" in out and "labels" in out and "76 regions" in out
+
+
+def test_error_is_one_line_no_traceback(tmp_path):
+    bad = tmp_path / "broken.edf"
+    bad.write_bytes(b"0       " + b"x" * 100)
+    proc = subprocess.run([sys.executable, "-m", "neurotwin.cli", "info", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "broken.edf" in proc.stderr and "Traceback" not in proc.stderr

