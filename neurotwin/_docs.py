@@ -20,6 +20,10 @@ docdict: dict[str, str] = {
     them; the recording date is shifted back by a private per-person offset
     (intervals between one person's sessions are kept). See
     :func:`neurotwin.io.deidentify_raw`.""",
+    "kwargs_read_raw": """**kwargs
+    As for :func:`neurotwin.io.read_raw`.""",
+    "returns_raw": """raw : mne.io.Raw
+    The recording.""",
     "fname_raw": """fname : str | os.PathLike
     Path to the recording. The file type is taken from its extension
     (see :func:`neurotwin.io.supported_formats`).""",

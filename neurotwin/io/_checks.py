@@ -151,7 +151,9 @@ def check_brainvision(path: Path) -> None:
     """Check a BrainVision header and the size of its binary data file."""
     check_nonempty(path)
     text = path.read_bytes().decode("latin-1")
-    if "Brain Vision Data Exchange Header File" not in text.splitlines()[0]:
+    first = text.splitlines()[0].replace(" ", "").lower()
+    # v1: "Brain Vision Data Exchange Header File ..."; v2: "BrainVision Data ..."
+    if "brainvisiondataexchangeheaderfile" not in first:
         raise DataError(
             f"{path}: the first line is not a BrainVision header line; the file "
             "is not a BrainVision .vhdr or is damaged."
@@ -166,6 +168,13 @@ def check_brainvision(path: Path) -> None:
     data_name = ci.get("DataFile") if ci else None
     if not data_name:
         raise DataError(f"{path}: the header names no DataFile.")
+    data_name = data_name.strip()
+    if "$b" in data_name:
+        raise DataError(
+            f"{path}: DataFile={data_name} uses the '$b' base-name placeholder, which "
+            f"MNE's reader does not resolve. Edit the header to DataFile="
+            f"{data_name.replace('$b', path.stem)} (and MarkerFile likewise)."
+        )
     data_path = path.parent / data_name
     if not data_path.is_file():
         raise MissingFileError(

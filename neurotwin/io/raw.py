@@ -152,8 +152,7 @@ def read_raw(
 
     Returns
     -------
-    raw : mne.io.Raw
-        The recording.
+    %(returns_raw)s
 
     Raises
     ------
@@ -219,13 +218,11 @@ def read_eeg(fname: str | os.PathLike, **kwargs) -> mne.io.BaseRaw:
     Parameters
     ----------
     %(fname_raw)s
-    **kwargs
-        As for :func:`read_raw`.
+    %(kwargs_read_raw)s
 
     Returns
     -------
-    raw : mne.io.Raw
-        The recording.
+    %(returns_raw)s
 
     Examples
     --------
@@ -245,13 +242,11 @@ def read_meg(fname: str | os.PathLike, **kwargs) -> mne.io.BaseRaw:
     Parameters
     ----------
     %(fname_raw)s
-    **kwargs
-        As for :func:`read_raw`.
+    %(kwargs_read_raw)s
 
     Returns
     -------
-    raw : mne.io.Raw
-        The recording.
+    %(returns_raw)s
 
     Examples
     --------

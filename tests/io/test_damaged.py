@@ -134,21 +134,26 @@ def truncated_fif(tmp):
     return p, read_raw, "could not be read|damaged|truncated"
 
 
-def vhdr_missing_data(tmp, shared=None):
+def _copy_brainvision(shared, tmp, rewrite=None, skip=()):
     src = Path(shared) / "mne-python/mne/io/brainvision/tests/data"
     for f in src.iterdir():
-        if f.suffix in (".vhdr", ".vmrk"):
+        if f.suffix not in skip:
             shutil.copy(f, tmp / f.name)
-    return tmp / "test.vhdr", read_raw, "missing"
+    vhdr = tmp / "test.vhdr"
+    if rewrite is not None:
+        vhdr.write_bytes(rewrite(vhdr.read_bytes()))
+    return vhdr
+
+
+def vhdr_missing_data(tmp, shared=None):
+    return _copy_brainvision(shared, tmp, skip=(".eeg",)), read_raw, "missing"
 
 
 def vhdr_truncated_data(tmp, shared=None):
-    src = Path(shared) / "mne-python/mne/io/brainvision/tests/data"
-    for f in src.iterdir():
-        shutil.copy(f, tmp / f.name)
+    vhdr = _copy_brainvision(shared, tmp)
     eeg = tmp / "test.eeg"
     eeg.write_bytes(eeg.read_bytes()[:-3])
-    return tmp / "test.vhdr", read_raw, "truncated"
+    return vhdr, read_raw, "truncated"
 
 
 def eeglab_truncated_fdt(tmp, shared=None):
@@ -325,3 +330,21 @@ def test_error_types():
 
 def test_corpus_is_large_enough():
     assert len(CASES) + len(SHARED_CASES) >= 15
+
+
+def test_brainvision_base_name_placeholder_explained(tmp_path, shared_data):
+    vhdr = _copy_brainvision(shared_data, tmp_path,
+                             lambda b: b.replace(b"DataFile=test.eeg", b"DataFile=$b.eeg"))
+    with pytest.raises(DataError, match=r"test.vhdr.*'\$b'.*DataFile=test.eeg"):
+        read_raw(vhdr)
+
+
+def test_brainvision_v2_header_line_accepted(tmp_path, shared_data):
+    def v2(b):
+        first, rest = b.split(b"\n", 1)
+        return b"BrainVision Data Exchange Header File Version 2.0\r\n" + rest
+
+    vhdr = _copy_brainvision(shared_data, tmp_path, v2)
+    from neurotwin.io._checks import check_brainvision
+
+    check_brainvision(vhdr)  # our check passes; the data file size is verified
