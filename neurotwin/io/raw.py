@@ -77,8 +77,10 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
         data = np.concatenate([raw.get_data(picks, start=s, stop=s + n) for s in starts], axis=1)
     nan = np.isnan(data)
     all_nan = nan.all(axis=1)
-    with np.errstate(invalid="ignore"):
-        flat = (np.nanmax(data, axis=1) - np.nanmin(data, axis=1)) == 0 if not all_nan.all() else all_nan
+    flat = all_nan.copy()
+    if not all_nan.all():
+        some = data[~all_nan]
+        flat[~all_nan] = (np.nanmax(some, axis=1) - np.nanmin(some, axis=1)) == 0
     bad = all_nan | flat
     names = [raw.ch_names[p] for p in picks]
     if bad.all():

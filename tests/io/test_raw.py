@@ -148,3 +148,14 @@ def test_cnt_reads_as_int16():
 
     spec = match_reader("x.cnt")
     assert spec.read is mne.io.read_raw_cnt and spec.kwargs == {"data_format": "int16"}
+
+
+def test_all_nan_channel_marked_bad_quietly(tmp_path, recwarn):
+    info = mne.create_info(["Cz", "Oz", "Pz"], 100.0, "eeg")
+    data = np.random.default_rng(0).normal(0, 1e-5, (3, 1000))
+    data[2] = np.nan
+    fname = tmp_path / "nanchan_raw.fif"
+    mne.io.RawArray(data, info, verbose="error").save(fname, verbose="error")
+    raw = read_raw(fname)
+    assert raw.info["bads"] == ["Pz"]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
