@@ -56,6 +56,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pipeline_check(args: argparse.Namespace) -> int:
+    from .pipeline import load_config
+
+    cfg = load_config(args.file)
+    print(f"{args.file}: valid {cfg.pipeline.modality} pipeline {cfg.pipeline.name!r} with "
+          f"{len(cfg.steps)} steps: {', '.join(s.step for s in cfg.steps)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``neurotwin`` command."""
     parser = argparse.ArgumentParser(
@@ -70,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--pattern", default=None,
                       help="regex with named groups subject/session to map a plain folder")
     info.set_defaults(func=_cmd_info)
+    pipe = sub.add_parser("pipeline", help="work with pipeline definitions")
+    pipe_sub = pipe.add_subparsers(dest="pipeline_command", required=True)
+    check = pipe_sub.add_parser("check", help="validate a pipeline file without running it")
+    check.add_argument("file", help="a pipeline definition (.toml)")
+    check.set_defaults(func=_cmd_pipeline_check)
     return parser
 
 

@@ -1,0 +1,153 @@
+"""Pipeline definitions: strict TOML files validated with pydantic.
+
+A definition names the pipeline and lists its steps in order::
+
+    [pipeline]
+    name = "resting_eeg"
+    modality = "eeg"
+
+    [[steps]]
+    step = "bandpass"
+    l_freq = 1.0
+    h_freq = 45.0
+
+Every error names the file, the line and the key, and suggests the
+closest valid key or step name ("did you mean"). Nothing runs until the
+whole file is valid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .._validation import did_you_mean
+from ..errors import ConfigError, MissingFileError
+from .steps import STEPS
+
+__all__ = ["PipelineConfig", "load_config"]
+
+AnyStep = Annotated[Union[tuple(STEPS.values())], Field(discriminator="step")]  # noqa: UP007
+
+
+class PipelineMeta(BaseModel):
+    """The ``[pipeline]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    modality: Literal["eeg", "meg", "mri", "bold"] = "eeg"
+    description: str = ""
+
+
+class PipelineConfig(BaseModel):
+    """A validated pipeline definition.
+
+    Examples
+    --------
+    >>> from neurotwin.pipeline import PipelineConfig
+    >>> cfg = PipelineConfig.model_validate(
+    ...     {"pipeline": {"name": "demo"}, "steps": [{"step": "bandpass", "h_freq": 40}]})
+    >>> cfg.steps[0].h_freq, cfg.steps[0].l_freq
+    (40.0, 1.0)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pipeline: PipelineMeta
+    steps: list[AnyStep] = Field(..., min_length=1)
+    source: str = ""
+
+
+def _step_lines(text: str) -> list[int]:
+    """1-based line numbers of each ``[[steps]]`` header."""
+    return [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"^\s*\[\[\s*steps\s*\]\]", line)]
+
+
+def _key_line(text: str, key: str, start: int = 1, stop: int | None = None) -> int:
+    lines = text.splitlines()
+    stop = len(lines) if stop is None else stop
+    for i in range(start - 1, min(stop, len(lines))):
+        if re.match(rf"^\s*{re.escape(str(key))}\s*=", lines[i]):
+            return i + 1
+    return start
+
+
+def _describe(err: dict, data: dict, text: str, path: str) -> str:
+    loc = list(err["loc"])
+    where, line, options = "", 1, []
+    if loc and loc[0] == "steps" and len(loc) >= 2 and isinstance(loc[1], int):
+        idx = loc[1]
+        heads = _step_lines(text)
+        start = heads[idx] if idx < len(heads) else 1
+        stop = heads[idx + 1] - 1 if idx + 1 < len(heads) else None
+        raw_step = data.get("steps", [{}])[idx] if idx < len(data.get("steps", [])) else {}
+        name = raw_step.get("step") if isinstance(raw_step, dict) else None
+        where = f"step {idx + 1} ({name or '?'})"
+        key = loc[3] if len(loc) > 3 else (loc[2] if len(loc) > 2 and loc[2] not in STEPS else "step")
+        line = _key_line(text, key, start, stop)
+        if err["type"] == "union_tag_invalid" or (err["type"] == "union_tag_not_found"):
+            return (f"{path}:{line}: {where}: unknown step {name!r}; steps are "
+                    f"{sorted(STEPS)}.{did_you_mean(str(name), STEPS)}")
+        if name in STEPS:
+            options = [f for f in STEPS[name].model_fields if f != "step"]
+    else:
+        key = loc[-1] if loc else ""
+        section = loc[0] if loc else ""
+        line = _key_line(text, key)
+        where = f"[{section}]" if section else "top level"
+        if section == "pipeline":
+            options = list(PipelineMeta.model_fields)
+        elif len(loc) == 1:
+            options = ["pipeline", "steps"]
+    if err["type"] == "extra_forbidden":
+        return (f"{path}:{line}: {where}: unknown key {key!r}; valid keys: {options}."
+                f"{did_you_mean(str(key), options)}")
+    return f"{path}:{line}: {where}: {key!r}: {err['msg']} (got {err.get('input')!r})."
+
+
+def load_config(fname: str | os.PathLike) -> PipelineConfig:
+    """Read and validate a pipeline definition (TOML).
+
+    Parameters
+    ----------
+    fname : str | os.PathLike
+        The ``.toml`` file.
+
+    Returns
+    -------
+    config : PipelineConfig
+        The validated definition.
+
+    Raises
+    ------
+    neurotwin.errors.ConfigError
+        Listing every problem as ``file:line: where: what`` with a
+        did-you-mean hint for misspelt keys and step names.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import neurotwin
+    >>> from neurotwin.pipeline import load_config
+    >>> root = Path(neurotwin.__file__).resolve().parents[1]
+    >>> cfg = load_config(root / "pipelines" / "resting_eeg.toml")
+    >>> [s.step for s in cfg.steps][:2]
+    ['crop', 'notch']
+    """
+    path = Path(fname)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such pipeline file.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}.") from None
+    try:
+        return PipelineConfig.model_validate({**data, "source": str(path)})
+    except ValidationError as err:
+        problems = [_describe(e, data, text, str(path)) for e in err.errors()]
+        raise ConfigError("\n".join(problems)) from None

@@ -1,0 +1,66 @@
+"""Steps that change the time axis: crop and resample (MNE does the work)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ...errors import ConfigError
+from ._base import Step
+
+
+class Crop(Step):
+    """Keep ``tmin`` to ``tmax`` seconds (``tmax`` None: to the end).
+
+    Examples
+    --------
+    >>> from neurotwin.datasets import make_resting_eeg
+    >>> from neurotwin.pipeline.steps import Crop
+    >>> raw = make_resting_eeg(duration=10, sfreq=256, random_state=0)
+    >>> int(Crop(tmin=1, tmax=3).apply(raw).n_times)  # 2 s x 256 Hz
+    512
+    """
+
+    step: Literal["crop"] = "crop"
+    tmin: float = Field(0.0, ge=0)
+    tmax: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.tmax is not None and self.tmax <= self.tmin:
+            raise ValueError(f"tmax ({self.tmax}) must be greater than tmin ({self.tmin})")
+        return self
+
+    def apply(self, raw):
+        end = raw.times[-1]
+        if self.tmin >= end:
+            raise ConfigError(f"crop: tmin={self.tmin} s is past the end of the recording ({end:.1f} s).")
+        if self.tmax is None or self.tmax > end:
+            return raw.crop(self.tmin, None, verbose="error")  # to the last sample
+        return raw.crop(self.tmin, self.tmax, include_tmax=False, verbose="error")
+
+
+class Resample(Step):
+    """Resample to ``sfreq`` Hz (MNE's FFT-based resampling with anti-aliasing).
+
+    With ``only_down`` (default), a recording already at or below ``sfreq``
+    is left as it is: upsampling adds no information, only cost.
+
+    Examples
+    --------
+    >>> from neurotwin.datasets import make_resting_eeg
+    >>> from neurotwin.pipeline.steps import Resample
+    >>> Resample(sfreq=128).apply(make_resting_eeg(duration=4, random_state=0)).info["sfreq"]
+    128.0
+    """
+
+    step: Literal["resample"] = "resample"
+    sfreq: float = Field(..., gt=0)
+    only_down: bool = True
+
+    def apply(self, raw):
+        current = raw.info["sfreq"]
+        if self.sfreq == current or (self.only_down and self.sfreq > current):
+            return raw
+        return raw.resample(self.sfreq, verbose="error")
