@@ -29,3 +29,12 @@ def test_error_is_one_line_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "broken.edf" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_path_and_unknown_type(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nothere")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    (tmp_path / "notes.md").write_text("x")
+    assert main(["info", str(tmp_path / "notes.md")]) == 2
+    err = capsys.readouterr().err
+    assert "no reader for files ending in '.md'" in err and "Did you mean" not in err

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._validation import did_you_mean
 from ..errors import MissingFileError, UnsupportedFormatError
 
 
@@ -145,7 +144,8 @@ def find_reader(fname: str | os.PathLike, modality: str | None = None) -> Reader
     Raises
     ------
     MissingFileError
-        If the path does not exist, or is a folder for a file format.
+        If the path does not exist (checked first), or is a folder where
+        the format is a file (or the reverse).
     UnsupportedFormatError
         If no registered reader handles the extension (for ``modality``).
 
@@ -155,9 +155,11 @@ def find_reader(fname: str | os.PathLike, modality: str | None = None) -> Reader
     >>> find_reader("missing.edf")
     Traceback (most recent call last):
     ...
-    neurotwin.errors.MissingFileError: missing.edf: no such file. Check the path and spelling.
+    neurotwin.errors.MissingFileError: missing.edf: no such file or folder. Check the path and spelling.
     """
     path = Path(fname)
+    if not path.exists():
+        raise MissingFileError(f"{path}: no such file or folder. Check the path and spelling.")
     spec = match_reader(path, modality)
     if spec is None:
         exts = sorted({e for s in registered_readers(modality) for e in s.extensions})
@@ -167,14 +169,12 @@ def find_reader(fname: str | os.PathLike, modality: str | None = None) -> Reader
             f" It is a {other.name} file ({other.modality}); use the "
             f"{other.modality} reader instead."
             if other is not None
-            else did_you_mean(suffix, exts)
+            else ""
         )
         raise UnsupportedFormatError(
             f"{path}: no reader for files ending in {suffix!r}. "
             f"Supported: {', '.join(exts)}.{extra}"
         )
-    if not path.exists():
-        raise MissingFileError(f"{path}: no such file. Check the path and spelling.")
     if spec.is_dir and not path.is_dir():
         raise MissingFileError(f"{path}: {spec.name} data must be a folder.")
     if not spec.is_dir and not path.is_file():

@@ -41,10 +41,17 @@ _EEG_FORMATS = {"EDF", "BDF", "GDF", "BrainVision", "EEGLAB", "CNT", "EGI", "EGI
 _COLUMNS = ["subject", "session", "datatype", "suffix", "task", "run", "format", "path"]
 
 
+# MNE's names for FIF files that hold no raw recording
+_NOT_RAW_FIF = re.compile(r"[-_](cov|trans|fwd|inv|bem|bem-sol|sol|epo|ave|fiducials|head|src|morph|ica|"
+                          r"proj|eve|annot)\.fif(\.gz)?$", re.IGNORECASE)
+
+
 def _match_spec(path: Path):
     """The ephys/MRI reader for a data path (None for sidecars and others)."""
     spec = match_reader(path)
     if spec is None or spec.modality not in ("ephys", "mri") or spec.is_dir != path.is_dir():
+        return None
+    if spec.name == "FIF" and _NOT_RAW_FIF.search(path.name):
         return None
     return spec
 

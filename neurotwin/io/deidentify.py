@@ -87,9 +87,8 @@ def _identifying_tokens(info: mne.Info) -> list[str]:
         for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%Y%m%d",
                     "%d-%b-%Y", "%d %b %Y", "%d.%m.%y", "%d-%m-%Y"):
             tokens.add(birthday.strftime(fmt))
-    for key in ("experimenter",):
-        value = str(info.get(key) or "")
-        tokens.update(p for p in re.split(r"[\s_,]+", value) if len(p) >= 3)
+    experimenter = str(info.get("experimenter") or "")
+    tokens.update(p for p in re.split(r"[\s_,]+", experimenter) if len(p) >= 3)
     return sorted(tokens, key=len, reverse=True)
 
 

@@ -69,3 +69,11 @@ def test_bad_root_and_pattern(tmp_path, sample_root):
         discover_study(sample_root, pattern=r"(?P<sub>\d+)")
     with pytest.raises(DataError, match="Did you mean '01'"):
         discover_study(sample_root).sessions("1")
+
+
+def test_plain_folder_skips_non_raw_fif(shared_data):
+    study = discover_study(shared_data / "mne-testing-data")
+    names = {p.rsplit("/", 1)[-1] for p in study.recordings["path"]}
+    assert "sample_audvis_trunc_raw_sss.fif" in names
+    assert not {"sample_audvis_trunc-cov.fif", "sample_audvis_trunc-trans.fif"} & names
+    assert not any("bem" in rel for rel, _ in study.problems)
