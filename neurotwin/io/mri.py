@@ -120,33 +120,36 @@ def inspect_mri(img: nib.spatialimages.SpatialImage, kind: str | None = None) ->
     """
     shape = tuple(int(s) for s in img.shape)
     zooms = tuple(float(z) for z in img.header.get_zooms())
+    ids = None
     if kind is None:
         fname = img.get_filename() or ""
-        kind = _guess_kind(img, Path(fname).name)
+        kind, ids = _guess_kind(img, Path(fname).name)
     tr = None
     if kind == "bold":
         tr = _repetition_time(img)
     labels: dict[int, str] = {}
     if kind == "labels":
         lut = freesurfer_lut()
-        ids = np.unique(np.asarray(img.dataobj)).astype(int)
-        labels = {int(i): lut.get(int(i), f"label-{int(i)}") for i in ids if i != 0}
+        if ids is None:  # kind was given: the values were not read yet
+            ids = np.unique(np.asarray(img.dataobj))
+        labels = {int(i): lut.get(int(i), f"label-{int(i)}") for i in ids.astype(int) if i != 0}
     return MRIInfo(kind, shape, zooms[:3], tr, labels)
 
 
-def _guess_kind(img, name: str = "") -> str:
+def _guess_kind(img, name: str = "") -> tuple[str, np.ndarray | None]:
+    """The volume's kind, and its distinct values when they had to be read."""
     if img.ndim == 4 and img.shape[3] > 1:
-        return "bold"
+        return "bold", None
     if not np.issubdtype(img.get_data_dtype(), np.integer) and not _LABEL_NAME.search(name):
-        return "anat"
+        return "anat", None
     data = np.asarray(img.dataobj)
     if not np.array_equal(data, np.round(data)):
-        return "anat"
+        return "anat", None
     ids = np.unique(data)
     if len(ids) > _MAX_LABELS or ids.min() < 0 or 0 not in ids:
-        return "anat"
+        return "anat", ids
     if _LABEL_NAME.search(name):
-        return "labels"
+        return "labels", ids
     # A label volume uses a sparse set of LUT ids (aseg: 2, 3, 4, 5, 7, ...;
     # aparc: 1000-2035) on a zero background; an intensity image (even an
     # 8-bit one such as FreeSurfer's brain.mgz) fills a dense range.
@@ -154,7 +157,7 @@ def _guess_kind(img, name: str = "") -> str:
     lut = freesurfer_lut()
     in_lut = np.isin(nonzero, list(lut)).mean() if nonzero.size else 0.0
     sparse = (nonzero.max() - nonzero.min() + 1) >= 2.5 * nonzero.size if nonzero.size else False
-    return "labels" if in_lut >= 0.9 and (sparse or nonzero.size <= 3) else "anat"
+    return ("labels" if in_lut >= 0.9 and (sparse or nonzero.size <= 3) else "anat"), ids
 
 
 def _repetition_time(img) -> float:
