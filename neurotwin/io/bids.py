@@ -27,6 +27,7 @@ import pandas as pd
 
 from .._docs import fill_doc
 from .._logging import logger, verbose
+from .._validation import did_you_mean
 from ..errors import ConfigError, DataError, MissingFileError
 from ._registry import match_reader
 from .deidentify import scrub_participants
@@ -106,8 +107,6 @@ class Study:
         """
         rows = self.recordings[self.recordings["subject"] == subject]
         if rows.empty:
-            from .._validation import did_you_mean
-
             raise DataError(f"No subject {subject!r} in {self.root}.{did_you_mean(subject, self.subjects)}")
         return sorted(rows["session"].unique(), key=_natural)
 

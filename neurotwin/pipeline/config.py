@@ -62,34 +62,35 @@ class PipelineConfig(BaseModel):
     source: str = ""
 
 
-def _step_lines(text: str) -> list[int]:
+def _step_lines(lines: list[str]) -> list[int]:
     """1-based line numbers of each ``[[steps]]`` header."""
-    return [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"^\s*\[\[\s*steps\s*\]\]", line)]
+    return [i + 1 for i, line in enumerate(lines) if re.match(r"^\s*\[\[\s*steps\s*\]\]", line)]
 
 
-def _key_line(text: str, key: str, start: int = 1, stop: int | None = None) -> int:
-    lines = text.splitlines()
-    stop = len(lines) if stop is None else stop
-    for i in range(start - 1, min(stop, len(lines))):
+def _key_line(lines: list[str], key: str, start: int = 1, stop: int | None = None) -> int:
+    """1-based line of ``key = ...`` between ``start`` and ``stop`` (else ``start``)."""
+    stop = len(lines) if stop is None else min(stop, len(lines))
+    for i in range(start - 1, stop):
         if re.match(rf"^\s*{re.escape(str(key))}\s*=", lines[i]):
             return i + 1
     return start
 
 
-def _describe(err: dict, data: dict, text: str, path: str) -> str:
+def _describe(err: dict, data: dict, lines: list[str], path: str) -> str:
     loc = list(err["loc"])
-    where, line, options = "", 1, []
+    options: list[str] = []
     if loc and loc[0] == "steps" and len(loc) >= 2 and isinstance(loc[1], int):
         idx = loc[1]
-        heads = _step_lines(text)
+        heads = _step_lines(lines)
         start = heads[idx] if idx < len(heads) else 1
         stop = heads[idx + 1] - 1 if idx + 1 < len(heads) else None
-        raw_step = data.get("steps", [{}])[idx] if idx < len(data.get("steps", [])) else {}
-        name = raw_step.get("step") if isinstance(raw_step, dict) else None
+        steps = data.get("steps") or []
+        raw_step = steps[idx] if idx < len(steps) and isinstance(steps[idx], dict) else {}
+        name = raw_step.get("step")
         where = f"step {idx + 1} ({name or '?'})"
         key = loc[3] if len(loc) > 3 else (loc[2] if len(loc) > 2 and loc[2] not in STEPS else "step")
-        line = _key_line(text, key, start, stop)
-        if err["type"] == "union_tag_invalid" or (err["type"] == "union_tag_not_found"):
+        line = _key_line(lines, key, start, stop)
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             return (f"{path}:{line}: {where}: unknown step {name!r}; steps are "
                     f"{sorted(STEPS)}.{did_you_mean(str(name), STEPS)}")
         if name in STEPS:
@@ -97,7 +98,7 @@ def _describe(err: dict, data: dict, text: str, path: str) -> str:
     else:
         key = loc[-1] if loc else ""
         section = loc[0] if loc else ""
-        line = _key_line(text, key)
+        line = _key_line(lines, key)
         where = f"[{section}]" if section else "top level"
         if section == "pipeline":
             options = list(PipelineMeta.model_fields)
@@ -149,5 +150,6 @@ def load_config(fname: str | os.PathLike) -> PipelineConfig:
     try:
         return PipelineConfig.model_validate({**data, "source": str(path)})
     except ValidationError as err:
-        problems = [_describe(e, data, text, str(path)) for e in err.errors()]
+        lines = text.splitlines()
+        problems = [_describe(e, data, lines, str(path)) for e in err.errors()]
         raise ConfigError("\n".join(problems)) from None
