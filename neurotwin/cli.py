@@ -65,6 +65,35 @@ def _cmd_pipeline_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .io import discover_study
+    from .pipeline import load
+
+    pipe = load(args.pipeline)  # a bad pipeline file stops here, before any work
+    if args.analysis_level == "group":
+        for path in pipe.group(args.out_dir):
+            print(f"wrote {path}")
+        return 0
+    study = discover_study(args.bids_root)
+    result = pipe.run(study, args.out_dir, participant_label=args.participant_label,
+                      session_label=args.session_label, jobs=args.jobs, scheduler=args.scheduler,
+                      dask_workers=args.dask_workers, work_dir=args.work_dir, progress=args.progress)
+    table = result.summary()
+    table["session"] = table["session"].replace("", "-")
+    with pd.option_context("display.max_rows", 1000, "display.width", 250, "display.max_colwidth", 120):
+        print(table.drop(columns="error").to_string(index=False))
+    failed = table[table["status"] == "failed"]
+    if not failed.empty:
+        print(f"\n{len(failed)} recording(s) failed:")
+        for _, row in failed.iterrows():
+            print(f"  {row['source']}: {row['error']}")
+    print(f"\n{len(result.tasks)} subject/session tasks, {result.n_failed} failed, "
+          f"{result.executed} steps run in {result.seconds:.1f} s; outputs in {result.out_dir}")
+    return result.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``neurotwin`` command."""
     parser = argparse.ArgumentParser(
@@ -84,6 +113,29 @@ def build_parser() -> argparse.ArgumentParser:
     check = pipe_sub.add_parser("check", help="validate a pipeline file without running it")
     check.add_argument("file", help="a pipeline definition (.toml)")
     check.set_defaults(func=_cmd_pipeline_check)
+    run = sub.add_parser(
+        "run", help="run a pipeline over a study (BIDS-App style)",
+        description="Run a pipeline on every subject/session of a study, writing a BIDS-derivatives "
+                    "dataset. Exit codes: 0 all done, 2 usage or pipeline-file error (nothing run), "
+                    "3 some subjects failed, 4 all failed.")
+    run.add_argument("bids_root", help="the study: a BIDS dataset or a folder of recordings")
+    run.add_argument("out_dir", help="the derivatives folder (created; reruns reuse its cache)")
+    run.add_argument("analysis_level", choices=["participant", "group"],
+                     help="participant: process subjects; group: study-level outputs")
+    run.add_argument("--participant-label", "--participant_label", nargs="+", default=None,
+                     help="only these subjects (labels without 'sub-')")
+    run.add_argument("--session-label", "--session_label", nargs="+", default=None,
+                     help="only these sessions (labels without 'ses-')")
+    run.add_argument("--pipeline", default="resting_eeg",
+                     help="pipeline file or built-in name (resting_eeg, resting_meg, mri_structural, "
+                          "rest_fmri); default resting_eeg")
+    run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes on this machine")
+    run.add_argument("--scheduler", default=None, help="address of a Dask scheduler (tcp://host:8786)")
+    run.add_argument("--dask-workers", type=int, default=None, help="start a local Dask cluster of N workers")
+    run.add_argument("--work-dir", default=None, help="step cache (default OUT/.neurotwin/work)")
+    run.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default="auto",
+                     help="progress display (auto: bars on a terminal, lines otherwise)")
+    run.set_defaults(func=_cmd_run)
     return parser
 
 

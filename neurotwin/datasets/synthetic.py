@@ -131,7 +131,7 @@ def make_resting_eeg(
     bg = _shaped_noise(rng, n_ch, n_t, sfreq,
                        lambda f: np.maximum(f, f0) ** (-aperiodic_exponent / 2))
     dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
-    mix = np.exp(-dist / 0.03)
+    mix = np.exp(-dist / 0.07)  # scalp correlations of real EEG (neighbours r ~ 0.7-0.9)
     mix /= np.linalg.norm(mix, axis=1, keepdims=True)
     data = background_amplitude * (mix @ bg)
 
@@ -139,7 +139,7 @@ def make_resting_eeg(
         src = _shaped_noise(rng, 1, n_t, sfreq,
                             lambda f: np.exp(-0.5 * ((f - alpha_freq) / 0.4) ** 2))[0]
         d_oz = np.linalg.norm(pos - pos_all["Oz"], axis=1)
-        data += alpha_amplitude * np.exp(-d_oz / 0.06)[:, None] * src[None]
+        data += alpha_amplitude * np.exp(-d_oz / 0.1)[:, None] * src[None]
 
     if line_freq is not None:
         phase = rng.uniform(0, 2 * np.pi, n_ch)[:, None]

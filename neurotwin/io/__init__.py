@@ -15,11 +15,12 @@ from .connectome import Connectome, read_connectome
 from .deidentify import deidentify_raw, scrub_participants
 from .mri import MRIInfo, freesurfer_lut, inspect_mri, read_mri
 from .raw import read_eeg, read_meg, read_raw
+from .timeseries import RegionTimeseries, read_timeseries
 
 __all__ = [
-    "Connectome", "MRIInfo", "ReaderSpec", "Study", "deidentify_raw", "discover_study",
+    "Connectome", "MRIInfo", "ReaderSpec", "RegionTimeseries", "Study", "deidentify_raw", "discover_study",
     "find_reader", "freesurfer_lut", "match_reader", "infer_channel_type", "inspect_mri", "normalize_name",
-    "read_connectome", "read_eeg", "read_meg", "read_mri", "read_raw", "register_reader",
+    "read_connectome", "read_eeg", "read_meg", "read_mri", "read_raw", "read_timeseries", "register_reader",
     "registered_readers", "scrub_participants", "standard_montage", "standardize_channels",
     "supported_formats",
 ]

@@ -1,6 +1,14 @@
-"""Declarative pipelines over a study: definitions, steps (and, next, the runner)."""
+"""Declarative pipelines over a study: definitions, steps and the runner.
 
-from .config import PipelineConfig, load_config
+Examples
+--------
+>>> import neurotwin.pipeline as ntp
+>>> [s.step for s in ntp.load("rest_fmri").config.steps]
+['parcellate', 'regress_confounds', 'bandpass']
+"""
+
+from .config import PipelineConfig, load_config, resolve_pipeline
+from .runner import Pipeline, RunResult, load
 from .steps import STEPS
 
-__all__ = ["STEPS", "PipelineConfig", "load_config"]
+__all__ = ["STEPS", "Pipeline", "PipelineConfig", "RunResult", "load", "load_config", "resolve_pipeline"]

@@ -30,18 +30,51 @@ from .._validation import did_you_mean
 from ..errors import ConfigError, MissingFileError
 from .steps import STEPS
 
-__all__ = ["PipelineConfig", "load_config"]
+__all__ = ["PipelineConfig", "load_config", "resolve_pipeline"]
 
 AnyStep = Annotated[Union[tuple(STEPS.values())], Field(discriminator="step")]  # noqa: UP007
 
 
+#: modality -> (BIDS datatype, suffixes) of the recordings a pipeline takes
+MODALITY_INPUTS = {
+    "eeg": ("eeg", ("eeg",)),
+    "meg": ("meg", ("meg",)),
+    "mri": ("anat", ("dseg",)),
+    "bold": ("func", ("bold",)),
+}
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "pipelines"
+
+
 class PipelineMeta(BaseModel):
-    """The ``[pipeline]`` table."""
+    """The ``[pipeline]`` table.
+
+    ``modality`` chooses the recordings the pipeline takes (EEG, MEG,
+    ``anat`` label volumes ``*_dseg``, ``func`` ``*_bold``); ``suffix``
+    overrides the suffixes (e.g. ``["T1w"]`` to reorient T1 images).
+    ``desc`` is the ``desc-`` entity of the outputs.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
     modality: Literal["eeg", "meg", "mri", "bold"] = "eeg"
     description: str = ""
+    suffix: list[str] | None = None
+    desc: str = Field("preproc", pattern=r"^[A-Za-z0-9]+$")
+
+    @property
+    def datatype(self) -> str:
+        """The BIDS datatype of the inputs."""
+        return MODALITY_INPUTS[self.modality][0]
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """The BIDS suffixes of the inputs."""
+        return tuple(self.suffix) if self.suffix else MODALITY_INPUTS[self.modality][1]
+
+    @property
+    def input_kind(self) -> str:
+        """The kind of data the first step gets."""
+        return "raw" if self.modality in ("eeg", "meg") else "image"
 
 
 class PipelineConfig(BaseModel):
@@ -60,6 +93,24 @@ class PipelineConfig(BaseModel):
     pipeline: PipelineMeta
     steps: list[AnyStep] = Field(..., min_length=1)
     source: str = ""
+
+    def kinds(self) -> list[str]:
+        """The kind of data after each step (``[input, after step 1, ...]``)."""
+        kinds = [self.pipeline.input_kind]
+        for step in self.steps:
+            kinds.append(step.output_kind(kinds[-1]))
+        return kinds
+
+    def chain_errors(self) -> list[tuple[int, str]]:
+        """``(step index, message)`` for steps given data they do not accept."""
+        errors = []
+        kinds = self.kinds()
+        for i, step in enumerate(self.steps):
+            if kinds[i] not in step.accepts:
+                source = "the input" if i == 0 else "from " + self.steps[i - 1].step
+                errors.append((i, f"step {step.step!r} takes {' or '.join(step.accepts)} data but gets "
+                                  f"{kinds[i]} ({source})"))
+        return errors
 
 
 def _step_lines(lines: list[str]) -> list[int]:
@@ -116,7 +167,8 @@ def load_config(fname: str | os.PathLike) -> PipelineConfig:
     Parameters
     ----------
     fname : str | os.PathLike
-        The ``.toml`` file.
+        The ``.toml`` file, or the name of a built-in pipeline
+        (``resting_eeg``, ``resting_meg``, ``mri_structural``, ``rest_fmri``).
 
     Returns
     -------
@@ -131,25 +183,45 @@ def load_config(fname: str | os.PathLike) -> PipelineConfig:
 
     Examples
     --------
-    >>> from pathlib import Path
-    >>> import neurotwin
     >>> from neurotwin.pipeline import load_config
-    >>> root = Path(neurotwin.__file__).resolve().parents[1]
-    >>> cfg = load_config(root / "pipelines" / "resting_eeg.toml")
+    >>> cfg = load_config("resting_eeg")
     >>> [s.step for s in cfg.steps][:2]
     ['crop', 'notch']
     """
-    path = Path(fname)
-    if not path.is_file():
-        raise MissingFileError(f"{path}: no such pipeline file.")
+    path = resolve_pipeline(fname)
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}.") from None
+    lines = text.splitlines()
     try:
-        return PipelineConfig.model_validate({**data, "source": str(path)})
+        cfg = PipelineConfig.model_validate({**data, "source": str(path)})
     except ValidationError as err:
-        lines = text.splitlines()
         problems = [_describe(e, data, lines, str(path)) for e in err.errors()]
         raise ConfigError("\n".join(problems)) from None
+    chain = cfg.chain_errors()
+    if chain:
+        heads = _step_lines(lines)
+        raise ConfigError("\n".join(f"{path}:{heads[i] if i < len(heads) else 1}: step {i + 1}: {msg}."
+                                     for i, msg in chain))
+    return cfg
+
+
+def resolve_pipeline(name_or_path: str | os.PathLike) -> Path:
+    """Path of a pipeline file, or of a built-in one given by name.
+
+    Examples
+    --------
+    >>> from neurotwin.pipeline.config import resolve_pipeline
+    >>> resolve_pipeline("resting_eeg").name
+    'resting_eeg.toml'
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    builtin = sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+    if path.suffix == "" and str(name_or_path) in builtin:
+        return BUILTIN_DIR / f"{name_or_path}.toml"
+    raise MissingFileError(f"{path}: no such pipeline file; built-in pipelines are {builtin}."
+                           f"{did_you_mean(str(name_or_path), builtin)}")

@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from pydantic import BaseModel, ConfigDict
+
+#: the kinds of data that flow between steps
+KINDS = ("raw", "epochs", "image", "table", "timeseries")
 
 
 class Step(BaseModel):
-    """Parameters of one step; ``extra="forbid"`` rejects unknown keys."""
+    """Parameters of one step; ``extra="forbid"`` rejects unknown keys.
+
+    Subclasses set the ``step`` literal (the name used in pipeline files),
+    the kinds of data they accept and produce, and ``apply``. ``version`` is
+    part of every cache key: bump it when a change to ``apply`` changes
+    results, so stale cached outputs are recomputed.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    accepts: ClassVar[tuple[str, ...]] = ("raw",)
+    produces: ClassVar[str | None] = None  # None: the kind it was given
+    out_suffix: ClassVar[str | None] = None  # BIDS suffix of its output when it is the last step
+    version: ClassVar[int] = 1
 
-    def apply(self, raw):  # pragma: no cover - every step overrides it
+    def output_kind(self, kind: str) -> str:
+        """The kind of data this step returns when given ``kind``."""
+        return self.produces or kind
+
+    def params(self) -> dict[str, Any]:
+        """The parameters this step reads (what its cache key depends on)."""
+        return self.model_dump(mode="json", exclude={"step"})
+
+    def find_inputs(self, path, subject: str, session: str | None, study) -> dict:
+        """Files besides its data that this step reads, as ``{argument: path}``.
+
+        They are passed to :meth:`apply` as keyword arguments and their
+        content is part of the step's cache key.
+        """
+        return {}
+
+    def apply(self, data, log: dict | None = None):  # pragma: no cover - every step overrides it
+        """Process ``data``; record what was done (for reports) in ``log``."""
         raise NotImplementedError

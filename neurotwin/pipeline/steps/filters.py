@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from ..._logging import logger
 from ...errors import ConfigError
+from ...io.timeseries import RegionTimeseries
 from ._base import Step
 
 
@@ -59,22 +60,30 @@ class Notch(Step):
     line_freq: float | Literal["auto"] = "auto"
     n_harmonics: int = Field(3, ge=1, le=10)
 
-    def apply(self, raw):
+    def apply(self, raw, log=None):
         freq = self.line_freq
         if freq == "auto":
             freq = raw.info.get("line_freq") or detect_line_freq(raw)
             if freq is None:
                 logger.info("notch: no mains peak found; nothing filtered.")
+                if log is not None:
+                    log["line_freq"] = None
                 return raw
         nyq = raw.info["sfreq"] / 2
         freqs = [freq * k for k in range(1, self.n_harmonics + 1) if freq * k < nyq - 1]
         if not freqs:
             raise ConfigError(f"notch: line_freq={freq} Hz is above Nyquist ({nyq} Hz).")
+        if log is not None:
+            log["line_freq"] = float(freq)
         return raw.notch_filter(freqs, picks="data", verbose="error")
 
 
 class Bandpass(Step):
-    """Zero-phase FIR band-pass (MNE defaults: Hamming window, auto length).
+    """Zero-phase band-pass of a recording or of region time series.
+
+    Recordings (``mne.io.Raw``): MNE's FIR filter (Hamming window, automatic
+    length). Region time series (BOLD): nilearn's zero-phase Butterworth
+    filter (``signal.clean``), e.g. ``l_freq=0.01, h_freq=0.1``.
 
     Examples
     --------
@@ -86,6 +95,7 @@ class Bandpass(Step):
     """
 
     step: Literal["bandpass"] = "bandpass"
+    accepts: ClassVar[tuple[str, ...]] = ("raw", "timeseries")
     l_freq: float | None = Field(1.0, gt=0)
     h_freq: float | None = Field(45.0, gt=0)
 
@@ -97,7 +107,9 @@ class Bandpass(Step):
             raise ValueError(f"l_freq ({self.l_freq}) must be below h_freq ({self.h_freq})")
         return self
 
-    def apply(self, raw):
+    def apply(self, raw, log=None):
+        if isinstance(raw, RegionTimeseries):
+            return self._apply_timeseries(raw)
         nyq = raw.info["sfreq"] / 2
         if self.h_freq is not None and self.h_freq >= nyq:
             raise ConfigError(
@@ -105,3 +117,14 @@ class Bandpass(Step):
                 f"recording; lower h_freq or resample first."
             )
         return raw.filter(self.l_freq, self.h_freq, picks="data", verbose="error")
+
+    def _apply_timeseries(self, ts):
+        from nilearn.signal import clean
+
+        nyq = 0.5 / ts.tr
+        if self.h_freq is not None and self.h_freq >= nyq:
+            raise ConfigError(f"bandpass: h_freq={self.h_freq} Hz is not below Nyquist ({nyq:g} Hz) of "
+                              f"this BOLD series (TR {ts.tr:g} s).")
+        out = clean(ts.data, detrend=False, standardize=None, filter="butterworth",
+                    low_pass=self.h_freq, high_pass=self.l_freq, t_r=ts.tr)
+        return ts.copy(data=out)

@@ -32,7 +32,7 @@ class Crop(Step):
             raise ValueError(f"tmax ({self.tmax}) must be greater than tmin ({self.tmin})")
         return self
 
-    def apply(self, raw):
+    def apply(self, raw, log=None):
         end = raw.times[-1]
         if self.tmin >= end:
             raise ConfigError(f"crop: tmin={self.tmin} s is past the end of the recording ({end:.1f} s).")
@@ -59,7 +59,7 @@ class Resample(Step):
     sfreq: float = Field(..., gt=0)
     only_down: bool = True
 
-    def apply(self, raw):
+    def apply(self, raw, log=None):
         current = raw.info["sfreq"]
         if self.sfreq == current or (self.only_down and self.sfreq > current):
             return raw

@@ -1,0 +1,270 @@
+"""Running a pipeline on one subject/session: the unit of work of every backend.
+
+:func:`run_task` is a plain top-level function of picklable arguments, so
+the serial loop, the process pool and Dask workers all run exactly the
+same code. It never raises for bad data: a recording that fails is
+reported in the result with its reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from .._logging import logger, use_log_level
+from ..errors import NeurotwinError
+from . import _artifacts
+from ._cache import atomic_dir, atomic_files, chain_key, file_sha256
+from .config import PipelineConfig
+
+_READER_VERSION = 1  # bump when reading (standardisation, de-identification) changes results
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One input file of a task, with what the steps need besides it."""
+
+    path: str
+    source: str  # path relative to the study root (no identifying parts)
+    entities: tuple[tuple[str, str], ...]  # BIDS entities in order (sub, ses, task, acq, run, ...)
+    datatype: str
+    suffix: str
+    inputs: tuple[tuple[int, str, str], ...] = ()  # (step index, argument, path)
+
+
+@dataclass(frozen=True)
+class Task:
+    """All recordings of one subject/session for one pipeline."""
+
+    subject: str
+    session: str | None
+    recordings: tuple[Recording, ...]
+    config: PipelineConfig
+    out_dir: str
+    work_dir: str
+    log_level: int = 30
+
+    @property
+    def label(self) -> str:
+        """``sub-X[ ses-Y]``."""
+        return f"sub-{self.subject}" + (f" ses-{self.session}" if self.session else "")
+
+
+@dataclass
+class TaskResult:
+    """What happened to one task."""
+
+    subject: str
+    session: str | None
+    status: str = "ok"  # ok | failed
+    recordings: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def executed(self) -> int:
+        """Number of step executions (0: everything came from the cache)."""
+        return sum(len(r.get("executed", [])) for r in self.recordings)
+
+    @property
+    def errors(self) -> list[str]:
+        """The failure reasons of this task's recordings."""
+        return [f"{r['source']}: {r['error']}" for r in self.recordings if r.get("error")]
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n"
+
+
+def _fingerprint(path: Path) -> str:
+    """Hash of an input file and, when present, its BIDS ``.tsv`` sidecar of the same stem."""
+    h = file_sha256(path)
+    tsv = path.with_name(path.name.split(".")[0] + ".tsv")
+    return h + (file_sha256(tsv) if tsv.is_file() and tsv != path else "")
+
+
+def _channels_tsv(path: Path) -> Path | None:
+    """The BIDS ``_channels.tsv`` of a recording, if any."""
+    stem = re.sub(r"_(eeg|meg|ieeg)$", "", path.name.split(".")[0])
+    tsv = path.with_name(stem + "_channels.tsv")
+    return tsv if tsv.is_file() else None
+
+
+def _read_input(rec: Recording, kind: str, subject: str):
+    path = Path(rec.path)
+    if kind == "raw":
+        import pandas as pd
+
+        from ..io import read_raw
+
+        raw = read_raw(path, subject=subject, verbose=False)
+        tsv = _channels_tsv(path)
+        if tsv is not None:  # BIDS: channels marked bad by the lab stay bad
+            table = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
+            if {"name", "status"} <= set(table.columns):
+                bads = [n for n, s in zip(table["name"], table["status"]) if s.lower() == "bad"]
+                raw.info["bads"] = sorted(set(raw.info["bads"]) | {b for b in bads if b in raw.ch_names},
+                                          key=raw.ch_names.index)
+        return raw
+    from ..io import read_mri
+
+    return read_mri(path, verbose=False)
+
+
+def input_key(rec: Recording, kind: str) -> str:
+    """Cache key of a recording as read (file content + reading options)."""
+    path = Path(rec.path)
+    extra = ""
+    if kind == "raw":
+        tsv = _channels_tsv(path)
+        extra = file_sha256(tsv) if tsv else ""
+    return chain_key(file_sha256(path) + extra, "read", _READER_VERSION, {"kind": kind})
+
+
+def derivative_name(rec: Recording, cfg: PipelineConfig, kind: str, step) -> tuple[str, str]:
+    """``(folder relative to OUT, file name)`` of a recording's final output."""
+    ents = dict(rec.entities)
+    parts = [f"{k}-{v}" for k, v in rec.entities]
+    parts.append(f"desc-{cfg.pipeline.desc}")
+    suffix = getattr(step, "out_suffix", None) or {"raw": rec.datatype, "epochs": "epo",
+                                                   "image": rec.suffix, "timeseries": "timeseries",
+                                                   "table": "table"}[kind]
+    ending = {"raw": ".fif", "epochs": ".fif", "image": ".nii.gz"}.get(kind, ".tsv")
+    folder = f"sub-{ents['sub']}" + (f"/ses-{ents['ses']}" if "ses" in ents else "") + f"/{rec.datatype}"
+    return folder, "_".join(parts) + f"_{suffix}{ending}"
+
+
+def _cache_dir(task: Task, rec: Recording, index: int, name: str, key: str) -> Path:
+    stem = Path(rec.path).name.split(".")[0]
+    base = Path(task.work_dir) / f"sub-{task.subject}" / (f"ses-{task.session}" if task.session else "_")
+    return base / stem / f"{index:02d}-{name}-{key[:20]}"
+
+
+def _prune(entry: Path) -> None:
+    """Remove older cache entries of the same step slot (keeps disk use bounded)."""
+    prefix = entry.name.rsplit("-", 1)[0] + "-"
+    for other in entry.parent.glob(prefix + "*"):
+        if other != entry and other.is_dir() and not other.name.startswith(".tmp-"):
+            import shutil
+
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
+    cfg = task.config
+    kinds = cfg.kinds()
+    inputs: dict[int, dict[str, Path]] = {}
+    for idx, arg, p in rec.inputs:
+        inputs.setdefault(idx, {})[arg] = Path(p)
+    keys = [input_key(rec, kinds[0])]
+    for i, step in enumerate(cfg.steps):
+        params = step.params()
+        if i in inputs:
+            params = {**params, "_inputs": {a: _fingerprint(p) for a, p in sorted(inputs[i].items())}}
+        keys.append(chain_key(keys[-1], step.step, step.version, params))
+    folder, name = derivative_name(rec, cfg, kinds[-1], cfg.steps[-1])
+    out_folder = Path(task.out_dir) / folder
+    sidecar = out_folder / (name.rsplit(".", 2 if name.endswith(".nii.gz") else 1)[0] + ".json")
+    result = {"source": rec.source, "executed": [], "cached": [], "outputs": [f"{folder}/{name}"]}
+    if sidecar.is_file() and (out_folder / name).exists():
+        try:
+            meta = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("neurotwin", {}).get("CacheKey") == keys[-1]:
+            result.update(status="up to date", content_hash=meta["neurotwin"].get("ContentHash"))
+            return result
+    # resume from the last cached step
+    n = len(cfg.steps)
+    start, data = 0, None
+    for i in range(n, 0, -1):
+        entry = _cache_dir(task, rec, i, cfg.steps[i - 1].step, keys[i])
+        if (entry / "log.json").is_file():
+            data = _artifacts.load_data(entry / ("data" + _artifacts.ENDINGS[kinds[i]]), kinds[i])
+            start = i
+            break
+    logs = []
+    for i in range(start):
+        entry = _cache_dir(task, rec, i + 1, cfg.steps[i].step, keys[i + 1])
+        try:
+            logs.append(json.loads((entry / "log.json").read_text()))
+        except (OSError, ValueError):
+            logs.append({})
+        result["cached"].append(cfg.steps[i].step)
+    if data is None:
+        data = _read_input(rec, kinds[0], task.subject)
+    for i in range(start, n):
+        step = cfg.steps[i]
+        if on_step is not None:
+            on_step(step.step)
+        log: dict = {}
+        t0 = time.perf_counter()
+        data = step.apply(data, log, **inputs.get(i, {}))
+        log["seconds"] = round(time.perf_counter() - t0, 3)
+        entry = _cache_dir(task, rec, i + 1, step.step, keys[i + 1])
+        with atomic_dir(entry) as tmp:
+            _artifacts.save_data(data, tmp / ("data" + _artifacts.ENDINGS[kinds[i + 1]]))
+            (tmp / "log.json").write_text(_dumps(log))
+        _prune(entry)
+        logs.append(log)
+        result["executed"].append(step.step)
+    content = _artifacts.digest(data)
+    meta = {
+        "Description": cfg.pipeline.description or cfg.pipeline.name,
+        "Sources": [f"bids:raw:{rec.source}"],
+        "Pipeline": {"Name": cfg.pipeline.name, "File": Path(cfg.source).name if cfg.source else None},
+        "Steps": [{"step": s.step, "params": s.params(),
+                   "log": {k: v for k, v in lg.items() if k != "seconds"}} for s, lg in zip(cfg.steps, logs)],
+        "neurotwin": {"Version": __version__, "CacheKey": keys[-1], "ContentHash": content},
+    }
+    with atomic_files(out_folder) as tmp:
+        _artifacts.save_data(data, tmp / name)
+        (tmp / sidecar.name).write_text(_dumps(meta))
+    result.update(status="ok", content_hash=content)
+    return result
+
+
+def run_task(task: Task, on_step=None) -> TaskResult:
+    """Run the pipeline on every recording of one task; never raises for bad data.
+
+    BLAS is limited to one thread per task, so results do not depend on
+    how many tasks run side by side (and the serial, process-pool and Dask
+    runs give the same numbers).
+    """
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    out = TaskResult(task.subject, task.session)
+    with use_log_level(task.log_level), threadpool_limits(limits=1):
+        for rec in task.recordings:
+            r0 = time.perf_counter()
+            try:
+                res = _process_recording(task, rec, on_step)
+            except Exception as err:  # bad data, or a library error: only this recording fails
+                known = isinstance(err, NeurotwinError)
+                reason = (str(err).strip() or type(err).__name__) if known else f"{type(err).__name__}: {err}"
+                logger.error("%s: %s failed: %s", task.label, rec.source, reason)
+                logger.log(10 if known else 40, "%s", traceback.format_exc())
+                res = {"source": rec.source, "status": "failed", "error": reason.splitlines()[0],
+                       "executed": [], "cached": []}
+                out.status = "failed"
+            res["seconds"] = round(time.perf_counter() - r0, 3)
+            out.recordings.append(res)
+    out.seconds = round(time.perf_counter() - t0, 3)
+    return out

@@ -1,0 +1,69 @@
+"""Study-level outputs of a pipeline (``neurotwin run ... group``).
+
+Gathers what the participant level wrote: one summary row per recording
+(status, failure reason, what each step did: bad channels, removed ICA
+components, kept epochs, ...) and, for pipelines that end in a table
+(regional volumes), the tables of all subjects stacked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+from ._cache import atomic_files
+from .config import PipelineConfig
+
+
+def _flatten(steps: list[dict]) -> dict:
+    """``{"<step>_<key>": value}`` of the scalar and list entries of the step logs."""
+    flat = {}
+    for entry in steps:
+        for key, value in (entry.get("log") or {}).items():
+            if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+                value = ",".join(map(str, value))
+            if isinstance(value, (str, int, float, bool)) or value is None:
+                flat[f"{entry['step']}_{key}"] = value
+    return flat
+
+
+def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
+    """Write the study-level outputs into ``OUT/group``; return their paths."""
+    status_file = out / "logs" / f"status_{cfg.pipeline.name}.tsv"
+    if not status_file.is_file():
+        raise DataError(f"{out}: no participant-level results of {cfg.pipeline.name} yet; run the "
+                        f"'participant' level first.")
+    status = pd.read_csv(status_file, sep="\t", dtype=str, keep_default_na=False)
+    rows, tables = [], []
+    for _, st in status.iterrows():
+        row = {"subject": st["subject"], "session": st["session"], "source": st["source"],
+               "status": st["status"], "error": st["error"]}
+        sidecars = sorted(out.glob(f"sub-{st['subject']}/**/*_desc-{cfg.pipeline.desc}_*.json"))
+        for sc in sidecars:
+            meta = json.loads(sc.read_text())
+            if meta.get("Sources") != [f"bids:raw:{st['source']}"]:
+                continue
+            data_files = [p for p in sc.parent.glob(sc.name.rsplit(".", 1)[0] + ".*") if p.suffix != ".json"]
+            row["output"] = str(data_files[0].relative_to(out)) if data_files else ""
+            row.update(_flatten(meta.get("Steps", [])))
+            if data_files and data_files[0].name.endswith("_morph.tsv"):
+                table = pd.read_csv(data_files[0], sep="\t")
+                table.insert(0, "session", st["session"])
+                table.insert(0, "subject", st["subject"])
+                tables.append(table)
+        rows.append(row)
+    written = []
+    group = out / "group"
+    with atomic_files(group) as tmp:
+        name = f"{cfg.pipeline.name}_desc-{cfg.pipeline.desc}_summary.tsv"
+        pd.DataFrame(rows).to_csv(tmp / name, sep="\t", index=False, na_rep="n/a")
+        written.append(group / name)
+        if tables:
+            name = f"{cfg.pipeline.name}_desc-{cfg.pipeline.desc}_morph.tsv"
+            pd.concat(tables, ignore_index=True).to_csv(tmp / name, sep="\t", index=False,
+                                                        float_format="%.6g")
+            written.append(group / name)
+    return written

@@ -1,0 +1,353 @@
+"""The pipeline runner: a validated definition applied to a whole study.
+
+:class:`Pipeline` is the Python face of ``neurotwin run``: it turns a
+study into tasks (one per subject and session), runs them serially, in a
+process pool or on Dask, writes a BIDS-derivatives dataset, and reports
+what ran, what came from the cache and what failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from .._logging import logger, verbose
+from .._validation import check_option, check_range, check_type
+from ..errors import ConfigError, DataError
+from ..io import Study, discover_study
+from . import _backends
+from ._cache import atomic_files, clean_temporaries
+from ._execute import Recording, Task, TaskResult, _dumps
+from ._progress import Progress
+from .config import PipelineConfig, load_config
+
+__all__ = ["Pipeline", "RunResult", "load"]
+
+#: exit codes of ``neurotwin run``
+EXIT_OK, EXIT_USAGE, EXIT_PARTIAL, EXIT_ALL_FAILED = 0, 2, 3, 4
+_ENTITY_ORDER = ("subject", "session", "task", "acquisition", "run")
+_SHORT = {"subject": "sub", "session": "ses", "task": "task", "acquisition": "acq", "run": "run"}
+
+
+def _label(value) -> str:
+    """A BIDS label from any string: alphanumerics only."""
+    return re.sub(r"[^A-Za-z0-9]", "", str(value))
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run over a study.
+
+    Attributes
+    ----------
+    tasks : list of TaskResult
+        One per subject/session, in subject/session order.
+    out_dir : pathlib.Path
+        The derivatives folder.
+    seconds : float
+        Wall time of the run.
+    """
+
+    tasks: list[TaskResult] = field(default_factory=list)
+    out_dir: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def n_failed(self) -> int:
+        """Number of failed tasks."""
+        return sum(t.status == "failed" for t in self.tasks)
+
+    @property
+    def executed(self) -> int:
+        """Number of step executions in this run (0: nothing needed doing)."""
+        return sum(t.executed for t in self.tasks)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 3 some tasks failed, 4 all failed (2: usage errors, raised earlier)."""
+        if not self.n_failed:
+            return EXIT_OK
+        return EXIT_ALL_FAILED if self.n_failed == len(self.tasks) else EXIT_PARTIAL
+
+    def summary(self) -> pd.DataFrame:
+        """One row per recording: subject, session, source, status, steps run/cached, seconds, error."""
+        rows = []
+        for t in self.tasks:
+            for r in t.recordings:
+                rows.append({"subject": t.subject, "session": t.session or "", "source": r["source"],
+                             "status": r["status"], "ran": len(r.get("executed", [])),
+                             "cached": len(r.get("cached", [])), "seconds": r.get("seconds", 0.0),
+                             "error": r.get("error", "")})
+        return pd.DataFrame(rows, columns=["subject", "session", "source", "status", "ran", "cached",
+                                           "seconds", "error"])
+
+    def __repr__(self) -> str:
+        return (f"<RunResult | {len(self.tasks)} tasks, {self.n_failed} failed, "
+                f"{self.executed} steps run, {self.seconds:.1f} s>")
+
+
+def _dataset_description(cfg: PipelineConfig, study: Study) -> dict:
+    import mne
+    import mne_bids
+    import nibabel
+    import numpy
+    import scipy
+
+    src = study.root / "dataset_description.json"
+    name = "raw"
+    if src.is_file():
+        try:
+            name = json.loads(src.read_text()).get("Name", "raw")
+        except ValueError:
+            pass
+    return {
+        "Name": f"neurotwin {cfg.pipeline.name} derivatives of {name}",
+        "BIDSVersion": "1.10.0",
+        "DatasetType": "derivative",
+        "GeneratedBy": [{
+            "Name": "neurotwin",
+            "Version": __version__,
+            "Description": f"pipeline {cfg.pipeline.name}: {', '.join(s.step for s in cfg.steps)}",
+        }],
+        "SourceDatasets": [{"URL": "bids:raw"}],
+        "DatasetLinks": {"raw": "../" if study.layout == "bids" else str(study.root)},
+        "neurotwin": {"Pipeline": cfg.model_dump(mode="json", exclude={"source"}),
+                      "Versions": {"python": sys.version.split()[0], "mne": mne.__version__,
+                                   "mne-bids": mne_bids.__version__, "nibabel": nibabel.__version__,
+                                   "numpy": numpy.__version__, "scipy": scipy.__version__}},
+    }
+
+
+class Pipeline:
+    """A validated pipeline, ready to run on a study.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+        The definition (see :func:`load`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import neurotwin.pipeline as ntp
+    >>> from neurotwin.datasets import sample_data_path
+    >>> pipe = ntp.load("resting_eeg")
+    >>> pipe.config.pipeline.modality, len(pipe.config.steps)
+    ('eeg', 9)
+    >>> out = tempfile.mkdtemp()
+    >>> result = pipe.run(sample_data_path(), out, participant_label=["01"], session_label=["01"],
+    ...                   progress="off")
+    >>> result.exit_code, result.executed
+    (0, 9)
+    >>> pipe.run(sample_data_path(), out, participant_label=["01"], session_label=["01"],
+    ...          progress="off").executed  # nothing changed: nothing runs
+    0
+    """
+
+    def __init__(self, config: PipelineConfig):
+        self.config = check_type(config, PipelineConfig, "config")
+
+    def __repr__(self) -> str:
+        meta = self.config.pipeline
+        return f"<Pipeline {meta.name} ({meta.modality}) | {', '.join(s.step for s in self.config.steps)}>"
+
+    def process(self, data, log: list | None = None):
+        """Apply the steps to one in-memory recording or image (no cache, no files).
+
+        Steps that read other files (e.g. ``parcellate``'s label volume)
+        cannot be run this way; use :meth:`run`.
+
+        Parameters
+        ----------
+        data : mne.io.Raw | nibabel image
+            Modified in place where the steps allow; pass a copy to keep it.
+        log : list | None
+            If given, receives one dict per step with what it did.
+
+        Returns
+        -------
+        data
+            The result of the last step.
+        """
+        for step in self.config.steps:
+            entry: dict = {}
+            data = step.apply(data, entry)
+            if log is not None:
+                log.append({"step": step.step, **entry})
+        return data
+
+    def tasks(self, study: Study, out_dir: Path, work_dir: Path, participant_label=None,
+              session_label=None, log_level: int = 30) -> list[Task]:
+        """The tasks of a run: one per subject/session holding matching recordings."""
+        meta = self.config.pipeline
+        rec = study.select(subject=participant_label, session=session_label, datatype=meta.datatype)
+        rec = rec[rec["suffix"].isin(meta.suffixes)]
+        for which, labels, have in (("participant", participant_label, study.subjects),
+                                    ("session", session_label, None)):
+            if labels:
+                have = have if have is not None else sorted(set(study.recordings["session"]))
+                unknown = [x for x in labels if x not in have]
+                if unknown:
+                    raise ConfigError(f"--{which}-label {unknown}: not in {study.root} (it has {have}).")
+        tasks = []
+        for (sub, ses), group in rec.groupby(["subject", "session"], sort=True):
+            recordings = []
+            for _, row in group.sort_values("path").iterrows():
+                path = Path(row["path"])
+                ents = [(_SHORT[k], _label(row[k])) for k in _ENTITY_ORDER if k in row and row[k]]
+                if study.layout == "bids":
+                    from mne_bids import get_entities_from_fname
+
+                    parsed = get_entities_from_fname(path.name, on_error="ignore")
+                    ents = [(_SHORT.get(k, k), v) for k, v in parsed.items()
+                            if v and k not in ("suffix", "extension")]
+                    ents = [(k if k in _SHORT.values() else k[:4], v) for k, v in ents]
+                inputs = []
+                for i, step in enumerate(self.config.steps):
+                    for arg, p in step.find_inputs(path, sub, ses or None, study).items():
+                        inputs.append((i, arg, str(p)))
+                source = path.relative_to(study.root) if path.is_relative_to(study.root) else path.name
+                recordings.append(Recording(str(path), str(source), tuple(ents), meta.datatype,
+                                            row["suffix"], tuple(inputs)))
+            tasks.append(Task(_label(sub), _label(ses) or None, tuple(recordings), self.config,
+                              str(out_dir), str(work_dir), log_level))
+        return tasks
+
+    @verbose
+    def run(self, study: Study | str | os.PathLike, out_dir: str | os.PathLike, *,
+            participant_label: list[str] | None = None, session_label: list[str] | None = None,
+            jobs: int = 1, scheduler: str | None = None, dask_workers: int | None = None,
+            work_dir: str | os.PathLike | None = None, progress: str = "auto",
+            verbose: bool | str | int | None = None) -> RunResult:
+        """Run the pipeline on every (selected) subject and session of a study.
+
+        Parameters
+        ----------
+        study : Study | path
+            A study (:func:`neurotwin.io.discover_study`) or its folder.
+        out_dir : path
+            The derivatives folder (created; reused by reruns).
+        participant_label, session_label : list of str | None
+            Only these subjects / sessions (labels without ``sub-``/``ses-``).
+        jobs : int
+            Worker processes on this machine (1: in this process).
+        scheduler : str | None
+            Address of a Dask scheduler to send the tasks to.
+        dask_workers : int | None
+            Start a local Dask cluster of this many workers.
+        work_dir : path | None
+            Where step results are cached (default ``OUT/.neurotwin/work``).
+        progress : "auto" | "bar" | "lines" | "off"
+            Progress display (auto: bars on a terminal, lines otherwise).
+        %(verbose)s
+
+        Returns
+        -------
+        result : RunResult
+            Per task: status, steps run and cached, errors.
+        """
+        t0 = time.perf_counter()
+        check_range(jobs, "jobs", 1)
+        if dask_workers is not None:
+            check_range(dask_workers, "dask_workers", 1)
+        check_option(progress, ("auto", "bar", "lines", "off"), "progress")
+        if not isinstance(study, Study):
+            study = discover_study(study)
+        out = Path(out_dir).resolve()
+        root = study.root.resolve()
+        if out == root or (root in out.parents and "derivatives" not in out.relative_to(root).parts):
+            raise ConfigError(f"{out}: outputs must not go inside the raw dataset (use "
+                              f"{study.root}/derivatives/<name> or a folder elsewhere).")
+        work = Path(work_dir).resolve() if work_dir else out / ".neurotwin" / "work"
+        if clean_temporaries(out):
+            logger.info("removed unfinished temporary outputs of an interrupted run")
+        level = logger.getEffectiveLevel()
+        tasks = self.tasks(study, out, work, participant_label, session_label, log_level=level)
+        if not tasks:
+            meta = self.config.pipeline
+            raise DataError(f"{study.root}: no {meta.datatype} recordings ({'/'.join(meta.suffixes)}) "
+                            f"to run {meta.name} on.")
+        self._write_description(study, out)
+        bar = Progress(len(tasks), len(self.config.steps), mode=progress)
+        result = RunResult(out_dir=out)
+        try:
+            if scheduler or dask_workers:
+                results = _backends.run_dask(tasks, scheduler, dask_workers)
+            elif jobs > 1:
+                results = _backends.run_pool(tasks, jobs)
+            else:
+                results = _backends.run_serial(tasks, bar)
+            for res in results:
+                label = f"sub-{res.subject}" + (f" ses-{res.session}" if res.session else "")
+                detail = f"{res.executed} steps run, {res.seconds:.1f} s"
+                bar.finish(label, res.status if res.status == "failed" or res.executed else "up to date",
+                           "; ".join(res.errors) or detail)
+                result.tasks.append(res)
+        finally:
+            bar.close()
+            result.tasks.sort(key=lambda t: (t.subject, t.session or ""))
+            result.seconds = time.perf_counter() - t0
+            if result.tasks:
+                self._write_status(out, result)
+        return result
+
+    def group(self, out_dir: str | os.PathLike) -> list[Path]:
+        """Write the study-level outputs (``OUT/group``) of earlier participant runs.
+
+        Parameters
+        ----------
+        out_dir : path
+            The derivatives folder of the participant level.
+
+        Returns
+        -------
+        paths : list of pathlib.Path
+            ``<pipeline>_desc-<desc>_summary.tsv`` (one row per recording:
+            status, failure reason, what each step did) and, for pipelines
+            ending in a table, ``<pipeline>_desc-<desc>_morph.tsv`` (all
+            subjects' tables stacked).
+        """
+        from ._group import write_group
+
+        return write_group(self.config, Path(out_dir).resolve())
+
+    def _write_description(self, study: Study, out: Path) -> None:
+        desc = out / "dataset_description.json"
+        content = _dumps(_dataset_description(self.config, study))
+        if not desc.is_file() or desc.read_text() != content:
+            with atomic_files(out) as tmp:
+                (tmp / desc.name).write_text(content)
+                (tmp / ".bidsignore").write_text(".neurotwin/\nlogs/\ngroup/\n")
+
+    def _write_status(self, out: Path, result: RunResult) -> None:
+        """Merge this run's per-recording status into ``logs/status_<pipeline>.tsv``."""
+        logs = out / "logs"
+        fname = logs / f"status_{self.config.pipeline.name}.tsv"
+        new = result.summary()
+        if fname.is_file():
+            old = pd.read_csv(fname, sep="\t", dtype=str, keep_default_na=False)
+            old = old[~old["source"].isin(new["source"])]
+            new = pd.concat([old, new.astype(str)], ignore_index=True)
+        new = new.astype(str).sort_values(["subject", "session", "source"])
+        with atomic_files(logs) as tmp:
+            new.to_csv(tmp / fname.name, sep="\t", index=False)
+
+
+def load(fname: str | os.PathLike) -> Pipeline:
+    """Load and validate a pipeline definition (a file or a built-in name).
+
+    Examples
+    --------
+    >>> import neurotwin.pipeline as ntp
+    >>> ntp.load("mri_structural")
+    <Pipeline mri_structural (mri) | reorient, regional_volumes>
+    """
+    return Pipeline(load_config(fname))
