@@ -62,3 +62,43 @@ def write_edf(path: Path, *, n_channels: int = 3, sfreq: int = 128, seconds: int
 def small_edf(tmp_path) -> Path:
     """A valid 3-channel EDF, 4 s at 128 Hz."""
     return write_edf(tmp_path / "small.edf")
+
+
+def build_real_study(shared: Path, root: Path) -> Path:
+    """A BIDS study of the real recordings in ``../shared/data`` (symbolic links, nothing copied).
+
+    EEG: eegmat subjects 00-03 (rest), EEGBCI S001 (runs 1-2: eyes open/closed rest), the EEGLAB
+    tutorial file; MEG: the MNE sample (SSS, 1 s); label volumes: the MNE sample aseg and the
+    ECoG patient's aparc+aseg.
+    """
+    import json
+
+    def link(src: str, dst: str) -> None:
+        target = root / dst
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(shared / src)
+
+    links = {f"physionet-eegmat/Subject0{i}_1.edf": f"sub-eegmat0{i}/eeg/sub-eegmat0{i}_task-rest_eeg.edf"
+             for i in range(4)}
+    for r in (1, 2):
+        bids = f"sub-eegbci/eeg/sub-eegbci_task-rest_run-0{r}_eeg.edf"
+        links[f"physionet-eegbci-S001/S001R0{r}.edf"] = bids
+    links.update({
+        "mne-testing-data/EEGLAB/test_raw.set": "sub-eeglab/eeg/sub-eeglab_task-rest_eeg.set",
+        "mne-testing-data/EEGLAB/test_raw.fdt": "sub-eeglab/eeg/test_raw.fdt",  # the .set names it
+        "mne-testing-data/SSS/sample_audvis_trunc_raw_sss.fif":
+            "sub-mnesample/meg/sub-mnesample_task-rest_meg.fif",
+        "mne-testing-data/subjects/sample/mri/aseg.mgz":
+            "sub-mnesample/anat/sub-mnesample_desc-aseg_dseg.mgz",
+        "mne-misc-data/ecog/sample_ecog/mri/aparc+aseg.mgz": "sub-ecog/anat/sub-ecog_desc-aparcaseg_dseg.mgz",
+    })
+    for src, dst in links.items():
+        link(src, dst)
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "real", "BIDSVersion": "1.10.0"}))
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_study(shared_data, tmp_path_factory) -> Path:
+    """:func:`build_real_study` in a temporary folder."""
+    return build_real_study(shared_data, tmp_path_factory.mktemp("real") / "bids")

@@ -3,8 +3,9 @@
 One writer and one reader per kind of data, each using the field's own
 format: FIF (MNE) for recordings and epochs, NIfTI (nibabel) for images,
 TSV for tables and region time series. Recordings are written in double
-precision, so a result read back from the cache is the very array a fresh
-run computes.
+precision; the runner always goes on with what it read back (FIF stores
+positions in single precision), so a run resumed from the cache computes
+exactly what a fresh run computes.
 """
 
 from __future__ import annotations
@@ -49,9 +50,7 @@ def kind_of(data) -> str:
 def save_data(data, path: Path) -> Path:
     """Write ``data`` to ``path`` (whose ending matches its kind); return the path."""
     kind = kind_of(data)
-    if kind == "raw":
-        data.save(path, fmt="double", overwrite=True, split_naming="bids", verbose="error")
-    elif kind == "epochs":
+    if kind in ("raw", "epochs"):
         data.save(path, fmt="double", overwrite=True, split_naming="bids", verbose="error")
     elif kind == "image":
         nib.save(data, path)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from .._logging import logger, use_log_level
-from ..errors import NeurotwinError
+from ..errors import DataError, NeurotwinError
 from . import _artifacts
 from ._cache import atomic_dir, atomic_files, chain_key, file_sha256
 from .config import PipelineConfig
@@ -37,6 +37,7 @@ class Recording:
     datatype: str
     suffix: str
     inputs: tuple[tuple[int, str, str], ...] = ()  # (step index, argument, path)
+    error: str | None = None  # a problem found while planning (e.g. a missing label volume)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def _prune(entry: Path) -> None:
 
 
 def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
+    if rec.error:
+        raise DataError(rec.error)
     cfg = task.config
     kinds = cfg.kinds()
     inputs: dict[int, dict[str, Path]] = {}
@@ -218,10 +221,15 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         data = step.apply(data, log, **inputs.get(i, {}))
         log["seconds"] = round(time.perf_counter() - t0, 3)
         entry = _cache_dir(task, rec, i + 1, step.step, keys[i + 1])
+        fname = "data" + _artifacts.ENDINGS[kinds[i + 1]]
         with atomic_dir(entry) as tmp:
-            _artifacts.save_data(data, tmp / ("data" + _artifacts.ENDINGS[kinds[i + 1]]))
+            _artifacts.save_data(data, tmp / fname)
             (tmp / "log.json").write_text(_dumps(log))
         _prune(entry)
+        # go on with what was stored (FIF keeps positions in float32): a run resumed from this
+        # entry later then computes exactly what this run computes
+        data = None
+        data = _artifacts.load_data(entry / fname, kinds[i + 1])
         logs.append(log)
         result["executed"].append(step.step)
     content = _artifacts.digest(data)
@@ -235,6 +243,8 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
     }
     with atomic_files(out_folder) as tmp:
         _artifacts.save_data(data, tmp / name)
+        if (tmp / sidecar.name).is_file():  # the data's own sidecar (e.g. RepetitionTime): keep it
+            meta = {**json.loads((tmp / sidecar.name).read_text()), **meta}
         (tmp / sidecar.name).write_text(_dumps(meta))
     result.update(status="ok", content_hash=content)
     return result

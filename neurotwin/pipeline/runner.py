@@ -21,7 +21,7 @@ import pandas as pd
 from .. import __version__
 from .._logging import logger, verbose
 from .._validation import check_option, check_range, check_type
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, NeurotwinError
 from ..io import Study, discover_study
 from . import _backends
 from ._cache import atomic_files, clean_temporaries
@@ -210,13 +210,16 @@ class Pipeline:
                     ents = [(_SHORT.get(k, k), v) for k, v in parsed.items()
                             if v and k not in ("suffix", "extension")]
                     ents = [(k if k in _SHORT.values() else k[:4], v) for k, v in ents]
-                inputs = []
-                for i, step in enumerate(self.config.steps):
-                    for arg, p in step.find_inputs(path, sub, ses or None, study).items():
-                        inputs.append((i, arg, str(p)))
+                inputs, error = [], None
+                try:
+                    for i, step in enumerate(self.config.steps):
+                        for arg, p in step.find_inputs(path, sub, ses or None, study).items():
+                            inputs.append((i, arg, str(p)))
+                except NeurotwinError as err:  # fails this recording only, when its task runs
+                    error = str(err)
                 source = path.relative_to(study.root) if path.is_relative_to(study.root) else path.name
                 recordings.append(Recording(str(path), str(source), tuple(ents), meta.datatype,
-                                            row["suffix"], tuple(inputs)))
+                                            row["suffix"], tuple(inputs), error))
             tasks.append(Task(_label(sub), _label(ses) or None, tuple(recordings), self.config,
                               str(out_dir), str(work_dir), log_level))
         return tasks

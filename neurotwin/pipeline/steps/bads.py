@@ -47,6 +47,7 @@ def find_bad_channels(
     hf_noise: float | None = 5.0,
     frac_bad: float = 0.01,
     window: float = 1.0,
+    keep_correlated: float | None = None,
 ) -> dict[str, list[str]]:
     """Find noisy EEG channels with PREP's robust criteria.
 
@@ -68,12 +69,20 @@ def find_bad_channels(
         dropout.
     window : float
         Correlation window length in seconds.
+    keep_correlated : float | None
+        Not PREP (None, the default, is PREP): a channel bad *only* for a
+        too-large amplitude is kept when its median windowed maximal
+        correlation with the others is at least this. A large signal that
+        the neighbours share is brain activity: eyes-closed occipital alpha
+        makes O1/O2 "bad by deviation" in PREP (EEGBCI S001R02 does), and
+        interpolating them would erase the alpha the features measure.
 
     Returns
     -------
     bads : dict
         Criterion -> channel names (``deviation``, ``correlation``,
-        ``hf_noise``, ``dropout``, ``nan_flat``), and ``all``.
+        ``hf_noise``, ``dropout``, ``nan_flat``), ``all``, and
+        ``kept_correlated`` (channels spared by ``keep_correlated``).
 
     Examples
     --------
@@ -97,10 +106,12 @@ def find_bad_channels(
     out["nan_flat"] = [n for n, u in zip(names, usable) if not u]
     data, unames = data[usable], [n for n, u in zip(names, usable) if u]
 
+    high_amplitude: set[str] = set()
     if deviation is not None:
         amp = _iqr(data, axis=1) * _IQR_TO_SD
         z = (amp - np.median(amp)) / (_iqr(amp) * _IQR_TO_SD)
         out["deviation"] = [n for n, zz in zip(unames, z) if np.abs(zz) > deviation or np.isnan(zz)]
+        high_amplitude = {n for n, zz in zip(unames, z) if zz > deviation}
 
     has_hf = sfreq > 100 and raw.info["lowpass"] > 50
     # PREP's low-pass: pass to 45 Hz, stop at 50 Hz
@@ -136,13 +147,23 @@ def find_bad_channels(
         frac = (max_corr < correlation).mean(axis=0)
         out["correlation"] = [n for n, f in zip(unames, frac) if f > frac_bad]
         out["dropout"] = [n for n, f in zip(unames, dropout.mean(axis=0)) if f > frac_bad]
-    found = set().union(*out.values())
+        if keep_correlated is not None:
+            median_corr = dict(zip(unames, np.median(max_corr, axis=0)))
+            others = set().union(*(v for k, v in out.items() if k != "deviation"))
+            out["kept_correlated"] = [n for n in out["deviation"] if n in high_amplitude and n not in others
+                                      and median_corr[n] >= keep_correlated]
+    kept = set(out.pop("kept_correlated", []))
+    found = set().union(*out.values()) - kept
     out["all"] = [n for n in names if n in found]
+    out["kept_correlated"] = [n for n in names if n in kept]
     return out
 
 
 class DetectBads(Step):
     """Mark noisy EEG channels bad (see :func:`find_bad_channels`).
+
+    Unlike plain PREP, a channel whose only fault is a large amplitude that
+    its neighbours share (``keep_correlated``, default 0.8) stays good.
 
     Examples
     --------
@@ -159,11 +180,13 @@ class DetectBads(Step):
     hf_noise: float | None = Field(5.0, gt=0)
     frac_bad: float = Field(0.01, ge=0, lt=1)
     window: float = Field(1.0, gt=0)
+    keep_correlated: float | None = Field(0.8, gt=0, le=1)
     max_fraction: float = Field(0.3, gt=0, le=1)
 
     def apply(self, raw, log=None):
         found = find_bad_channels(raw, deviation=self.deviation, correlation=self.correlation,
-                                  hf_noise=self.hf_noise, frac_bad=self.frac_bad, window=self.window)
+                                  hf_noise=self.hf_noise, frac_bad=self.frac_bad, window=self.window,
+                                  keep_correlated=self.keep_correlated)
         n_eeg = len(mne.pick_types(raw.info, eeg=True, exclude=[]))
         bads = sorted(set(raw.info["bads"]) | set(found["all"]), key=raw.ch_names.index)
         if len(bads) > self.max_fraction * n_eeg:
@@ -174,7 +197,9 @@ class DetectBads(Step):
         raw.info["bads"] = bads
         logger.info("bad channels: %s", ", ".join(bads) or "none")
         if log is not None:
-            log.update(bads=bads, by_criterion={k: v for k, v in found.items() if k != "all" and v})
+            log.update(bads=bads, by_criterion={k: v for k, v in found.items()
+                                                if k not in ("all", "kept_correlated") and v},
+                       kept_correlated=found["kept_correlated"])
         return raw
 
 

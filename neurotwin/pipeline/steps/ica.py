@@ -50,6 +50,9 @@ class ICA(Step):
         Use every ``decim``-th sample to fit (speed).
     max_exclude : int
         At most this many components are removed (strongest first).
+    min_duration : float
+        Shorter recordings (seconds) are refused: too few samples for a
+        stable decomposition and for finding heartbeats.
 
     Examples
     --------
@@ -73,6 +76,7 @@ class ICA(Step):
     decim: int = Field(3, ge=1)
     max_iter: int = Field(500, ge=10)
     max_exclude: int = Field(4, ge=0)
+    min_duration: float = Field(20.0, ge=0)
 
     def _eog_channels(self, raw) -> list[str]:
         if self.eog is None:
@@ -89,6 +93,10 @@ class ICA(Step):
         picks = mne.pick_types(raw.info, eeg=True, meg=True, exclude="bads")
         if len(picks) < 3:
             raise DataError(f"ica: needs at least 3 good EEG/MEG channels; found {len(picks)}.")
+        duration = raw.times[-1] if raw.n_times else 0.0
+        if duration < self.min_duration:
+            raise DataError(f"ica: the recording is {duration:.1f} s long, shorter than min_duration="
+                            f"{self.min_duration} s; remove the ica step for such short recordings.")
         n_comp = self.n_components
         if isinstance(n_comp, float) and n_comp >= 1:
             n_comp = int(n_comp)

@@ -185,7 +185,7 @@ class Parcellate(Step):
         lab = _label_array(lab_img).ravel()
         tr = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 0.0
         unit = img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "sec"
-        tr = tr / 1000 if unit == "msec" else tr
+        tr = round(tr / 1000 if unit == "msec" else tr, 6)  # pixdim is float32: 0.72 -> 0.72000003
         if not tr > 0:
             raise DataError("parcellate: the BOLD header gives no repetition time.")
         data = np.asarray(img.dataobj, dtype=np.float64).reshape(-1, img.shape[3])

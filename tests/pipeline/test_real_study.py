@@ -1,0 +1,88 @@
+"""The pipelines on a BIDS study built from the real recordings in ``../shared/data``."""
+
+from __future__ import annotations
+
+import json
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+import neurotwin.pipeline as ntp
+from neurotwin.cli import main
+
+from .test_runner import check_bids_derivatives
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def eeg_run(real_study, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real_eeg")
+    return out, ntp.load("resting_eeg").run(real_study, out, progress="off")
+
+
+def test_resting_eeg_on_real_recordings(eeg_run):
+    out, result = eeg_run
+    summary = result.summary()
+    assert result.exit_code == 0, summary[summary["status"] != "ok"].to_string()
+    assert len(summary) == 7 and (summary["status"] == "ok").all()
+    check_bids_derivatives(out)
+    side = json.loads((out / "sub-eegbci/eeg/sub-eegbci_task-rest_run-02_desc-preproc_epo.json").read_text())
+    steps = {s["step"]: s["log"] for s in side["Steps"]}
+    # eyes-closed occipital alpha is brain activity, not a bad channel
+    assert not {"O1", "O2", "Oz"} & set(steps["detect_bads"]["bads"])
+    assert {"O1", "O2"} <= set(steps["detect_bads"]["kept_correlated"])
+    assert steps["epochs"]["n_kept"] >= 0.5 * steps["epochs"]["n_total"]
+    epo = mne.read_epochs(out / "sub-eegmat00/eeg/sub-eegmat00_task-rest_desc-preproc_epo.fif",
+                          verbose="error")
+    assert epo.info["sfreq"] == 250.0 and "ECG" in epo.ch_names
+    assert epo.info["subject_info"] is None or "birthday" not in epo.info["subject_info"]
+
+
+def test_real_rerun_does_nothing(eeg_run, real_study):
+    out, _ = eeg_run
+    again = ntp.load("resting_eeg").run(real_study, out, progress="off")
+    assert again.executed == 0 and again.exit_code == 0
+
+
+def test_real_eyes_closed_run_keeps_more_occipital_alpha(eeg_run):
+    out, _ = eeg_run
+
+    def alpha(run):
+        epo = mne.read_epochs(out / f"sub-eegbci/eeg/sub-eegbci_task-rest_run-0{run}_desc-preproc_epo.fif",
+                              verbose="error")
+        psd = epo.compute_psd(fmin=8, fmax=13, picks=["O1", "Oz", "O2"], verbose="error")
+        return psd.get_data().mean()
+
+    assert alpha(2) > 1.5 * alpha(1)  # R02 eyes closed vs R01 eyes open
+
+
+def test_mri_structural_on_real_label_volumes(real_study, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(real_study), str(out), "participant", "--pipeline", "mri_structural",
+                 "--progress", "off"]) == 0
+    check_bids_derivatives(out)
+    assert main(["run", str(real_study), str(out), "group", "--pipeline", "mri_structural"]) == 0
+    table = pd.read_csv(out / "group/mri_structural_desc-volumes_morph.tsv", sep="\t")
+    assert set(table["subject"]) == {"ecog", "mnesample"}
+    hippo = table[table["name"] == "Left-Hippocampus"].set_index("subject")["volume_mm3"]
+    assert ((hippo > 2000) & (hippo < 6000)).all()
+    ecog = table[table["subject"] == "ecog"]
+    assert ecog["name"].str.startswith("ctx-lh-").sum() >= 30  # aparc cortical labels
+
+
+def test_meg_on_the_real_sample(real_study, tmp_path):
+    # the sample MEG holds 1 s: the resting pipeline refuses it by name (too short for ICA) ...
+    res = ntp.load("resting_meg").run(real_study, tmp_path / "a", progress="off")
+    assert res.exit_code == 4 and "shorter than min_duration" in res.tasks[0].recordings[0]["error"]
+    # ... and a pipeline fit for 1 s runs
+    text = (ntp.config.BUILTIN_DIR / "resting_meg.toml").read_text()
+    text = text.split("[[steps]]\nstep = \"ica\"")[0] + "[[steps]]\nstep = \"epochs\"\nlength = 0.5\n"
+    short = tmp_path / "short_meg.toml"
+    short.write_text(text)
+    res = ntp.load(short).run(real_study, tmp_path / "b", progress="off")
+    assert res.exit_code == 0
+    epo = mne.read_epochs(next((tmp_path / "b").glob("sub-*/meg/*_epo.fif")), verbose="error")
+    assert len(mne.pick_types(epo.info, meg=True)) == 306 and np.isfinite(epo.get_data()).all()

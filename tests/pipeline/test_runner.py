@@ -1,0 +1,234 @@
+"""The runner: BIDS derivatives, caching, failure isolation, interruption, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import mne
+import pytest
+
+import neurotwin.pipeline as ntp
+from neurotwin.cli import main
+from neurotwin.pipeline import _artifacts
+from neurotwin.pipeline.config import BUILTIN_DIR
+
+BIDS_NAME = re.compile(r"^sub-[A-Za-z0-9]+(_ses-[A-Za-z0-9]+)?(_[a-z]+-[A-Za-z0-9]+)*_[A-Za-z0-9]+"
+                       r"\.(fif|json|tsv|nii\.gz)$")
+
+
+def _derivative_files(out: Path) -> list[Path]:
+    return sorted(p for p in out.rglob("*") if p.is_file() and p.relative_to(out).parts[0].startswith("sub-"))
+
+
+def check_bids_derivatives(out: Path) -> None:
+    """Every output is BIDS-named, in the folder its entities say, with a sidecar."""
+    from mne_bids import get_entities_from_fname
+
+    desc = json.loads((out / "dataset_description.json").read_text())
+    assert desc["DatasetType"] == "derivative"
+    assert desc["GeneratedBy"][0]["Name"] == "neurotwin" and desc["GeneratedBy"][0]["Version"]
+    files = _derivative_files(out)
+    assert files
+    for f in files:
+        assert BIDS_NAME.match(f.name), f.name
+        ents = get_entities_from_fname(f.name, on_error="raise")
+        rel = f.relative_to(out).parts
+        assert rel[0] == f"sub-{ents['subject']}"
+        if ents["session"]:
+            assert rel[1] == f"ses-{ents['session']}"
+        if f.suffix != ".json":
+            stem = f.name[: -len(".nii.gz")] if f.name.endswith(".nii.gz") else f.name.rsplit(".", 1)[0]
+            sidecar = json.loads((f.parent / f"{stem}.json").read_text())
+            assert sidecar["Sources"][0].startswith("bids:raw:sub-")
+            assert len(sidecar["neurotwin"]["ContentHash"]) == 64
+
+
+def _hashes(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): json.loads(p.read_text())["neurotwin"]["ContentHash"]
+            for p in out.glob("sub-*/**/*.json")}
+
+
+def _edit(tmp_path: Path, old: str, new: str, name="resting_eeg") -> Path:
+    text = (BUILTIN_DIR / f"{name}.toml").read_text()
+    assert old in text
+    path = tmp_path / f"{name}_edited.toml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample_run(sample_root, tmp_path_factory):
+    """The default pipeline over sub-01 of the sample study (3 sessions)."""
+    out = tmp_path_factory.mktemp("deriv")
+    result = ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], progress="off")
+    return out, result
+
+
+def test_sample_run_completes_as_bids_derivatives(sample_run, sample_root):
+    out, result = sample_run
+    assert result.exit_code == 0 and len(result.tasks) == 3
+    assert result.executed == 3 * 9
+    check_bids_derivatives(out)
+    epo = mne.read_epochs(out / "sub-01/ses-02/eeg/sub-01_ses-02_task-rest_desc-preproc_epo.fif",
+                          verbose="error")
+    assert epo.info["sfreq"] == 128.0 and epo.info["bads"] == []  # T7 found and interpolated
+    side = json.loads((out / "sub-01/ses-02/eeg/sub-01_ses-02_task-rest_desc-preproc_epo.json").read_text())
+    steps = {s["step"]: s for s in side["Steps"]}
+    assert steps["detect_bads"]["log"]["bads"] == ["T7"]  # the sample's injected bad channel
+    assert steps["ica"]["log"]["excluded"]  # the blink component
+    assert "birthday" not in (epo.info["subject_info"] or {})
+
+
+def test_rerun_does_nothing(sample_run, sample_root):
+    out, _ = sample_run
+    before = {p: p.stat().st_mtime_ns for p in _derivative_files(out)}
+    again = ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], progress="off")
+    assert again.executed == 0 and again.exit_code == 0
+    assert all(r["status"] == "up to date" for t in again.tasks for r in t.recordings)
+    assert {p: p.stat().st_mtime_ns for p in _derivative_files(out)} == before
+
+
+def test_parameter_change_reruns_only_that_step_and_what_follows(sample_run, sample_root, tmp_path):
+    out, _ = sample_run
+    names = [s.step for s in ntp.load("resting_eeg").config.steps]
+    edited = _edit(tmp_path, "reject_eeg = \"auto\"", "reject_eeg = 400.0")
+    res = ntp.load(edited).run(sample_root, out, participant_label=["01"], session_label=["01"],
+                               progress="off")
+    rec = res.tasks[0].recordings[0]
+    assert rec["executed"] == ["epochs"] and rec["cached"] == names[:-1]
+    edited = _edit(tmp_path, "h_freq = 45.0", "h_freq = 40.0")
+    res = ntp.load(edited).run(sample_root, out, participant_label=["01"], session_label=["01"],
+                               progress="off")
+    rec = res.tasks[0].recordings[0]
+    assert rec["cached"] == names[:2] and rec["executed"] == names[2:]
+    # back to the shipped definition: the cache has nothing for these keys any more (pruned), so
+    # the changed steps run again, and the result is what the first run wrote
+    res = ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], session_label=["01"],
+                                      progress="off")
+    assert res.tasks[0].recordings[0]["executed"] == names[2:]
+
+
+def _damaged_study(sample_root: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "study"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns("sub-03", "make_sample_data.py"))
+    bad = root / "sub-02/ses-01/eeg/sub-02_ses-01_task-rest_eeg.edf"
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])  # truncated copy
+    return root
+
+
+def test_damaged_file_fails_only_its_subject(sample_root, tmp_path, capsys):
+    root = _damaged_study(sample_root, tmp_path)
+    out = tmp_path / "out"
+    code = main(["run", str(root), str(out), "participant", "--session-label", "01", "02",
+                 "--progress", "lines"])
+    assert code == 3  # partial failure
+    captured = capsys.readouterr()
+    assert "sub-02_ses-01_task-rest_eeg.edf" in captured.out and "truncated" in captured.out
+    status = (out / "logs/status_resting_eeg.tsv").read_text()
+    assert "failed" in status and status.count("\tok\t") == 3
+    assert len(list(out.glob("sub-*/**/*_epo.fif"))) == 3
+    assert main(["run", str(root), str(out), "group"]) == 0
+    summary = (out / "group/resting_eeg_desc-preproc_summary.tsv").read_text()
+    assert "truncated" in summary and summary.count("\tok\t") == 3
+
+
+def test_misspelled_key_stops_before_any_work(sample_root, tmp_path, capsys):
+    bad = _edit(tmp_path, "reject_eeg = \"auto\"", "rejct_eeg = \"auto\"")
+    out = tmp_path / "out"
+    code = main(["run", str(sample_root), str(out), "participant", "--pipeline", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{bad}:" in err and "'rejct_eeg'" in err and "Did you mean 'reject_eeg'" in err
+    assert not out.exists()
+
+
+def test_unknown_participant_is_a_usage_error(sample_root, tmp_path, capsys):
+    argv = ["run", str(sample_root), str(tmp_path / "o"), "participant", "--participant-label", "7"]
+    assert main(argv) == 2
+    assert "not in" in capsys.readouterr().err
+
+
+def test_interrupted_run_leaves_no_half_outputs_and_resumes(sample_root, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real_save, calls = _artifacts.save_data, []
+
+    def interrupt_on_fifth(data, path):
+        calls.append(path)
+        if len(calls) == 5:
+            real_save(data, path)  # a file half-way through being written...
+            raise KeyboardInterrupt  # ...when Ctrl-C arrives
+        return real_save(data, path)
+
+    monkeypatch.setattr(_artifacts, "save_data", interrupt_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], session_label=["01"],
+                                    progress="off")
+    monkeypatch.undo()
+    assert not list(out.rglob(".tmp-*")) and not _derivative_files(out)
+    res = ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], session_label=["01"],
+                                      progress="off")
+    rec = res.tasks[0].recordings[0]
+    assert rec["status"] == "ok" and len(rec["cached"]) == 4 and len(rec["executed"]) == 5
+
+
+def test_process_pool_gives_the_serial_results(sample_run, sample_root, tmp_path):
+    out, _ = sample_run
+    pool_out = tmp_path / "pool"
+    res = ntp.load("resting_eeg").run(sample_root, pool_out, participant_label=["01"], jobs=2,
+                                      progress="off")
+    assert res.exit_code == 0
+    a, b = _hashes(pool_out), _hashes(out)
+    assert a == b
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_serial_results(sample_run, sample_root, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out, _ = sample_run
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        res = ntp.load("resting_eeg").run(sample_root, tmp_path / "dask", participant_label=["01"],
+                                          scheduler=cluster.scheduler_address, progress="off")
+    assert res.exit_code == 0
+    assert _hashes(tmp_path / "dask") == _hashes(out)
+
+
+def test_cli_run_prints_summary_and_progress_lines(sample_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["run", str(sample_root), str(out), "participant", "--participant-label", "03",
+            "--session-label", "01", "--progress", "lines"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "[1/1] sub-03 ses-01: ok" in captured.err
+    assert "1 subject/session tasks, 0 failed, 9 steps run" in captured.out
+    assert main(argv) == 0
+    assert "0 steps run" in capsys.readouterr().out
+
+
+def test_rest_fmri_pipeline_on_a_bids_bold_study(tmp_path):
+    import nibabel as nib
+    import numpy as np
+
+    from neurotwin.io import read_timeseries
+
+    from .test_mri_steps import _bold_and_labels
+
+    root = tmp_path / "bids"
+    for sub in ("01", "02"):
+        (root / f"sub-{sub}/func").mkdir(parents=True)
+        (root / f"sub-{sub}/anat").mkdir(parents=True)
+        bold, lab_path, _ = _bold_and_labels(tmp_path, tr=0.72, n_t=300)
+        nib.save(bold, root / f"sub-{sub}/func/sub-{sub}_task-rest_bold.nii.gz")
+        if sub == "01":  # sub-02 has no label volume
+            lab_path.rename(root / "sub-01/anat/sub-01_desc-aseg_dseg.nii.gz")
+    (root / "dataset_description.json").write_text('{"Name": "bold", "BIDSVersion": "1.10.0"}')
+    res = ntp.load("rest_fmri").run(root, tmp_path / "out", progress="off")
+    assert res.exit_code == 3
+    assert "no label volume" in res.tasks[1].recordings[0]["error"]
+    check_bids_derivatives(tmp_path / "out")
+    ts = read_timeseries(tmp_path / "out/sub-01/func/sub-01_task-rest_desc-clean_timeseries.tsv")
+    assert ts.labels == ["Left-Hippocampus", "Right-Hippocampus"] and ts.tr == 0.72
+    assert (np.abs(ts.data.mean(axis=0)) < 0.5).all()  # the raw signal sat at 100: detrended, filtered
