@@ -186,7 +186,7 @@ def load_config(fname: str | os.PathLike) -> PipelineConfig:
     >>> from neurotwin.pipeline import load_config
     >>> cfg = load_config("resting_eeg")
     >>> [s.step for s in cfg.steps][:2]
-    ['crop', 'notch']
+    ['crop', 'resample']
     """
     path = resolve_pipeline(fname)
     text = path.read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import mne
+import numpy as np
 from pydantic import Field, model_validator
 
 from ..._logging import logger
@@ -43,6 +44,10 @@ class Epochs(Step):
         in fT/cm; ``"auto"``: chosen by autoreject; None: no limit.
     random_state : int
         Seed of autoreject's cross-validation.
+    auto_max_epochs : int
+        autoreject learns the limits from at most this many evenly spaced
+        epochs (its cost grows with the number of epochs, ~9 ms each; the
+        limit of a long recording is learnt as well from a sample of it).
     flat_eeg : float | None
         Minimal EEG peak-to-peak in µV.
     min_epochs : int
@@ -68,6 +73,7 @@ class Epochs(Step):
     reject_mag: float | Literal["auto"] | None = "auto"
     reject_grad: float | Literal["auto"] | None = "auto"
     random_state: int = 97
+    auto_max_epochs: int = Field(100, ge=10)
     flat_eeg: float | None = Field(0.5, ge=0)
     min_epochs: int = Field(1, ge=1)
 
@@ -99,7 +105,10 @@ class Epochs(Step):
         if auto and len(epochs) >= 10:  # autoreject's cross-validation needs some epochs
             from autoreject import get_rejection_threshold
 
-            found = get_rejection_threshold(epochs, ch_types=auto, random_state=self.random_state,
+            sample = epochs
+            if len(epochs) > self.auto_max_epochs:
+                sample = epochs[np.linspace(0, len(epochs) - 1, self.auto_max_epochs).round().astype(int)]
+            found = get_rejection_threshold(sample, ch_types=auto, random_state=self.random_state,
                                             verbose=False)
             reject.update({t: float(v) for t, v in found.items()})
         elif auto:
