@@ -15,7 +15,9 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 def test_readme_starts_with_two_commands():
     text = README.read_text()
     first = re.search(r"```bash\n(.*?)```", text, re.S).group(1).strip().splitlines()
-    assert len(first) == 2 and "neurotwin info sample_data/" in first[0] and "pytest" in first[1]
+    assert len(first) == 2 and "pytest" in first[1]
+    assert "neurotwin run sample_data/ derivatives/ participant" in first[0]
+    assert first[0].endswith("neurotwin run sample_data/ derivatives/ group")
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])

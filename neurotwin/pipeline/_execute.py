@@ -141,8 +141,11 @@ def input_key(rec: Recording, kind: str) -> str:
 def derivative_name(rec: Recording, cfg: PipelineConfig, kind: str, step) -> tuple[str, str]:
     """``(folder relative to OUT, file name)`` of a recording's final output."""
     ents = dict(rec.entities)
-    parts = [f"{k}-{v}" for k, v in rec.entities]
-    parts.append(f"desc-{cfg.pipeline.desc}")
+    parts = [f"{k}-{v}" for k, v in rec.entities if k != "desc"]
+    desc = cfg.pipeline.desc
+    if ents.get("desc"):  # keep the input's own description: desc-aseg -> desc-asegVolumes
+        desc = ents["desc"] + desc[:1].upper() + desc[1:]
+    parts.append(f"desc-{desc}")
     suffix = getattr(step, "out_suffix", None) or {"raw": rec.datatype, "epochs": "epo",
                                                    "image": rec.suffix, "timeseries": "timeseries",
                                                    "table": "table"}[kind]

@@ -41,10 +41,11 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
     for _, st in status.iterrows():
         row = {"subject": st["subject"], "session": st["session"], "source": st["source"],
                "status": st["status"], "error": st["error"]}
-        sidecars = sorted(out.glob(f"sub-{st['subject']}/**/*_desc-{cfg.pipeline.desc}_*.json"))
+        sidecars = sorted(out.glob(f"sub-{st['subject']}/**/*_desc-*.json"))
         for sc in sidecars:
             meta = json.loads(sc.read_text())
-            if meta.get("Sources") != [f"bids:raw:{st['source']}"]:
+            if (meta.get("Sources") != [f"bids:raw:{st['source']}"]
+                    or meta.get("Pipeline", {}).get("Name") != cfg.pipeline.name):
                 continue
             data_files = [p for p in sc.parent.glob(sc.name.rsplit(".", 1)[0] + ".*") if p.suffix != ".json"]
             row["output"] = str(data_files[0].relative_to(out)) if data_files else ""

@@ -188,6 +188,10 @@ class Pipeline:
               session_label=None, log_level: int = 30) -> list[Task]:
         """The tasks of a run: one per subject/session holding matching recordings."""
         meta = self.config.pipeline
+        if participant_label:
+            participant_label = [re.sub(r"^sub-", "", str(x)) for x in participant_label]
+        if session_label:
+            session_label = [re.sub(r"^ses-", "", str(x)) for x in session_label]
         rec = study.select(subject=participant_label, session=session_label, datatype=meta.datatype)
         rec = rec[rec["suffix"].isin(meta.suffixes)]
         for which, labels, have in (("participant", participant_label, study.subjects),
@@ -205,11 +209,11 @@ class Pipeline:
                 ents = [(_SHORT[k], _label(row[k])) for k in _ENTITY_ORDER if k in row and row[k]]
                 if study.layout == "bids":
                     from mne_bids import get_entities_from_fname
+                    from mne_bids.config import ALLOWED_PATH_ENTITIES_SHORT
 
+                    short = {v: k for k, v in ALLOWED_PATH_ENTITIES_SHORT.items()}
                     parsed = get_entities_from_fname(path.name, on_error="ignore")
-                    ents = [(_SHORT.get(k, k), v) for k, v in parsed.items()
-                            if v and k not in ("suffix", "extension")]
-                    ents = [(k if k in _SHORT.values() else k[:4], v) for k, v in ents]
+                    ents = [(short[k], v) for k, v in parsed.items() if v and k in short]
                 inputs, error = [], None
                 try:
                     for i, step in enumerate(self.config.steps):

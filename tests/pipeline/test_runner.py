@@ -190,10 +190,20 @@ def test_dask_cluster_gives_the_serial_results(sample_run, sample_root, tmp_path
     out, _ = sample_run
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        res = ntp.load("resting_eeg").run(sample_root, tmp_path / "dask", participant_label=["01"],
+        res = ntp.load("resting_eeg").run(sample_root, tmp_path / "dask", participant_label=["sub-01"],
                                           scheduler=cluster.scheduler_address, progress="off")
     assert res.exit_code == 0
     assert _hashes(tmp_path / "dask") == _hashes(out)
+
+
+@pytest.mark.slow
+def test_cli_starts_a_local_dask_cluster(sample_run, sample_root, tmp_path):
+    pytest.importorskip("distributed")
+    out, _ = sample_run
+    argv = ["run", str(sample_root), str(tmp_path / "d"), "participant", "--participant-label", "01",
+            "--dask-workers", "2", "--progress", "off"]
+    assert main(argv) == 0
+    assert _hashes(tmp_path / "d") == _hashes(out)
 
 
 def test_cli_run_prints_summary_and_progress_lines(sample_root, tmp_path, capsys):

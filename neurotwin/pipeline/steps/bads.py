@@ -102,13 +102,17 @@ def find_bad_channels(
     if raw.info["highpass"] < 0.5:
         data = mne.filter.filter_data(data, sfreq, 1.0, None, verbose="error")
     out = {k: [] for k in ("nan_flat", "deviation", "hf_noise", "correlation", "dropout")}
-    usable = np.isfinite(data).all(axis=1) & (_mad(data, axis=1) > 1e-15) & (np.std(data, axis=1) > 1e-15)
+    finite = np.isfinite(data).all(axis=1)
+    amp = np.zeros(len(names))
+    amp[finite] = _iqr(data[finite], axis=1) * _IQR_TO_SD
+    # flat: robust spread ~0 (PREP uses the MAD; a zero IQR means the same, half the samples
+    # equal, and is computed once for the deviation criterion anyway) or SD ~0
+    usable = finite & (amp > 1e-15) & (np.std(data, axis=1) > 1e-15)
     out["nan_flat"] = [n for n, u in zip(names, usable) if not u]
-    data, unames = data[usable], [n for n, u in zip(names, usable) if u]
+    data, amp, unames = data[usable], amp[usable], [n for n, u in zip(names, usable) if u]
 
     high_amplitude: set[str] = set()
     if deviation is not None:
-        amp = _iqr(data, axis=1) * _IQR_TO_SD
         z = (amp - np.median(amp)) / (_iqr(amp) * _IQR_TO_SD)
         out["deviation"] = [n for n, zz in zip(unames, z) if np.abs(zz) > deviation or np.isnan(zz)]
         high_amplitude = {n for n, zz in zip(unames, z) if zz > deviation}
