@@ -35,7 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,12 +103,19 @@ def plain_mne(raw, ica: bool):
     return epochs
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
     with open("/proc/self/status") as fid:
         for line in fid:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _reset_peak() -> None:
+    """Start the peak-RSS count afresh (Linux ``clear_refs``; ``ru_maxrss`` would include the
+    parent's peak, which Linux carries across ``execve``)."""
+    with open("/proc/self/clear_refs", "w") as fid:
+        fid.write("5")
 
 
 def worker(case: str, target: str, ica: bool) -> dict:
@@ -129,7 +136,8 @@ def worker(case: str, target: str, ica: bool) -> dict:
     warm = make_resting_eeg(duration=30, sfreq=SFREQ, ch_names=_channels(), line_freq=50.0, random_state=0)
     pipe.process(warm.copy()) if case != "mne" else plain_mne(warm.copy(), ica)
     del warm
-    base = _rss_mb()
+    base = _status_mb("VmRSS")
+    _reset_peak()
     t0 = time.perf_counter()
     if case == "run":
         study, out = target.split("::")
@@ -146,7 +154,7 @@ def worker(case: str, target: str, ica: bool) -> dict:
         else:
             plain_mne(raw, ica)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
     raw_mb = n_samples / n_rec * (N_EEG + 1) * 8 / 2**20  # one recording's float64 array
     return {"seconds": seconds, "audio_s": n_samples / SFREQ, "peak_mb": peak, "base_mb": base,
             "raw_mb": raw_mb}
@@ -155,13 +163,17 @@ def worker(case: str, target: str, ica: bool) -> dict:
 def measure(case: str, target: str, ica: bool, repeats: int, fresh_out=None) -> list[dict]:
     runs = []
     for _ in range(repeats):
-        arg = target if fresh_out is None else f"{target}::{tempfile.mkdtemp(dir=fresh_out)}"
+        out = None if fresh_out is None else tempfile.mkdtemp(dir=fresh_out)
+        arg = target if out is None else f"{target}::{out}"
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         proc = subprocess.run([sys.executable, __file__, "--worker", case, arg, str(int(ica))],
                               capture_output=True, text=True, env=env)
         if proc.returncode:
             raise RuntimeError(f"{case} failed:\n{proc.stderr[-3000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        if out is not None:
+            shutil.rmtree(out)  # the next repeat starts from nothing, with no dirty pages pending
+            os.sync()
     return runs
 
 

@@ -9,7 +9,9 @@ reported in the result with its reason, and the others go on.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -165,9 +167,34 @@ def _prune(entry: Path) -> None:
     prefix = entry.name.rsplit("-", 1)[0] + "-"
     for other in entry.parent.glob(prefix + "*"):
         if other != entry and other.is_dir() and not other.name.startswith(".tmp-"):
-            import shutil
-
             shutil.rmtree(other, ignore_errors=True)
+
+
+def _resume(entries: list, kinds: list[str]):
+    """``(index of the last cached step, its data or None, the data file)`` for a resumed run.
+
+    Entries of steps that changed nothing hold no data: the data are those
+    of the nearest earlier entry with data, or the input itself.
+    """
+    for i in range(len(entries) - 1, 0, -1):
+        if (entries[i] / "log.json").is_file():
+            for j in range(i, 0, -1):
+                fname = entries[j] / ("data" + _artifacts.ENDINGS[kinds[j]])
+                if fname.is_file():
+                    return i, _artifacts.load_data(fname, kinds[j]), fname
+                if not (entries[j] / "log.json").is_file():
+                    break  # a gap: the chain is incomplete, start again
+            else:
+                return i, None, None  # every step so far left the input as it was
+    return 0, None, None
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (same file system), else copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
@@ -196,20 +223,13 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         if meta.get("neurotwin", {}).get("CacheKey") == keys[-1]:
             result.update(status="up to date", content_hash=meta["neurotwin"].get("ContentHash"))
             return result
-    # resume from the last cached step
     n = len(cfg.steps)
-    start, data = 0, None
-    for i in range(n, 0, -1):
-        entry = _cache_dir(task, rec, i, cfg.steps[i - 1].step, keys[i])
-        if (entry / "log.json").is_file():
-            data = _artifacts.load_data(entry / ("data" + _artifacts.ENDINGS[kinds[i]]), kinds[i])
-            start = i
-            break
+    entries = [None] + [_cache_dir(task, rec, i + 1, cfg.steps[i].step, keys[i + 1]) for i in range(n)]
+    start, data, source = _resume(entries, kinds)
     logs = []
     for i in range(start):
-        entry = _cache_dir(task, rec, i + 1, cfg.steps[i].step, keys[i + 1])
         try:
-            logs.append(json.loads((entry / "log.json").read_text()))
+            logs.append(json.loads((entries[i + 1] / "log.json").read_text()))
         except (OSError, ValueError):
             logs.append({})
         result["cached"].append(cfg.steps[i].step)
@@ -223,18 +243,19 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         t0 = time.perf_counter()
         data = step.apply(data, log, **inputs.get(i, {}))
         log["seconds"] = round(time.perf_counter() - t0, 3)
-        entry = _cache_dir(task, rec, i + 1, step.step, keys[i + 1])
-        fname = "data" + _artifacts.ENDINGS[kinds[i + 1]]
-        with atomic_dir(entry) as tmp:
-            _artifacts.save_data(data, tmp / fname)
-            (tmp / "log.json").write_text(_dumps(log))
-        _prune(entry)
-        # go on with what was stored (FIF keeps positions in float32): a run resumed from this
-        # entry later then computes exactly what this run computes
-        data = None
-        data = _artifacts.load_data(entry / fname, kinds[i + 1])
         logs.append(log)
         result["executed"].append(step.step)
+        with atomic_dir(entries[i + 1]) as tmp:
+            (tmp / "log.json").write_text(_dumps(log))
+            if not log.get("unchanged"):  # an unchanged step's entry is its log alone
+                _artifacts.save_data(data, tmp / ("data" + _artifacts.ENDINGS[kinds[i + 1]]))
+        _prune(entries[i + 1])
+        if not log.get("unchanged"):
+            # go on with what was stored (FIF keeps positions in float32): a run resumed from
+            # this entry later then computes exactly what this run computes
+            source = entries[i + 1] / ("data" + _artifacts.ENDINGS[kinds[i + 1]])
+            data = None
+            data = _artifacts.load_data(source, kinds[i + 1])
     content = _artifacts.digest(data)
     meta = {
         "Description": cfg.pipeline.description or cfg.pipeline.name,
@@ -245,7 +266,10 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         "neurotwin": {"Version": __version__, "CacheKey": keys[-1], "ContentHash": content},
     }
     with atomic_files(out_folder) as tmp:
-        _artifacts.save_data(data, tmp / name)
+        if source is not None and kinds[-1] in ("raw", "epochs", "image") and source.is_file():
+            _link_or_copy(source, tmp / name)  # the cached file is the output: no second write
+        else:
+            _artifacts.save_data(data, tmp / name)
         if (tmp / sidecar.name).is_file():  # the data's own sidecar (e.g. RepetitionTime): keep it
             meta = {**json.loads((tmp / sidecar.name).read_text()), **meta}
         (tmp / sidecar.name).write_text(_dumps(meta))

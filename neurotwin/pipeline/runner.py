@@ -94,7 +94,7 @@ class RunResult:
                 f"{self.executed} steps run, {self.seconds:.1f} s>")
 
 
-def _dataset_description(cfg: PipelineConfig, study: Study) -> dict:
+def _dataset_description(cfg: PipelineConfig, study: Study, out: Path) -> dict:
     import mne
     import mne_bids
     import nibabel
@@ -118,7 +118,8 @@ def _dataset_description(cfg: PipelineConfig, study: Study) -> dict:
             "Description": f"pipeline {cfg.pipeline.name}: {', '.join(s.step for s in cfg.steps)}",
         }],
         "SourceDatasets": [{"URL": "bids:raw"}],
-        "DatasetLinks": {"raw": "../" if study.layout == "bids" else str(study.root)},
+        # relative: an absolute path could carry a user's or a hospital's name
+        "DatasetLinks": {"raw": os.path.relpath(study.root.resolve(), out)},
         "neurotwin": {"Pipeline": cfg.model_dump(mode="json", exclude={"source"}),
                       "Versions": {"python": sys.version.split()[0], "mne": mne.__version__,
                                    "mne-bids": mne_bids.__version__, "nibabel": nibabel.__version__,
@@ -328,7 +329,7 @@ class Pipeline:
 
     def _write_description(self, study: Study, out: Path) -> None:
         desc = out / "dataset_description.json"
-        content = _dumps(_dataset_description(self.config, study))
+        content = _dumps(_dataset_description(self.config, study, out))
         if not desc.is_file() or desc.read_text() != content:
             with atomic_files(out) as tmp:
                 (tmp / desc.name).write_text(content)

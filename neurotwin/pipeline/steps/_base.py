@@ -42,5 +42,9 @@ class Step(BaseModel):
         return {}
 
     def apply(self, data, log: dict | None = None):  # pragma: no cover - every step overrides it
-        """Process ``data``; record what was done (for reports) in ``log``."""
+        """Process ``data``; record what was done (for reports) in ``log``.
+
+        A step that leaves the data as they were sets ``log["unchanged"] = True``;
+        the runner then caches a note instead of a copy of the data.
+        """
         raise NotImplementedError

@@ -230,6 +230,8 @@ class Interpolate(Step):
     def apply(self, raw, log=None):
         bads = [b for b in raw.info["bads"] if raw.get_channel_types([b])[0] in ("eeg", "mag", "grad")]
         if not bads:
+            if log is not None:
+                log["unchanged"] = True
             return raw
         picks = mne.pick_channels(raw.ch_names, bads)
         pos = np.array([raw.info["chs"][p]["loc"][:3] for p in picks])

@@ -67,7 +67,7 @@ class Notch(Step):
             if freq is None:
                 logger.info("notch: no mains peak found; nothing filtered.")
                 if log is not None:
-                    log["line_freq"] = None
+                    log.update(line_freq=None, unchanged=True)
                 return raw
         nyq = raw.info["sfreq"] / 2
         freqs = [freq * k for k in range(1, self.n_harmonics + 1) if freq * k < nyq - 1]

@@ -35,6 +35,8 @@ class Crop(Step):
     def apply(self, raw, log=None):
         end = raw.times[-1]
         if self.tmin == 0 and (self.tmax is None or self.tmax > end):
+            if log is not None:
+                log["unchanged"] = True
             return raw  # nothing to cut (MNE's crop would still copy the data)
         if self.tmin >= end:
             raise ConfigError(f"crop: tmin={self.tmin} s is past the end of the recording ({end:.1f} s).")
@@ -67,5 +69,7 @@ class Resample(Step):
     def apply(self, raw, log=None):
         current = raw.info["sfreq"]
         if self.sfreq == current or (self.only_down and self.sfreq > current):
+            if log is not None:
+                log["unchanged"] = True
             return raw
         return raw.resample(self.sfreq, method=self.method, verbose="error")
