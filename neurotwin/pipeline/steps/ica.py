@@ -48,6 +48,11 @@ class ICA(Step):
         CTPS threshold for ECG components.
     decim : int
         Use every ``decim``-th sample to fit (speed).
+    max_fit_duration : float
+        Fit on at most this many seconds' worth of samples (taken evenly
+        across the whole recording by a larger ``decim``), so the cost of
+        the fit stops growing with the length of the recording; the
+        unmixing is applied to all of it.
     max_exclude : int
         At most this many components are removed (strongest first).
     min_duration : float
@@ -74,6 +79,7 @@ class ICA(Step):
     eog_threshold: float = Field(0.5, gt=0, lt=1)
     ecg_threshold: float | Literal["auto"] = "auto"
     decim: int = Field(3, ge=1)
+    max_fit_duration: float = Field(300.0, gt=0)
     max_iter: int = Field(500, ge=10)
     max_exclude: int = Field(4, ge=0)
     min_duration: float = Field(20.0, ge=0)
@@ -108,7 +114,8 @@ class ICA(Step):
             fit_params = {"ortho": False, "extended": True}
         ica = mne.preprocessing.ICA(n_components=n_comp, method=self.method, random_state=self.random_state,
                                     max_iter=self.max_iter, fit_params=fit_params, verbose="error")
-        ica.fit(fit_raw, picks=picks, decim=self.decim, reject_by_annotation=True, verbose="error")
+        decim = max(self.decim, int(np.ceil(raw.n_times / (self.max_fit_duration * raw.info["sfreq"]))))
+        ica.fit(fit_raw, picks=picks, decim=decim, reject_by_annotation=True, verbose="error")
         found: dict[str, list[int]] = {}
         scores: dict[str, list[float]] = {}
         eog = self._eog_channels(raw)
@@ -138,5 +145,5 @@ class ICA(Step):
         logger.info("ica: %d components, removed %s", ica.n_components_, exclude or "none")
         if log is not None:
             log.update(n_components=int(ica.n_components_), excluded=exclude, found=found, scores=scores,
-                       eog_channels=eog, method=self.method, random_state=self.random_state)
+                       eog_channels=eog, method=self.method, random_state=self.random_state, decim=decim)
         return raw
