@@ -134,7 +134,15 @@ def worker(case: str, target: str, ica: bool) -> dict:
     from neurotwin.datasets import make_resting_eeg
 
     warm = make_resting_eeg(duration=30, sfreq=SFREQ, ch_names=_channels(), line_freq=50.0, random_state=0)
-    pipe.process(warm.copy()) if case != "mne" else plain_mne(warm.copy(), ica)
+    if case == "run":  # the runner's own path: reading, hashing, caching
+        with tempfile.TemporaryDirectory() as wdir:
+            (Path(wdir) / "study/sub-w/eeg").mkdir(parents=True)
+            warm.save(Path(wdir) / "study/sub-w/eeg/sub-w_task-rest_eeg.fif", verbose="error")
+            pipe.run(Path(wdir) / "study", Path(wdir) / "out", progress="off")
+    elif case == "steps":
+        pipe.process(warm.copy())
+    else:
+        plain_mne(warm.copy(), ica)
     del warm
     base = _status_mb("VmRSS")
     _reset_peak()

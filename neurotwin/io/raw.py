@@ -70,17 +70,34 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
     if len(picks) == 0:
         picks = np.arange(len(raw.ch_names))
     if raw.preload:
-        data = raw._data[picks]
+        def block(idx):  # a few channels at a time: no copy of the whole recording
+            return raw._data[idx]
     else:
         n = int(min(raw.n_times, _CHECK_SECONDS * sfreq))
         starts = sorted({0, max(0, raw.n_times // 2 - n // 2), raw.n_times - n})
-        data = np.concatenate([raw.get_data(picks, start=s, stop=s + n) for s in starts], axis=1)
-    nan = np.isnan(data)
-    all_nan = nan.all(axis=1)
-    flat = all_nan.copy()
-    if not all_nan.all():
-        some = data[~all_nan]
-        flat[~all_nan] = (np.nanmax(some, axis=1) - np.nanmin(some, axis=1)) == 0
+
+        def block(idx):
+            return np.concatenate([raw.get_data(idx, start=s, stop=s + n) for s in starts], axis=1)
+
+    all_nan = np.zeros(len(picks), bool)
+    flat = np.zeros(len(picks), bool)
+    n_nan = np.zeros(len(picks), int)
+    nan_any_time = None
+    for start in range(0, len(picks), 8):
+        idx = picks[start:start + 8]
+        data = block(idx)
+        nan = np.isnan(data)
+        n_nan[start:start + len(idx)] = nan.sum(axis=1)
+        all_nan[start:start + len(idx)] = nan.all(axis=1)
+        with np.errstate(invalid="ignore"):
+            spread = np.where(nan.all(axis=1), 0.0, np.nanmax(np.where(nan, -np.inf, data), axis=1)
+                              - np.nanmin(np.where(nan, np.inf, data), axis=1))
+        flat[start:start + len(idx)] = spread == 0
+        if nan.any():
+            partial_rows = nan.any(axis=1) & ~nan.all(axis=1)
+            if partial_rows.any():
+                hit = nan[partial_rows].any(axis=0)
+                nan_any_time = hit if nan_any_time is None else nan_any_time | hit
     bad = all_nan | flat
     names = [raw.ch_names[p] for p in picks]
     if bad.all():
@@ -89,16 +106,16 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
             f"{path}: every data channel is {cause}; the recording holds no signal. "
             "Check the export settings or the amplifier's recording."
         )
-    partial = nan.any(axis=1) & ~all_nan
+    partial = (n_nan > 0) & ~all_nan
     if partial.any():
         bad_names = [n for n, p in zip(names, partial) if p]
         if not allow_nan:
             raise DataError(
                 f"{path}: channel(s) {bad_names[:5]}{'...' if len(bad_names) > 5 else ''} "
-                f"contain {int(nan[partial].sum())} NaN samples (gaps). Pass "
+                f"contain {int(n_nan[partial].sum())} NaN samples (gaps). Pass "
                 "allow_nan=True to load them anyway (gaps are annotated BAD_nan)."
             )
-        _annotate_nan(raw, nan.any(axis=0))
+        _annotate_nan(raw, nan_any_time)
     newly = [n for n, b in zip(names, bad) if b and n not in raw.info["bads"]]
     if newly:
         raw.info["bads"] += newly
