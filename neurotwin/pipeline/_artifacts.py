@@ -29,6 +29,7 @@ ENDINGS = {
     "image": ".nii.gz",
     "table": ".tsv",
     "timeseries": "_timeseries.tsv",
+    "features": "_features.tsv",
 }
 
 
@@ -44,6 +45,10 @@ def kind_of(data) -> str:
         return "timeseries"
     if isinstance(data, pd.DataFrame):
         return "table"
+    from ..features import FeatureSet
+
+    if isinstance(data, FeatureSet):
+        return "features"
     raise DataError(f"a step returned {type(data).__name__}, which no writer handles.")
 
 
@@ -54,7 +59,7 @@ def save_data(data, path: Path) -> Path:
         data.save(path, fmt="double", overwrite=True, split_naming="bids", verbose="error")
     elif kind == "image":
         nib.save(data, path)
-    elif kind == "timeseries":
+    elif kind in ("timeseries", "features"):
         data.save(path)
     else:
         data.to_csv(path, sep="\t", index=False, float_format="%.17g", na_rep="n/a")
@@ -72,6 +77,10 @@ def load_data(path: Path, kind: str):
         return img.__class__(np.asanyarray(img.dataobj), img.affine, img.header)  # in memory
     if kind == "timeseries":
         return read_timeseries(path)
+    if kind == "features":
+        from ..features import read_featureset
+
+        return read_featureset(path)
     return pd.read_csv(path, sep="\t", na_values="n/a")
 
 
@@ -104,6 +113,11 @@ def digest(data) -> str:
         h.update(json.dumps({"labels": data.labels, "tr": data.tr}).encode())
         if data.confounds is not None:
             h.update(data.confounds.to_csv(float_format="%.17g").encode())
+    elif kind == "features":
+        h.update(data.table.to_csv(sep="\t", index=False, float_format="%.17g").encode())
+        for name in sorted(data.arrays):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(data.arrays[name].values).data)
     else:
         h.update(data.to_csv(sep="\t", index=False, float_format="%.17g").encode())
     return h.hexdigest()

@@ -197,11 +197,55 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def _data_at(entries: list, kinds: list[str], i: int, rec: Recording, subject: str):
+    """The data after step ``i`` (1-based) from the cache, and the file it came from."""
+    for j in range(i, 0, -1):
+        fname = entries[j] / ("data" + _artifacts.ENDINGS[kinds[j]])
+        if fname.is_file():
+            return _artifacts.load_data(fname, kinds[j]), fname
+    return _read_input(rec, kinds[0], subject), None
+
+
+def _sidecar(folder: Path, name: str) -> Path:
+    stem = name[: -len(".nii.gz")] if name.endswith(".nii.gz") else name.rsplit(".", 1)[0]
+    return folder / f"{stem}.json"
+
+
+def _write_output(task: Task, rec: Recording, i: int, data, source: Path | None, logs: list[dict],
+                  key: str) -> str:
+    """Write step ``i``'s result into the derivatives (atomically); return its content hash."""
+    cfg = task.config
+    kind = cfg.kinds()[i + 1]
+    folder, name = derivative_name(rec, cfg, kind, cfg.steps[i])
+    out_folder = Path(task.out_dir) / folder
+    content = _artifacts.digest(data)
+    meta = {
+        "Description": cfg.pipeline.description or cfg.pipeline.name,
+        "Sources": [f"bids:raw:{rec.source}"],
+        "Pipeline": {"Name": cfg.pipeline.name, "File": Path(cfg.source).name if cfg.source else None},
+        "Steps": [{"step": s.step, "params": s.params(),
+                   "log": {k: v for k, v in lg.items() if k != "seconds"}}
+                  for s, lg in zip(cfg.steps[: i + 1], logs)],
+        "neurotwin": {"Version": __version__, "CacheKey": key, "ContentHash": content},
+    }
+    with atomic_files(out_folder) as tmp:
+        if source is not None and kind in ("raw", "epochs", "image") and source.is_file():
+            _link_or_copy(source, tmp / name)  # the cached file is the output: no second write
+        else:
+            _artifacts.save_data(data, tmp / name)
+        side = _sidecar(tmp, name)
+        if side.is_file():  # the data's own sidecar (e.g. RepetitionTime): keep it
+            meta = {**json.loads(side.read_text()), **meta}
+        side.write_text(_dumps(meta))
+    return content
+
+
 def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
     if rec.error:
         raise DataError(rec.error)
     cfg = task.config
     kinds = cfg.kinds()
+    n = len(cfg.steps)
     inputs: dict[int, dict[str, Path]] = {}
     for idx, arg, p in rec.inputs:
         inputs.setdefault(idx, {})[arg] = Path(p)
@@ -211,19 +255,27 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         if i in inputs:
             params = {**params, "_inputs": {a: _fingerprint(p) for a, p in sorted(inputs[i].items())}}
         keys.append(chain_key(keys[-1], step.step, step.version, params))
-    folder, name = derivative_name(rec, cfg, kinds[-1], cfg.steps[-1])
-    out_folder = Path(task.out_dir) / folder
-    sidecar = out_folder / (name.rsplit(".", 2 if name.endswith(".nii.gz") else 1)[0] + ".json")
-    result = {"source": rec.source, "executed": [], "cached": [], "outputs": [f"{folder}/{name}"]}
-    if sidecar.is_file() and (out_folder / name).exists():
+    outputs = [i for i, step in enumerate(cfg.steps) if step.save or i == n - 1]
+    paths = {i: derivative_name(rec, cfg, kinds[i + 1], cfg.steps[i]) for i in outputs}
+    result = {"source": rec.source, "executed": [], "cached": [],
+              "outputs": [f"{folder}/{name}" for folder, name in paths.values()]}
+
+    def current(i: int) -> str | None:
+        """The content hash of output ``i`` if it is there and up to date."""
+        folder, name = paths[i]
+        side = _sidecar(Path(task.out_dir) / folder, name)
+        if not (side.is_file() and (Path(task.out_dir) / folder / name).exists()):
+            return None
         try:
-            meta = json.loads(sidecar.read_text())
+            meta = json.loads(side.read_text()).get("neurotwin", {})
         except (OSError, ValueError):
-            meta = {}
-        if meta.get("neurotwin", {}).get("CacheKey") == keys[-1]:
-            result.update(status="up to date", content_hash=meta["neurotwin"].get("ContentHash"))
-            return result
-    n = len(cfg.steps)
+            return None
+        return meta.get("ContentHash") if meta.get("CacheKey") == keys[i + 1] else None
+
+    done = {i: current(i) for i in outputs}
+    if all(done.values()):
+        result.update(status="up to date", content_hash=done[n - 1])
+        return result
     entries = [None] + [_cache_dir(task, rec, i + 1, cfg.steps[i].step, keys[i + 1]) for i in range(n)]
     start, data, source = _resume(entries, kinds)
     logs = []
@@ -233,7 +285,11 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         except (OSError, ValueError):
             logs.append({})
         result["cached"].append(cfg.steps[i].step)
-    if data is None:
+    for i in [i for i in outputs if i < start and not done[i]]:  # cached results missing as outputs
+        cached, cached_source = _data_at(entries, kinds, i + 1, rec, task.subject)
+        done[i] = _write_output(task, rec, i, cached, cached_source, logs[: i + 1], keys[i + 1])
+        del cached
+    if start < n and data is None:
         data = _read_input(rec, kinds[0], task.subject)
     for i in range(start, n):
         step = cfg.steps[i]
@@ -242,6 +298,8 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         log: dict = {}
         t0 = time.perf_counter()
         data = step.apply(data, log, **inputs.get(i, {}))
+        if kinds[i + 1] == "features":  # label the rows with who they describe
+            data.table["subject"], data.table["session"] = task.subject, task.session or ""
         log["seconds"] = round(time.perf_counter() - t0, 3)
         logs.append(log)
         result["executed"].append(step.step)
@@ -256,24 +314,9 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
             source = entries[i + 1] / ("data" + _artifacts.ENDINGS[kinds[i + 1]])
             data = None
             data = _artifacts.load_data(source, kinds[i + 1])
-    content = _artifacts.digest(data)
-    meta = {
-        "Description": cfg.pipeline.description or cfg.pipeline.name,
-        "Sources": [f"bids:raw:{rec.source}"],
-        "Pipeline": {"Name": cfg.pipeline.name, "File": Path(cfg.source).name if cfg.source else None},
-        "Steps": [{"step": s.step, "params": s.params(),
-                   "log": {k: v for k, v in lg.items() if k != "seconds"}} for s, lg in zip(cfg.steps, logs)],
-        "neurotwin": {"Version": __version__, "CacheKey": keys[-1], "ContentHash": content},
-    }
-    with atomic_files(out_folder) as tmp:
-        if source is not None and kinds[-1] in ("raw", "epochs", "image") and source.is_file():
-            _link_or_copy(source, tmp / name)  # the cached file is the output: no second write
-        else:
-            _artifacts.save_data(data, tmp / name)
-        if (tmp / sidecar.name).is_file():  # the data's own sidecar (e.g. RepetitionTime): keep it
-            meta = {**json.loads((tmp / sidecar.name).read_text()), **meta}
-        (tmp / sidecar.name).write_text(_dumps(meta))
-    result.update(status="ok", content_hash=content)
+        if i in outputs:
+            done[i] = _write_output(task, rec, i, data, source, logs, keys[i + 1])
+    result.update(status="ok", content_hash=done[n - 1])
     return result
 
 

@@ -110,6 +110,15 @@ class PipelineConfig(BaseModel):
                 source = "the input" if i == 0 else "from " + self.steps[i - 1].step
                 errors.append((i, f"step {step.step!r} takes {' or '.join(step.accepts)} data but gets "
                                   f"{kinds[i]} ({source})"))
+        seen: dict[str, int] = {}
+        for i, step in enumerate(self.steps):
+            if step.save or i == len(self.steps) - 1:
+                suffix = step.out_suffix or kinds[i + 1]
+                if suffix in seen:
+                    errors.append((i, f"its output and that of step {seen[suffix] + 1} "
+                                      f"({self.steps[seen[suffix]].step}) would have the same file name; "
+                                      f"save only one of them"))
+                seen[suffix] = i
         return errors
 
 

@@ -15,8 +15,10 @@ from neurotwin.cli import main
 from neurotwin.pipeline import _artifacts
 from neurotwin.pipeline.config import BUILTIN_DIR
 
+N_STEPS = len(ntp.load("resting_eeg").config.steps)
+
 BIDS_NAME = re.compile(r"^sub-[A-Za-z0-9]+(_ses-[A-Za-z0-9]+)?(_[a-z]+-[A-Za-z0-9]+)*_[A-Za-z0-9]+"
-                       r"\.(fif|json|tsv|nii\.gz)$")
+                       r"\.(fif|json|tsv|npz|nii\.gz)$")
 
 
 def _derivative_files(out: Path) -> list[Path]:
@@ -70,7 +72,7 @@ def sample_run(sample_root, tmp_path_factory):
 def test_sample_run_completes_as_bids_derivatives(sample_run, sample_root):
     out, result = sample_run
     assert result.exit_code == 0 and len(result.tasks) == 3
-    assert result.executed == 3 * 9
+    assert result.executed == 3 * N_STEPS
     check_bids_derivatives(out)
     epo = mne.read_epochs(out / "sub-01/ses-02/eeg/sub-01_ses-02_task-rest_desc-preproc_epo.fif",
                           verbose="error")
@@ -98,7 +100,7 @@ def test_parameter_change_reruns_only_that_step_and_what_follows(sample_run, sam
     res = ntp.load(edited).run(sample_root, out, participant_label=["01"], session_label=["01"],
                                progress="off")
     rec = res.tasks[0].recordings[0]
-    assert rec["executed"] == ["epochs"] and rec["cached"] == names[:-1]
+    assert rec["executed"] == ["epochs", "features"] and rec["cached"] == names[:-2]
     edited = _edit(tmp_path, "h_freq = 45.0", "h_freq = 40.0")
     res = ntp.load(edited).run(sample_root, out, participant_label=["01"], session_label=["01"],
                                progress="off")
@@ -172,7 +174,7 @@ def test_interrupted_run_leaves_no_half_outputs_and_resumes(sample_root, tmp_pat
                                       progress="off")
     rec = res.tasks[0].recordings[0]
     assert rec["status"] == "ok" and rec["cached"] and rec["executed"]  # resumed, not restarted
-    assert len(rec["cached"]) + len(rec["executed"]) == 9
+    assert len(rec["cached"]) + len(rec["executed"]) == N_STEPS
 
 
 def test_process_pool_gives_the_serial_results(sample_run, sample_root, tmp_path):
@@ -214,7 +216,7 @@ def test_cli_run_prints_summary_and_progress_lines(sample_root, tmp_path, capsys
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "[1/1] sub-03 ses-01: ok" in captured.err
-    assert "1 subject/session tasks, 0 failed, 9 steps run" in captured.out
+    assert f"1 subject/session tasks, 0 failed, {N_STEPS} steps run" in captured.out
     assert main(argv) == 0
     assert "0 steps run" in capsys.readouterr().out
 

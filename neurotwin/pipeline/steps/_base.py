@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 #: the kinds of data that flow between steps
-KINDS = ("raw", "epochs", "image", "table", "timeseries")
+KINDS = ("raw", "epochs", "image", "table", "timeseries", "features")
 
 
 class Step(BaseModel):
@@ -20,6 +20,8 @@ class Step(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    #: also write this step's result into the derivatives (the last step's always is)
+    save: bool = False
     accepts: ClassVar[tuple[str, ...]] = ("raw",)
     produces: ClassVar[str | None] = None  # None: the kind it was given
     out_suffix: ClassVar[str | None] = None  # BIDS suffix of its output when it is the last step
@@ -31,7 +33,7 @@ class Step(BaseModel):
 
     def params(self) -> dict[str, Any]:
         """The parameters this step reads (what its cache key depends on)."""
-        return self.model_dump(mode="json", exclude={"step"})
+        return self.model_dump(mode="json", exclude={"step", "save"})
 
     def find_inputs(self, path, subject: str, session: str | None, study) -> dict:
         """Files besides its data that this step reads, as ``{argument: path}``.

@@ -1,0 +1,73 @@
+"""Computing a set of features on one recording."""
+
+from __future__ import annotations
+
+import mne
+
+from .. import __version__
+from .._logging import verbose
+from ..errors import ConfigError
+from .context import Context
+from .featureset import FeatureSet
+from .registry import get_spec
+
+#: the default feature set (spectral + aperiodic)
+DEFAULT_FEATURES = ("psd", "band_power", "iaf", "aperiodic", "spectral_edge", "theta_beta")
+
+
+@verbose
+def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = None, subject: str = "",
+                     session: str = "", psd_method: str = "welch", n_per_seg: float = 2.0,
+                     fmax: float = 45.0, verbose=None) -> FeatureSet:
+    """Compute features of one preprocessed recording.
+
+    Parameters
+    ----------
+    data : mne.io.Raw | mne.Epochs
+        The recording (bad channels marked in ``info["bads"]`` are left out).
+    features : sequence of str
+        Feature names (see :data:`neurotwin.features.FEATURES`).
+    params : dict | None
+        ``{feature: {parameter: value}}`` overriding defaults.
+    subject, session : str
+        Labels written into the table.
+    psd_method : "welch" | "multitaper"
+        PSD estimator shared by the spectral features.
+    n_per_seg : float
+        Welch segment length in seconds.
+    fmax : float
+        Top of the PSD in Hz.
+    %(verbose)s
+
+    Returns
+    -------
+    features : FeatureSet
+
+    Examples
+    --------
+    >>> from neurotwin.datasets import make_resting_eeg
+    >>> from neurotwin.features import compute_features
+    >>> raw = make_resting_eeg(duration=60, alpha_freq=10.0, random_state=0).filter(1, 45, verbose="error")
+    >>> fs = compute_features(raw, ["iaf"], subject="01")
+    >>> round(fs.get("iaf", location="O1"), 1)
+    10.0
+    """
+    params = params or {}
+    unknown = [k for k in params if k not in features]
+    if unknown:
+        raise ConfigError(f"parameters given for feature(s) {unknown} that are not computed "
+                          f"({list(features)}).")
+    specs = [get_spec(name) for name in features]
+    checked = {s.name: s.check_params(params.get(s.name, {})) for s in specs}
+    modality = "meg" if len(mne.pick_types(data.info, meg=True)) else "eeg"
+    ctx = Context(data, psd_method=psd_method, n_per_seg=n_per_seg, fmax=fmax)
+    rows, arrays = [], {}
+    for spec in specs:
+        out = spec.func(ctx, **checked[spec.name])
+        got_rows, got_arrays = out if isinstance(out, tuple) else (out, {})
+        rows.extend(got_rows)
+        arrays.update(got_arrays)
+    prov = {"neurotwin": __version__, "mne": mne.__version__, "features": checked,
+            "psd": ctx.spectrum().settings if "psd" in ctx.cache else None}
+    return FeatureSet.from_rows(rows, subject=subject, session=session, modality=modality, arrays=arrays,
+                                provenance=prov)

@@ -1,0 +1,118 @@
+"""What feature functions share: the data, its PSD and its aperiodic fits.
+
+Computing the PSD once and handing it to band power, IAF, spectral edge,
+theta/beta and the aperiodic fit is what keeps the default feature set as
+cheap as the PSD itself plus the fits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mne
+import numpy as np
+
+from ..errors import ConfigError, DataError
+
+#: channel type -> (scale from SI, unit of the PSD)
+PSD_UNITS = {"eeg": (1e12, "uV^2/Hz"), "mag": (1e30, "fT^2/Hz"), "grad": (1e26, "(fT/cm)^2/Hz"),
+             "seeg": (1e12, "uV^2/Hz"), "ecog": (1e12, "uV^2/Hz")}
+
+DEFAULT_BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0),
+                 "gamma": (30.0, 45.0)}
+
+
+@dataclass
+class Spectrum:
+    """PSD of every good data channel (averaged over epochs), in display units."""
+
+    freqs: np.ndarray
+    power: np.ndarray  # (n_channels, n_freqs)
+    ch_names: list[str]
+    ch_types: list[str]
+    units: list[str]  # PSD unit per channel
+    method: str
+    settings: dict
+
+    def band_mask(self, fmin: float, fmax: float) -> np.ndarray:
+        """Frequency bins in ``[fmin, fmax]``."""
+        return (self.freqs >= fmin) & (self.freqs <= fmax)
+
+
+@dataclass
+class Context:
+    """The data of one recording and the results features share.
+
+    Parameters
+    ----------
+    data : mne.io.Raw | mne.Epochs
+        The preprocessed recording.
+    psd_method : "welch" | "multitaper"
+        How the PSD is estimated.
+    n_per_seg : float
+        Welch segment length in seconds (capped at the epoch length).
+    fmax : float
+        Highest frequency of the PSD (capped below Nyquist).
+    """
+
+    data: object
+    psd_method: str = "welch"
+    n_per_seg: float = 2.0
+    fmax: float = 45.0
+    cache: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.psd_method not in ("welch", "multitaper"):
+            raise ConfigError(f"psd_method must be 'welch' or 'multitaper', got {self.psd_method!r}.")
+        if not isinstance(self.data, (mne.io.BaseRaw, mne.BaseEpochs)):
+            raise DataError(f"spectral features need an mne Raw or Epochs, got {type(self.data).__name__}.")
+
+    @property
+    def sfreq(self) -> float:
+        """Sampling rate."""
+        return self.data.info["sfreq"]
+
+    def check_band(self, name: str, fmin: float, fmax: float) -> None:
+        """A ConfigError for bands that are empty or above what the PSD covers."""
+        top = min(self.fmax, self.sfreq / 2)
+        if not 0 <= fmin < fmax:
+            raise ConfigError(f"band {name!r} ({fmin}-{fmax} Hz) is empty.")
+        if fmax > top:
+            raise ConfigError(f"band {name!r} ({fmin}-{fmax} Hz) reaches above {top:g} Hz, the top of the "
+                              f"spectrum (Nyquist {self.sfreq / 2:g} Hz, fmax {self.fmax:g} Hz).")
+
+    def spectrum(self) -> Spectrum:
+        """The PSD (computed once)."""
+        if "psd" not in self.cache:
+            self.cache["psd"] = self._compute_psd()
+        return self.cache["psd"]
+
+    def _compute_psd(self) -> Spectrum:
+        data, sf = self.data, self.sfreq
+        picks = mne.pick_types(data.info, meg=True, eeg=True, seeg=True, ecog=True, exclude="bads")
+        if len(picks) == 0:
+            raise DataError("no good EEG/MEG channels to compute spectra from.")
+        n_times = len(data.times)
+        seg = int(round(min(self.n_per_seg, n_times / sf) * sf))
+        if seg < int(sf):  # under 1 s: no frequency resolution for bands of a few Hz
+            raise DataError(f"segments of {n_times / sf:.2f} s are too short for spectra (need >= 1 s).")
+        fmax = min(self.fmax, sf / 2)
+        settings = {"method": self.psd_method, "fmax": fmax}
+        if self.psd_method == "welch":
+            overlap = seg // 2 if isinstance(data, mne.io.BaseRaw) else 0
+            settings.update(n_fft=seg, n_per_seg=seg, n_overlap=overlap, window="hamming", average="mean")
+            kw = dict(n_fft=seg, n_per_seg=seg, n_overlap=overlap, window="hamming", average="mean")
+        else:
+            kw = dict(bandwidth=None, adaptive=False, low_bias=True)
+            settings.update(kw)
+        if isinstance(data, mne.io.BaseRaw):
+            kw["reject_by_annotation"] = True
+        spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks, verbose="error",
+                                **kw)
+        power = spec.get_data()
+        if power.ndim == 3:
+            power = power.mean(axis=0)  # average over epochs
+        types = [data.get_channel_types([data.ch_names[p]])[0] for p in picks]
+        scale = np.array([PSD_UNITS.get(t, (1.0, ""))[0] for t in types])
+        return Spectrum(spec.freqs, power * scale[:, None], [data.ch_names[p] for p in picks], types,
+                        [PSD_UNITS.get(t, (1.0, "a.u."))[1] for t in types], self.psd_method, settings)

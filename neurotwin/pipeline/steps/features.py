@@ -1,0 +1,69 @@
+"""The ``features`` step: a FeatureSet of the preprocessed recording."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from ..._validation import did_you_mean
+from ._base import Step
+
+
+class Features(Step):
+    """Compute features (:func:`neurotwin.features.compute_features`).
+
+    Parameters
+    ----------
+    features : list of str
+        Feature names; default: PSD, band power, IAF, aperiodic fit,
+        spectral edge and theta/beta ratio.
+    feature_params : dict
+        ``{feature: {parameter: value}}`` overriding the defaults, e.g.
+        ``feature_params = { iaf = { search = [7.0, 14.0] } }``.
+    psd_method : "welch" | "multitaper"
+        PSD estimator.
+    n_per_seg : float
+        Welch segment length in seconds.
+    fmax : float
+        Top of the PSD in Hz.
+
+    Examples
+    --------
+    >>> from neurotwin.datasets import make_resting_eeg
+    >>> from neurotwin.pipeline.steps import Features
+    >>> fs = Features(features=["band_power"]).apply(make_resting_eeg(duration=20, random_state=0))
+    >>> sorted(set(fs.table["band"]))
+    ['alpha', 'beta', 'delta', 'gamma', 'theta']
+    """
+
+    step: Literal["features"] = "features"
+    accepts: ClassVar[tuple[str, ...]] = ("raw", "epochs")
+    produces: ClassVar[str | None] = "features"
+    out_suffix: ClassVar[str | None] = "features"
+    features: list[str] = Field(default_factory=lambda: ["psd", "band_power", "iaf", "aperiodic",
+                                                         "spectral_edge", "theta_beta"], min_length=1)
+    feature_params: dict[str, dict] = Field(default_factory=dict)
+    psd_method: Literal["welch", "multitaper"] = "welch"
+    n_per_seg: float = Field(2.0, gt=0)
+    fmax: float = Field(45.0, gt=0)
+
+    @field_validator("features")
+    @classmethod
+    def _known(cls, names):
+        from ...features import FEATURES
+
+        for name in names:
+            if name not in FEATURES:
+                raise ValueError(f"unknown feature {name!r}; features are {sorted(FEATURES)}."
+                                 f"{did_you_mean(name, FEATURES)}")
+        return names
+
+    def apply(self, data, log=None):
+        from ...features import compute_features
+
+        fs = compute_features(data, self.features, params=self.feature_params,
+                              psd_method=self.psd_method, n_per_seg=self.n_per_seg, fmax=self.fmax)
+        if log is not None:
+            log.update(n_values=len(fs), n_not_ok=int((fs.table["status"] != "ok").sum()))
+        return fs

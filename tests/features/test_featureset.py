@@ -1,0 +1,74 @@
+"""FeatureSet: tidy table + arrays, save/load, concatenation; the features pipeline step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neurotwin.pipeline as ntp
+from neurotwin.datasets import SAMPLE_TRUTH
+from neurotwin.errors import ConfigError, DataError
+from neurotwin.features import FeatureArray, FeatureSet, compute_features, concat, read_featureset
+from neurotwin.pipeline.config import load_config
+
+
+def test_save_load_round_trip(tmp_path):
+    from neurotwin.datasets import make_resting_eeg
+
+    fs = compute_features(make_resting_eeg(duration=30, random_state=0), subject="07", session="2")
+    back = read_featureset(fs.save(tmp_path / "sub-07_ses-2_features.tsv"))
+    assert back.table.equals(fs.table) or np.allclose(back.table["value"], fs.table["value"], rtol=1e-9,
+                                                      equal_nan=True)
+    assert list(back.table["status"]) == list(fs.table["status"])
+    np.testing.assert_allclose(back.arrays["psd"].values, fs.arrays["psd"].values, rtol=1e-12)
+    assert back.arrays["psd"].coords["channel"] == fs.arrays["psd"].coords["channel"]
+    assert back.provenance["features"]["iaf"]["search"] == [7.0, 14.0]
+
+
+def test_concat_keys_arrays_by_subject_and_session():
+    arr = FeatureArray(np.zeros(2), ("channel",), {"channel": ["A", "B"]})
+    a = FeatureSet.from_rows([{"feature": "x", "value": 1.0}], subject="01", session="1", arrays={"m": arr})
+    b = FeatureSet.from_rows([{"feature": "x", "value": 2.0}], subject="01", session="2", arrays={"m": arr})
+    both = concat([a, b])
+    assert sorted(both.arrays) == ["01/1/m", "01/2/m"] and len(both) == 2
+    with pytest.raises(DataError):
+        concat([])
+
+
+def test_bad_arrays_and_lookups_are_errors():
+    with pytest.raises(DataError, match="dims"):
+        FeatureArray(np.zeros((2, 2)), ("channel",))
+    with pytest.raises(DataError, match="coords"):
+        FeatureArray(np.zeros(2), ("channel",), {"channel": ["A"]})
+    with pytest.raises(DataError, match="no feature"):
+        FeatureSet.from_rows([{"feature": "x", "value": 1.0}]).get("y")
+
+
+def test_unknown_feature_in_a_pipeline_file_is_a_config_error(tmp_path):
+    bad = tmp_path / "p.toml"
+    bad.write_text('[pipeline]\nname = "p"\n\n[[steps]]\nstep = "epochs"\n\n[[steps]]\nstep = "features"\n'
+                   'features = ["iaff"]\n')
+    with pytest.raises(ConfigError, match="Did you mean 'iaf'"):
+        load_config(bad)
+
+
+def test_two_outputs_with_one_name_are_refused(tmp_path):
+    bad = tmp_path / "p.toml"
+    bad.write_text('[pipeline]\nname = "p"\n\n[[steps]]\nstep = "bandpass"\nsave = true\n\n'
+                   '[[steps]]\nstep = "resample"\nsfreq = 100.0\n')
+    with pytest.raises(ConfigError, match="same file name"):
+        load_config(bad)
+
+
+def test_pipeline_writes_features_and_recovers_the_sample_alpha_slowing(sample_root, tmp_path):
+    res = ntp.load("resting_eeg").run(sample_root, tmp_path, participant_label=["02"], progress="off")
+    assert res.exit_code == 0
+    iafs = []
+    for ses in ("01", "02", "03"):
+        folder = tmp_path / f"sub-02/ses-{ses}/eeg"
+        assert (folder / f"sub-02_ses-{ses}_task-rest_desc-preproc_epo.fif").is_file()  # saved step
+        fs = read_featureset(folder / f"sub-02_ses-{ses}_task-rest_desc-preproc_features.tsv")
+        assert set(fs.table["subject"]) == {"02"} and set(fs.table["session"]) == {ses}
+        iafs.append(fs.get("iaf", location="global"))
+    truth = [SAMPLE_TRUTH[("02", ses)]["alpha_freq"] for ses in ("01", "02", "03")]
+    np.testing.assert_allclose(iafs, truth, atol=0.25)
