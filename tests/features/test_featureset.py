@@ -44,19 +44,16 @@ def test_bad_arrays_and_lookups_are_errors():
         FeatureSet.from_rows([{"feature": "x", "value": 1.0}]).get("y")
 
 
-def test_unknown_feature_in_a_pipeline_file_is_a_config_error(tmp_path):
+@pytest.mark.parametrize("steps, match", [
+    ('[[steps]]\nstep = "epochs"\n\n[[steps]]\nstep = "features"\nfeatures = ["iaff"]\n',
+     "Did you mean 'iaf'"),  # an unknown feature
+    ('[[steps]]\nstep = "bandpass"\nsave = true\n\n[[steps]]\nstep = "resample"\nsfreq = 100.0\n',
+     "same file name"),  # two outputs with one name
+])
+def test_pipeline_file_errors(tmp_path, steps, match):
     bad = tmp_path / "p.toml"
-    bad.write_text('[pipeline]\nname = "p"\n\n[[steps]]\nstep = "epochs"\n\n[[steps]]\nstep = "features"\n'
-                   'features = ["iaff"]\n')
-    with pytest.raises(ConfigError, match="Did you mean 'iaf'"):
-        load_config(bad)
-
-
-def test_two_outputs_with_one_name_are_refused(tmp_path):
-    bad = tmp_path / "p.toml"
-    bad.write_text('[pipeline]\nname = "p"\n\n[[steps]]\nstep = "bandpass"\nsave = true\n\n'
-                   '[[steps]]\nstep = "resample"\nsfreq = 100.0\n')
-    with pytest.raises(ConfigError, match="same file name"):
+    bad.write_text('[pipeline]\nname = "p"\n\n' + steps)
+    with pytest.raises(ConfigError, match=match):
         load_config(bad)
 
 
