@@ -1,13 +1,17 @@
-"""Features of preprocessed recordings: spectra, aperiodic fits, IAF (more to come).
+"""Features: spectra, aperiodic fits, IAF, connectivity, graph, complexity, MRI.
 
 Examples
 --------
 >>> from neurotwin.features import FEATURES
->>> sorted(FEATURES)[:3]
-['aperiodic', 'band_power', 'iaf']
+>>> [name for name in ("iaf", "connectivity", "graph", "complexity") if name in FEATURES]
+['iaf', 'connectivity', 'graph', 'complexity']
 """
 
 from . import aperiodic as _aperiodic  # noqa: F401 - registers its features
+from . import complexity as _complexity  # noqa: F401 - registers its features
+from . import connectivity as _connectivity  # noqa: F401 - registers its features
+from . import graph as _graph  # noqa: F401 - registers its features
+from . import mri as _mri  # noqa: F401 - registers its features
 from . import spectral as _spectral  # noqa: F401 - registers its features
 from .compute import DEFAULT_FEATURES, compute_features
 from .context import DEFAULT_BANDS, Context

@@ -15,6 +15,22 @@ from .registry import get_spec
 DEFAULT_FEATURES = ("psd", "band_power", "iaf", "aperiodic", "spectral_edge", "theta_beta")
 
 
+def _modality(data) -> str:
+    import pandas as pd
+
+    from ..io.timeseries import RegionTimeseries
+
+    if isinstance(data, RegionTimeseries):
+        return "bold"
+    if isinstance(data, pd.DataFrame):
+        return "mri"
+    if isinstance(data, (mne.io.BaseRaw, mne.BaseEpochs)):
+        return "meg" if len(mne.pick_types(data.info, meg=True)) else "eeg"
+    from ..errors import DataError
+
+    raise DataError(f"no features for {type(data).__name__} data.")
+
+
 @verbose
 def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = None, subject: str = "",
                      session: str = "", psd_method: str = "welch", n_per_seg: float = 2.0,
@@ -23,8 +39,9 @@ def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = N
 
     Parameters
     ----------
-    data : mne.io.Raw | mne.Epochs
-        The recording (bad channels marked in ``info["bads"]`` are left out).
+    data : mne.io.Raw | mne.Epochs | RegionTimeseries | pandas.DataFrame
+        The recording (bad channels marked in ``info["bads"]`` are left out),
+        BOLD region time series, or a regional-volumes table.
     features : sequence of str
         Feature names (see :data:`neurotwin.features.FEATURES`).
     params : dict | None
@@ -59,7 +76,10 @@ def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = N
                           f"({list(features)}).")
     specs = [get_spec(name) for name in features]
     checked = {s.name: s.check_params(params.get(s.name, {})) for s in specs}
-    modality = "meg" if len(mne.pick_types(data.info, meg=True)) else "eeg"
+    modality = _modality(data)
+    wrong = [s.name for s in specs if modality not in s.modality]
+    if wrong:
+        raise ConfigError(f"feature(s) {wrong} do not apply to {modality} data.")
     ctx = Context(data, psd_method=psd_method, n_per_seg=n_per_seg, fmax=fmax)
     rows, arrays = [], {}
     for spec in specs:
@@ -68,6 +88,6 @@ def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = N
         rows.extend(got_rows)
         arrays.update(got_arrays)
     prov = {"neurotwin": __version__, "mne": mne.__version__, "features": checked,
-            "psd": ctx.spectrum().settings if "psd" in ctx.cache else None}
+            "psd": ctx.cache["psd"].settings if "psd" in ctx.cache else None}
     return FeatureSet.from_rows(rows, subject=subject, session=session, modality=modality, arrays=arrays,
                                 provenance=prov)

@@ -64,13 +64,16 @@ class Context:
     def __post_init__(self):
         if self.psd_method not in ("welch", "multitaper"):
             raise ConfigError(f"psd_method must be 'welch' or 'multitaper', got {self.psd_method!r}.")
-        if not isinstance(self.data, (mne.io.BaseRaw, mne.BaseEpochs)):
-            raise DataError(f"spectral features need an mne Raw or Epochs, got {type(self.data).__name__}.")
+
+    @property
+    def is_mne(self) -> bool:
+        """Whether the data are an MNE recording (Raw or Epochs)."""
+        return isinstance(self.data, (mne.io.BaseRaw, mne.BaseEpochs))
 
     @property
     def sfreq(self) -> float:
         """Sampling rate."""
-        return self.data.info["sfreq"]
+        return self.data.info["sfreq"] if self.is_mne else 1.0 / self.data.tr
 
     def check_band(self, name: str, fmin: float, fmax: float) -> None:
         """A ConfigError for bands that are empty or above what the PSD covers."""
@@ -83,6 +86,8 @@ class Context:
 
     def spectrum(self) -> Spectrum:
         """The PSD (computed once)."""
+        if not self.is_mne:
+            raise DataError(f"spectral features need an mne Raw or Epochs, got {type(self.data).__name__}.")
         if "psd" not in self.cache:
             self.cache["psd"] = self._compute_psd()
         return self.cache["psd"]
