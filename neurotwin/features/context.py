@@ -103,21 +103,35 @@ class Context:
             raise DataError(f"segments of {n_times / sf:.2f} s are too short for spectra (need >= 1 s).")
         fmax = min(self.fmax, sf / 2)
         settings = {"method": self.psd_method, "fmax": fmax}
+        overlap = seg // 2 if isinstance(data, mne.io.BaseRaw) else 0
         if self.psd_method == "welch":
-            overlap = seg // 2 if isinstance(data, mne.io.BaseRaw) else 0
             settings.update(n_fft=seg, n_per_seg=seg, n_overlap=overlap, window="hamming", average="mean")
             kw = dict(n_fft=seg, n_per_seg=seg, n_overlap=overlap, window="hamming", average="mean")
         else:
             kw = dict(bandwidth=None, adaptive=False, low_bias=True)
             settings.update(kw)
-        if isinstance(data, mne.io.BaseRaw):
-            kw["reject_by_annotation"] = True
-        spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks, verbose="error",
-                                **kw)
-        power = spec.get_data()
-        if power.ndim == 3:
-            power = power.mean(axis=0)  # average over epochs
+        if isinstance(data, mne.BaseEpochs) and self.psd_method == "welch":
+            # SciPy's Welch over the whole (epochs, channels, times) array at once: the same
+            # numbers as Epochs.compute_psd, which calls it once per epoch and channel from
+            # Python (4 s instead of 0.1 s for 10 min of 64 channels in 2-s epochs)
+            from scipy.signal import welch
+
+            blocks = []
+            for start in range(0, len(picks), 8):  # 8 channels at a time bounds the memory
+                freqs, p = welch(data.get_data(picks=picks[start:start + 8]), fs=sf, window="hamming",
+                                 nperseg=seg, noverlap=overlap, nfft=seg, detrend=False, axis=-1,
+                                 average="mean")
+                blocks.append(p[..., freqs <= fmax].mean(axis=0))  # average over epochs
+            freqs, power = freqs[freqs <= fmax], np.concatenate(blocks)
+        else:
+            if isinstance(data, mne.io.BaseRaw):
+                kw["reject_by_annotation"] = True
+            spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks,
+                                    verbose="error", **kw)
+            freqs, power = spec.freqs, spec.get_data()
+            if power.ndim == 3:
+                power = power.mean(axis=0)  # average over epochs
         types = [data.get_channel_types([data.ch_names[p]])[0] for p in picks]
         scale = np.array([PSD_UNITS.get(t, (1.0, ""))[0] for t in types])
-        return Spectrum(spec.freqs, power * scale[:, None], [data.ch_names[p] for p in picks], types,
+        return Spectrum(freqs, power * scale[:, None], [data.ch_names[p] for p in picks], types,
                         [PSD_UNITS.get(t, (1.0, "a.u."))[1] for t in types], self.psd_method, settings)
