@@ -40,6 +40,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ONE_THREAD, pin_one_core, reset_peak, status_mb
+
 N_CH, SFREQ = 64, 250.0
 
 
@@ -89,22 +92,12 @@ def direct(epochs, psd: str = "mne") -> dict:
     return out
 
 
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as fid:
-        for line in fid:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(case: str, minutes: float) -> dict:
-    from threadpoolctl import threadpool_limits
-
     from neurotwin.features import DEFAULT_FEATURES, compute_features
 
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    threadpool_limits(1)
+    pin_one_core()
     everything = [*DEFAULT_FEATURES, "connectivity", "envelope_correlation", "graph", "complexity"]
     names = {"direct": None, "scipy": None, "neurotwin": list(DEFAULT_FEATURES), "all": everything}[case]
 
@@ -115,13 +108,12 @@ def worker(case: str, minutes: float) -> dict:
     run(_epochs(20 / 60, seed=1))
     epochs = _epochs(minutes)
     data_mb = len(epochs) * len(epochs.ch_names) * len(epochs.times) * 8 / 2**20
-    base = _status_mb("VmRSS")
-    with open("/proc/self/clear_refs", "w") as fid:
-        fid.write("5")  # start the peak count here, with the data in memory
+    base = status_mb("VmRSS")
+    reset_peak()  # start the peak count here, with the data in memory
     t0 = time.perf_counter()
     run(epochs)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "real_s": minutes * 60, "peak_mb": _status_mb("VmHWM") - base,
+    return {"seconds": seconds, "real_s": minutes * 60, "peak_mb": status_mb("VmHWM") - base,
             "data_mb": data_mb}
 
 
@@ -141,8 +133,7 @@ def main() -> None:
     print(f"neurotwin {neurotwin.__version__}, MNE {mne.__version__}; {N_CH} ch x {args.minutes:g} min x "
           f"{SFREQ:g} Hz in 2-s epochs; each case pinned to one core, one BLAS thread")
     print(f"  {'case':<33} {'min':>7} {'median':>7} {'max':>7}  {'x real':>7}  {'vs direct':>9}   peak RSS")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "NUMBA_NUM_THREADS": "1"}
+    env = {**os.environ, **ONE_THREAD}
     baseline = scipy_med = None
     for case, label, repeats in (("direct", "direct calls (baseline)", args.repeats),
                                  ("scipy", "direct, SciPy Welch on the array", args.repeats),

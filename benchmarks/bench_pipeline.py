@@ -44,6 +44,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ONE_THREAD, pin_one_core, reset_peak, status_mb
+
 SFREQ = 500.0
 N_EEG = 64
 
@@ -103,31 +106,17 @@ def plain_mne(raw, ica: bool):
     return epochs
 
 
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as fid:
-        for line in fid:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
-def _reset_peak() -> None:
-    """Start the peak-RSS count afresh (Linux ``clear_refs``; ``ru_maxrss`` would include the
-    parent's peak, which Linux carries across ``execve``)."""
-    with open("/proc/self/clear_refs", "w") as fid:
-        fid.write("5")
 
 
 def worker(case: str, target: str, ica: bool) -> dict:
     """One measurement, in this (fresh) process."""
     import mne
-    from threadpoolctl import threadpool_limits
 
     import neurotwin.pipeline  # noqa: F401 - imports before the baseline RSS
 
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    threadpool_limits(1)
+    pin_one_core()
     pipe = _pipeline(ica)
     # warm-up on 30 s of data: imports and first-call set-up are paid once per process, not per
     # recording, so they stay out of the steady-state figures (and out of the memory baseline)
@@ -144,8 +133,8 @@ def worker(case: str, target: str, ica: bool) -> dict:
     else:
         plain_mne(warm.copy(), ica)
     del warm
-    base = _status_mb("VmRSS")
-    _reset_peak()
+    base = status_mb("VmRSS")
+    reset_peak()
     t0 = time.perf_counter()
     if case == "run":
         study, out = target.split("::")
@@ -162,9 +151,9 @@ def worker(case: str, target: str, ica: bool) -> dict:
         else:
             plain_mne(raw, ica)
     seconds = time.perf_counter() - t0
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     raw_mb = n_samples / n_rec * (N_EEG + 1) * 8 / 2**20  # one recording's float64 array
-    return {"seconds": seconds, "audio_s": n_samples / SFREQ, "peak_mb": peak, "base_mb": base,
+    return {"seconds": seconds, "real_s": n_samples / SFREQ, "peak_mb": peak, "base_mb": base,
             "raw_mb": raw_mb}
 
 
@@ -173,7 +162,7 @@ def measure(case: str, target: str, ica: bool, repeats: int, fresh_out=None) -> 
     for _ in range(repeats):
         out = None if fresh_out is None else tempfile.mkdtemp(dir=fresh_out)
         arg = target if out is None else f"{target}::{out}"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env = {**os.environ, **ONE_THREAD}
         proc = subprocess.run([sys.executable, __file__, "--worker", case, arg, str(int(ica))],
                               capture_output=True, text=True, env=env)
         if proc.returncode:
@@ -188,7 +177,7 @@ def measure(case: str, target: str, ica: bool, repeats: int, fresh_out=None) -> 
 def report(label: str, runs: list[dict], baseline: list[dict] | None) -> float:
     secs = [r["seconds"] for r in runs]
     med = statistics.median(secs)
-    xrt = runs[0]["audio_s"] / med
+    xrt = runs[0]["real_s"] / med
     extra = max(r["peak_mb"] - r["base_mb"] for r in runs)
     ratio = f"{med / statistics.median([b['seconds'] for b in baseline]):5.2f}x" if baseline else "  -   "
     print(f"  {label:<34} {min(secs):7.2f} {med:7.2f} {max(secs):7.2f}  {xrt:7.0f}x  {ratio}   "
