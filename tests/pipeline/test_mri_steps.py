@@ -126,3 +126,18 @@ def test_regress_confounds_and_bandpass_on_time_series():
     assert np.corrcoef(band.data[:, 0], slow)[0, 1] > 0.95  # 0.3 Hz removed, 0.05 Hz kept
     with pytest.raises(DataError, match="not extracted"):
         RegressConfounds(confounds=["motion"]).apply(ts)
+
+
+def test_regional_intensity_of_real_t1(shared_data):
+    mri = shared_data / "mne-testing-data/subjects/sample/mri"
+    aseg, t1 = read_mri(mri / "aseg.mgz"), nib.load(mri / "T1.mgz")
+    table = RegionalVolumes(intensity="T1w").apply(aseg, source=mri / "aseg.mgz", image=mri / "T1.mgz")
+    by_name = table.set_index("name")
+    lab, values = np.asarray(aseg.dataobj), np.asarray(t1.dataobj, float)
+    inside = values[lab == 2]  # same grid: an independent mean over the label's voxels
+    assert by_name.loc["Left-Cerebral-White-Matter", "intensity_mean"] == pytest.approx(inside.mean())
+    assert by_name.loc["Left-Cerebral-White-Matter", "intensity_median"] == pytest.approx(np.median(inside))
+    # T1: white matter brighter than cortex, ventricles darkest
+    wm = by_name.loc["Left-Cerebral-White-Matter", "intensity_mean"]
+    assert wm > by_name.loc["Left-Cerebral-Cortex", "intensity_mean"] > \
+        by_name.loc["Left-Lateral-Ventricle", "intensity_mean"]

@@ -38,7 +38,7 @@ class Features(Step):
     """
 
     step: Literal["features"] = "features"
-    accepts: ClassVar[tuple[str, ...]] = ("raw", "epochs")
+    accepts: ClassVar[tuple[str, ...]] = ("raw", "epochs", "timeseries", "table")
     produces: ClassVar[str | None] = "features"
     out_suffix: ClassVar[str | None] = "features"
     features: list[str] = Field(default_factory=lambda: ["psd", "band_power", "iaf", "aperiodic",

@@ -91,11 +91,33 @@ class Reorient(Step):
         return out
 
 
+def _intensity(lab_img, lab: np.ndarray, image, ids: list[int]) -> pd.DataFrame:
+    """Mean, SD and median of ``image`` within each label (resampled to the label grid if needed)."""
+    from scipy import ndimage
+
+    if image.shape[:3] != lab.shape or not np.allclose(image.affine, lab_img.affine, atol=1e-3):
+        from nibabel.processing import resample_from_to
+
+        image = resample_from_to(image, (lab.shape, lab_img.affine), order=1)
+    values = np.asarray(image.dataobj, dtype=float)
+    if values.ndim != 3:
+        raise DataError(f"intensity statistics need a 3-D image, got shape {values.shape}.")
+    with np.errstate(invalid="ignore", divide="ignore"):  # SciPy divides for absent labels too
+        return pd.DataFrame({
+            "intensity_mean": ndimage.mean(values, lab, ids),
+            "intensity_sd": ndimage.standard_deviation(values, lab, ids),
+            "intensity_median": ndimage.median(values, lab, ids),
+        })
+
+
 class RegionalVolumes(Step):
     """Volume (mm³) and voxel count of every label of a label volume.
 
     Names come from a BIDS ``_dseg.tsv`` beside the file, else from
-    FreeSurfer's colour table (``aseg``/``aparc+aseg``).
+    FreeSurfer's colour table (``aseg``/``aparc+aseg``). With
+    ``intensity = "T1w"``, the mean, SD and median of the subject's T1w
+    image within each label are added (the image is resampled to the
+    label grid when they differ).
 
     Examples
     --------
@@ -112,11 +134,21 @@ class RegionalVolumes(Step):
     produces: ClassVar[str | None] = "table"
     out_suffix: ClassVar[str | None] = "morph"
     exclude: list[int] = Field(default_factory=lambda: [0])
+    intensity: str | None = None
 
     def find_inputs(self, path, subject, session, study) -> dict:
-        return {"source": Path(path)}
+        found = {"source": Path(path)}
+        if self.intensity:
+            rows = study.select(subject=subject, datatype="anat")
+            rows = rows[rows["suffix"] == self.intensity]
+            if rows.empty:
+                raise DataError(f"regional_volumes: sub-{subject} has no anat/*_{self.intensity} image for "
+                                f"intensity statistics; remove 'intensity' or add the image.")
+            same = rows[rows["session"] == session] if session else rows.iloc[0:0]
+            found["image"] = Path((same if not same.empty else rows).iloc[0]["path"])
+        return found
 
-    def apply(self, img, log=None, source: Path | None = None):
+    def apply(self, img, log=None, source: Path | None = None, image: Path | None = None):
         lab = _label_array(img)
         counts = np.bincount(lab[lab >= 0].ravel())
         ids = [i for i in np.flatnonzero(counts) if i not in self.exclude]
@@ -126,6 +158,8 @@ class RegionalVolumes(Step):
         names = label_names(source, ids)
         table = pd.DataFrame({"index": ids, "name": [names[i] for i in ids],
                               "n_voxels": counts[ids].astype(int), "volume_mm3": counts[ids] * voxel})
+        if image is not None:
+            table = table.join(_intensity(img, lab, nib.load(image), ids))
         if log is not None:
             log.update(n_labels=len(ids), voxel_mm3=voxel)
         return table
