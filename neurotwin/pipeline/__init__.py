@@ -4,7 +4,7 @@ Examples
 --------
 >>> import neurotwin.pipeline as ntp
 >>> [s.step for s in ntp.load("rest_fmri").config.steps]
-['parcellate', 'regress_confounds', 'bandpass']
+['parcellate', 'regress_confounds', 'bandpass', 'features']
 """
 
 from .config import PipelineConfig, load_config, resolve_pipeline

@@ -356,6 +356,6 @@ def load(fname: str | os.PathLike) -> Pipeline:
     --------
     >>> import neurotwin.pipeline as ntp
     >>> ntp.load("mri_structural")
-    <Pipeline mri_structural (mri) | reorient, regional_volumes>
+    <Pipeline mri_structural (mri) | reorient, regional_volumes, features>
     """
     return Pipeline(load_config(fname))
