@@ -2,8 +2,9 @@
 
 Gathers what the participant level wrote: one summary row per recording
 (status, failure reason, what each step did: bad channels, removed ICA
-components, kept epochs, ...) and, for pipelines that end in a table
-(regional volumes), the tables of all subjects stacked.
+components, kept epochs, ...), the regional-volume tables of all subjects
+stacked, and all feature tables in one long table (subject, session,
+feature, location, band, value, ...) for group and longitudinal analysis.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
+from ..features import read_featureset
 from ._cache import atomic_files
 from .config import PipelineConfig
 
@@ -37,7 +39,7 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
         raise DataError(f"{out}: no participant-level results of {cfg.pipeline.name} yet; run the "
                         f"'participant' level first.")
     status = pd.read_csv(status_file, sep="\t", dtype=str, keep_default_na=False)
-    rows, tables = [], []
+    rows, tables, features = [], [], []
     for _, st in status.iterrows():
         row = {"subject": st["subject"], "session": st["session"], "source": st["source"],
                "status": st["status"], "error": st["error"]}
@@ -50,11 +52,14 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
             data_files = [p for p in sc.parent.glob(sc.name.rsplit(".", 1)[0] + ".*") if p.suffix != ".json"]
             row["output"] = str(data_files[0].relative_to(out)) if data_files else ""
             row.update(_flatten(meta.get("Steps", [])))
-            if data_files and data_files[0].name.endswith("_morph.tsv"):
-                table = pd.read_csv(data_files[0], sep="\t")
-                table.insert(0, "session", st["session"])
-                table.insert(0, "subject", st["subject"])
-                tables.append(table)
+            for data_file in data_files:
+                if data_file.name.endswith("_morph.tsv"):
+                    table = pd.read_csv(data_file, sep="\t")
+                    table.insert(0, "session", st["session"])
+                    table.insert(0, "subject", st["subject"])
+                    tables.append(table)
+                elif data_file.name.endswith("_features.tsv"):
+                    features.append(read_featureset(data_file).table)
         rows.append(row)
     written = []
     group = out / "group"
@@ -66,5 +71,10 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
             name = f"{cfg.pipeline.name}_desc-{cfg.pipeline.desc}_morph.tsv"
             pd.concat(tables, ignore_index=True).to_csv(tmp / name, sep="\t", index=False,
                                                         float_format="%.6g")
+            written.append(group / name)
+        if features:  # every subject's and session's features in one long table
+            name = f"{cfg.pipeline.name}_desc-{cfg.pipeline.desc}_features.tsv"
+            pd.concat(features, ignore_index=True).to_csv(tmp / name, sep="\t", index=False,
+                                                          float_format="%.10g", na_rep="n/a")
             written.append(group / name)
     return written

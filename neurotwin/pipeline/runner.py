@@ -319,9 +319,10 @@ class Pipeline:
         -------
         paths : list of pathlib.Path
             ``<pipeline>_desc-<desc>_summary.tsv`` (one row per recording:
-            status, failure reason, what each step did) and, for pipelines
-            ending in a table, ``<pipeline>_desc-<desc>_morph.tsv`` (all
-            subjects' tables stacked).
+            status, failure reason, what each step did),
+            ``<pipeline>_desc-<desc>_morph.tsv`` (regional volumes of all
+            subjects) and ``<pipeline>_desc-<desc>_features.tsv`` (every
+            subject's and session's features), when the pipeline makes them.
         """
         from ._group import write_group
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import neurotwin.pipeline as ntp
@@ -69,3 +70,9 @@ def test_pipeline_writes_features_and_recovers_the_sample_alpha_slowing(sample_r
         iafs.append(fs.get("iaf", location="global"))
     truth = [SAMPLE_TRUTH[("02", ses)]["alpha_freq"] for ses in ("01", "02", "03")]
     np.testing.assert_allclose(iafs, truth, atol=0.25)
+    # the group level stacks them into one long table
+    written = ntp.load("resting_eeg").group(tmp_path)
+    table = pd.read_csv(next(p for p in written if p.name.endswith("_features.tsv")), sep="\t",
+                        dtype={"subject": str, "session": str})
+    iaf = table.query("feature == 'iaf' and location == 'global'").set_index("session")["value"]
+    np.testing.assert_allclose(iaf[["01", "02", "03"]], iafs)
