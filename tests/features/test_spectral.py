@@ -91,6 +91,21 @@ def test_aperiodic_matches_specparam_on_an_independent_psd(synthetic):
     assert abs(fs.get("aperiodic_exponent", location="Cz") - model.get_params("aperiodic")[-1]) <= 0.02
 
 
+@pytest.mark.parametrize("subject, channel", [("00", "O1"), ("03", "Cz")])
+def test_aperiodic_on_real_eeg_matches_specparam(shared_data, subject, channel):
+    from specparam import SpectralModel
+
+    raw = read_raw(shared_data / f"physionet-eegmat/Subject{subject}_1.edf").filter(1.0, 45.0,
+                                                                                   verbose="error")
+    epochs = _epochs(raw.crop(0, 120).pick("eeg"))
+    fs = compute_features(epochs, ["aperiodic"])
+    x = epochs.get_data(picks=channel)[:, 0]
+    f, p = welch(x, fs=500.0, window="hamming", nperseg=1000, noverlap=0, detrend=False, axis=-1)
+    model = SpectralModel(peak_width_limits=[1, 8], max_n_peaks=6, min_peak_height=0.1, verbose=False)
+    model.fit(f, p.mean(axis=0) * 1e12, [2, 40])
+    assert abs(fs.get("aperiodic_exponent", location=channel) - model.get_params("aperiodic")[-1]) <= 0.02
+
+
 def test_no_alpha_gives_no_peak_not_nan():
     raw = make_resting_eeg(duration=60, sfreq=250, alpha_freq=None, line_freq=None, blink_rate=0,
                            random_state=1).filter(1.0, 45.0, verbose="error")
