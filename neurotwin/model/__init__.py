@@ -1,0 +1,15 @@
+"""The brain-network model: neural masses coupled through a connectome (first part: Hopf).
+
+Examples
+--------
+>>> from neurotwin.model import Hopf
+>>> Hopf.name
+'hopf'
+"""
+
+from .integrate import Simulation, simulate
+from .masses.hopf import Hopf
+from .params import ParamSpec, resolve_params
+from .spectra import hopf_covariance, hopf_csd
+
+__all__ = ["Hopf", "ParamSpec", "Simulation", "hopf_covariance", "hopf_csd", "resolve_params", "simulate"]

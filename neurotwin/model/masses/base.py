@@ -1,0 +1,37 @@
+"""The interface every neural-mass model shares."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..params import ParamSpec
+
+
+class NeuralMass:
+    """A local population model, written for a batch of K parameter sets.
+
+    Subclasses declare ``name``, ``params`` (ParamSpecs), ``state_names``,
+    ``coupled`` (indices of the state variables that couple to other
+    regions and are observed) and implement :meth:`drift`.
+    """
+
+    name: ClassVar[str] = ""
+    params: ClassVar[tuple[ParamSpec, ...]] = ()
+    state_names: ClassVar[tuple[str, ...]] = ()
+    coupled: ClassVar[tuple[int, ...]] = (0,)
+    noise_param: ClassVar[str] = "sigma"
+
+    @property
+    def n_state(self) -> int:
+        """Number of state variables per region."""
+        return len(self.state_names)
+
+    def initial_state(self, batch: int, n_regions: int, rng: np.random.Generator) -> np.ndarray:
+        """A small random start, shape ``(K, N, d)``."""
+        return 0.1 * rng.standard_normal((batch, n_regions, self.n_state))
+
+    def drift(self, state: np.ndarray, coupling: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+        """Time derivative ``(K, N, d)`` given the state and the delayed network input ``(K, N, c)``."""
+        raise NotImplementedError
