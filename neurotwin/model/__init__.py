@@ -1,4 +1,4 @@
-"""The brain-network model: neural masses coupled through a connectome (first part: Hopf).
+"""The brain-network model: neural masses coupled through a connectome (Hopf, Jansen-Rit so far).
 
 Examples
 --------
@@ -9,7 +9,9 @@ Examples
 
 from .integrate import Simulation, simulate
 from .masses.hopf import Hopf
+from .masses.jansen_rit import JansenRit
 from .params import ParamSpec, resolve_params
 from .spectra import hopf_covariance, hopf_csd
 
-__all__ = ["Hopf", "ParamSpec", "Simulation", "hopf_covariance", "hopf_csd", "resolve_params", "simulate"]
+__all__ = ["Hopf", "JansenRit", "ParamSpec", "Simulation", "hopf_covariance", "hopf_csd", "resolve_params",
+           "simulate"]

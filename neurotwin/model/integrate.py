@@ -31,7 +31,8 @@ class Simulation:
     Attributes
     ----------
     data : ndarray, shape (K, n_times, N)
-        The first coupled state variable of each region.
+        The observed signal of each region (the model's ``observe``: e.g.
+        ``x`` for Hopf, ``y1 - y2`` for Jansen-Rit).
     sfreq : float
         Sampling rate of ``data`` in Hz.
     params : dict
@@ -112,11 +113,10 @@ def simulate(model: NeuralMass, weights, params: dict | None = None, *, delays_m
     n = len(w)
     p, k = resolve_params(model.params, params or {}, n)
     p["_strength"] = w.sum(axis=1)[None, :]
-    sigma = p[model.noise_param][:, None, None]
-    cv = list(model.coupled)
+    sigma = model.noise_scale(p, k, n)
     length = int(dsteps.max()) + 1
     state = model.initial_state(k, n, rng)
-    history = np.repeat(state[None][..., cv], length, axis=0)  # (L, K, N, c)
+    history = np.repeat(model.coupling_variable(state, p)[None], length, axis=0)  # (L, K, N, c)
     cols = np.arange(n)[None, :]
     delayed = bool(dsteps.any())
     n_transient = int(round(transient / dt))
@@ -128,7 +128,7 @@ def simulate(model: NeuralMass, weights, params: dict | None = None, *, delays_m
             past = history[(t - dsteps) % length, :, cols]  # (N, N, K, c): past[i, j] = z_j(t - d_ij)
             coupling = np.einsum("ij,ijkc->kic", w, past)
         else:
-            coupling = np.einsum("ij,kjc->kic", w, state[..., cv])
+            coupling = np.einsum("ij,kjc->kic", w, model.coupling_variable(state, p))
         noise = sigma * sq * rng.standard_normal(state.shape)
         f0 = model.drift(state, coupling, p)
         if method == "euler":
@@ -136,10 +136,10 @@ def simulate(model: NeuralMass, weights, params: dict | None = None, *, delays_m
         else:
             pred = state + dt * f0 + noise
             state = state + 0.5 * dt * (f0 + model.drift(pred, coupling, p)) + noise
-        history[(t + 1) % length] = state[..., cv]
+        history[(t + 1) % length] = model.coupling_variable(state, p)
         s = t - n_transient
         if s >= 0 and s % decimate == 0:
-            out[:, s // decimate] = state[..., cv[0]]
+            out[:, s // decimate] = model.observe(state)
     if not np.isfinite(out).all():
         raise DataError("the simulation diverged (non-finite values); lower dt or the coupling.")
     return Simulation(out, 1.0 / (dt * decimate), {k_: v for k_, v in p.items() if not k_.startswith("_")})

@@ -32,6 +32,18 @@ class NeuralMass:
         """A small random start, shape ``(K, N, d)``."""
         return 0.1 * rng.standard_normal((batch, n_regions, self.n_state))
 
+    def coupling_variable(self, state: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
+        """What a region sends to the others, ``(K, N, c)`` (default: the coupled states)."""
+        return state[..., list(self.coupled)]
+
+    def observe(self, state: np.ndarray) -> np.ndarray:
+        """The region signal recorded in the output, ``(K, N)`` (default: first coupled state)."""
+        return state[..., self.coupled[0]]
+
+    def noise_scale(self, p: dict[str, np.ndarray], batch: int, n_regions: int) -> np.ndarray:
+        """Noise amplitude per state variable, ``(K, N, d)`` (default: ``sigma`` on all)."""
+        return np.broadcast_to(p[self.noise_param][:, None, None], (batch, n_regions, self.n_state))
+
     def drift(self, state: np.ndarray, coupling: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
         """Time derivative ``(K, N, d)`` given the state and the delayed network input ``(K, N, c)``."""
         raise NotImplementedError
