@@ -10,8 +10,9 @@ Examples
 from .integrate import Simulation, simulate
 from .masses.hopf import Hopf
 from .masses.jansen_rit import JansenRit
+from .observation import BALLOON_DEFAULTS, balloon_windkessel, bold_steady_state
 from .params import ParamSpec, resolve_params
 from .spectra import hopf_covariance, hopf_csd
 
-__all__ = ["Hopf", "JansenRit", "ParamSpec", "Simulation", "hopf_covariance", "hopf_csd", "resolve_params",
-           "simulate"]
+__all__ = ["BALLOON_DEFAULTS", "Hopf", "JansenRit", "ParamSpec", "Simulation", "balloon_windkessel",
+           "bold_steady_state", "hopf_covariance", "hopf_csd", "resolve_params", "simulate"]
