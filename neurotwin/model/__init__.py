@@ -7,6 +7,7 @@ Examples
 'hopf'
 """
 
+from .connectome import TEMPLATES, lesion, normalize_weights, template_connectome
 from .integrate import Simulation, simulate
 from .masses.hopf import Hopf
 from .masses.jansen_rit import JansenRit
@@ -14,5 +15,6 @@ from .observation import BALLOON_DEFAULTS, balloon_windkessel, bold_steady_state
 from .params import ParamSpec, resolve_params
 from .spectra import hopf_covariance, hopf_csd
 
-__all__ = ["BALLOON_DEFAULTS", "Hopf", "JansenRit", "ParamSpec", "Simulation", "balloon_windkessel",
-           "bold_steady_state", "hopf_covariance", "hopf_csd", "resolve_params", "simulate"]
+__all__ = ["BALLOON_DEFAULTS", "TEMPLATES", "Hopf", "JansenRit", "ParamSpec", "Simulation",
+           "balloon_windkessel", "bold_steady_state", "hopf_covariance", "hopf_csd", "lesion",
+           "normalize_weights", "resolve_params", "simulate", "template_connectome"]
