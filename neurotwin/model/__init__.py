@@ -1,4 +1,4 @@
-"""The brain-network model: neural masses coupled through a connectome (Hopf, Jansen-Rit so far).
+"""The brain-network model: neural masses coupled through a connectome (Hopf, Jansen-Rit, Wilson-Cowan).
 
 Examples
 --------
@@ -11,10 +11,11 @@ from .connectome import TEMPLATES, lesion, normalize_weights, template_connectom
 from .integrate import Simulation, simulate
 from .masses.hopf import Hopf
 from .masses.jansen_rit import JansenRit
+from .masses.wilson_cowan import WilsonCowan
 from .observation import BALLOON_DEFAULTS, balloon_windkessel, bold_steady_state
 from .params import ParamSpec, resolve_params
 from .spectra import hopf_covariance, hopf_csd
 
 __all__ = ["BALLOON_DEFAULTS", "TEMPLATES", "Hopf", "JansenRit", "ParamSpec", "Simulation",
            "balloon_windkessel", "bold_steady_state", "hopf_covariance", "hopf_csd", "lesion",
-           "normalize_weights", "resolve_params", "simulate", "template_connectome"]
+           "normalize_weights", "resolve_params", "simulate", "template_connectome", "WilsonCowan"]

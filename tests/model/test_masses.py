@@ -1,4 +1,4 @@
-"""The Hopf network: known behaviour, closed form vs simulation, bad input."""
+"""Neural masses: known behaviour (Hopf, Jansen-Rit, Wilson-Cowan), closed form vs simulation, bad input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from neurotwin.model import Hopf, hopf_covariance, hopf_csd, simulate
 
 
 def _peak(x, sfreq):
-    f, p = welch(x, fs=sfreq, nperseg=int(4 * sfreq))
+    f, p = welch(x, fs=sfreq, nperseg=min(len(x), int(4 * sfreq)))
     return f[np.argmax(p)]
 
 
@@ -94,3 +94,17 @@ def test_jansen_rit_coupling_drives_the_listener():
     # the listener's input rises by G * rate (~50 pulses/s): its mean potential moves, the driver's not
     assert abs(sim.data[1, :, 1].mean() - sim.data[0, :, 1].mean()) > 0.2
     assert abs(sim.data[1, :, 0].mean() - sim.data[0, :, 0].mean()) < 0.2
+
+
+def test_wilson_cowan_oscillates_between_two_bifurcations():
+    from neurotwin.model import WilsonCowan
+
+    # neurolib's Wilson-Cowan parameters (Cakan et al. 2021): a limit cycle for intermediate input
+    prm = {"c_ee": 16.0, "c_ei": 12.0, "c_ie": 15.0, "c_ii": 3.0, "a_e": 1.5, "a_i": 1.5, "theta_e": 3.0,
+           "theta_i": 3.0, "tau_e": 0.0025, "tau_i": 0.00375, "sigma": 0.0, "P": [[0.0], [1.5], [3.0]]}
+    sim = simulate(WilsonCowan(), np.zeros((1, 1)), prm, duration=2.0, dt=1e-4, decimate=10, transient=1.0,
+                   random_state=0)
+    low, mid, high = (sim.data[k, :, 0] for k in range(3))
+    assert low.std() < 1e-6 and high.std() < 1e-6  # fixed points below and above
+    assert mid.std() > 0.05 and 20.0 < _peak(mid, sim.sfreq) < 100.0  # an oscillation in between
+    assert high.mean() > low.mean()
