@@ -32,8 +32,11 @@ def _hopf(weights, params):
     return w, {name: v[0] for name, v in p.items()}
 
 
-def hopf_csd(weights, freqs, params: dict | None = None, *, delays_ms=None) -> np.ndarray:
+def hopf_csd(weights, freqs, params: dict | None = None, *, delays_ms=None, gain=None) -> np.ndarray:
     """Cross-spectral density of ``x`` (one-sided, per Hz) at ``freqs``, shape ``(F, N, N)``.
+
+    With ``gain`` (a lead field, ``(n_channels, N)``, e.g. ``LeadField.gain``)
+    the sensor CSD ``L S(f) Lᵀ``, shape ``(F, n_channels, n_channels)``.
 
     Examples
     --------
@@ -57,6 +60,11 @@ def hopf_csd(weights, freqs, params: dict | None = None, *, delays_ms=None) -> n
     out = np.empty((len(np.atleast_1d(freqs)), n, n), dtype=complex)
     for i, f in enumerate(np.atleast_1d(freqs)):
         out[i] = 2 * (s_z(f) + np.conj(s_z(-f))) / 4  # one-sided: twice the two-sided density
+    if gain is not None:
+        lg = np.asarray(gain, float)
+        if lg.ndim != 2 or lg.shape[1] != n:
+            raise ConfigError(f"gain must be (n_channels, {n}); got {lg.shape}.")
+        out = np.einsum("cn,fnm,dm->fcd", lg, out, lg)
     return out
 
 
