@@ -170,22 +170,13 @@ def _prune(entry: Path) -> None:
             shutil.rmtree(other, ignore_errors=True)
 
 
-def _resume(entries: list, kinds: list[str]):
-    """``(index of the last cached step, its data or None, the data file)`` for a resumed run.
-
-    Entries of steps that changed nothing hold no data: the data are those
-    of the nearest earlier entry with data, or the input itself.
-    """
+def _resume(entries: list, kinds: list[str], rec: Recording, subject: str):
+    """``(index of the last cached step, its data, the file they came from)``; ``(0, None, None)``
+    when nothing is cached. Only a complete chain of cached steps counts."""
     for i in range(len(entries) - 1, 0, -1):
-        if (entries[i] / "log.json").is_file():
-            for j in range(i, 0, -1):
-                fname = entries[j] / ("data" + _artifacts.ENDINGS[kinds[j]])
-                if fname.is_file():
-                    return i, _artifacts.load_data(fname, kinds[j]), fname
-                if not (entries[j] / "log.json").is_file():
-                    break  # a gap: the chain is incomplete, start again
-            else:
-                return i, None, None  # every step so far left the input as it was
+        if all((entries[j] / "log.json").is_file() for j in range(1, i + 1)):
+            data, source = _data_at(entries, kinds, i, rec, subject)
+            return i, data, source
     return 0, None, None
 
 
@@ -198,7 +189,11 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 
 def _data_at(entries: list, kinds: list[str], i: int, rec: Recording, subject: str):
-    """The data after step ``i`` (1-based) from the cache, and the file it came from."""
+    """The data after step ``i`` (1-based) from the cache, and the file it came from.
+
+    Entries of steps that changed nothing hold no data: the data are those
+    of the nearest earlier entry with data, or the input itself.
+    """
     for j in range(i, 0, -1):
         fname = entries[j] / ("data" + _artifacts.ENDINGS[kinds[j]])
         if fname.is_file():
@@ -277,7 +272,7 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         result.update(status="up to date", content_hash=done[n - 1])
         return result
     entries = [None] + [_cache_dir(task, rec, i + 1, cfg.steps[i].step, keys[i + 1]) for i in range(n)]
-    start, data, source = _resume(entries, kinds)
+    start, data, source = _resume(entries, kinds, rec, task.subject)
     logs = []
     for i in range(start):
         try:
@@ -286,10 +281,10 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
             logs.append({})
         result["cached"].append(cfg.steps[i].step)
     for i in [i for i in outputs if i < start and not done[i]]:  # cached results missing as outputs
-        cached, cached_source = _data_at(entries, kinds, i + 1, rec, task.subject)
+        cached, cached_source = ((data, source) if i + 1 == start
+                                 else _data_at(entries, kinds, i + 1, rec, task.subject))
         done[i] = _write_output(task, rec, i, cached, cached_source, logs[: i + 1], keys[i + 1])
-        del cached
-    if start < n and data is None:
+    if data is None:
         data = _read_input(rec, kinds[0], task.subject)
     for i in range(start, n):
         step = cfg.steps[i]
