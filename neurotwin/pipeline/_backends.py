@@ -70,7 +70,7 @@ def run_dask(tasks: list[Task], scheduler: str | None = None,
         client = Client(scheduler, timeout="30s")
     else:
         cluster = LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")  # any free port: never clash with another cluster
         client = Client(cluster)
     try:
         futures = {}

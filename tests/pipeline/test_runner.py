@@ -192,7 +192,7 @@ def test_dask_cluster_gives_the_serial_results(sample_run, sample_root, tmp_path
     distributed = pytest.importorskip("distributed")
     out, _ = sample_run
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         res = ntp.load("resting_eeg").run(sample_root, tmp_path / "dask", participant_label=["sub-01"],
                                           scheduler=cluster.scheduler_address, progress="off")
     assert res.exit_code == 0
