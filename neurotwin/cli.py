@@ -76,7 +76,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for path in pipe.group(args.out_dir):
             print(f"wrote {path}")
         return 0
-    study = discover_study(args.bids_root)
+    study = discover_study(args.bids_root, pattern=args.pattern)
     result = pipe.run(study, args.out_dir, participant_label=args.participant_label,
                       session_label=args.session_label, jobs=args.jobs, scheduler=args.scheduler,
                       dask_workers=args.dask_workers, work_dir=args.work_dir, progress=args.progress)
@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pipeline", default="resting_eeg",
                      help="pipeline file or built-in name (resting_eeg, resting_meg, mri_structural, "
                           "rest_fmri); default resting_eeg")
+    run.add_argument("--pattern", default=None,
+                     help="regex with named groups subject/session to map a plain (non-BIDS) folder")
     run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes on this machine")
     run.add_argument("--scheduler", default=None, help="address of a Dask scheduler (tcp://host:8786)")
     run.add_argument("--dask-workers", type=int, default=None, help="start a local Dask cluster of N workers")

@@ -194,7 +194,10 @@ class Pipeline:
         if session_label:
             session_label = [re.sub(r"^ses-", "", str(x)) for x in session_label]
         rec = study.select(subject=participant_label, session=session_label, datatype=meta.datatype)
-        rec = rec[rec["suffix"].isin(meta.suffixes)]
+        # files of a plain (non-BIDS) folder carry no suffix: their datatype alone says what they are
+        # for EEG/MEG; MRI inputs must be BIDS-named (T1w vs dseg cannot be told from a bare name)
+        plain = (rec["suffix"] == "") & (meta.modality in ("eeg", "meg"))
+        rec = rec[rec["suffix"].isin(meta.suffixes) | plain]
         for which, labels, have in (("participant", participant_label, study.subjects),
                                     ("session", session_label, None)):
             if labels:
@@ -202,6 +205,14 @@ class Pipeline:
                 unknown = [x for x in labels if x not in have]
                 if unknown:
                     raise ConfigError(f"--{which}-label {unknown}: not in {study.root} (it has {have}).")
+        for col in ("subject", "session"):
+            clean: dict[str, str] = {}
+            for raw_label in sorted(set(rec[col])):
+                other = clean.setdefault(_label(raw_label), raw_label)
+                if other != raw_label:
+                    raise ConfigError(f"{col} labels {other!r} and {raw_label!r} both become "
+                                      f"{_label(raw_label)!r} in BIDS names (letters and digits only); "
+                                      f"rename them or map the folder with a pattern (--pattern).")
         tasks = []
         for (sub, ses), group in rec.groupby(["subject", "session"], sort=True):
             recordings = []

@@ -246,3 +246,25 @@ def test_rest_fmri_pipeline_on_a_bids_bold_study(tmp_path):
     assert ts.labels == ["Left-Hippocampus", "Right-Hippocampus"] and ts.tr == 0.72
     assert (np.abs(ts.data.mean(axis=0)) < 0.5).all()  # the raw signal sat at 100: detrended, filtered
 
+
+
+def test_plain_folder_with_a_pattern(shared_data, tmp_path):
+    folder = tmp_path / "eegmat"
+    folder.mkdir()
+    for name in ("Subject00_1.edf", "Subject00_2.edf"):
+        (folder / name).symlink_to(shared_data / "physionet-eegmat" / name)
+    out = tmp_path / "out"
+    argv = ["run", str(folder), str(out), "participant", "--pattern",
+            r"Subject(?P<subject>\d+)_(?P<session>\d)\.edf", "--progress", "off"]
+    assert main(argv) == 0
+    assert {p.name for p in out.glob("sub-00/ses-*/eeg/*_features.tsv")} == {
+        "sub-00_ses-1_desc-preproc_features.tsv", "sub-00_ses-2_desc-preproc_features.tsv"}
+
+
+def test_labels_that_collide_in_bids_names_are_refused(shared_data, tmp_path, capsys):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "a_1.edf").symlink_to(shared_data / "physionet-eegmat/Subject00_1.edf")
+    (folder / "a1.edf").symlink_to(shared_data / "physionet-eegmat/Subject00_2.edf")
+    assert main(["run", str(folder), str(tmp_path / "out"), "participant"]) == 2
+    assert "both become 'a1'" in capsys.readouterr().err
