@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import mne
+import pandas as pd
 
 from .. import __version__
 from .._logging import verbose
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from ..io.timeseries import RegionTimeseries
 from .context import Context
 from .featureset import FeatureSet
 from .registry import get_spec
@@ -16,18 +18,12 @@ DEFAULT_FEATURES = ("psd", "band_power", "iaf", "aperiodic", "spectral_edge", "t
 
 
 def _modality(data) -> str:
-    import pandas as pd
-
-    from ..io.timeseries import RegionTimeseries
-
     if isinstance(data, RegionTimeseries):
         return "bold"
     if isinstance(data, pd.DataFrame):
         return "mri"
     if isinstance(data, (mne.io.BaseRaw, mne.BaseEpochs)):
         return "meg" if len(mne.pick_types(data.info, meg=True)) else "eeg"
-    from ..errors import DataError
-
     raise DataError(f"no features for {type(data).__name__} data.")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_option
+from .._validation import check_option, did_you_mean
 from ..errors import ConfigError
 from ..io import Connectome, read_connectome
 
@@ -123,8 +123,6 @@ def lesion(con: Connectome, regions=(), edges=()) -> Connectome:
                 raise ConfigError(f"region index {r} is outside 0..{con.n_regions - 1}.")
             return int(r)
         if r not in con.labels:
-            from .._validation import did_you_mean
-
             raise ConfigError(f"no region {r!r} in this connectome.{did_you_mean(str(r), con.labels)}")
         return con.labels.index(r)
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..features import FeatureSet, read_featureset
 from ..io.timeseries import RegionTimeseries, read_timeseries
 
 #: kind -> file name ending (the part after the stem)
@@ -45,8 +46,6 @@ def kind_of(data) -> str:
         return "timeseries"
     if isinstance(data, pd.DataFrame):
         return "table"
-    from ..features import FeatureSet
-
     if isinstance(data, FeatureSet):
         return "features"
     raise DataError(f"a step returned {type(data).__name__}, which no writer handles.")
@@ -78,8 +77,6 @@ def load_data(path: Path, kind: str):
     if kind == "timeseries":
         return read_timeseries(path)
     if kind == "features":
-        from ..features import read_featureset
-
         return read_featureset(path)
     return pd.read_csv(path, sep="\t", na_values="n/a")
 

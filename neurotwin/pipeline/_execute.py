@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .. import __version__
 from .._logging import logger, use_log_level
 from ..errors import DataError, NeurotwinError
+from ..io import read_mri, read_raw
 from . import _artifacts
 from ._cache import atomic_dir, atomic_files, chain_key, file_sha256
 from .config import PipelineConfig
@@ -112,10 +114,6 @@ def _channels_tsv(path: Path) -> Path | None:
 def _read_input(rec: Recording, kind: str, subject: str):
     path = Path(rec.path)
     if kind == "raw":
-        import pandas as pd
-
-        from ..io import read_raw
-
         raw = read_raw(path, subject=subject, verbose=False)
         tsv = _channels_tsv(path)
         if tsv is not None:  # BIDS: channels marked bad by the lab stay bad
@@ -125,8 +123,6 @@ def _read_input(rec: Recording, kind: str, subject: str):
                 raw.info["bads"] = sorted(set(raw.info["bads"]) | {b for b in bads if b in raw.ch_names},
                                           key=raw.ch_names.index)
         return raw
-    from ..io import read_mri
-
     return read_mri(path, verbose=False)
 
 

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from ..._validation import did_you_mean
+from ...features import FEATURES, compute_features
 from ._base import Step
 
 
@@ -51,8 +52,6 @@ class Features(Step):
     @field_validator("features")
     @classmethod
     def _known(cls, names):
-        from ...features import FEATURES
-
         for name in names:
             if name not in FEATURES:
                 raise ValueError(f"unknown feature {name!r}; features are {sorted(FEATURES)}."
@@ -60,8 +59,6 @@ class Features(Step):
         return names
 
     def apply(self, data, log=None):
-        from ...features import compute_features
-
         fs = compute_features(data, self.features, params=self.feature_params,
                               psd_method=self.psd_method, n_per_seg=self.n_per_seg, fmax=self.fmax)
         if log is not None:
