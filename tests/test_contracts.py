@@ -1,11 +1,13 @@
-"""Every registered reader passes the reader contract."""
+"""Every registered reader and neural-mass model passes its contract."""
 
 from __future__ import annotations
 
 import pytest
 
+from neurotwin.errors import ConfigError
 from neurotwin.io import registered_readers
-from neurotwin.testing import check_reader
+from neurotwin.model import MODELS, get_model
+from neurotwin.testing import check_model, check_reader
 
 # a valid example of each format, from ../shared/data (None: none to be had;
 # the refusals are still checked)
@@ -26,3 +28,13 @@ EXAMPLES = {
 def test_reader_contract(spec, shared_data, tmp_path):
     rel = EXAMPLES.get(spec.name)
     check_reader(spec, shared_data / rel if rel else None, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_contract(name):
+    check_model(get_model(name))
+
+
+def test_unknown_model_names_the_models():
+    with pytest.raises(ConfigError, match="Did you mean 'hopf'"):
+        get_model("hopff")

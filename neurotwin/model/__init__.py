@@ -10,6 +10,7 @@ Examples
 from .connectome import TEMPLATES, lesion, normalize_weights, template_connectome
 from .integrate import Simulation, simulate
 from .leadfield import LeadField, sphere_leadfield
+from .masses import MODELS, NeuralMass, get_model
 from .masses.hopf import Hopf
 from .masses.jansen_rit import JansenRit
 from .masses.wilson_cowan import WilsonCowan
@@ -17,6 +18,7 @@ from .observation import BALLOON_DEFAULTS, balloon_windkessel, bold_steady_state
 from .params import ParamSpec, resolve_params
 from .spectra import hopf_covariance, hopf_csd
 
-__all__ = ["BALLOON_DEFAULTS", "TEMPLATES", "Hopf", "JansenRit", "LeadField", "ParamSpec", "Simulation",
-           "WilsonCowan", "balloon_windkessel", "bold_steady_state", "hopf_covariance", "hopf_csd", "lesion",
-           "normalize_weights", "resolve_params", "simulate", "sphere_leadfield", "template_connectome"]
+__all__ = ["BALLOON_DEFAULTS", "MODELS", "TEMPLATES", "Hopf", "JansenRit", "LeadField", "NeuralMass",
+           "ParamSpec", "Simulation", "WilsonCowan", "balloon_windkessel", "bold_steady_state", "get_model",
+           "hopf_covariance", "hopf_csd", "lesion", "normalize_weights", "resolve_params", "simulate",
+           "sphere_leadfield", "template_connectome"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._validation import check_random_state
 from ..errors import ConfigError, DataError
-from .masses.base import NeuralMass
+from .masses import NeuralMass, get_model
 from .params import resolve_params
 
 __all__ = ["Simulation", "simulate"]
@@ -62,15 +62,15 @@ def _network(weights, delays_ms, dt: float):
     return w, steps
 
 
-def simulate(model: NeuralMass, weights, params: dict | None = None, *, delays_ms=None,
+def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, delays_ms=None,
              duration: float = 10.0, dt: float = 1e-4, method: str = "heun", transient: float = 1.0,
              decimate: int = 10, random_state=None) -> Simulation:
     """Simulate a network of neural masses for K parameter sets at once.
 
     Parameters
     ----------
-    model : NeuralMass
-        The local model (e.g. :class:`neurotwin.model.Hopf`).
+    model : NeuralMass | str
+        The local model (e.g. :class:`neurotwin.model.Hopf` or ``"hopf"``).
     weights : ndarray, shape (N, N)
         Coupling weights ``w_ij`` (input to i from j), non-negative.
     params : dict | None
@@ -108,6 +108,7 @@ def simulate(model: NeuralMass, weights, params: dict | None = None, *, delays_m
         raise ConfigError(f"method must be 'heun' or 'euler', got {method!r}.")
     if not dt > 0 or not duration > 0 or transient < 0 or decimate < 1:
         raise ConfigError("dt and duration must be positive, transient >= 0 and decimate >= 1.")
+    model = get_model(model)
     rng = check_random_state(random_state)
     w, dsteps = _network(weights, delays_ms, dt)
     n = len(w)

@@ -4,6 +4,7 @@ Run them from a plugin's own tests to show a new reader behaves like the
 built-in ones.
 """
 
+from .models import check_model
 from .readers import check_reader
 
-__all__ = ["check_reader"]
+__all__ = ["check_model", "check_reader"]
