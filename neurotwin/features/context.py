@@ -105,11 +105,10 @@ class Context:
         settings = {"method": self.psd_method, "fmax": fmax}
         overlap = seg // 2 if isinstance(data, mne.io.BaseRaw) else 0
         if self.psd_method == "welch":
-            settings.update(n_fft=seg, n_per_seg=seg, n_overlap=overlap, window="hamming", average="mean")
             kw = dict(n_fft=seg, n_per_seg=seg, n_overlap=overlap, window="hamming", average="mean")
         else:
             kw = dict(bandwidth=None, adaptive=False, low_bias=True)
-            settings.update(kw)
+        settings.update(kw)
         if isinstance(data, mne.BaseEpochs) and self.psd_method == "welch":
             # SciPy's Welch over the whole (epochs, channels, times) array at once: the same
             # numbers as Epochs.compute_psd, which calls it once per epoch and channel from

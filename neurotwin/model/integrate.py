@@ -124,12 +124,13 @@ def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, de
     n_keep = int(round(duration / dt)) // decimate
     out = np.empty((k, n_keep, n))
     sq = np.sqrt(dt)
+    sent = model.coupling_variable(state, p)  # what each region sends now (also the history's entry)
     for t in range(n_transient + n_keep * decimate):
         if delayed:
             past = history[(t - dsteps) % length, :, cols]  # (N, N, K, c): past[i, j] = z_j(t - d_ij)
             coupling = np.einsum("ij,ijkc->kic", w, past)
         else:
-            coupling = np.einsum("ij,kjc->kic", w, model.coupling_variable(state, p))
+            coupling = np.einsum("ij,kjc->kic", w, sent)
         noise = sigma * sq * rng.standard_normal(state.shape)
         f0 = model.drift(state, coupling, p)
         if method == "euler":
@@ -137,7 +138,8 @@ def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, de
         else:
             pred = state + dt * f0 + noise
             state = state + 0.5 * dt * (f0 + model.drift(pred, coupling, p)) + noise
-        history[(t + 1) % length] = model.coupling_variable(state, p)
+        sent = model.coupling_variable(state, p)
+        history[(t + 1) % length] = sent
         s = t - n_transient
         if s >= 0 and s % decimate == 0:
             out[:, s // decimate] = model.observe(state)
