@@ -4,10 +4,14 @@ K parameter sets run at once (state ``(K, N, d)``); conduction delays come
 from a ring buffer of the coupled variables, indexed per connection; Euler-
 Maruyama or stochastic Heun (additive noise; the delayed input is held
 over the step, as TVB does). The output is the first coupled variable,
-decimated and with the transient dropped, so memory grows with the
-output, not with the number of steps. Pure NumPy: per step the cost is one
-gather of N² delayed values per batch member (or one matrix product when
-there are no delays).
+decimated and with the transient dropped; :func:`iter_simulate` yields
+it chunk by chunk, so a long run needs memory for one chunk only.
+
+Two engines integrate the same stochastic path (the noise comes from one
+NumPy generator in one order): ``"numpy"``, where each step gathers the N²
+delayed values per batch member, and ``"numba"`` (installed with the
+``fast`` extra), compiled from the model's scalar functions, which visits
+only the non-zero connections.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import numpy as np
 
 from .._validation import check_random_state
 from ..errors import ConfigError, DataError
+from . import _numba
 from .masses import NeuralMass, get_model
 from .params import resolve_params
 
-__all__ = ["Simulation", "simulate"]
+__all__ = ["Simulation", "iter_simulate", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class Simulation:
     params: dict
 
 
+_NOISE_BLOCK = 1 << 18  # noise values drawn at once
+
+
 def _network(weights, delays_ms, dt: float):
     w = np.asarray(weights, dtype=float)
     if w.ndim != 2 or w.shape[0] != w.shape[1]:
@@ -64,7 +72,7 @@ def _network(weights, delays_ms, dt: float):
 
 def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, delays_ms=None,
              duration: float = 10.0, dt: float = 1e-4, method: str = "heun", transient: float = 1.0,
-             decimate: int = 10, random_state=None) -> Simulation:
+             decimate: int = 10, engine: str = "auto", random_state=None) -> Simulation:
     """Simulate a network of neural masses for K parameter sets at once.
 
     Parameters
@@ -88,6 +96,9 @@ def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, de
         Seconds simulated and dropped first.
     decimate : int
         Keep every ``decimate``-th step.
+    engine : "auto" | "numpy" | "numba"
+        ``"auto"`` takes numba when it is installed and the model has
+        scalar kernels, else NumPy. Both give the same path to rounding.
     random_state : int | numpy.random.Generator | None
         Seed of the noise.
 
@@ -104,45 +115,144 @@ def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, de
     >>> sim.data.shape, sim.sfreq
     ((1, 1000, 2), 1000.0)
     """
+    chunks = list(iter_simulate(model, weights, params, delays_ms=delays_ms, duration=duration, dt=dt,
+                                method=method, transient=transient, decimate=decimate, engine=engine,
+                                random_state=random_state, chunk_duration=None))
+    data = np.concatenate([c.data for c in chunks], axis=1)
+    return Simulation(data, chunks[0].sfreq, chunks[0].params)
+
+
+def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, *, delays_ms=None,
+                  duration: float = 10.0, dt: float = 1e-4, method: str = "heun", transient: float = 1.0,
+                  decimate: int = 10, engine: str = "auto", random_state=None,
+                  chunk_duration: float | None = 1.0):
+    """Like :func:`simulate`, but yield the output in chunks of ``chunk_duration`` seconds.
+
+    Memory stays bounded by one chunk (plus the delay history), whatever
+    the duration; the concatenated chunks equal :func:`simulate`'s output.
+
+    Yields
+    ------
+    sim : Simulation
+        ``data`` of shape ``(K, n_chunk, N)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.model import iter_simulate
+    >>> chunks = iter_simulate("hopf", np.zeros((2, 2)), duration=2.0, dt=1e-3, decimate=1,
+    ...                        chunk_duration=0.5, random_state=0)
+    >>> [c.data.shape for c in chunks]
+    [(1, 500, 2), (1, 500, 2), (1, 500, 2), (1, 500, 2)]
+    """
     if method not in ("heun", "euler"):
         raise ConfigError(f"method must be 'heun' or 'euler', got {method!r}.")
+    if engine not in ("auto", "numpy", "numba"):
+        raise ConfigError(f"engine must be 'auto', 'numpy' or 'numba', got {engine!r}.")
     if not dt > 0 or not duration > 0 or transient < 0 or decimate < 1:
         raise ConfigError("dt and duration must be positive, transient >= 0 and decimate >= 1.")
     model = get_model(model)
+    compiled = model.scalar_kernels() is not None and _numba.available()
+    if engine == "numba" and not compiled:
+        raise ConfigError("engine='numba' needs numba (pip install 'neurotwin[fast]') and a model with "
+                          "scalar_kernels().")
+    use_numba = engine == "numba" or (engine == "auto" and compiled)
     rng = check_random_state(random_state)
     w, dsteps = _network(weights, delays_ms, dt)
     n = len(w)
     p, k = resolve_params(model.params, params or {}, n)
     p["_strength"] = w.sum(axis=1)[None, :]
-    sigma = model.noise_scale(p, k, n)
-    length = int(dsteps.max()) + 1
+    sigma = np.ascontiguousarray(model.noise_scale(p, k, n), dtype=float)
     state = model.initial_state(k, n, rng)
-    history = np.repeat(model.coupling_variable(state, p)[None], length, axis=0)  # (L, K, N, c)
-    cols = np.arange(n)[None, :]
-    delayed = bool(dsteps.any())
     n_transient = int(round(transient / dt))
     n_keep = int(round(duration / dt)) // decimate
-    out = np.empty((k, n_keep, n))
-    sq = np.sqrt(dt)
-    sent = model.coupling_variable(state, p)  # what each region sends now (also the history's entry)
-    for t in range(n_transient + n_keep * decimate):
-        if delayed:
-            past = history[(t - dsteps) % length, :, cols]  # (N, N, K, c): past[i, j] = z_j(t - d_ij)
-            coupling = np.einsum("ij,ijkc->kic", w, past)
-        else:
-            coupling = np.einsum("ij,kjc->kic", w, sent)
-        noise = sigma * sq * rng.standard_normal(state.shape)
-        f0 = model.drift(state, coupling, p)
-        if method == "euler":
-            state = state + dt * f0 + noise
-        else:
-            pred = state + dt * f0 + noise
-            state = state + 0.5 * dt * (f0 + model.drift(pred, coupling, p)) + noise
-        sent = model.coupling_variable(state, p)
-        history[(t + 1) % length] = sent
-        s = t - n_transient
-        if s >= 0 and s % decimate == 0:
-            out[:, s // decimate] = model.observe(state)
-    if not np.isfinite(out).all():
-        raise DataError("the simulation diverged (non-finite values); lower dt or the coupling.")
-    return Simulation(out, 1.0 / (dt * decimate), {k_: v for k_, v in p.items() if not k_.startswith("_")})
+    if n_keep == 0:
+        raise ConfigError(f"duration {duration} s is shorter than one output sample ({dt * decimate} s).")
+    total = n_transient + n_keep * decimate
+    sfreq = 1.0 / (dt * decimate)
+    public = {k_: v for k_, v in p.items() if not k_.startswith("_")}
+    per_chunk = n_keep if chunk_duration is None else max(1, int(round(chunk_duration * sfreq)))
+    stepper = (_NumbaStepper if use_numba else _NumpyStepper)(model, w, dsteps, p, k, n, state, sigma, dt,
+                                                              method == "heun", n_transient, decimate)
+    block = max(1, _NOISE_BLOCK // sigma.size)  # steps per noise draw: bounded memory, no page faults
+    noise = np.empty((block, k, n, model.n_state))
+    t = 0
+    while t < total:
+        # the first chunk also runs the transient
+        end = min(total, max(t, n_transient) + per_chunk * decimate)
+        parts = []
+        while t < end:
+            m = min(block, end - t)
+            rng.standard_normal(out=noise[:m])  # one stream, whatever the block size
+            parts.append(stepper.run(t, m, noise))
+            t += m
+        out = np.concatenate(parts, axis=1)
+        if not np.isfinite(out).all():
+            raise DataError("the simulation diverged (non-finite values); lower dt or the coupling.")
+        if out.shape[1]:
+            yield Simulation(out, sfreq, public)
+
+
+class _NumpyStepper:
+    def __init__(self, model, w, dsteps, p, k, n, state, sigma, dt, heun, n_skip, decimate):
+        self.model, self.w, self.dsteps, self.p = model, w, dsteps, p
+        self.state, self.sigma, self.dt, self.heun = state, sigma, dt, heun
+        self.n_skip, self.decimate, self.k, self.n = n_skip, decimate, k, n
+        self.length = int(dsteps.max()) + 1
+        self.sent = model.coupling_variable(state, p)  # what each region sends now
+        self.history = np.repeat(self.sent[None], self.length, axis=0)  # (L, K, N, c)
+        self.delayed = bool(dsteps.any())
+        self.cols = np.arange(n)[None, :]
+
+    def run(self, t0, n_steps, noise):
+        model, p, dt = self.model, self.p, self.dt
+        sq = np.sqrt(dt)
+        out = []
+        for s in range(n_steps):
+            t = t0 + s
+            if self.delayed:
+                # past[i, j] = z_j(t - d_ij)
+                past = self.history[(t - self.dsteps) % self.length, :, self.cols]
+                coupling = np.einsum("ij,ijkc->kic", self.w, past)
+            else:
+                coupling = np.einsum("ij,kjc->kic", self.w, self.sent)
+            nz = self.sigma * sq * noise[s]
+            f0 = model.drift(self.state, coupling, p)
+            if self.heun:
+                pred = self.state + dt * f0 + nz
+                self.state = self.state + 0.5 * dt * (f0 + model.drift(pred, coupling, p)) + nz
+            else:
+                self.state = self.state + dt * f0 + nz
+            self.sent = model.coupling_variable(self.state, p)
+            self.history[(t + 1) % self.length] = self.sent
+            r = t - self.n_skip
+            if r >= 0 and r % self.decimate == 0:
+                out.append(model.observe(self.state))
+        return np.stack(out, axis=1) if out else np.empty((self.k, 0, self.n))
+
+
+class _NumbaStepper:
+    def __init__(self, model, w, dsteps, p, k, n, state, sigma, dt, heun, n_skip, decimate):
+        self.kernel = _numba.kernel_for(model)
+        n_coupled = model.coupling_variable(state, p).shape[-1]
+        self.edges = _numba.edges(w, dsteps, k, n_coupled)
+        self.length = int(dsteps.max()) + 1
+        self.dt, self.heun, self.n_skip, self.decimate, self.k, self.n = dt, heun, n_skip, decimate, k, n
+        order = [s.name for s in model.params] + ["_strength"]
+        self.prm = np.ascontiguousarray(np.stack([np.broadcast_to(
+            p[name] if p[name].ndim == 2 else p[name][:, None], (k, n)) for name in order], axis=-1)
+            .transpose(1, 0, 2))  # (N, K, P)
+        self.sigma = np.ascontiguousarray(sigma.transpose(1, 0, 2))  # (N, K, d)
+        self.state = np.ascontiguousarray(state.transpose(1, 0, 2))  # (N, K, d)
+        sent = np.ascontiguousarray(model.coupling_variable(state, p).transpose(1, 0, 2))
+        copies = 2 if _numba.mirrored(k, n_coupled) else 1
+        # (N, R, K, c): each region's past along the rows, see _numba
+        self.hist = np.ascontiguousarray(np.repeat(sent[:, None], copies * self.length, axis=1))
+
+    def run(self, t0, n_steps, noise):
+        r0, r1 = max(t0 - self.n_skip, 0), t0 + n_steps - self.n_skip
+        n_out = max(0, -(-r1 // self.decimate) - (-(-r0 // self.decimate)))
+        out = np.empty((self.k, n_out, self.n))
+        got = self.kernel(self.state, self.hist, self.length, t0, n_steps, *self.edges, self.prm, self.sigma,
+                          noise, self.dt, self.heun, self.n_skip, self.decimate, out)
+        return out[:, :got]

@@ -47,3 +47,16 @@ class NeuralMass:
     def drift(self, state: np.ndarray, coupling: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
         """Time derivative ``(K, N, d)`` given the state and the delayed network input ``(K, N, c)``."""
         raise NotImplementedError
+
+    def scalar_kernels(self):
+        """Plain functions of one region for the compiled engine, or None (NumPy engine only).
+
+        Returns ``(drift, send, observe)`` with ``drift(x, c, prm, out)``,
+        ``send(x, prm, out)`` and ``observe(x, prm) -> float``, where ``x``
+        is the region's state ``(d,)``, ``c`` its network input ``(c,)`` and
+        ``prm`` its parameters in the order of :attr:`params`, followed by
+        the region's total input weight (the ``_strength``). They must give
+        the same numbers as :meth:`drift`, :meth:`coupling_variable` and
+        :meth:`observe`; numba compiles them (``engine="numba"``).
+        """
+        return None

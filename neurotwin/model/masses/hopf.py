@@ -16,6 +16,22 @@ from ..params import ParamSpec
 from .base import NeuralMass
 
 
+def _drift1(x, c, prm, out):
+    a, w, g, s = prm[0], 2 * np.pi * prm[1], prm[2], prm[4]
+    r2 = x[0] * x[0] + x[1] * x[1]
+    out[0] = (a - r2) * x[0] - w * x[1] + g * (c[0] - s * x[0])
+    out[1] = (a - r2) * x[1] + w * x[0] + g * (c[1] - s * x[1])
+
+
+def _send1(x, prm, out):
+    out[0] = x[0]
+    out[1] = x[1]
+
+
+def _observe1(x, prm):
+    return x[0]
+
+
 class Hopf(NeuralMass):
     """Stuart-Landau oscillators with diffusive delayed coupling.
 
@@ -45,3 +61,6 @@ class Hopf(NeuralMass):
         dx = (a - r2) * x - w * y + g * (coupling[..., 0] - p["_strength"] * x)
         dy = (a - r2) * y + w * x + g * (coupling[..., 1] - p["_strength"] * y)
         return np.stack([dx, dy], axis=-1)
+
+    def scalar_kernels(self):
+        return _drift1, _send1, _observe1

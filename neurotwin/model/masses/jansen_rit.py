@@ -20,6 +20,27 @@ from ..params import ParamSpec
 from .base import NeuralMass
 
 
+def _drift1(x, c, prm, out):
+    A, B, a, b, C = prm[0], prm[1], prm[2], prm[3], prm[4]
+    e0, v0, r, p, G = prm[5], prm[6], prm[7], prm[8], prm[9]
+    out[0] = x[3]
+    out[1] = x[4]
+    out[2] = x[5]
+    out[3] = A * a * 2 * e0 / (1 + np.exp(r * (v0 - (x[1] - x[2])))) - 2 * a * x[3] - a * a * x[0]
+    s_e = 2 * e0 / (1 + np.exp(r * (v0 - C * x[0])))
+    out[4] = A * a * (p + 0.8 * C * s_e + G * c[0]) - 2 * a * x[4] - a * a * x[1]
+    s_i = 2 * e0 / (1 + np.exp(r * (v0 - 0.25 * C * x[0])))
+    out[5] = B * b * 0.25 * C * s_i - 2 * b * x[5] - b * b * x[2]
+
+
+def _send1(x, prm, out):
+    out[0] = 2 * prm[5] / (1 + np.exp(prm[7] * (prm[6] - (x[1] - x[2]))))
+
+
+def _observe1(x, prm):
+    return x[1] - x[2]
+
+
 class JansenRit(NeuralMass):
     """Jansen-Rit neural masses (time in seconds, potentials in mV).
 
@@ -77,3 +98,6 @@ class JansenRit(NeuralMass):
             A * a * (p["p"] + 0.8 * C * self._rate(C * y0, p) + net) - 2 * a * y4 - a * a * y1,
             B * b * 0.25 * C * self._rate(0.25 * C * y0, p) - 2 * b * y5 - b * b * y2,
         ], axis=-1)
+
+    def scalar_kernels(self):
+        return _drift1, _send1, _observe1

@@ -20,6 +20,27 @@ def _sigmoid(x, a, theta):
     return 1 / (1 + np.exp(-a * (x - theta))) - 1 / (1 + np.exp(a * theta))
 
 
+def _drift1(x, c, prm, out):
+    (c_ee, c_ei, c_ie, c_ii, tau_e, tau_i, a_e, th_e, a_i, th_i, r_e, r_i, k_e, k_i, P, Q, G) = (
+        prm[0], prm[1], prm[2], prm[3], prm[4], prm[5], prm[6], prm[7], prm[8], prm[9], prm[10], prm[11],
+        prm[12], prm[13], prm[14], prm[15], prm[16])
+    e, i = x[0], x[1]
+    x_e = c_ee * e - c_ei * i + P + G * c[0]
+    x_i = c_ie * e - c_ii * i + Q
+    s_e = 1 / (1 + np.exp(-a_e * (x_e - th_e))) - 1 / (1 + np.exp(a_e * th_e))
+    s_i = 1 / (1 + np.exp(-a_i * (x_i - th_i))) - 1 / (1 + np.exp(a_i * th_i))
+    out[0] = (-e + (k_e - r_e * e) * s_e) / tau_e
+    out[1] = (-i + (k_i - r_i * i) * s_i) / tau_i
+
+
+def _send1(x, prm, out):
+    out[0] = x[0]
+
+
+def _observe1(x, prm):
+    return x[0]
+
+
 class WilsonCowan(NeuralMass):
     """Wilson-Cowan populations; regions exchange excitatory activity ``E``.
 
@@ -67,3 +88,6 @@ class WilsonCowan(NeuralMass):
         de = (-e + (col["k_e"] - col["r_e"] * e) * _sigmoid(x_e, col["a_e"], col["theta_e"])) / col["tau_e"]
         di = (-i + (col["k_i"] - col["r_i"] * i) * _sigmoid(x_i, col["a_i"], col["theta_i"])) / col["tau_i"]
         return np.stack([de, di], axis=-1)
+
+    def scalar_kernels(self):
+        return _drift1, _send1, _observe1
