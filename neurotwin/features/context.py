@@ -122,14 +122,20 @@ class Context:
                                  average="mean")
                 blocks.append(p[..., freqs <= fmax].mean(axis=0))  # average over epochs
             freqs, power = freqs[freqs <= fmax], np.concatenate(blocks)
+            settings["n_averages"] = len(data) * max(1, (n_times - seg) // max(seg - overlap, 1) + 1)
         else:
             if isinstance(data, mne.io.BaseRaw):
                 kw["reject_by_annotation"] = True
             spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks,
                                     verbose="error", **kw)
             freqs, power = spec.freqs, spec.get_data()
+            n_seg = max(1, (n_times - seg) // max(seg - overlap, 1) + 1)
             if power.ndim == 3:
                 power = power.mean(axis=0)  # average over epochs
+                n_seg *= len(data)
+            # Welch segments averaged: the spectrum's degrees of freedom / 2 (for multitaper a lower
+            # bound: one taper per epoch)
+            settings["n_averages"] = n_seg
         types = [data.get_channel_types([data.ch_names[p]])[0] for p in picks]
         scale = np.array([PSD_UNITS.get(t, (1.0, ""))[0] for t in types])
         return Spectrum(freqs, power * scale[:, None], [data.ch_names[p] for p in picks], types,

@@ -42,7 +42,9 @@ class NeuralMass:
 
     def noise_scale(self, p: dict[str, np.ndarray], batch: int, n_regions: int) -> np.ndarray:
         """Noise amplitude per state variable, ``(K, N, d)`` (default: ``sigma`` on all)."""
-        return np.broadcast_to(p[self.noise_param][:, None, None], (batch, n_regions, self.n_state))
+        s = p[self.noise_param]
+        s = s[:, None, None] if s.ndim == 1 else s[:, :, None]  # global or per-region amplitude
+        return np.broadcast_to(s, (batch, n_regions, self.n_state))
 
     def drift(self, state: np.ndarray, coupling: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
         """Time derivative ``(K, N, d)`` given the state and the delayed network input ``(K, N, c)``."""

@@ -1,0 +1,17 @@
+"""The neurological digital twin: per-patient fits with uncertainty, longitudinal updates, a durable store.
+
+Examples
+--------
+>>> from neurotwin.twin import Twin
+>>> Twin("01", modality="bold").modality
+'bold'
+"""
+
+from .inference import Posterior, Prior, fit_map
+from .longitudinal import FEATURE_SD, changes, forecast, trajectory
+from .state import TwinState
+from .store import SCHEMA_VERSION, ConcurrentUpdate, TwinStore, update_twin
+from .twin import CHANGE_THRESHOLDS, Twin
+
+__all__ = ["CHANGE_THRESHOLDS", "FEATURE_SD", "SCHEMA_VERSION", "ConcurrentUpdate", "Posterior", "Prior",
+           "Twin", "TwinState", "TwinStore", "changes", "fit_map", "forecast", "trajectory", "update_twin"]
