@@ -183,11 +183,28 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
     center = np.concatenate([prior.mean, extra_center])
     evals = [0]
 
+    # keep every parameter within 8 prior sds and the objective's own domain (its ``bounds``, on the
+    # unconstrained scale). Outside, the objective is continued smoothly: its value at the nearest
+    # admissible point plus a steep quadratic wall. (L-BFGS-B's own bounds make its first Cauchy
+    # step jump to a corner of the box, where the model is far from the data, and stall.)
+    width = 8 * np.sqrt(np.diag(cov0))
+    lo, hi = prior.mean - width, prior.mean + width
+    for i, (b_lo, b_hi) in enumerate(getattr(objective, "bounds", [(None, None)] * p)[:p]):
+        lo[i] = lo[i] if b_lo is None else max(lo[i], b_lo)
+        hi[i] = hi[i] if b_hi is None else min(hi[i], b_hi)
+    lo = np.concatenate([lo, np.full(n_extra, -np.inf)])
+    hi = np.concatenate([hi, np.full(n_extra, np.inf)])
+    wall = 1e4
+
     def total(theta):
         evals[0] += 1
-        nll, grad = objective(theta)
+        inside = np.clip(theta, lo, hi)
+        excess = theta - inside
+        nll, grad = objective(inside)
         if not np.isfinite(nll):
             return 1e300, np.zeros_like(theta)
+        grad = np.where(excess != 0, 0.0, grad) + 2 * wall * excess
+        nll = nll + wall * float(excess @ excess)
         d = theta - center
         pd = prec @ d[:p]
         de = d[p:] / extra_sd ** 2
@@ -202,24 +219,16 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
         s = center.copy()
         s[:p] = prior.mean + 0.5 * np.sqrt(np.diag(cov0)) * rng.standard_normal(p)
         starts.append(s)
-    # keep every parameter within 8 prior sds and the objective's own domain (its ``bounds``, on the
-    # unconstrained scale): the line search never steps where the model is undefined
-    width = 8 * np.sqrt(np.diag(cov0))
-    lo, hi = prior.mean - width, prior.mean + width
-    for i, (b_lo, b_hi) in enumerate(getattr(objective, "bounds", [(None, None)] * p)[:p]):
-        lo[i] = lo[i] if b_lo is None else max(lo[i], b_lo)
-        hi[i] = hi[i] if b_hi is None else min(hi[i], b_hi)
-    bounds = list(zip(lo, hi)) + [(None, None)] * n_extra
     best, values = None, []
     for s in starts:
-        s[:p] = np.clip(s[:p], lo, hi)
-        res = minimize(total, s, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter})
+        s = np.clip(s, lo, hi)
+        res = minimize(total, s, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
         values.append(float(res.fun))
         if best is None or res.fun < best.fun:
             best = res
     if best is None or not np.isfinite(best.fun) or best.fun >= 1e300:
         raise FitError("the fit found no finite likelihood; check the features (units, ranges).")
-    theta = best.x
+    theta = np.clip(best.x, lo, hi)
     cov = cov0
     warnings = []
     if hessian:

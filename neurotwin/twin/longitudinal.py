@@ -4,7 +4,7 @@ Change in a parameter: the difference between a session's posterior and
 the baseline's (the first session) is Gaussian on the unconstrained scale
 with variance ``v_t + v_0 + q Δt`` (both posteriors plus the drift the
 twin allows; treating them as independent is conservative). A change is
-flagged when ``P(|Δ| > δ) > 0.95`` for a clinically meaningful ``δ``
+flagged when ``P(Δ > δ)`` or ``P(Δ < -δ)`` exceeds 0.95 for a clinically meaningful ``δ``
 (``Twin.change_thresholds``: Hz for the alpha frequency, log-ratios for
 positive parameters). On features, the Jacobson-Truax reliable-change
 index ``RCI = (x_t - x_0) / (√2 · SD_meas)`` with a test-retest
@@ -68,7 +68,7 @@ def changes(twin, *, probability: float = 0.95, feature_sd: dict | None = None) 
     -------
     table : pandas.DataFrame
         ``session, at, kind, name, baseline, value, threshold, score, flagged``; ``score`` is
-        ``P(|Δ| > threshold)`` for parameters and the RCI for features.
+        ``max(P(Δ > threshold), P(Δ < -threshold))`` for parameters and the RCI for features.
 
     Examples
     --------
@@ -92,7 +92,8 @@ def changes(twin, *, probability: float = 0.95, feature_sd: dict | None = None) 
             m = s.posterior.mean[i] - base.posterior.mean[i]
             var = s.posterior.cov[i, i] + base.posterior.cov[i, i] + twin.process_noise * (s.at - base.at)
             sd = np.sqrt(var)
-            p = norm.cdf((-delta - m) / sd) + norm.sf((delta - m) / sd)
+            # one direction at a time: a wide posterior is not evidence of change
+            p = max(norm.cdf((-delta - m) / sd), norm.sf((delta - m) / sd))
             rows.append({"session": s.session, "at": s.at, "kind": "parameter", "name": name,
                          "baseline": float(from_unconstrained(base.posterior.mean[i], transforms[i])),
                          "value": float(from_unconstrained(s.posterior.mean[i], transforms[i])),

@@ -192,11 +192,11 @@ class TwinStore:
             con_blob, con_sha = _pack(arrays)
             config["connectome_name"] = c.name
             config["connectome_directed"] = bool(c.directed)
-        records = []
-        for s in twin.states_:
-            meta, arrays = s.to_record()
+        def record(state):
+            meta, arrays = state.to_record()
             blob, sha = _pack(arrays)
-            records.append((tid, s.index, s.session, s.at, json.dumps(meta, sort_keys=True), blob, sha))
+            return (tid, state.index, state.session, state.at, json.dumps(meta, sort_keys=True), blob, sha)
+
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -210,8 +210,8 @@ class TwinStore:
                 if known is not None and have != known:
                     raise ConcurrentUpdate(f"{self.path}: the twin gained {have - known} state(s) from "
                                            f"another process since it was loaded; reload and update again.")
-                for rec in records[have:]:
-                    con.execute("INSERT INTO states VALUES (?, ?, ?, ?, ?, ?, ?)", rec)
+                for state in twin.states_[have:]:  # only the new ones are packed
+                    con.execute("INSERT INTO states VALUES (?, ?, ?, ?, ?, ?, ?)", record(state))
                 con.execute("COMMIT")
             except sqlite3.IntegrityError as err:
                 con.execute("ROLLBACK")
@@ -219,7 +219,7 @@ class TwinStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return max(0, len(records) - have)
+        return max(0, len(twin.states_) - have)
 
     def load(self, subject: str):
         """The subject's twin with all its states.

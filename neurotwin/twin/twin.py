@@ -225,6 +225,8 @@ class Twin:
         -------
         self : Twin
         """
+        if not isinstance(features, FeatureSet):
+            raise DataError(f"a twin is fitted to a FeatureSet, not {type(features).__name__}.")
         session = session or self._session_of(features)
         self.states_ = []
         self.states_.append(self._fit_state(features, session, at, None, None, self.restarts))
@@ -256,6 +258,8 @@ class Twin:
         """
         if not self.states_:
             raise ConfigError("this twin has no state yet; call fit() with the first session.")
+        if not isinstance(features, FeatureSet):
+            raise DataError(f"a twin is fitted to a FeatureSet, not {type(features).__name__}.")
         session = session or self._session_of(features)
         last = self.states_[-1]
         if not np.isfinite(at) or at <= last.at:

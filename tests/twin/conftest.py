@@ -1,0 +1,69 @@
+"""A small synthetic patient for twin tests: 8-region network, 19 EEG channels, PSDs drawn from the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurotwin.features import FeatureArray, FeatureSet
+from neurotwin.io import Connectome
+
+CHANNELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4",
+            "P8", "O1", "O2"]
+TRUTH = {"a": -6.0, "f": 10.0, "G": 2.0, "velocity": 6.0, "gain": 1.0, "background": 20.0, "exponent": 1.5}
+
+
+@pytest.fixture(scope="session")
+def small_connectome():
+    angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    centres = np.column_stack([50 * np.cos(angles), 60 * np.sin(angles), 20 + 10 * np.sin(2 * angles)])
+    lengths = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    weights = np.exp(-lengths / 40.0)
+    np.fill_diagonal(weights, 0.0)
+    return Connectome(weights, tract_lengths=lengths, labels=[f"R{i}" for i in range(8)], centres=centres,
+                      name="ring8")
+
+
+def theta_of(obj, truth):
+    from neurotwin.twin.inference import to_unconstrained
+
+    pairs = zip(obj.prior.names, obj.prior.transforms)
+    return np.array([float(to_unconstrained(truth[n], tr)) for n, tr in pairs])
+
+
+@pytest.fixture(scope="session")
+def make_session(small_connectome):
+    """``make_session(f=10.0, seed=0, session="01", channels=CHANNELS)``: a model PSD with Welch noise."""
+    import mne
+
+    from neurotwin.io import standard_montage
+    from neurotwin.model import sphere_leadfield
+    from neurotwin.twin.eeg import SpectrumObjective
+
+    freqs = np.arange(1.0, 45.01, 0.5)
+    n_avg = 60
+
+    def make(f=10.0, seed=0, session="01", channels=CHANNELS, nan=False):
+        info = mne.create_info(list(channels), 250.0, "eeg")
+        info.set_montage(standard_montage(), verbose="error")
+        lf = sphere_leadfield(info, small_connectome.centres, small_connectome.labels)
+        con = small_connectome
+        w = con.weights / con.weights.max()
+        flat = np.ones((len(channels), len(freqs)))
+        obj = SpectrumObjective(w, con.tract_lengths, lf.gain, freqs, flat, n_avg, fmin=1.0, fmax=45.0,
+                                resolution=0.5)
+        psd = obj.model_psd(theta_of(obj, {**TRUTH, "f": f}))
+        rng = np.random.default_rng(seed)
+        psd = psd * rng.gamma(n_avg, 1.0 / n_avg, psd.shape)  # a Welch average of n_avg segments
+        if nan:
+            psd[0, 3] = np.nan
+        alpha = (obj.freqs >= 7) & (obj.freqs <= 14)
+        iaf = obj.freqs[alpha][np.argmax(psd[:, alpha], axis=1)]
+        rows = [{"feature": "iaf", "location": ch, "value": float(v), "unit": "Hz"}
+                for ch, v in zip(channels, iaf)]
+        arr = FeatureArray(psd, ("channel", "freq"), {"channel": list(channels), "freq": list(obj.freqs)},
+                           unit="uV^2/Hz")
+        return FeatureSet.from_rows(rows, subject="01", session=session, modality="eeg", arrays={"psd": arr},
+                                    provenance={"psd": {"n_averages": n_avg}})
+
+    return make
