@@ -89,9 +89,85 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"\n{len(failed)} recording(s) failed:")
         for _, row in failed.iterrows():
             print(f"  {row['source']}: {row['error']}")
+    if result.twins is not None and len(result.twins):
+        twins = result.twins.assign(alerts=result.twins["alerts"].replace("", "-"))
+        print("\ntwins:")
+        with pd.option_context("display.width", 250, "display.max_colwidth", 120):
+            print(twins.drop(columns="error").to_string(index=False))
+        for _, row in twins[twins["status"] != "ok"].iterrows():
+            print(f"  sub-{row['subject']} ({row['status']}): {row['error']}")
     print(f"\n{len(result.tasks)} subject/session tasks, {result.n_failed} failed, "
           f"{result.executed} steps run in {result.seconds:.1f} s; outputs in {result.out_dir}")
     return result.exit_code
+
+
+def _twin_store(out_dir: str):
+    from pathlib import Path
+
+    from .errors import MissingFileError
+    from .pipeline._twins import STORE_NAME
+    from .twin import TwinStore
+
+    path = Path(out_dir) / STORE_NAME
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no twin store; run 'neurotwin run BIDS {out_dir} participant' "
+                               f"first.")
+    return TwinStore(path)
+
+
+def _cmd_twin_show(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    twin = _twin_store(args.out_dir).load(args.subject)
+    rows = []
+    for s in twin.states_:
+        row = {"session": s.session, "day": s.at}
+        for name, (mid, lo, hi) in s.posterior.interval(0.9).items():
+            if "[" not in name:
+                row[name] = f"{mid:.3g} [{lo:.3g}, {hi:.3g}]"
+        quality = {k: v for k, v in s.diagnostics.items() if k in ("r_log_psd", "fc_r")}
+        row.update({k: f"{v:.3f}" for k, v in quality.items()})
+        rows.append(row)
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
+        print(f"twin of sub-{args.subject} ({twin.modality}), {len(twin.states_)} session(s); "
+              f"parameters: posterior median [90% interval]")
+        print(pd.DataFrame(rows).to_string(index=False))
+        if len(twin.states_) >= 2:
+            names = [n for n in twin.states_[0].posterior.names if "[" not in n]
+            span = (twin.states_[-1].at - twin.states_[0].at) or 1.0
+            trends = {}
+            for n in names:
+                values = twin.trajectory(n)["value"]
+                trends[n] = (values.iloc[-1] - values.iloc[0]) / span * 365
+            print("\ntrends (change per year, first to last session): "
+                  + ", ".join(f"{n} {v:+.3g}" for n, v in trends.items()))
+        flagged = twin.changes().query("flagged")
+        print("\nalerts: " + ("none" if flagged.empty else ""))
+        for _, r in flagged.iterrows():
+            kind = "P" if r["kind"] == "parameter" else "RCI"
+            print(f"  ses-{r['session']} (day {r['at']:g}): {r['name']} {r['baseline']:.3g} -> "
+                  f"{r['value']:.3g} ({kind} = {r['score']:.3g})")
+    return 0
+
+
+def _cmd_twin_simulate(args: argparse.Namespace) -> int:
+    twin = _twin_store(args.out_dir).load(args.subject)
+    set_params = {}
+    for item in args.set or []:
+        name, _, value = item.partition("=")
+        if not value:
+            from .errors import ConfigError
+
+            raise ConfigError(f"--set takes NAME=VALUE, got {item!r}.")
+        set_params[name] = float(value)
+    result = twin.what_if(lesion_regions=args.lesion or (), coupling_scale=args.coupling_scale,
+                          set_params=set_params or None)
+    band = tuple(args.band)
+    table = result.summary(band).sort_values("power_change_pct")
+    print(f"what-if for sub-{args.subject} ({result.method}): lesion {args.lesion or '-'}, coupling x"
+          f"{args.coupling_scale:g}, set {set_params or '-'}; {band[0]:g}-{band[1]:g} Hz power")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default="auto",
                      help="progress display (auto: bars on a terminal, lines otherwise)")
     run.set_defaults(func=_cmd_run)
+    twin = sub.add_parser("twin", help="inspect and query the patients' twins of a derivatives folder")
+    twin_sub = twin.add_subparsers(dest="twin_command", required=True)
+    show = twin_sub.add_parser("show", help="a twin's states, trends and alerts")
+    show.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
+    show.add_argument("subject", help="subject label (without 'sub-')")
+    show.set_defaults(func=_cmd_twin_show)
+    sim = twin_sub.add_parser("simulate", help="run a twin's model with a change (what-if) against itself")
+    sim.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
+    sim.add_argument("subject", help="subject label (without 'sub-')")
+    sim.add_argument("--lesion", nargs="+", default=None, help="regions to disconnect (labels)")
+    sim.add_argument("--coupling-scale", type=float, default=1.0, help="factor on the global coupling G")
+    sim.add_argument("--set", nargs="+", default=None, metavar="NAME=VALUE",
+                     help="model parameters to change, e.g. f=9.0")
+    sim.add_argument("--band", nargs=2, type=float, default=[8.0, 13.0], metavar=("FMIN", "FMAX"),
+                     help="band of the power change (default 8 13 Hz)")
+    sim.set_defaults(func=_cmd_twin_simulate)
     return parser
 
 

@@ -5,7 +5,10 @@ Three subjects x three sessions of synthetic eyes-closed resting EEG
 alpha, 50 Hz mains, blinks on VEOG, one bad channel each) written as a BIDS
 dataset with mne-bids, and one T1 per subject copied from the small
 anatomical image that ships in nibabel's wheel (the same anatomy for all
-three; it is a placeholder for structural steps, not a real person's MRI).
+three; it is a placeholder for structural steps, not a real person's MRI),
+and a synthetic 40-region connectome per subject
+(``derivatives/connectomes/``, :func:`~neurotwin.datasets.make_connectome`)
+for the twins, since the study has no diffusion data.
 
 Subject ``02`` is the longitudinal case: its alpha peak slows from 10.0 to
 9.0 Hz over the three sessions, 90 days apart. The others stay within
@@ -23,7 +26,7 @@ from pathlib import Path
 from .._docs import fill_doc
 from .._logging import logger, verbose
 from ..errors import DataError, MissingFileError
-from .synthetic import make_resting_eeg
+from .synthetic import make_connectome, make_resting_eeg, write_tvb_zip
 
 __all__ = ["make_sample_study", "sample_data_path", "SAMPLE_TRUTH"]
 
@@ -104,6 +107,11 @@ def make_sample_study(
         anat = BIDSPath(subject=sub, session="01", datatype="anat", suffix="T1w",
                         extension=".nii.gz", root=root)
         write_anat(nib.load(t1_src), anat, overwrite=True, verbose="error")
+        # no diffusion data: a synthetic connectome stands in for the subject's own (the twin uses it)
+        con_dir = root / "derivatives" / "connectomes" / f"sub-{sub}"
+        con_dir.mkdir(parents=True, exist_ok=True)
+        write_tvb_zip(make_connectome(40, random_state=k),
+                      con_dir / f"sub-{sub}_desc-synthetic_connectome.zip")
     make_dataset_description(
         path=root, name="neurotwin sample study (synthetic)", dataset_type="raw",
         authors=["neurotwin developers"], overwrite=True, verbose="error",

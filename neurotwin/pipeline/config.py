@@ -77,6 +77,27 @@ class PipelineMeta(BaseModel):
         return "raw" if self.modality in ("eeg", "meg") else "image"
 
 
+class TwinSettings(BaseModel):
+    """The optional ``[twin]`` table: fit each subject's twin to its sessions' features.
+
+    ``connectome``: ``"auto"`` takes the subject's own
+    (``<study>/derivatives/connectomes/sub-<label>/`` — a TVB zip, MATLAB or
+    matrix file) and falls back to TVB's 76-region template (the ``tvb``
+    extra); ``"tvb76"``/``"tvb68"`` force a template; ``"subject"`` requires
+    the subject's own. ``task``/``run`` choose the recording when a session
+    has several (e.g. eyes-open and eyes-closed runs).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    modality: Literal["eeg", "bold"] = "eeg"
+    task: str | None = None
+    run: str | None = None
+    connectome: Literal["auto", "subject", "tvb76", "tvb68"] = "auto"
+    process_noise: float = Field(2.5e-4, ge=0.0)
+    restarts: int = Field(1, ge=0, le=10)
+    effective_connectivity: bool = True
+
+
 class PipelineConfig(BaseModel):
     """A validated pipeline definition.
 
@@ -92,6 +113,7 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     pipeline: PipelineMeta
     steps: list[AnyStep] = Field(..., min_length=1)
+    twin: TwinSettings | None = None
     source: str = ""
 
     def kinds(self) -> list[str]:

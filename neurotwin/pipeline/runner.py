@@ -59,6 +59,7 @@ class RunResult:
     tasks: list[TaskResult] = field(default_factory=list)
     out_dir: Path | None = None
     seconds: float = 0.0
+    twins: pd.DataFrame | None = None
 
     @property
     def n_failed(self) -> int:
@@ -72,9 +73,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all done, 3 some tasks failed, 4 all failed (2: usage errors, raised earlier)."""
+        """0 all done, 3 some tasks (or twins) failed, 4 all failed (2: usage errors, raised earlier)."""
+        twin_failed = self.twins is not None and (self.twins["status"] == "failed").any()
         if not self.n_failed:
-            return EXIT_OK
+            return EXIT_PARTIAL if twin_failed else EXIT_OK
         return EXIT_ALL_FAILED if self.n_failed == len(self.tasks) else EXIT_PARTIAL
 
     def summary(self) -> pd.DataFrame:
@@ -316,6 +318,13 @@ class Pipeline:
             result.seconds = time.perf_counter() - t0
             if result.tasks:
                 self._write_status(out, result)
+        if self.config.twin is not None:
+            from ._twins import run_twins
+
+            subjects = sorted({t.subject for t in result.tasks if t.status == "ok"},
+                              key=lambda s: (len(s), s))
+            result.twins = run_twins(self.config, study, out, subjects)
+            result.seconds = time.perf_counter() - t0
         return result
 
     def group(self, out_dir: str | os.PathLike) -> list[Path]:

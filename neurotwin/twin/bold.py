@@ -90,6 +90,11 @@ class BoldObjective:
     True
     """
 
+    #: prior sd of the connection log-modifiers: a connection may be e^±2 (7x) stronger or weaker than the
+    #: connectome says within 1 sd (chosen by held-out FC on 3 HCP subjects: 0.5, 1, 2, 4 gave mean r
+    #: 0.60, 0.63, 0.70, 0.69; see benchmarks/validation/hcp_fc.py)
+    edge_sd = 2.0
+
     def __init__(self, weights, fc, t_eff: float, peak_freqs, labels, *, effective: bool = True):
         w = np.asarray(weights, float)
         n = len(w)

@@ -108,7 +108,7 @@ class SpectrumObjective:
             self.start[1] = float(self.freqs[alpha][np.argmax((self.psd * self.freqs).mean(axis=0)[alpha])])
         self.n_params = len(NAMES)
         #: the model's domain on the unconstrained scale (the optimiser stays inside)
-        self.bounds = [(np.log(0.5), np.log(100.0)), (0.5, 60.0), (None, np.log(1e3)),
+        self.bounds = [(np.log(0.5), np.log(50.0)), (0.5, 60.0), (None, np.log(1e3)),
                        (np.log(0.1), np.log(1e3)), (None, None), (None, None), (-1.0, 5.0)]
 
     def _network(self, net_theta: np.ndarray) -> np.ndarray:
@@ -116,7 +116,7 @@ class SpectrumObjective:
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         a, f, g, v = -np.exp(net_theta[0]), net_theta[1], np.exp(net_theta[2]), np.exp(net_theta[3])
-        if not (0.5 <= -a <= 100 and 0.5 <= f <= 60 and g <= 1e3 and 0.1 <= v <= 1e3):
+        if not (0.5 <= -a <= 50 and 0.5 <= f <= 60 and g <= 1e3 and 0.1 <= v <= 1e3):
             return np.full((len(self.lf), len(self.freqs)), np.nan)  # outside the model's domain
         out = hopf_psd(self.w, self.freqs, {"a": a, "f": float(np.clip(f, 0.0, 100.0)), "G": g, "sigma": 1.0},
                        delays_ms=self.lengths / v, gain=self.lf).T  # (C, F)
@@ -128,6 +128,15 @@ class SpectrumObjective:
         theta = np.asarray(theta, float)
         net = self._network(theta[:4])
         return np.exp(2 * theta[4]) * net + np.exp(theta[5]) * self.freqs[None, :] ** (-theta[6])
+
+    def predict(self, theta, freqs) -> np.ndarray:
+        """The model's sensor PSD ``(C, len(freqs))`` at any frequencies (not cached)."""
+        theta = np.asarray(theta, float)
+        freqs = np.asarray(freqs, float)
+        a, f, g, v = -np.exp(theta[0]), theta[1], np.exp(theta[2]), np.exp(theta[3])
+        net = hopf_psd(self.w, freqs, {"a": a, "f": f, "G": g, "sigma": 1.0}, delays_ms=self.lengths / v,
+                       gain=self.lf).T
+        return np.exp(2 * theta[4]) * net + np.exp(theta[5]) * freqs[None, :] ** (-theta[6])
 
     def _nll(self, theta) -> float:
         model = self.model_psd(theta)
@@ -145,6 +154,10 @@ class SpectrumObjective:
             step = 1e-6 * max(1.0, abs(theta[i]))
             t = theta.copy()
             t[i] += step
-            grad[i] = (self._nll(t) - base) / step
+            up = self._nll(t)
+            if not np.isfinite(up):  # at the edge of the model's domain: the backward difference
+                t[i] -= 2 * step
+                up, step = self._nll(t), -step
+            grad[i] = (up - base) / step if np.isfinite(up) else 0.0
         self._network(theta[:4])  # leave the optimum's spectrum cached
         return base, grad

@@ -253,6 +253,8 @@ def _laplace(total, theta: np.ndarray, p: int) -> np.ndarray:
         up[i] += step
         h[:, i] = (total(up)[1][:p] - g0) / step
     h = (h + h.T) / 2
+    if not np.isfinite(h).all():  # a step left the model's domain: no curvature there
+        h = np.where(np.isfinite(h), h, 0.0)
     w, v = np.linalg.eigh(h)
     w = np.clip(w, 1e-8 * max(w.max(), 1e-12), None)  # a flat direction gets a wide, finite variance
     return (v / w) @ v.T

@@ -180,7 +180,8 @@ class Twin:
         if hasattr(obj, "start"):
             # from the data's own starting point, and (updates) from the previous state
             starts = [obj.start] if prior is obj.prior else [np.array(prior.mean), obj.start]
-        post, info = fit_map(obj, prior, n_extra=n_extra, extra_sd=0.5, extra_mean=extra_mean, x0=starts,
+        post, info = fit_map(obj, prior, n_extra=n_extra, extra_sd=getattr(obj, "edge_sd", 1.0),
+                             extra_mean=extra_mean, x0=starts,
                              restarts=restarts, random_state=self.random_state)
         theta = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
         diag = {"nll": info["nll"], "converged": info["converged"], "n_evals": info["n_evals"],
@@ -188,8 +189,8 @@ class Twin:
         if self.modality == "eeg":
             model = obj.model_psd(theta)
             diag["r_log_psd"] = float(np.corrcoef(np.log(model).ravel(), np.log(obj.psd).ravel())[0, 1])
-            alpha = (obj.freqs >= 7) & (obj.freqs <= 14)
-            peak = float(obj.freqs[alpha][np.argmax(model[:, alpha].mean(axis=0))])
+            fine = np.arange(7.0, 14.0001, 0.05)  # the model's alpha peak on a fine grid
+            peak = float(fine[np.argmax(obj.predict(theta, fine).mean(axis=0))])
             diag["model_iaf"] = peak
             if "iaf" in summary:
                 diag["iaf_error"] = peak - summary["iaf"]

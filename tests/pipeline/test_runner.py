@@ -8,10 +8,13 @@ import shutil
 from pathlib import Path
 
 import mne
+import numpy as np
+import pandas as pd
 import pytest
 
 import neurotwin.pipeline as ntp
 from neurotwin.cli import main
+from neurotwin.datasets import SAMPLE_TRUTH
 from neurotwin.pipeline import _artifacts
 from neurotwin.pipeline.config import BUILTIN_DIR
 
@@ -268,3 +271,39 @@ def test_labels_that_collide_in_bids_names_are_refused(shared_data, tmp_path, ca
     (folder / "a1.edf").symlink_to(shared_data / "physionet-eegmat/Subject00_2.edf")
     assert main(["run", str(folder), str(tmp_path / "out"), "participant"]) == 2
     assert "both become 'a1'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, tmp_path):
+    """The participant run fits every subject's twin; only sub-02's alpha slowing is flagged."""
+    from neurotwin.cli import main as cli_main
+    from neurotwin.twin import TwinStore
+
+    res = ntp.load("resting_eeg").run(sample_root, tmp_path, progress="off")
+    assert res.exit_code == 0
+    twins = res.twins.set_index("subject")
+    assert (twins["status"] == "ok").all() and (twins["sessions"] == "01,02,03").all()
+    assert twins.loc["02", "alerts"].startswith("ses-03 f")  # the alpha frequency parameter, at session 3
+    assert twins.loc["01", "alerts"] == "" and twins.loc["03", "alerts"] == ""
+    store = TwinStore(tmp_path / "twins" / "twins.sqlite")
+    f = store.load("02").trajectory("f")["value"].to_numpy()
+    truth = [SAMPLE_TRUTH[("02", s)]["alpha_freq"] for s in ("01", "02", "03")]
+    np.testing.assert_allclose(f, truth, atol=0.3)
+    logged = pd.read_csv(tmp_path / "logs" / "twins_resting_eeg.tsv", sep="\t", dtype=str,
+                         keep_default_na=False)
+    assert list(logged["subject"]) == ["01", "02", "03"]
+    # a rerun adds nothing and changes no state
+    def states():
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "twins" / "twins.sqlite") as con:
+            query = "SELECT twin_id, idx, meta, arrays FROM states ORDER BY twin_id, idx"
+            return con.execute(query).fetchall()
+
+    before = states()
+    again = ntp.load("resting_eeg").run(sample_root, tmp_path, progress="off")
+    assert again.executed == 0 and (again.twins["added"] == 0).all() and again.exit_code == 0
+    assert states() == before and len(before) == 9
+    assert cli_main(["twin", "show", str(tmp_path), "02"]) == 0
+    assert cli_main(["twin", "simulate", str(tmp_path), "02", "--coupling-scale", "0.5"]) == 0
+    assert cli_main(["twin", "show", str(tmp_path), "99"]) == 2

