@@ -98,6 +98,9 @@ class Context:
         if len(picks) == 0:
             raise DataError("no good EEG/MEG channels to compute spectra from.")
         n_times = len(data.times)
+        if isinstance(data, mne.BaseEpochs) and len(data) == 0:
+            raise DataError("no epochs are left (all rejected?); loosen the rejection or check the "
+                            "recording.")
         seg = int(round(min(self.n_per_seg, n_times / sf) * sf))
         if seg < int(sf):  # under 1 s: no frequency resolution for bands of a few Hz
             raise DataError(f"segments of {n_times / sf:.2f} s are too short for spectra (need >= 1 s).")
