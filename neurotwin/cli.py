@@ -66,6 +66,8 @@ def _cmd_pipeline_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import pandas as pd
 
     from .io import discover_study
@@ -73,13 +75,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     pipe = load(args.pipeline)  # a bad pipeline file stops here, before any work
     if args.analysis_level == "group":
-        for path in pipe.group(args.out_dir):
+        for path in pipe.group(args.out_dir, command=args.command_line):
             print(f"wrote {path}")
         return 0
     study = discover_study(args.bids_root, pattern=args.pattern)
     result = pipe.run(study, args.out_dir, participant_label=args.participant_label,
                       session_label=args.session_label, jobs=args.jobs, scheduler=args.scheduler,
-                      dask_workers=args.dask_workers, work_dir=args.work_dir, progress=args.progress)
+                      dask_workers=args.dask_workers, work_dir=args.work_dir, progress=args.progress,
+                      command=args.command_line)
     table = result.summary()
     table["session"] = table["session"].replace("", "-")
     with pd.option_context("display.max_rows", 1000, "display.width", 250, "display.max_colwidth", 120):
@@ -96,6 +99,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(twins.drop(columns="error").to_string(index=False))
         for _, row in twins[twins["status"] != "ok"].iterrows():
             print(f"  sub-{row['subject']} ({row['status']}): {row['error']}")
+    if result.reports:
+        print("\nreports: " + ", ".join(Path(p).name if not p.startswith("failed") else f"sub-{s} {p}"
+                                        for s, p in sorted(result.reports.items())))
     print(f"\n{len(result.tasks)} subject/session tasks, {result.n_failed} failed, "
           f"{result.executed} steps run in {result.seconds:.1f} s; outputs in {result.out_dir}")
     return result.exit_code
@@ -236,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``neurotwin`` command; return the exit code."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.command_line = " ".join(["neurotwin", *argv])
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     logger.addHandler(handler)

@@ -102,3 +102,35 @@ def build_real_study(shared: Path, root: Path) -> Path:
 def real_study(shared_data, tmp_path_factory) -> Path:
     """:func:`build_real_study` in a temporary folder."""
     return build_real_study(shared_data, tmp_path_factory.mktemp("real") / "bids")
+
+
+@pytest.fixture(scope="session")
+def sample_derivatives(sample_root, tmp_path_factory) -> Path:
+    """The README's main job on the sample study: participant (preprocessing, features, twins, reports)
+    then group (study report); run once per session."""
+    from neurotwin.cli import main
+
+    out = tmp_path_factory.mktemp("sample") / "derivatives"
+    assert main(["run", str(sample_root), str(out), "participant", "--progress", "off"]) == 0
+    assert main(["run", str(sample_root), str(out), "group"]) == 0
+    return out
+
+
+def chromium() -> str | None:
+    """The headless browser for report tests (required when CI=true)."""
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("CI") == "true":
+        pytest.fail("chromium is not installed (.ci/run installs Debian's package)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def eeg_run_real(real_study, tmp_path_factory) -> Path:
+    """The default pipeline over the real-recordings study (reports included)."""
+    import neurotwin.pipeline as ntp
+
+    out = tmp_path_factory.mktemp("real-eeg") / "out"
+    ntp.load("resting_eeg").run(real_study, out, progress="off")
+    return out

@@ -60,6 +60,7 @@ class RunResult:
     out_dir: Path | None = None
     seconds: float = 0.0
     twins: pd.DataFrame | None = None
+    reports: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_failed(self) -> int:
@@ -246,8 +247,8 @@ class Pipeline:
     def run(self, study: Study | str | os.PathLike, out_dir: str | os.PathLike, *,
             participant_label: list[str] | None = None, session_label: list[str] | None = None,
             jobs: int = 1, scheduler: str | None = None, dask_workers: int | None = None,
-            work_dir: str | os.PathLike | None = None, progress: str = "auto",
-            verbose: bool | str | int | None = None) -> RunResult:
+            work_dir: str | os.PathLike | None = None, progress: str = "auto", reports: bool = True,
+            command: str | None = None, verbose: bool | str | int | None = None) -> RunResult:
         """Run the pipeline on every (selected) subject and session of a study.
 
         Parameters
@@ -268,6 +269,10 @@ class Pipeline:
             Where step results are cached (default ``OUT/.neurotwin/work``).
         progress : "auto" | "bar" | "lines" | "off"
             Progress display (auto: bars on a terminal, lines otherwise).
+        reports : bool
+            Write each subject's HTML report (``OUT/sub-<label>.html``).
+        command : str | None
+            The command line, recorded in the reports' provenance.
         %(verbose)s
 
         Returns
@@ -324,10 +329,25 @@ class Pipeline:
             subjects = sorted({t.subject for t in result.tasks if t.status == "ok"},
                               key=lambda s: (len(s), s))
             result.twins = run_twins(self.config, study, out, subjects)
-            result.seconds = time.perf_counter() - t0
+        if reports:
+            result.reports = self._reports(out, sorted({t.subject for t in result.tasks}), command)
+        result.seconds = time.perf_counter() - t0
         return result
 
-    def group(self, out_dir: str | os.PathLike) -> list[Path]:
+    def _reports(self, out: Path, subjects: list[str], command: str | None) -> dict[str, str]:
+        """Write each subject's report; a subject whose report fails is logged, the others go on."""
+        from ..report import subject_report
+
+        done = {}
+        for subject in subjects:
+            try:
+                done[subject] = str(subject_report(out, subject, self.config, command=command))
+            except Exception as err:  # a report never stops the run or the other reports
+                logger.warning("sub-%s: no report: %s: %s", subject, type(err).__name__, err)
+                done[subject] = f"failed: {type(err).__name__}: {err}"
+        return done
+
+    def group(self, out_dir: str | os.PathLike, *, command: str | None = None) -> list[Path]:
         """Write the study-level outputs (``OUT/group``) of earlier participant runs.
 
         Parameters
@@ -342,11 +362,15 @@ class Pipeline:
             status, failure reason, what each step did),
             ``<pipeline>_desc-<desc>_morph.tsv`` (regional volumes of all
             subjects) and ``<pipeline>_desc-<desc>_features.tsv`` (every
-            subject's and session's features), when the pipeline makes them.
+            subject's and session's features), when the pipeline makes them,
+            and the study report ``report.html``.
         """
+        from ..report import study_report
         from ._group import write_group
 
-        return write_group(self.config, Path(out_dir).resolve())
+        paths = write_group(self.config, Path(out_dir).resolve())
+        paths.append(study_report(out_dir, self.config, command=command))
+        return paths
 
     def _write_description(self, study: Study, out: Path) -> None:
         desc = out / "dataset_description.json"
@@ -354,7 +378,7 @@ class Pipeline:
         if not desc.is_file() or desc.read_text() != content:
             with atomic_files(out) as tmp:
                 (tmp / desc.name).write_text(content)
-                (tmp / ".bidsignore").write_text(".neurotwin/\nlogs/\ngroup/\n")
+                (tmp / ".bidsignore").write_text(".neurotwin/\nlogs/\ngroup/\ntwins/\n*.html\n")
 
     def _write_status(self, out: Path, result: RunResult) -> None:
         """Merge this run's per-recording status into ``logs/status_<pipeline>.tsv``."""

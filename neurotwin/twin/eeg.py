@@ -88,7 +88,7 @@ class SpectrumObjective:
         self.lf = lf - lf.mean(axis=0)  # average reference, as the pipeline's data
         eig = np.clip(np.linalg.eigvalsh(self.lf @ self.lf.T), 0, None)
         self.n_eff = float(eig.sum() ** 2 / (eig ** 2).sum())
-        self.weight = self.m * self.n_eff / len(self.psd)
+        self.weight = np.full(len(self.freqs), self.m * self.n_eff / len(self.psd))
         self.w = np.asarray(weights, float)
         self.lengths = np.asarray(lengths_mm, float)
         self._cache: tuple | None = None
@@ -129,6 +129,29 @@ class SpectrumObjective:
         net = self._network(theta[:4])
         return np.exp(2 * theta[4]) * net + np.exp(theta[5]) * self.freqs[None, :] ** (-theta[6])
 
+    def reweight(self, theta) -> None:
+        """Weigh each frequency by the channels' effective number at ``theta``.
+
+        Channels are independent where the (diagonal) background dominates
+        and redundant where the network's projected sources do. Two
+        channels' Welch PSD estimates correlate by their squared coherence
+        ``R_ij = |S_ij|² / (S_ii S_jj)``; the participation ratio
+        ``C² / ||R(f)||²_F`` of that matrix counts the independent channels
+        per frequency (the lead field's alone over-counts the redundancy).
+        """
+        from ..model.spectra import hopf_csd
+
+        theta = np.asarray(theta, float)
+        a, f, g, v = -np.exp(theta[0]), theta[1], np.exp(theta[2]), np.exp(theta[3])
+        csd = np.exp(2 * theta[4]) * hopf_csd(self.w, self.freqs, {"a": a, "f": f, "G": g, "sigma": 1.0},
+                                              delays_ms=self.lengths / v, gain=self.lf)
+        idx = np.arange(csd.shape[1])
+        csd[:, idx, idx] += np.exp(theta[5]) * self.freqs[:, None] ** (-theta[6])
+        power = csd[:, idx, idx].real
+        r = np.abs(csd) ** 2 / (power[:, :, None] * power[:, None, :])
+        n_eff = len(idx) ** 2 / np.sum(r ** 2, axis=(1, 2))
+        self.weight = self.m * n_eff / len(idx)
+
     def predict(self, theta, freqs) -> np.ndarray:
         """The model's sensor PSD ``(C, len(freqs))`` at any frequencies (not cached)."""
         theta = np.asarray(theta, float)
@@ -142,7 +165,7 @@ class SpectrumObjective:
         model = self.model_psd(theta)
         if not np.isfinite(model).all() or (model <= 0).any():
             return np.inf
-        return float(self.weight * np.sum(np.log(model) + self.psd / model))
+        return float(np.sum(self.weight * (np.log(model) + self.psd / model)))
 
     def __call__(self, theta):
         theta = np.asarray(theta, float)

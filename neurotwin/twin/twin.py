@@ -181,8 +181,15 @@ class Twin:
             # from the data's own starting point, and (updates) from the previous state
             starts = [obj.start] if prior is obj.prior else [np.array(prior.mean), obj.start]
         post, info = fit_map(obj, prior, n_extra=n_extra, extra_sd=getattr(obj, "edge_sd", 1.0),
-                             extra_mean=extra_mean, x0=starts,
-                             restarts=restarts, random_state=self.random_state)
+                             extra_mean=extra_mean, x0=starts, restarts=restarts,
+                             random_state=self.random_state, hessian=not hasattr(obj, "reweight"))
+        if hasattr(obj, "reweight"):
+            # weigh frequencies by the fitted model's channel redundancy, then refine and take the posterior
+            obj.reweight(post.mean)
+            evals = info["n_evals"]
+            post, info = fit_map(obj, prior, x0=[np.array(post.mean)], restarts=0,
+                                 random_state=self.random_state)
+            info["n_evals"] += evals
         theta = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
         diag = {"nll": info["nll"], "converged": info["converged"], "n_evals": info["n_evals"],
                 "warnings": info["warnings"], "seconds": round(time.perf_counter() - t0, 2)}

@@ -1,0 +1,91 @@
+"""What both reports share: the template environment, provenance, deterministic writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import jinja2
+
+from ..pipeline._cache import atomic_files, file_sha256
+from ._methods import methods, versions
+
+
+def env() -> jinja2.Environment:
+    """The templates (autoescaped HTML)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("neurotwin.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        keep_trailing_newline=True,
+    )
+
+
+def built_note() -> str:
+    """No timestamp unless ``SOURCE_DATE_EPOCH`` asks for one (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        when = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"Built {when} (SOURCE_DATE_EPOCH)."
+    return "No build time is recorded, so that rebuilding from the same inputs gives the same file."
+
+
+def raw_root(out: Path) -> Path | None:
+    """The raw dataset of a derivatives folder (``DatasetLinks.raw``)."""
+    desc = out / "dataset_description.json"
+    if not desc.is_file():
+        return None
+    link = json.loads(desc.read_text()).get("DatasetLinks", {}).get("raw")
+    return (out / link).resolve() if link else None
+
+
+def provenance(config, out: Path, inputs: list[str], command: str | None, twin: bool) -> dict:
+    """The provenance section's content."""
+    steps = [{"step": s.step, **s.params()} for s in config.steps]
+    text, refs = methods(steps, twin)
+    source = Path(config.source) if config.source else None
+    pipeline_text = (
+        source.read_text()
+        if source is not None and source.is_file()
+        else json.dumps(config.model_dump(mode="json", exclude={"source"}), indent=1, sort_keys=True)
+    )
+    seeds = [(s.step, str(s.params()["random_state"])) for s in config.steps if "random_state" in s.params()]
+    if twin:
+        seeds.append(("twin fits", "0"))
+    root = raw_root(out)
+    hashed = []
+    for rel in sorted(set(inputs)):
+        path = root / rel if root is not None else None
+        hashed.append((rel, file_sha256(path) if path is not None and path.is_file() else "missing"))
+    return {
+        "methods": text,
+        "references": refs,
+        "command": command or "(not recorded: built from Python)",
+        "pipeline_name": config.pipeline.name,
+        "pipeline_text": pipeline_text.strip(),
+        "versions": versions(),
+        "seeds": seeds,
+        "inputs": hashed,
+        "built": built_note(),
+    }
+
+
+def write(out_file: Path, html: str) -> Path:
+    """Write atomically (a half-written report never replaces a good one)."""
+    with atomic_files(out_file.parent) as tmp:
+        (tmp / out_file.name).write_text(html, encoding="utf-8")
+    return out_file
+
+
+def fmt(value, digits: int = 3) -> str:
+    """A number for a table (``-`` for missing)."""
+    if value is None:
+        return "-"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if v != v:
+        return "-"
+    return f"{v:.{digits}g}"

@@ -1,0 +1,165 @@
+"""Report figures: matplotlib, rendered to byte-reproducible SVG data URIs.
+
+Reproducible: the Agg/SVG backends with a fixed ``svg.hashsalt`` (element
+ids), no date in the metadata, fixed sizes and fonts; the same data give
+the same bytes, run after run.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt
+import numpy as np
+
+RC = {
+    "svg.hashsalt": "neurotwin",
+    "svg.fonttype": "path",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "image.interpolation": "nearest",
+}
+BLUE, ORANGE, GREY, RED = "#1f5fa8", "#d9771e", "#888888", "#c0392b"
+
+
+def to_uri(fig) -> str:
+    """The figure as an SVG data URI (closes the figure)."""
+    buf = io.BytesIO()
+    with plt.rc_context(RC):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _fig(w=6.0, h=3.0):
+    with plt.rc_context(RC):
+        return plt.subplots(figsize=(w, h))
+
+
+def psd_before_after(freqs_before, before, freqs_after, after) -> str:
+    """Mean PSD over channels before and after preprocessing (log scale)."""
+    with plt.rc_context(RC):
+        fig, ax = _fig()
+        if before is not None:
+            ax.semilogy(freqs_before, before, color=GREY, lw=1, label="raw")
+        ax.semilogy(freqs_after, after, color=BLUE, lw=1.5, label="preprocessed")
+        ax.set(xlabel="frequency (Hz)", ylabel="PSD (µV²/Hz)", xlim=(0, min(60, freqs_after[-1])))
+        ax.legend(frameon=False)
+        return to_uri(fig)
+
+
+def topomaps(maps: list[tuple[str, np.ndarray, list[str], str]]) -> str:
+    """One topomap per ``(title, values, channel names, unit)``, standard 10-05 positions."""
+    import mne
+
+    from ..io.channels import standard_montage
+
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(1, len(maps), figsize=(2.4 * len(maps), 2.6))
+        axes = np.atleast_1d(axes)
+        montage = standard_montage()
+        for ax, (title, values, names, unit) in zip(axes, maps):
+            keep = [i for i, n in enumerate(names) if n in montage.ch_names and np.isfinite(values[i])]
+            if len(keep) < 4:  # no standard positions (e.g. numbered channels): no map
+                ax.set_axis_off()
+                ax.set_title(f"{title}\n(no standard positions)", fontsize=8)
+                continue
+            info = mne.create_info([names[i] for i in keep], 100.0, "eeg")
+            info.set_montage(montage, verbose="error")
+            im, _ = mne.viz.plot_topomap(
+                np.asarray(values)[keep], info, axes=ax, show=False, contours=4, cmap="viridis", sensors=True,
+                vlim=(float(np.nanmin(np.asarray(values)[keep])), float(np.nanmax(np.asarray(values)[keep]))),
+            )
+            ax.set_title(f"{title}\n({unit})", fontsize=8)
+            fig.colorbar(im, ax=ax, shrink=0.6)
+        return to_uri(fig)
+
+
+def matrix(values: np.ndarray, title: str) -> str:
+    """A connectivity matrix."""
+    with plt.rc_context(RC):
+        fig, ax = _fig(3.4, 3.0)
+        im = ax.imshow(values, cmap="RdBu_r", vmin=-np.nanmax(np.abs(values)), vmax=np.nanmax(np.abs(values)))
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, shrink=0.8)
+        return to_uri(fig)
+
+
+def model_vs_data(freqs, observed, model, label: str) -> str:
+    """Observed and model PSD (mean over channels)."""
+    with plt.rc_context(RC):
+        fig, ax = _fig(4.0, 2.8)
+        ax.semilogy(freqs, observed, color=GREY, lw=1.2, label="observed")
+        ax.semilogy(freqs, model, color=ORANGE, lw=1.5, label="twin")
+        ax.set(xlabel="frequency (Hz)", ylabel="PSD", title=label)
+        ax.legend(frameon=False)
+        return to_uri(fig)
+
+
+def trajectory(traj, forecast_row, flagged_sessions: set, name: str, unit: str) -> str:
+    """Posterior median and 90 % band across sessions, flagged sessions in red, and the forecast."""
+    with plt.rc_context(RC):
+        fig, ax = _fig(4.2, 2.6)
+        days = traj["at"].to_numpy(float)
+        ax.fill_between(days, traj["low"], traj["high"], color=BLUE, alpha=0.2, lw=0, label="90 % interval")
+        ax.plot(days, traj["value"], "o-", color=BLUE, ms=4, label="posterior median")
+        hit = traj["session"].isin(flagged_sessions).to_numpy()
+        if hit.any():
+            ax.plot(
+                days[hit],
+                traj["value"].to_numpy()[hit],
+                "o",
+                color=RED,
+                ms=8,
+                mfc="none",
+                mew=2,
+                label="change flagged",
+            )
+        if forecast_row is not None:
+            ax.errorbar(
+                [forecast_row["at"]],
+                [forecast_row["value"]],
+                yerr=[
+                    [forecast_row["value"] - forecast_row["low"]],
+                    [forecast_row["high"] - forecast_row["value"]],
+                ],
+                fmt="s",
+                color=ORANGE,
+                ms=4,
+                capsize=3,
+                label="forecast (90 %)",
+            )
+            ax.plot(
+                [days[-1], forecast_row["at"]],
+                [traj["value"].iloc[-1], forecast_row["value"]],
+                ":",
+                color=ORANGE,
+            )
+        ax.set(xlabel="days since the first session", ylabel=f"{name} ({unit})" if unit else name)
+        ax.legend(frameon=False, fontsize=7)
+        return to_uri(fig)
+
+
+def distributions(table, features: list[tuple[str, str]]) -> str:
+    """Strip plots of per-recording values (one panel a feature)."""
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(1, len(features), figsize=(2.6 * len(features), 2.6))
+        axes = np.atleast_1d(axes)
+        for ax, (feat, unit) in zip(axes, features):
+            vals = table[table["feature"] == feat]["value"].to_numpy(float)
+            vals = vals[np.isfinite(vals)]
+            x = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(len(vals))
+            ax.plot(x, vals, "o", color=BLUE, alpha=0.7, ms=5)
+            if len(vals):
+                ax.hlines(np.median(vals), -0.3, 0.3, color=ORANGE)
+            ax.set(xlim=(-0.5, 0.5), xticks=[], title=f"{feat} ({unit})")
+        return to_uri(fig)

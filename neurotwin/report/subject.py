@@ -1,0 +1,338 @@
+"""The per-patient report: sessions, preprocessing, features, the twin and its longitudinal view.
+
+Built with jinja2 templates rather than ``mne.Report``: the report spans
+sessions and the twin's history (``mne.Report`` is organised around one
+recording), and every byte of it must be reproducible — here the page is
+plain HTML and CSS with figures as SVG data URIs, no script, no
+timestamp, no random ids. Rebuilding from the derivatives adds new
+sessions' sections and refreshes the trajectories.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._logging import logger
+from ..errors import DataError, NeurotwinError
+from ..features.featureset import read_featureset
+from . import _figures as figs
+from ._common import env, fmt, provenance, raw_root, write
+
+__all__ = ["subject_report"]
+
+_STEP_SUMMARY = {
+    "detect_bads": lambda log: f"bad channels: {', '.join(log.get('bads', [])) or 'none'}",
+    "interpolate": lambda log: f"interpolated: {', '.join(log.get('interpolated', [])) or 'none'}",
+    "ica": lambda log: (
+        f"ICA ({log.get('method', '')}, {log.get('n_components', '?')} components): removed "
+        f"{len(log.get('excluded', []))} ({', '.join(sorted(log.get('found', {}))) or 'none'})"
+    ),
+    "epochs": lambda log: (
+        f"epochs: {log.get('n_kept', '?')} of {log.get('n_total', '?')} kept of "
+        f"{log.get('length', '?')} s ({log.get('n_bad_amplitude', 0)} over amplitude limits, "
+        f"{log.get('n_bad_annotation', 0)} in bad segments)"
+    ),
+    "notch": lambda log: f"notch at {log.get('line_freq', '?')} Hz and harmonics",
+}
+
+
+def _sidecars(out: Path, subject: str, desc: str) -> list[tuple[str, Path, dict]]:
+    found = []
+    for path in sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-{desc}_*.json")):
+        if path.name.endswith("_features.json"):
+            continue
+        meta = json.loads(path.read_text())
+        if "Steps" in meta:
+            ses = next((p[4:] for p in path.name.split("_") if p.startswith("ses-")), "")
+            found.append((ses, path, meta))
+    return found
+
+
+def _source(meta: dict) -> str:
+    src = (meta.get("Sources") or [""])[0]
+    return src.split(":", 2)[-1] if src.startswith("bids:") else src
+
+
+def _raw_psd(out: Path, rel: str):
+    from ..io import read_raw
+
+    root = raw_root(out)
+    path = root / rel if root is not None else None
+    if path is None or not path.exists():
+        return None
+    try:
+        raw = read_raw(path, verbose="error")
+    except NeurotwinError as err:
+        logger.info("report: no raw PSD of %s (%s)", rel, err)
+        return None
+    picks = [i for i, t in enumerate(raw.get_channel_types()) if t in ("eeg", "mag", "grad")]
+    if not picks:
+        return None
+    spec = raw.compute_psd(
+        fmax=min(60.0, raw.info["sfreq"] / 2), picks=picks, n_fft=int(2 * raw.info["sfreq"]), verbose="error"
+    )
+    info = {
+        "n_channels": len(picks),
+        "duration": fmt(raw.n_times / raw.info["sfreq"], 4),
+        "sfreq": fmt(raw.info["sfreq"], 4),
+    }
+    return spec.freqs, spec.get_data().mean(axis=0) * 1e12, info
+
+
+def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days: dict) -> dict:
+    rel = _source(meta)
+    row = {
+        "session": ses or "-",
+        "day": fmt(days.get(ses, 0.0), 4),
+        "source": Path(rel).name,
+        "status": "ok",
+        "error": "",
+        "steps": [],
+        "features": [],
+        "fig_psd": None,
+        "fig_topo": None,
+        "fig_matrices": [],
+        "n_channels": "-",
+        "duration": "-",
+        "sfreq": "-",
+        "bads": "-",
+        "ica": "-",
+        "epochs": "-",
+    }
+    for step in meta["Steps"]:
+        log = step.get("log", {})
+        text = _STEP_SUMMARY.get(step["step"], lambda _: "")(log)
+        row["steps"].append(f"{step['step']}: " + (text or ("no change" if log.get("unchanged") else "done")))
+        if step["step"] == "detect_bads":
+            row["bads"] = ", ".join(log.get("bads", [])) or "none"
+        elif step["step"] == "ica":
+            row["ica"] = str(len(log.get("excluded", [])))
+        elif step["step"] == "epochs":
+            row["epochs"] = f"{log.get('n_kept', '?')}/{log.get('n_total', '?')}"
+    before = _raw_psd(out, rel)
+    feat_path = next(sidecar.parent.glob(sidecar.name.split("_desc-")[0] + "_desc-*_features.tsv"), None)
+    if feat_path is None:
+        return row
+    fs = read_featureset(feat_path)
+    psd = next((a for k, a in fs.arrays.items() if k.endswith("psd")), None)
+    if psd is not None:
+        freqs = np.asarray(psd.coords["freq"], float)
+        b = (before[0], before[1]) if before is not None else (None, None)
+        row["fig_psd"] = figs.psd_before_after(b[0], b[1], freqs, np.asarray(psd.values).mean(axis=0))
+    if before is not None:
+        row.update(before[2])
+    t = fs.table[fs.table["status"] == "ok"]
+    glob = t[t["location"] == "global"]
+    for _, r in glob.sort_values(["feature", "band"]).iterrows():
+        row["features"].append(
+            (f"{r['feature']}{' ' + r['band'] if r['band'] else ''} ({r['unit']})", fmt(r["value"], 4))
+        )
+    maps = []
+    for feat, band, title, unit in (
+        ("band_power_rel", "alpha", "relative alpha power", "1"),
+        ("iaf", "", "IAF", "Hz"),
+        ("aperiodic_exponent", "", "aperiodic exponent", "1"),
+    ):
+        sel = t[(t["feature"] == feat) & (t["band"] == band) & (t["location"] != "global")]
+        if len(sel) >= 4:
+            maps.append((title, sel["value"].to_numpy(float), list(sel["location"]), unit))
+    if maps and fs.table["modality"].iloc[0] == "eeg":
+        row["fig_topo"] = figs.topomaps(maps)
+    for key, arr in sorted(fs.arrays.items()):
+        if len(arr.dims) == 2 and arr.dims[1] == arr.dims[0] + "2":  # a connectivity matrix
+            row["fig_matrices"].append(figs.matrix(np.asarray(arr.values, float), key.split("/")[-1]))
+    row["_featureset"] = fs
+    return row
+
+
+def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
+    from ..pipeline._twins import STORE_NAME
+    from ..twin import TwinStore
+
+    path = out / STORE_NAME
+    reason = "not fitted"
+    logs = sorted((out / "logs").glob("twins_*.tsv"))
+    if logs:
+        table = pd.read_csv(logs[0], sep="\t", dtype=str, keep_default_na=False)
+        hit = table[table["subject"] == subject]
+        if len(hit) and hit["status"].iloc[0] != "ok":
+            reason = f"{hit['status'].iloc[0]}: {hit['error'].iloc[0]}"
+    empty = {
+        "status": reason,
+        "states": [],
+        "trajectories": [],
+        "changes": [],
+        "forecast": [],
+        "params": [],
+        "fits": [],
+        "description": "",
+        "horizon": 90,
+    }
+    if not path.is_file():
+        return empty
+    store = TwinStore(path)
+    if not store.exists(subject):
+        return empty
+    twin = store.load(subject)
+    st = twin.states_
+    quality = "r_log_psd" if twin.modality == "eeg" else "fc_r"
+    out_ = dict(empty, status=f"{len(st)} state(s), {twin.modality}")
+    out_["description"] = (
+        "A Hopf network on the subject's connectome fitted to the PSD through the lead field (Whittle "
+        "likelihood, Laplace posterior); fit quality is the correlation of model and data log-PSD."
+        if twin.modality == "eeg"
+        else "A Hopf network fitted to band-passed BOLD FC (Wishart likelihood); fit quality is the FC "
+        "correlation."
+    )
+    for s in st:
+        d = s.diagnostics
+        out_["states"].append(
+            {
+                "session": s.session,
+                "day": fmt(s.at, 4),
+                "quality": fmt(d.get(quality), 3),
+                "model_iaf": fmt(d.get("model_iaf"), 4),
+                "converged": "yes" if d.get("converged") else "no",
+                "warnings": "; ".join(w.split(" (")[0] for w in d.get("warnings", [])),
+            }
+        )
+    names = [n for n in st[0].posterior.names if "[" not in n]
+    intervals = [s.posterior.interval(0.9) for s in st]
+    out_["params"] = [
+        {"name": n, "cells": [f"{fmt(iv[n][0])} [{fmt(iv[n][1])}, {fmt(iv[n][2])}]" for iv in intervals]}
+        for n in names
+    ]
+    # model against data, per session (EEG: mean PSD over channels)
+    by_session = {s["session"]: s for s in sessions}
+    for s in st:
+        fs = by_session.get(s.session, {}).get("_featureset")
+        if fs is None or twin.modality != "eeg":
+            continue
+        try:
+            obj, _ = twin._objective(fs)
+        except NeurotwinError:
+            continue
+        theta = np.concatenate([s.posterior.mean, s.posterior.extra.get("theta_extra", np.zeros(0))])
+        out_["fits"].append(
+            figs.model_vs_data(
+                obj.freqs, obj.psd.mean(axis=0), obj.model_psd(theta).mean(axis=0), f"ses-{s.session}"
+            )
+        )
+    changes = twin.changes()
+    out_["changes"] = [
+        {
+            "session": r["session"],
+            "at": fmt(r["at"], 4),
+            "kind": r["kind"],
+            "name": r["name"],
+            "baseline": fmt(r["baseline"], 4),
+            "value": fmt(r["value"], 4),
+            "threshold": fmt(r["threshold"]),
+            "score": fmt(r["score"]),
+            "flagged": bool(r["flagged"]),
+        }
+        for _, r in changes.iterrows()
+    ]
+    if len(st) >= 2:
+        horizon = 90.0
+        fc = twin.forecast(st[-1].at + horizon)
+        out_["forecast"] = [
+            {
+                "kind": r["kind"],
+                "name": r["name"],
+                "at": fmt(r["at"], 4),
+                "value": fmt(r["value"], 4),
+                "interval": f"[{fmt(r['low'], 4)}, {fmt(r['high'], 4)}]",
+            }
+            for _, r in fc.iterrows()
+        ]
+        units = {"f": "Hz", "a": "1/s", "G": "1/s", "exponent": "1", "velocity": "m/s"}
+        shown = [n for n in ("f", "exponent", "a", "G") if n in names] or names[:4]
+        for name in shown:
+            flagged = (
+                set(changes[(changes["name"] == name) & changes["flagged"]]["session"])
+                if len(changes)
+                else set()
+            )
+            row = fc[fc["name"] == name]
+            out_["trajectories"].append(
+                figs.trajectory(
+                    twin.trajectory(name),
+                    row.iloc[0] if len(row) else None,
+                    flagged,
+                    name,
+                    units.get(name, ""),
+                )
+            )
+    return out_
+
+
+def subject_report(out_dir, subject: str, config, *, command: str | None = None) -> Path:
+    """Write ``OUT/sub-<subject>.html`` from a derivatives folder.
+
+    Parameters
+    ----------
+    out_dir : path
+        The derivatives folder of a participant run.
+    subject : str
+        Subject label (without ``sub-``).
+    config : PipelineConfig
+        The pipeline that made the derivatives.
+    command : str | None
+        The command line, for the provenance section.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    from ..io import discover_study
+    from ..pipeline._twins import session_days
+
+    out = Path(out_dir).resolve()
+    found = _sidecars(out, subject, config.pipeline.desc)
+    if not found:
+        raise DataError(f"{out}: no outputs of sub-{subject} to report on.")
+    days = {}
+    root = raw_root(out)
+    if root is not None and root.is_dir():
+        try:
+            days = session_days(discover_study(root), subject, [ses for ses, _, _ in found])
+        except NeurotwinError as err:
+            logger.info("sub-%s: no session days (%s)", subject, err)
+    sessions = [_session(out, subject, ses, path, meta, days) for ses, path, meta in found]
+    status = out / "logs" / f"status_{config.pipeline.name}.tsv"
+    if status.is_file():
+        table = pd.read_csv(status, sep="\t", dtype=str, keep_default_na=False)
+        for s in sessions:
+            hit = table[(table["subject"] == subject) & (table["session"] == s["session"].replace("-", ""))]
+            if len(hit) and (hit["status"] == "failed").any():
+                s["status"], s["error"] = "failed", hit[hit["status"] == "failed"]["error"].iloc[0]
+    twin = _twin_section(out, subject, sessions)
+    alerts = [c for c in twin["changes"] if c["flagged"] and c["kind"] == "parameter"]
+    inputs = [_source(meta) for _, _, meta in found]
+    prov = provenance(config, out, inputs, command, bool(twin["states"]))
+    nav = (
+        [("overview", "Overview")]
+        + [(f"ses-{s['session']}", f"Session {s['session']}") for s in sessions]
+        + [("twin", "Twin"), ("longitudinal", "Longitudinal"), ("provenance", "Provenance")]
+    )
+    for s in sessions:
+        s.pop("_featureset", None)
+    html = (
+        env()
+        .get_template("subject.html.j2")
+        .render(
+            title=f"neurotwin report: sub-{subject}",
+            subtitle=f"pipeline {config.pipeline.name}; {len(sessions)} session(s)",
+            nav=nav,
+            sessions=sessions,
+            twin=twin,
+            alerts=alerts,
+            prov=prov,
+        )
+    )
+    return write(out / f"sub-{subject}.html", html)

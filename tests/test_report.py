@@ -1,0 +1,122 @@
+"""Reports: content, byte-identical rebuilds, privacy, a failing subject, rendering in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurotwin.pipeline as ntp
+from neurotwin.report import study_report, subject_report
+
+from .conftest import chromium
+
+SECTIONS = ["Overview", "Session 01", "Twin", "Longitudinal view", "Provenance and methods"]
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+         "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+def _browser(html: Path, tmp_path: Path) -> tuple[str, np.ndarray, str]:
+    """(DOM, screenshot pixels, browser log) of a page opened in headless Chromium."""
+    exe = chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed")
+    profile = tmp_path / f"profile-{html.stem}"
+    base = [exe, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([*base, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120)
+    shot = tmp_path / f"{html.stem}.png"
+    run = subprocess.run([*base, f"--screenshot={shot}", "--window-size=1280,2400", html.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    import matplotlib.image
+
+    return dom.stdout, matplotlib.image.imread(shot), dom.stderr + run.stderr
+
+
+def test_patient_reports_show_the_sessions_the_twin_and_only_sub02s_change(sample_derivatives):
+    out = sample_derivatives
+    for sub in ("01", "02", "03"):
+        html = (out / f"sub-{sub}.html").read_text()
+        for heading in SECTIONS:
+            assert f">{heading}" in html, heading
+        assert html.count('id="ses-') == 3 and html.count("data:image/svg+xml;base64,") >= 8
+        assert "<script" not in html  # nothing to run, nothing to fail
+    alerts = {sub: re.findall(r'badge alert">ses-(\d+): (\w+) changed', (out / f"sub-{sub}.html").read_text())
+              for sub in ("01", "02", "03")}
+    assert alerts == {"01": [], "02": [("03", "f")], "03": []}
+    study = (out / "group" / "report.html").read_text()
+    assert study.count('class="ok">ok<') >= 9 and "sub-02.html" in study and "ses-03 f" in study
+
+
+def test_reports_are_byte_identical_when_rebuilt_and_hold_no_dates(sample_derivatives, monkeypatch):
+    out = sample_derivatives
+    cfg = ntp.load("resting_eeg").config
+    before = {p.name: p.read_bytes() for p in [out / "sub-02.html", out / "group" / "report.html"]}
+    command = re.search(r"<pre>(neurotwin run [^<]*participant[^<]*)</pre>", before["sub-02.html"].decode())
+    subject_report(out, "02", cfg, command=command.group(1))
+    study_cmd = re.search(r"<pre>(neurotwin run [^<]*group[^<]*)</pre>", before["report.html"].decode())
+    study_report(out, cfg, command=study_cmd.group(1))
+    assert (out / "sub-02.html").read_bytes() == before["sub-02.html"]
+    assert (out / "group" / "report.html").read_bytes() == before["report.html"]
+    text = before["sub-02.html"].decode()
+    assert not re.search(r"\b(19|20)\d\d-\d\d-\d\d", text)  # no recording or birth dates
+    assert "birthday" not in text and "meas_date" not in text
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    subject_report(out, "02", cfg, command=command.group(1))
+    assert "Built 2023-11-14 22:13 UTC (SOURCE_DATE_EPOCH)" in (out / "sub-02.html").read_text()
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    subject_report(out, "02", cfg, command=command.group(1))
+    assert (out / "sub-02.html").read_bytes() == before["sub-02.html"]
+
+
+@pytest.mark.slow
+def test_reports_render_in_chromium(sample_derivatives, tmp_path):
+    study_headings = ["Recordings", "Group distributions", "Twins", "Provenance and methods"]
+    for page, headings, n_img in ((sample_derivatives / "sub-02.html", SECTIONS, 8),
+                                  (sample_derivatives / "group" / "report.html", study_headings, 1)):
+        dom, pixels, log = _browser(page, tmp_path)
+        h2 = re.findall(r"<h2[^>]*>([^<]+)", dom)
+        for heading in headings:
+            assert any(h.strip().startswith(heading) for h in h2), (heading, h2)
+        assert dom.count("<img") >= n_img
+        rgb = pixels[..., :3]
+        assert rgb.std() > 0.05 and (rgb.mean(axis=2) < 0.5).mean() > 0.01  # drawn, not blank
+        assert not re.search(r"CONSOLE.*(error|Uncaught)|Uncaught", log, re.I), log[-2000:]
+
+
+def test_a_failing_subject_is_listed_and_the_others_get_reports(sample_root, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(sample_root, study)
+    for edf in (study / "sub-03").rglob("*_eeg.edf"):
+        edf.write_bytes(edf.read_bytes()[:3000])  # truncated: refused as damaged
+    from neurotwin.pipeline.config import BUILTIN_DIR
+
+    lines = (BUILTIN_DIR / "resting_eeg.toml").read_text().split("[twin]")[0]
+    pipe = tmp_path / "no_twin.toml"
+    pipe.write_text(lines.replace('name = "resting_eeg"', 'name = "no_twin"'))
+    out = tmp_path / "out"
+    from neurotwin.cli import main
+
+    assert main(["run", str(study), str(out), "participant", "--pipeline", str(pipe), "--progress", "off",
+                 "--participant-label", "01", "03"]) == 3
+    assert main(["run", str(study), str(out), "group", "--pipeline", str(pipe)]) == 0
+    assert (out / "sub-01.html").is_file() and not (out / "sub-03.html").is_file()
+    report = (out / "group" / "report.html").read_text()
+    rows = re.findall(r"<tr><td>03</td>.*?</tr>", report)
+    assert len(rows) == 3, rows
+    assert all('class="failed">failed' in r and "truncated" in r.lower() for r in rows), rows
+
+
+def test_real_recordings_report_renders(eeg_run_real, tmp_path):
+    out = eeg_run_real
+    pages = sorted(out.glob("sub-*.html"))
+    assert len(pages) >= 4
+    page = out / "sub-eegmat00.html"
+    html = page.read_text()
+    for heading in ("Overview", "Twin", "Longitudinal view", "Provenance and methods"):
+        assert f">{heading}" in html
+    dom, pixels, log = _browser(page, tmp_path)
+    assert "Provenance and methods" in dom and pixels[..., :3].std() > 0.05
