@@ -94,7 +94,7 @@ class TwinSettings(BaseModel):
     run: str | None = None
     connectome: Literal["auto", "subject", "tvb76", "tvb68"] = "auto"
     process_noise: float = Field(2.5e-4, ge=0.0)
-    restarts: int = Field(1, ge=0, le=10)
+    restarts: int = Field(0, ge=0, le=10)
     effective_connectivity: bool = True
 
 
