@@ -49,6 +49,7 @@ def main() -> None:
     from neurotwin.report import subject_report
 
     neurotwin.set_log_level("error")
+    mne.set_log_level("error")
     out = Path(tempfile.mkdtemp()) / "derivatives"
     pipe = ntp.load("resting_eeg")
     pipe.run(sample_data_path(), out, participant_label=["02"], progress="off", reports=False)
