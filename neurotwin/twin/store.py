@@ -288,8 +288,6 @@ def update_twin(store: TwinStore, subject: str, features, *, at: float, session:
         if store.exists(subject):
             twin = store.load(subject)
             known = len(twin.states_)
-            if any(s.session == (session or "") for s in twin.states_) and session:
-                raise DataError(f"session {session!r} of subject {subject!r} is already in the twin.")
             twin.update(features, at=at, session=session)
         else:
             if twin_factory is None:
