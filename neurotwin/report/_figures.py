@@ -1,5 +1,8 @@
 """Report figures: matplotlib, rendered to byte-reproducible SVG data URIs.
 
+Figures are ``matplotlib.figure.Figure`` objects made without pyplot, so
+building a report never selects or changes the user's backend.
+
 Reproducible: the Agg/SVG backends with a fixed ``svg.hashsalt`` (element
 ids), no date in the metadata, fixed sizes and fonts; the same data give
 the same bytes, run after run.
@@ -10,11 +13,9 @@ from __future__ import annotations
 import base64
 import io
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
+from matplotlib.figure import Figure
 
 RC = {
     "svg.hashsalt": "neurotwin",
@@ -32,20 +33,20 @@ BLUE, ORANGE, GREY, RED = "#1f5fa8", "#d9771e", "#888888", "#c0392b"
 def to_uri(fig) -> str:
     """The figure as an SVG data URI (closes the figure)."""
     buf = io.BytesIO()
-    with plt.rc_context(RC):
+    with mpl.rc_context(RC):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _fig(w=6.0, h=3.0):
-    with plt.rc_context(RC):
-        return plt.subplots(figsize=(w, h))
+    with mpl.rc_context(RC):
+        fig = Figure(figsize=(w, h))
+        return fig, fig.subplots()
 
 
 def psd_before_after(freqs_before, before, freqs_after, after) -> str:
     """Mean PSD over channels before and after preprocessing (log scale)."""
-    with plt.rc_context(RC):
+    with mpl.rc_context(RC):
         fig, ax = _fig()
         if before is not None:
             ax.semilogy(freqs_before, before, color=GREY, lw=1, label="raw")
@@ -61,8 +62,9 @@ def topomaps(maps: list[tuple[str, np.ndarray, list[str], str]]) -> str:
 
     from ..io.channels import standard_montage
 
-    with plt.rc_context(RC):
-        fig, axes = plt.subplots(1, len(maps), figsize=(2.4 * len(maps), 2.6))
+    with mpl.rc_context(RC):
+        fig = Figure(figsize=(2.4 * len(maps), 2.6))
+        axes = fig.subplots(1, len(maps))
         axes = np.atleast_1d(axes)
         montage = standard_montage()
         for ax, (title, values, names, unit) in zip(axes, maps):
@@ -84,7 +86,7 @@ def topomaps(maps: list[tuple[str, np.ndarray, list[str], str]]) -> str:
 
 def matrix(values: np.ndarray, title: str) -> str:
     """A connectivity matrix."""
-    with plt.rc_context(RC):
+    with mpl.rc_context(RC):
         fig, ax = _fig(3.4, 3.0)
         im = ax.imshow(values, cmap="RdBu_r", vmin=-np.nanmax(np.abs(values)), vmax=np.nanmax(np.abs(values)))
         ax.set_title(title, fontsize=8)
@@ -96,7 +98,7 @@ def matrix(values: np.ndarray, title: str) -> str:
 
 def model_vs_data(freqs, observed, model, label: str) -> str:
     """Observed and model PSD (mean over channels)."""
-    with plt.rc_context(RC):
+    with mpl.rc_context(RC):
         fig, ax = _fig(4.0, 2.8)
         ax.semilogy(freqs, observed, color=GREY, lw=1.2, label="observed")
         ax.semilogy(freqs, model, color=ORANGE, lw=1.5, label="twin")
@@ -107,7 +109,7 @@ def model_vs_data(freqs, observed, model, label: str) -> str:
 
 def trajectory(traj, forecast_row, flagged_sessions: set, name: str, unit: str) -> str:
     """Posterior median and 90 % band across sessions, flagged sessions in red, and the forecast."""
-    with plt.rc_context(RC):
+    with mpl.rc_context(RC):
         fig, ax = _fig(4.2, 2.6)
         days = traj["at"].to_numpy(float)
         ax.fill_between(days, traj["low"], traj["high"], color=BLUE, alpha=0.2, lw=0, label="90 % interval")
@@ -151,8 +153,9 @@ def trajectory(traj, forecast_row, flagged_sessions: set, name: str, unit: str) 
 
 def distributions(table, features: list[tuple[str, str]]) -> str:
     """Strip plots of per-recording values (one panel a feature)."""
-    with plt.rc_context(RC):
-        fig, axes = plt.subplots(1, len(features), figsize=(2.6 * len(features), 2.6))
+    with mpl.rc_context(RC):
+        fig = Figure(figsize=(2.6 * len(features), 2.6))
+        axes = fig.subplots(1, len(features))
         axes = np.atleast_1d(axes)
         for ax, (feat, unit) in zip(axes, features):
             vals = table[table["feature"] == feat]["value"].to_numpy(float)
