@@ -70,18 +70,11 @@ def hcp(data: Path, subject: str = "101309"):
 
 
 def bold_features(tc):
-    from neurotwin.features import FeatureArray, FeatureSet
-    from neurotwin.twin.bold import bold_summary
+    from neurotwin.twin.bold import bold_featureset, bold_summary
 
     summ = bold_summary(tc.T, 0.72)
     labels = [f"r{i:02d}" for i in range(len(tc))]
-    rows = [{"feature": "bold_peak_freq", "location": lb, "value": float(p), "unit": "Hz"}
-            for lb, p in zip(labels, summ["peak_freqs"])]
-    rows.append({"feature": "bold_t_eff", "location": "global", "value": summ["t_eff"], "unit": "samples"})
-    fc = FeatureArray(summ["fc"], ("region", "region2"), {"region": labels, "region2": labels})
-    feats = FeatureSet.from_rows(rows, subject="hcp", session="01", modality="bold",
-                                 arrays={"fc_pearson": fc})
-    return feats, labels, summ["fc"]
+    return bold_featureset(summ, labels, subject="hcp", session="01"), labels, summ["fc"]
 
 
 def timed(fn, repeats):

@@ -28,20 +28,16 @@ import numpy as np
 from scipy.io import loadmat
 
 import neurotwin
-from neurotwin.features import FeatureArray, FeatureSet
+from neurotwin.features import FeatureSet
 from neurotwin.io import Connectome
 from neurotwin.twin import Twin
-from neurotwin.twin.bold import bold_summary
+from neurotwin.twin.bold import bold_featureset, bold_summary
 
 TR = 0.72
 
 
 def features(summary: dict, labels: list[str]) -> FeatureSet:
-    rows = [{"feature": "bold_peak_freq", "location": lb, "value": float(p), "unit": "Hz"}
-            for lb, p in zip(labels, summary["peak_freqs"])]
-    rows.append({"feature": "bold_t_eff", "location": "global", "value": summary["t_eff"], "unit": "samples"})
-    fc = FeatureArray(summary["fc"], ("region", "region2"), {"region": labels, "region2": labels})
-    return FeatureSet.from_rows(rows, subject="hcp", session="01", modality="bold", arrays={"fc_pearson": fc})
+    return bold_featureset(summary, labels, subject="hcp", session="01")
 
 
 def _fmt(row) -> str:

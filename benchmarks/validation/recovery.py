@@ -36,9 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _synthetic import Patient, draw_theta
 
 import neurotwin
-from neurotwin.features import FeatureArray, FeatureSet
 from neurotwin.twin import Twin
-from neurotwin.twin.bold import bold_summary
+from neurotwin.twin.bold import bold_featureset, bold_summary
 
 LOG = {"a", "G", "velocity", "gain", "background"}
 
@@ -107,15 +106,8 @@ def bold(n: int, seed: int) -> None:
     t0 = time.perf_counter()
     for i in range(n):
         con, truth, xs, tr = _bold_patient(rng)
-        summ = bold_summary(xs, tr)
         labels = list(con.labels)
-        feats = [{"feature": "bold_peak_freq", "location": lb, "value": float(p), "unit": "Hz"}
-                 for lb, p in zip(labels, summ["peak_freqs"])]
-        feats.append({"feature": "bold_t_eff", "location": "global", "value": summ["t_eff"],
-                      "unit": "samples"})
-        fc = FeatureArray(summ["fc"], ("region", "region2"), {"region": labels, "region2": labels})
-        fs = FeatureSet.from_rows(feats, subject="syn", session="01", modality="bold",
-                                  arrays={"fc_pearson": fc})
+        fs = bold_featureset(bold_summary(xs, tr), labels, subject="syn", session="01")
         twin = Twin("syn", modality="bold", connectome=con, effective_connectivity=False, restarts=0).fit(fs)
         post = twin.states_[0].posterior
         mid, lo, hi = post.interval(0.9)["G"]

@@ -140,15 +140,9 @@ def bold_fc(ctx: Context, kinds=("correlation", "partial correlation")) -> tuple
                       "effective number of samples.")
 def bold_dynamics(ctx: Context, band=(0.01, 0.1)) -> tuple[list[dict], dict]:
     """Band-passed Pearson FC, per-region BOLD peak frequency and effective samples (Bartlett)."""
-    from ..twin.bold import bold_summary
+    from ..twin.bold import bold_rows, bold_summary
 
     ts = ctx.data
     if not isinstance(ts, RegionTimeseries):
         raise DataError("bold_dynamics needs region time series (the rest_fmri pipeline's output).")
-    summ = bold_summary(ts.data, ts.tr, tuple(band))
-    rows = [{"feature": "bold_peak_freq", "location": lab, "value": float(f), "unit": "Hz"}
-            for lab, f in zip(ts.labels, summ["peak_freqs"])]
-    rows.append({"feature": "bold_t_eff", "location": "global", "value": summ["t_eff"], "unit": "samples"})
-    arrays = {"fc_pearson": FeatureArray(summ["fc"], ("region", "region2"), {"region": list(ts.labels),
-                                                                              "region2": list(ts.labels)})}
-    return rows, arrays
+    return bold_rows(bold_summary(ts.data, ts.tr, tuple(band)), ts.labels)

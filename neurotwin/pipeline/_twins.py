@@ -35,8 +35,10 @@ __all__ = ["STORE_NAME", "run_twins", "session_days"]
 STORE_NAME = Path("twins") / "twins.sqlite"
 
 
-def session_days(study: Study, subject: str, sessions: list[str]) -> dict[str, float]:
+def session_days(study: Study | Path, subject: str, sessions: list[str]) -> dict[str, float]:
     """Days since the subject's first session, from ``scans.tsv`` acquisition times.
+
+    ``study`` is a :class:`Study` or its root folder (only the ``scans.tsv`` files are read).
 
     Examples
     --------
@@ -45,9 +47,10 @@ def session_days(study: Study, subject: str, sessions: list[str]) -> dict[str, f
     >>> session_days(discover_study(sample_data_path()), "02", ["01", "02", "03"])
     {'01': 0.0, '02': 90.0, '03': 180.0}
     """
+    root = Path(getattr(study, "root", study))
     times = {}
     for ses in sessions:
-        folder = study.root / f"sub-{subject}" / (f"ses-{ses}" if ses else "")
+        folder = root / f"sub-{subject}" / (f"ses-{ses}" if ses else "")
         scans = folder / f"sub-{subject}{f'_ses-{ses}' if ses else ''}_scans.tsv"
         if scans.is_file():
             table = pd.read_csv(scans, sep="\t", dtype=str)

@@ -289,7 +289,6 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     -------
     path : pathlib.Path
     """
-    from ..io import discover_study
     from ..pipeline._twins import session_days
 
     out = Path(out_dir).resolve()
@@ -300,7 +299,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     root = raw_root(out)
     if root is not None and root.is_dir():
         try:
-            days = session_days(discover_study(root), subject, [ses for ses, _, _ in found])
+            days = session_days(root, subject, [ses for ses, _, _ in found])
         except NeurotwinError as err:
             logger.info("sub-%s: no session days (%s)", subject, err)
     sessions = [_session(out, subject, ses, path, meta, days) for ses, path, meta in found]

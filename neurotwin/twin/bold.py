@@ -30,7 +30,7 @@ from scipy.signal import butter, sosfiltfilt, welch
 from ..errors import DataError
 from .inference import Prior
 
-__all__ = ["BoldObjective", "bold_summary"]
+__all__ = ["BoldObjective", "bold_featureset", "bold_rows", "bold_summary"]
 
 
 def bold_summary(timeseries: np.ndarray, tr: float, band: tuple[float, float] = (0.01, 0.1)) -> dict:
@@ -69,6 +69,46 @@ def bold_summary(timeseries: np.ndarray, tr: float, band: tuple[float, float] = 
     sel = (f >= band[0]) & (f <= band[1])
     peaks = f[sel][np.argmax(p[:, sel], axis=1)]
     return {"fc": fc, "t_eff": t_eff, "peak_freqs": peaks, "n_times": t, "tr": tr, "band": list(band)}
+
+
+def bold_rows(summary: dict, labels: list[str]) -> tuple[list[dict], dict]:
+    """Feature rows and arrays of a :func:`bold_summary`: what the BOLD twin reads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.twin.bold import bold_rows
+    >>> rows, arrays = bold_rows({"fc": np.eye(2), "t_eff": 80.0, "peak_freqs": [0.04, 0.05]}, ["A", "B"])
+    >>> [r["feature"] for r in rows], list(arrays)
+    (['bold_peak_freq', 'bold_peak_freq', 'bold_t_eff'], ['fc_pearson'])
+    """
+    from ..features.featureset import FeatureArray
+
+    labels = list(labels)
+    rows = [{"feature": "bold_peak_freq", "location": lab, "value": float(f), "unit": "Hz"}
+            for lab, f in zip(labels, summary["peak_freqs"])]
+    rows.append({"feature": "bold_t_eff", "location": "global", "value": float(summary["t_eff"]),
+                 "unit": "samples"})
+    fc = FeatureArray(np.asarray(summary["fc"], float), ("region", "region2"),
+                      {"region": labels, "region2": labels})
+    return rows, {"fc_pearson": fc}
+
+
+def bold_featureset(summary: dict, labels: list[str], *, subject: str = "", session: str = ""):
+    """A FeatureSet of a :func:`bold_summary` (as the ``bold_dynamics`` feature makes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.twin.bold import bold_featureset
+    >>> fs = bold_featureset({"fc": np.eye(2), "t_eff": 80.0, "peak_freqs": [0.04, 0.05]}, ["A", "B"])
+    >>> fs.get("bold_t_eff")
+    80.0
+    """
+    from ..features.featureset import FeatureSet
+
+    rows, arrays = bold_rows(summary, labels)
+    return FeatureSet.from_rows(rows, subject=subject, session=session, modality="bold", arrays=arrays)
 
 
 class BoldObjective:

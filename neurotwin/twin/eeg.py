@@ -111,15 +111,20 @@ class SpectrumObjective:
         self.bounds = [(np.log(0.5), np.log(50.0)), (0.5, 60.0), (None, np.log(1e3)),
                        (np.log(0.1), np.log(1e3)), (None, None), (None, None), (-1.0, 5.0)]
 
+    def _hopf(self, theta) -> tuple[dict, np.ndarray]:
+        """Hopf parameters and delays (ms) of the network part of ``theta`` (its first four values)."""
+        v = np.exp(theta[3])
+        return {"a": -np.exp(theta[0]), "f": theta[1], "G": np.exp(theta[2]), "sigma": 1.0}, self.lengths / v
+
     def _network(self, net_theta: np.ndarray) -> np.ndarray:
         key = tuple(np.round(net_theta, 12))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        a, f, g, v = -np.exp(net_theta[0]), net_theta[1], np.exp(net_theta[2]), np.exp(net_theta[3])
-        if not (0.5 <= -a <= 50 and 0.5 <= f <= 60 and g <= 1e3 and 0.1 <= v <= 1e3):
+        params, delays = self._hopf(net_theta)
+        a, f, g, v = -params["a"], params["f"], params["G"], np.exp(net_theta[3])
+        if not (0.5 <= a <= 50 and 0.5 <= f <= 60 and g <= 1e3 and 0.1 <= v <= 1e3):
             return np.full((len(self.lf), len(self.freqs)), np.nan)  # outside the model's domain
-        out = hopf_psd(self.w, self.freqs, {"a": a, "f": float(np.clip(f, 0.0, 100.0)), "G": g, "sigma": 1.0},
-                       delays_ms=self.lengths / v, gain=self.lf).T  # (C, F)
+        out = hopf_psd(self.w, self.freqs, params, delays_ms=delays, gain=self.lf).T  # (C, F)
         self._cache = (key, out)
         return out
 
@@ -142,9 +147,8 @@ class SpectrumObjective:
         from ..model.spectra import hopf_csd
 
         theta = np.asarray(theta, float)
-        a, f, g, v = -np.exp(theta[0]), theta[1], np.exp(theta[2]), np.exp(theta[3])
-        csd = np.exp(2 * theta[4]) * hopf_csd(self.w, self.freqs, {"a": a, "f": f, "G": g, "sigma": 1.0},
-                                              delays_ms=self.lengths / v, gain=self.lf)
+        params, delays = self._hopf(theta)
+        csd = np.exp(2 * theta[4]) * hopf_csd(self.w, self.freqs, params, delays_ms=delays, gain=self.lf)
         idx = np.arange(csd.shape[1])
         csd[:, idx, idx] += np.exp(theta[5]) * self.freqs[:, None] ** (-theta[6])
         power = csd[:, idx, idx].real
@@ -156,9 +160,8 @@ class SpectrumObjective:
         """The model's sensor PSD ``(C, len(freqs))`` at any frequencies (not cached)."""
         theta = np.asarray(theta, float)
         freqs = np.asarray(freqs, float)
-        a, f, g, v = -np.exp(theta[0]), theta[1], np.exp(theta[2]), np.exp(theta[3])
-        net = hopf_psd(self.w, freqs, {"a": a, "f": f, "G": g, "sigma": 1.0}, delays_ms=self.lengths / v,
-                       gain=self.lf).T
+        params, delays = self._hopf(theta)
+        net = hopf_psd(self.w, freqs, params, delays_ms=delays, gain=self.lf).T
         return np.exp(2 * theta[4]) * net + np.exp(theta[5]) * freqs[None, :] ** (-theta[6])
 
     def _nll(self, theta) -> float:

@@ -7,9 +7,8 @@ import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
 from neurotwin.errors import ConfigError, DataError
-from neurotwin.features import FeatureArray, FeatureSet
 from neurotwin.twin import Prior, Twin, fit_map
-from neurotwin.twin.bold import BoldObjective, bold_summary
+from neurotwin.twin.bold import BoldObjective, bold_featureset, bold_summary
 
 from .conftest import CHANNELS, TRUTH
 
@@ -60,12 +59,8 @@ def test_bold_gradient_is_exact():
 
 
 def _bold_features(fc, peaks, t_eff, labels, session="01"):
-    rows = [{"feature": "bold_peak_freq", "location": lb, "value": float(p), "unit": "Hz"}
-            for lb, p in zip(labels, peaks)]
-    rows.append({"feature": "bold_t_eff", "location": "global", "value": t_eff, "unit": "samples"})
-    arr = FeatureArray(fc, ("region", "region2"), {"region": labels, "region2": labels})
-    return FeatureSet.from_rows(rows, subject="01", session=session, modality="bold",
-                                arrays={"fc_pearson": arr})
+    summary = {"fc": fc, "t_eff": t_eff, "peak_freqs": peaks}
+    return bold_featureset(summary, labels, subject="01", session=session)
 
 
 def test_bold_twin_recovers_coupling_from_exact_fc():
