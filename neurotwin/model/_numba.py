@@ -1,13 +1,27 @@
 """The compiled (numba) integration engine.
 
 One kernel is compiled per neural-mass model from the model's scalar
-functions (:meth:`NeuralMass.scalar_kernels`). The network input is
-gathered edge by edge from a sparse (CSR) list of connections with their
-delays, so the cost per step is proportional to the number of connections,
-not N²; the batch axis K is innermost in memory, so a batch of parameter
-sets shares each edge's index arithmetic and vectorises. The noise comes
-from the caller (the same NumPy generator and draw order as the NumPy
-engine), so both engines integrate the same stochastic path.
+functions (:meth:`NeuralMass.scalar_kernels`). States, inputs and
+parameters are stored variable by variable over "units" (a region of one
+parameter set), so that each stage of a Heun step is one loop over the
+units, which the compiler vectorises (about 5x faster than a loop over
+regions that runs the whole step for one region at a time). The noise
+comes from the caller (the same NumPy generator and draw order as the
+NumPy engine), so both engines integrate the same stochastic path.
+
+The network input is gathered from the non-zero connections only, and
+**in blocks of B steps** wherever the delays allow it (the "minimum delay"
+scheme of spiking-network simulators such as NEST): a connection whose
+delay is at least ``B - 1`` steps needs, over the next B steps, only
+values that are already in the history. At the start of each block such
+"far" connections add B consecutive rows of their source's history to
+their target's input buffer: a contiguous run, streamed and vectorised,
+done source by source so that each source's history is read once per
+block from the cache. Only the few "near" connections (shorter delays)
+are gathered step by step. The batch axis K is innermost in memory, so a
+batch of parameter sets shares each connection's index arithmetic. The
+buffer is kept within half the L2 cache (measured best for 1,000
+regions: 512 KB against 4 MB gave 48 against 54 µs a step).
 
 Why by hand: TVB's own numba back-end is tied to TVB's classes and to
 its ``dfun`` layout; no maintained library integrates batched delay
@@ -17,10 +31,14 @@ differential equations on a sparse network.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 
 import numpy as np
 
 _KERNELS: dict[tuple, object] = {}
+_BLOCKS = (64, 32, 16, 8)  # block lengths tried, longest first
+_NEAR_SHARE = 0.1  # the longest block that leaves at most this share of connections "near"
+_BUFFER_BYTES = 512 << 10  # the blocked input buffer (N, B, c, K) stays within half the L2 cache
 
 
 def available() -> bool:
@@ -37,6 +55,53 @@ def kernel_for(model):
     return _KERNELS[key]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The connections split for the kernel.
+
+    ``block`` steps per block; far connections (delay >= block - 1) by
+    source (CSC: ``far_ptr``, targets, delays, weights); near ones by
+    target (CSR: ``near_ptr``, sources, delays, weights).
+    """
+
+    block: int
+    far_ptr: np.ndarray
+    far_tgt: np.ndarray
+    far_dly: np.ndarray
+    far_w: np.ndarray
+    near_ptr: np.ndarray
+    near_src: np.ndarray
+    near_dly: np.ndarray
+    near_w: np.ndarray
+
+    def arrays(self) -> tuple:
+        return (self.far_ptr, self.far_tgt, self.far_dly, self.far_w, self.near_ptr, self.near_src,
+                self.near_dly, self.near_w)
+
+
+def plan(w: np.ndarray, dsteps: np.ndarray, batch: int, n_coupled: int) -> Plan:
+    """Choose the block length and split the non-zero connections of ``w`` into far and near."""
+    n = len(w)
+    rows, cols = np.nonzero(w)  # rows: targets, cols: sources
+    dly = dsteps[rows, cols].astype(np.int64)
+    fits = _BUFFER_BYTES // max(1, n * batch * n_coupled * 8)
+    block = 1  # with one step per block every connection is "far": the plain step-by-step gather
+    for b in _BLOCKS:  # the longest block whose buffer fits (the shortest one always does)
+        if (b <= fits or b == _BLOCKS[-1]) and np.count_nonzero(dly < b - 1) <= _NEAR_SHARE * len(dly):
+            block = b
+            break
+    far = dly >= block - 1
+
+    def csr(keys, others, sel):
+        order = np.lexsort((others[sel], keys[sel]))
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys[sel], minlength=n), out=ptr[1:])
+        return (ptr, others[sel][order].astype(np.int64), dly[sel][order],
+                w[rows[sel], cols[sel]][order].astype(float))
+
+    return Plan(block, *csr(cols, rows, far), *csr(rows, cols, ~far))
+
+
 def _compile(drift_py, send_py, observe_py):
     import numba
 
@@ -45,123 +110,115 @@ def _compile(drift_py, send_py, observe_py):
     observe = numba.njit(inline="always")(observe_py)
 
     @numba.njit(nogil=True, error_model="numpy")
-    def kernel(state, hist, length, t0, n_steps, indptr, offs, dly, src, wts, prm, sigma, noise, dt, heun,
-               n_skip, decimate, out):  # pragma: no cover - compiled
-        # hist is (N, R, K, c): each region's past, time along the rows, so that an edge reads
-        # the row next to last step's (cache lines are reused over 4 steps). For one parameter set
-        # the ring is kept twice over (R = 2L: rows t % L and t % L + L), so the row of
-        # "now - delay" is now + (L - delay) with no wrap-around test (a branch the CPU
-        # mispredicts): offs[e] = j_e * R * kc + (L - d_e) * kc. A batch reads K * c values per
-        # edge, which pays for the test, and keeps a single ring (half the memory).
-        n, k_batch, d = state.shape
-        n_rows = hist.shape[1]
-        mirrored = n_rows == 2 * length
-        c = hist.shape[3]
-        kc = k_batch * c
+    def kernel(x, hist, acc, t0, n_steps, far_ptr, far_tgt, far_dly, far_w, near_ptr, near_src, near_dly,
+               near_w, prm, sigsq, noise, dt, heun, n_skip, decimate, out):  # pragma: no cover - compiled
+        # Units j = i * K + k (region i, parameter set k) along the last axis of x (d, M), prm
+        # (P + 1, M), sigsq (d, M) and noise (steps, d, M): each stage of a step is a loop over j,
+        # which the compiler vectorises. hist (N, L, c, K): each region's past along its rows (a
+        # ring of L rows). acc (N, B, c, K): the far connections' input for the B steps of the
+        # current block; it persists between calls (blocks are aligned on t % B == 0).
+        d, n_units = x.shape
+        n, length, c, k_batch = hist.shape
+        block = acc.shape[1]
+        ck = c * k_batch
+        span = block * ck
         lin = hist.reshape(-1)
-        flat = hist.reshape(n, n_rows, kc)
-        acc = np.zeros(kc)
-        f0 = np.empty(d)
-        f1 = np.empty(d)
-        pred = np.empty(d)
-        nz = np.empty(d)
-        buf = np.empty(c)
-        sq = np.sqrt(dt)
+        accl = acc.reshape(-1)
+        row_size = length * ck
+        inp = np.empty((c, n_units))
+        sent = np.empty((c, n_units))
+        inpl = inp.reshape(-1)
+        sentl = sent.reshape(-1)
+        f0 = np.empty((d, n_units))
+        f1 = np.empty((d, n_units))
+        pred = np.empty((d, n_units))
+        nz = np.empty((d, n_units))
+        half = 0.5 * dt
         n_out = 0
         for s in range(n_steps):
             t = t0 + s
+            b = t % block
             tmod = t % length
-            now = tmod * kc
-            nxt = (t + 1) % length
-            for i in range(n):
-                if mirrored:
-                    # one parameter set: sum in registers, two chains per variable (the add latency
-                    # bounds this loop, not the loads)
-                    a0 = 0.0
-                    a1 = 0.0
-                    b0 = 0.0
-                    b1 = 0.0
-                    e = indptr[i]
-                    stop = indptr[i + 1]
-                    while e + 1 < stop:
-                        oa = now + offs[e]
-                        ob = now + offs[e + 1]
-                        a0 += wts[e] * lin[oa]
-                        b0 += wts[e + 1] * lin[ob]
-                        if kc == 2:
-                            a1 += wts[e] * lin[oa + 1]
-                            b1 += wts[e + 1] * lin[ob + 1]
-                        e += 2
-                    if e < stop:
-                        oa = now + offs[e]
-                        a0 += wts[e] * lin[oa]
-                        if kc == 2:
-                            a1 += wts[e] * lin[oa + 1]
-                    acc[0] = a0 + b0
-                    if kc == 2:
-                        acc[1] = a1 + b1
-                else:
-                    acc[:] = 0.0
-                    for e in range(indptr[i], indptr[i + 1]):
-                        w = wts[e]
-                        slot = tmod - dly[e]
-                        if slot < 0:
-                            slot += length
-                        values = flat[src[e], slot]
-                        for m in range(kc):
-                            acc[m] += w * values[m]
-                for k in range(k_batch):
-                    x = state[i, k]
-                    p = prm[i, k]
-                    inp = acc[k * c:(k + 1) * c]
-                    drift(x, inp, p, f0)
-                    for v in range(d):
-                        nz[v] = sigma[i, k, v] * sq * noise[s, k, i, v]
-                    if heun:
-                        for v in range(d):
-                            pred[v] = x[v] + dt * f0[v] + nz[v]
-                        drift(pred, inp, p, f1)
-                        for v in range(d):
-                            x[v] = x[v] + 0.5 * dt * (f0[v] + f1[v]) + nz[v]
-                    else:
-                        for v in range(d):
-                            x[v] = x[v] + dt * f0[v] + nz[v]
-            # the new states are written only after every region has read the old history
-            for i in range(n):
-                for k in range(k_batch):
-                    send(state[i, k], prm[i, k], buf)
+            if b == 0:
+                # far connections, source by source (its history stays in the cache): rows
+                # t - delay .. t - delay + B - 1 of the source, all already known, into the target's buffer
+                accl[:] = 0.0
+                for j in range(n):
+                    base = j * row_size
+                    for e in range(far_ptr[j], far_ptr[j + 1]):
+                        r0 = tmod - far_dly[e]
+                        if r0 < 0:
+                            r0 += length
+                        first = min(block, length - r0) * ck  # the ring may wrap once
+                        dst = far_tgt[e] * span
+                        src = base + r0 * ck
+                        wt = far_w[e]
+                        # unsigned indices: no negative-index wrap-around, so the loops vectorise
+                        for m in range(first):
+                            accl[np.uint64(dst + m)] += wt * lin[np.uint64(src + m)]
+                        for m in range(span - first):
+                            accl[np.uint64(dst + first + m)] += wt * lin[np.uint64(base + m)]
+            if k_batch == 1:  # (the loops over k would cost more than their single iteration)
+                for q in range(c):
+                    for i in range(n):
+                        inpl[np.uint64(q * n + i)] = accl[np.uint64((i * block + b) * c + q)]
+            else:
+                for i in range(n):
+                    off = (i * block + b) * ck
                     for q in range(c):
-                        hist[i, nxt, k, q] = buf[q]
-                        if mirrored:
-                            hist[i, nxt + length, k, q] = buf[q]
+                        row = q * n_units + i * k_batch
+                        for k in range(k_batch):
+                            inpl[np.uint64(row + k)] = accl[np.uint64(off + q * k_batch + k)]
+            for i in range(n if near_ptr[n] > 0 else 0):  # (most networks have no near connection)
+                for e in range(near_ptr[i], near_ptr[i + 1]):
+                    slot = tmod - near_dly[e]
+                    if slot < 0:
+                        slot += length
+                    src = (near_src[e] * length + slot) * ck
+                    wt = near_w[e]
+                    for q in range(c):
+                        row = q * n_units + i * k_batch
+                        for k in range(k_batch):
+                            inpl[np.uint64(row + k)] += wt * lin[np.uint64(src + q * k_batch + k)]
+            for v in range(d):
+                for j in range(n_units):
+                    nz[v, j] = sigsq[v, j] * noise[s, v, j]
+            for j in range(n_units):
+                drift(x, inp, prm, f0, j)
+            if heun:
+                for v in range(d):
+                    for j in range(n_units):
+                        pred[v, j] = x[v, j] + dt * f0[v, j] + nz[v, j]
+                for j in range(n_units):
+                    drift(pred, inp, prm, f1, j)
+                for v in range(d):
+                    for j in range(n_units):
+                        x[v, j] = x[v, j] + half * (f0[v, j] + f1[v, j]) + nz[v, j]
+            else:
+                for v in range(d):
+                    for j in range(n_units):
+                        x[v, j] = x[v, j] + dt * f0[v, j] + nz[v, j]
+            # the new states are written only after every region has read the old history
+            for j in range(n_units):
+                send(x, prm, sent, j)
+            nxt = (t + 1) % length
+            if k_batch == 1:
+                for q in range(c):
+                    for i in range(n):
+                        lin[np.uint64((i * length + nxt) * c + q)] = sentl[np.uint64(q * n + i)]
+            else:
+                for i in range(n):
+                    dst = (i * length + nxt) * ck
+                    for q in range(c):
+                        row = q * n_units + i * k_batch
+                        for k in range(k_batch):
+                            lin[np.uint64(dst + q * k_batch + k)] = sentl[np.uint64(row + k)]
             r = t - n_skip
             if r >= 0 and r % decimate == 0:
                 for k in range(k_batch):
                     for i in range(n):
-                        out[k, n_out, i] = observe(state[i, k], prm[i, k])
+                        out[k, n_out, i] = observe(x, prm, i * k_batch + k)
                 n_out += 1
         return n_out
 
     return kernel
-
-
-def edges(w: np.ndarray, dsteps: np.ndarray, batch: int, n_coupled: int):
-    """Rows of the non-zero connections for the kernel: ``(indptr, offsets, delays, sources, weights)``.
-
-    ``offsets`` locate each edge's delayed source in the doubled history
-    relative to the current row; ``sources`` are the source regions (see the kernel).
-    """
-    n = len(w)
-    rows, cols = np.nonzero(w)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    length = int(dsteps.max()) + 1
-    kc = batch * n_coupled
-    dly = dsteps[rows, cols].astype(np.int64)
-    src = cols.astype(np.int64)
-    return indptr, src * (2 * length * kc) + (length - dly) * kc, dly, src, w[rows, cols].astype(float)
-
-
-def mirrored(batch: int, n_coupled: int) -> bool:
-    """Whether the kernel keeps the history twice over (one parameter set, see the kernel)."""
-    return batch * n_coupled <= 2

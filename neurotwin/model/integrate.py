@@ -49,7 +49,7 @@ class Simulation:
     params: dict
 
 
-_NOISE_BLOCK = 1 << 18  # noise values drawn at once
+_NOISE_BLOCK = 1 << 16  # noise values drawn at once (512 KB: the kernel's buffers keep the L2 cache)
 
 
 def _network(weights, delays_ms, dt: float):
@@ -164,6 +164,9 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     p["_strength"] = w.sum(axis=1)[None, :]
     sigma = np.ascontiguousarray(model.noise_scale(p, k, n), dtype=float)
     state = model.initial_state(k, n, rng)
+    # the noise (a third or more of a compiled step) from NumPy's SFC64 generator, seeded from
+    # random_state: it draws normals about 20 % faster than the default PCG64
+    noise_rng = np.random.Generator(np.random.SFC64(rng.integers(2 ** 63)))
     n_transient = int(round(transient / dt))
     n_keep = int(round(duration / dt)) // decimate
     if n_keep == 0:
@@ -175,7 +178,7 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     stepper = (_NumbaStepper if use_numba else _NumpyStepper)(model, w, dsteps, p, k, n, state, sigma, dt,
                                                               method == "heun", n_transient, decimate)
     block = max(1, _NOISE_BLOCK // sigma.size)  # steps per noise draw: bounded memory, no page faults
-    noise = np.empty((block, k, n, model.n_state))
+    noise = np.empty((block, model.n_state, n, k))  # per step (d, N, K): the compiled engine's layout
     t = 0
     while t < total:
         # the first chunk also runs the transient
@@ -183,7 +186,7 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
         parts = []
         while t < end:
             m = min(block, end - t)
-            rng.standard_normal(out=noise[:m])  # one stream, whatever the block size
+            noise_rng.standard_normal(out=noise[:m])  # one stream, whatever the block size
             parts.append(stepper.run(t, m, noise))
             t += m
         out = np.concatenate(parts, axis=1)
@@ -216,7 +219,7 @@ class _NumpyStepper:
                 coupling = np.einsum("ij,ijkc->kic", self.w, past)
             else:
                 coupling = np.einsum("ij,kjc->kic", self.w, self.sent)
-            nz = self.sigma * sq * noise[s]
+            nz = self.sigma * sq * noise[s].transpose(2, 1, 0)
             f0 = model.drift(self.state, coupling, p)
             if self.heun:
                 pred = self.state + dt * f0 + nz
@@ -234,25 +237,30 @@ class _NumpyStepper:
 class _NumbaStepper:
     def __init__(self, model, w, dsteps, p, k, n, state, sigma, dt, heun, n_skip, decimate):
         self.kernel = _numba.kernel_for(model)
-        n_coupled = model.coupling_variable(state, p).shape[-1]
-        self.edges = _numba.edges(w, dsteps, k, n_coupled)
-        self.length = int(dsteps.max()) + 1
+        sent = model.coupling_variable(state, p)  # (K, N, c)
+        self.plan = _numba.plan(w, dsteps, k, sent.shape[-1])
         self.dt, self.heun, self.n_skip, self.decimate, self.k, self.n = dt, heun, n_skip, decimate, k, n
+        d = state.shape[-1]
         order = [s.name for s in model.params] + ["_strength"]
-        self.prm = np.ascontiguousarray(np.stack([np.broadcast_to(
-            p[name] if p[name].ndim == 2 else p[name][:, None], (k, n)) for name in order], axis=-1)
-            .transpose(1, 0, 2))  # (N, K, P)
-        self.sigma = np.ascontiguousarray(sigma.transpose(1, 0, 2))  # (N, K, d)
-        self.state = np.ascontiguousarray(state.transpose(1, 0, 2))  # (N, K, d)
-        sent = np.ascontiguousarray(model.coupling_variable(state, p).transpose(1, 0, 2))
-        copies = 2 if _numba.mirrored(k, n_coupled) else 1
-        # (N, R, K, c): each region's past along the rows, see _numba
-        self.hist = np.ascontiguousarray(np.repeat(sent[:, None], copies * self.length, axis=1))
+
+        def units(a):  # (K, N, v) -> (v, N * K): unit j = i * K + k, see _numba
+            return np.ascontiguousarray(a.transpose(2, 1, 0).reshape(a.shape[2], n * k))
+
+        self.prm = units(np.stack([np.broadcast_to(p[name] if p[name].ndim == 2 else p[name][:, None], (k, n))
+                                   for name in order], axis=-1))
+        self.sigsq = units(sigma * np.sqrt(dt))
+        self.state = units(state)
+        # (N, L, c, K): each region's past along the rows, see _numba
+        self.hist = np.ascontiguousarray(np.repeat(sent.transpose(1, 2, 0)[:, None], int(dsteps.max()) + 1,
+                                                   axis=1))
+        self.acc = np.zeros((n, self.plan.block, sent.shape[-1], k))  # the current block's far input
+        self.d = d
 
     def run(self, t0, n_steps, noise):
         r0, r1 = max(t0 - self.n_skip, 0), t0 + n_steps - self.n_skip
         n_out = max(0, -(-r1 // self.decimate) - (-(-r0 // self.decimate)))
         out = np.empty((self.k, n_out, self.n))
-        got = self.kernel(self.state, self.hist, self.length, t0, n_steps, *self.edges, self.prm, self.sigma,
-                          noise, self.dt, self.heun, self.n_skip, self.decimate, out)
+        got = self.kernel(self.state, self.hist, self.acc, t0, n_steps, *self.plan.arrays(), self.prm,
+                          self.sigsq, noise.reshape(len(noise), self.d, self.n * self.k), self.dt, self.heun,
+                          self.n_skip, self.decimate, out)
         return out[:, :got]

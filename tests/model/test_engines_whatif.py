@@ -58,6 +58,33 @@ def test_batched_engines_agree_per_member():
     assert not np.allclose(b.data[0], b.data[1])  # the members really differ
 
 
+@pytest.mark.parametrize("blocks", [(1,), (8,), (32,)])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_blocked_input_gives_the_numpy_path(monkeypatch, blocks, batch):
+    """Far connections read in blocks, near ones per step, kernel calls stopping mid-block: same path."""
+    from neurotwin.model import _numba, integrate
+
+    rng = np.random.default_rng(12)
+    n = 7
+    w = rng.uniform(0, 1, (n, n)) * (rng.uniform(size=(n, n)) < 0.6)
+    delays = rng.uniform(0.0, 10.0, (n, n))  # 0-100 steps: near, far and zero delays
+    delays[0, 1] = 0.0
+    w[0, 1] = 0.8
+    monkeypatch.setattr(_numba, "_BLOCKS", blocks)
+    monkeypatch.setattr(_numba, "_NEAR_SHARE", 0.5)
+    monkeypatch.setattr(integrate, "_NOISE_BLOCK", 2 * n * batch * 37)  # kernel calls of 37 steps
+    dsteps = np.rint(delays / 0.1).astype(int)
+    plan = _numba.plan(w, dsteps, batch, 2)
+    assert plan.block == blocks[0]
+    if blocks[0] > 1:  # both kinds of connection are exercised
+        assert len(plan.near_w) and len(plan.far_w)
+    params = {"a": np.linspace(-2.0, -0.5, batch), "G": 0.7, "sigma": 0.3}
+    kw = dict(delays_ms=delays, duration=0.05, transient=0.01, random_state=3, decimate=3)
+    a = simulate("hopf", w, params, engine="numpy", **kw)
+    b = simulate("hopf", w, params, engine="numba", **kw)
+    np.testing.assert_allclose(b.data, a.data, rtol=0, atol=1e-12 * np.abs(a.data).max())
+
+
 def test_chunks_concatenate_to_the_whole_run_and_bound_memory():
     w, d = _net(6, seed=2)
     kw = dict(delays_ms=d, duration=2.0, transient=0.1, decimate=5, random_state=9)

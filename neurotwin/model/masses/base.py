@@ -51,14 +51,18 @@ class NeuralMass:
         raise NotImplementedError
 
     def scalar_kernels(self):
-        """Plain functions of one region for the compiled engine, or None (NumPy engine only).
+        """Plain functions of one unit for the compiled engine, or None (NumPy engine only).
 
-        Returns ``(drift, send, observe)`` with ``drift(x, c, prm, out)``,
-        ``send(x, prm, out)`` and ``observe(x, prm) -> float``, where ``x``
-        is the region's state ``(d,)``, ``c`` its network input ``(c,)`` and
-        ``prm`` its parameters in the order of :attr:`params`, followed by
-        the region's total input weight (the ``_strength``). They must give
-        the same numbers as :meth:`drift`, :meth:`coupling_variable` and
-        :meth:`observe`; numba compiles them (``engine="numba"``).
+        Returns ``(drift, send, observe)`` with ``drift(x, c, prm, out, j)``,
+        ``send(x, prm, out, j)`` and ``observe(x, prm, j) -> float``, which
+        compute column ``j`` (one region of one parameter set) of arrays laid
+        out variable by unit: the states ``x`` ``(d, M)``, the network input
+        ``c`` ``(c, M)``, the parameters ``prm`` ``(P + 1, M)`` in the order
+        of :attr:`params` followed by the region's total input weight (the
+        ``_strength``), and ``out``. The engine calls them in loops over
+        ``j``, which the compiler vectorises when they are plain arithmetic.
+        They must give the same numbers as :meth:`drift`,
+        :meth:`coupling_variable` and :meth:`observe`; numba compiles them
+        (``engine="numba"``).
         """
         return None

@@ -16,20 +16,20 @@ from ..params import ParamSpec
 from .base import NeuralMass
 
 
-def _drift1(x, c, prm, out):
-    a, w, g, s = prm[0], 2 * np.pi * prm[1], prm[2], prm[4]
-    r2 = x[0] * x[0] + x[1] * x[1]
-    out[0] = (a - r2) * x[0] - w * x[1] + g * (c[0] - s * x[0])
-    out[1] = (a - r2) * x[1] + w * x[0] + g * (c[1] - s * x[1])
+def _drift1(x, c, prm, out, j):
+    a, w, g, s = prm[0, j], 2 * np.pi * prm[1, j], prm[2, j], prm[4, j]
+    r2 = x[0, j] * x[0, j] + x[1, j] * x[1, j]
+    out[0, j] = (a - r2) * x[0, j] - w * x[1, j] + g * (c[0, j] - s * x[0, j])
+    out[1, j] = (a - r2) * x[1, j] + w * x[0, j] + g * (c[1, j] - s * x[1, j])
 
 
-def _send1(x, prm, out):
-    out[0] = x[0]
-    out[1] = x[1]
+def _send1(x, prm, out, j):
+    out[0, j] = x[0, j]
+    out[1, j] = x[1, j]
 
 
-def _observe1(x, prm):
-    return x[0]
+def _observe1(x, prm, j):
+    return x[0, j]
 
 
 class Hopf(NeuralMass):

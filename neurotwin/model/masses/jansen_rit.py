@@ -20,25 +20,26 @@ from ..params import ParamSpec
 from .base import NeuralMass
 
 
-def _drift1(x, c, prm, out):
-    A, B, a, b, C = prm[0], prm[1], prm[2], prm[3], prm[4]
-    e0, v0, r, p, G = prm[5], prm[6], prm[7], prm[8], prm[9]
-    out[0] = x[3]
-    out[1] = x[4]
-    out[2] = x[5]
-    out[3] = A * a * 2 * e0 / (1 + np.exp(r * (v0 - (x[1] - x[2])))) - 2 * a * x[3] - a * a * x[0]
-    s_e = 2 * e0 / (1 + np.exp(r * (v0 - C * x[0])))
-    out[4] = A * a * (p + 0.8 * C * s_e + G * c[0]) - 2 * a * x[4] - a * a * x[1]
-    s_i = 2 * e0 / (1 + np.exp(r * (v0 - 0.25 * C * x[0])))
-    out[5] = B * b * 0.25 * C * s_i - 2 * b * x[5] - b * b * x[2]
+def _drift1(x, c, prm, out, j):
+    A, B, a, b, C = prm[0, j], prm[1, j], prm[2, j], prm[3, j], prm[4, j]
+    e0, v0, r, p, G = prm[5, j], prm[6, j], prm[7, j], prm[8, j], prm[9, j]
+    out[0, j] = x[3, j]
+    out[1, j] = x[4, j]
+    out[2, j] = x[5, j]
+    out[3, j] = (A * a * 2 * e0 / (1 + np.exp(r * (v0 - (x[1, j] - x[2, j])))) - 2 * a * x[3, j]
+                 - a * a * x[0, j])
+    s_e = 2 * e0 / (1 + np.exp(r * (v0 - C * x[0, j])))
+    out[4, j] = A * a * (p + 0.8 * C * s_e + G * c[0, j]) - 2 * a * x[4, j] - a * a * x[1, j]
+    s_i = 2 * e0 / (1 + np.exp(r * (v0 - 0.25 * C * x[0, j])))
+    out[5, j] = B * b * 0.25 * C * s_i - 2 * b * x[5, j] - b * b * x[2, j]
 
 
-def _send1(x, prm, out):
-    out[0] = 2 * prm[5] / (1 + np.exp(prm[7] * (prm[6] - (x[1] - x[2]))))
+def _send1(x, prm, out, j):
+    out[0, j] = 2 * prm[5, j] / (1 + np.exp(prm[7, j] * (prm[6, j] - (x[1, j] - x[2, j]))))
 
 
-def _observe1(x, prm):
-    return x[1] - x[2]
+def _observe1(x, prm, j):
+    return x[1, j] - x[2, j]
 
 
 class JansenRit(NeuralMass):

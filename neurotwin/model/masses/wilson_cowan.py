@@ -20,25 +20,25 @@ def _sigmoid(x, a, theta):
     return 1 / (1 + np.exp(-a * (x - theta))) - 1 / (1 + np.exp(a * theta))
 
 
-def _drift1(x, c, prm, out):
+def _drift1(x, c, prm, out, j):
     (c_ee, c_ei, c_ie, c_ii, tau_e, tau_i, a_e, th_e, a_i, th_i, r_e, r_i, k_e, k_i, P, Q, G) = (
-        prm[0], prm[1], prm[2], prm[3], prm[4], prm[5], prm[6], prm[7], prm[8], prm[9], prm[10], prm[11],
-        prm[12], prm[13], prm[14], prm[15], prm[16])
-    e, i = x[0], x[1]
-    x_e = c_ee * e - c_ei * i + P + G * c[0]
+        prm[0, j], prm[1, j], prm[2, j], prm[3, j], prm[4, j], prm[5, j], prm[6, j], prm[7, j], prm[8, j],
+        prm[9, j], prm[10, j], prm[11, j], prm[12, j], prm[13, j], prm[14, j], prm[15, j], prm[16, j])
+    e, i = x[0, j], x[1, j]
+    x_e = c_ee * e - c_ei * i + P + G * c[0, j]
     x_i = c_ie * e - c_ii * i + Q
     s_e = 1 / (1 + np.exp(-a_e * (x_e - th_e))) - 1 / (1 + np.exp(a_e * th_e))
     s_i = 1 / (1 + np.exp(-a_i * (x_i - th_i))) - 1 / (1 + np.exp(a_i * th_i))
-    out[0] = (-e + (k_e - r_e * e) * s_e) / tau_e
-    out[1] = (-i + (k_i - r_i * i) * s_i) / tau_i
+    out[0, j] = (-e + (k_e - r_e * e) * s_e) / tau_e
+    out[1, j] = (-i + (k_i - r_i * i) * s_i) / tau_i
 
 
-def _send1(x, prm, out):
-    out[0] = x[0]
+def _send1(x, prm, out, j):
+    out[0, j] = x[0, j]
 
 
-def _observe1(x, prm):
-    return x[0]
+def _observe1(x, prm, j):
+    return x[0, j]
 
 
 class WilsonCowan(NeuralMass):
