@@ -115,11 +115,13 @@ def _factor_chunks(w, p, tau, freqs, inverse: bool):
                 trace = mat.diagonal().real.sum()
                 u, info = _zpotrf(mat, lower=0, overwrite_a=1, clean=1)
                 if info == 0:
-                    _, info = (_zpotri(u, lower=0, overwrite_c=1) if inverse
+                    r, info = (_zpotri(u, lower=0, overwrite_c=1) if inverse
                                else _ztrtri(u, lower=0, overwrite_c=1))
                     # cond(M) <= tr(M) tr(M⁻¹) (positive definite), and tr(M⁻¹) = tr(X Xᴴ) = |X|²
-                    inv_trace = u.diagonal().real.sum() if inverse else np.vdot(out[h, q], out[h, q]).real
+                    inv_trace = r.diagonal().real.sum() if inverse else np.vdot(r.T, r.T).real
                     if info == 0 and trace * inv_trace <= _COND_MAX:
+                        if not np.shares_memory(r, out[h, q]):  # (f2py copied instead of working in place)
+                            y[h, q] = r
                         continue
                 try:
                     x = np.linalg.inv(b[h, q].T)  # B⁻¹ = H D^{1/2}
