@@ -5,9 +5,10 @@ functions (:meth:`NeuralMass.scalar_kernels`). States, inputs and
 parameters are stored variable by variable over "units" (a region of one
 parameter set), so that each stage of a Heun step is one loop over the
 units, which the compiler vectorises (about 5x faster than a loop over
-regions that runs the whole step for one region at a time). The noise
-comes from the caller (the same NumPy generator and draw order as the
-NumPy engine), so both engines integrate the same stochastic path.
+regions that runs the whole step for one region at a time). The noise is
+drawn inside the kernel from the same SFC64 state, in the same order and
+by the same method as the NumPy engine's ``standard_normal`` (see
+:mod:`._normal`), so both engines integrate the same stochastic path.
 
 The network input is gathered from the non-zero connections only, and
 **in blocks of B steps** wherever the delays allow it (the "minimum delay"
@@ -34,6 +35,8 @@ import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import _normal
 
 _KERNELS: dict[tuple, object] = {}
 _BLOCKS = (64, 32, 16, 8)  # block lengths tried, longest first
@@ -105,18 +108,21 @@ def plan(w: np.ndarray, dsteps: np.ndarray, batch: int, n_coupled: int) -> Plan:
 def _compile(drift_py, send_py, observe_py):
     import numba
 
+    normal = _normal.compiled()[0]
     drift = numba.njit(inline="always")(drift_py)
     send = numba.njit(inline="always")(send_py)
     observe = numba.njit(inline="always")(observe_py)
 
     @numba.njit(nogil=True, error_model="numpy")
     def kernel(x, hist, acc, t0, n_steps, far_ptr, far_tgt, far_dly, far_w, near_ptr, near_src, near_dly,
-               near_w, prm, sigsq, noise, dt, heun, n_skip, decimate, out):  # pragma: no cover - compiled
+               near_w, prm, sigsq, words, ki, wi, fi, dt, heun, n_skip, decimate, out):  # pragma: no cover
         # Units j = i * K + k (region i, parameter set k) along the last axis of x (d, M), prm
-        # (P + 1, M), sigsq (d, M) and noise (steps, d, M): each stage of a step is a loop over j,
-        # which the compiler vectorises. hist (N, L, c, K): each region's past along its rows (a
-        # ring of L rows). acc (N, B, c, K): the far connections' input for the B steps of the
-        # current block; it persists between calls (blocks are aligned on t % B == 0).
+        # (P + 1, M) and sigsq (d, M): each stage of a step is a loop over j, which the compiler
+        # vectorises. The noise is drawn here from the SFC64 state `words` (see _normal), in the
+        # order of NumPy's standard_normal filling a (steps, d, M) array. hist (N, L, c, K): each
+        # region's past along its rows (a ring of L rows). acc (N, B, c, K): the far connections'
+        # input for the B steps of the current block; it persists between calls (blocks are
+        # aligned on t % B == 0).
         d, n_units = x.shape
         n, length, c, k_batch = hist.shape
         block = acc.shape[1]
@@ -134,6 +140,7 @@ def _compile(drift_py, send_py, observe_py):
         pred = np.empty((d, n_units))
         nz = np.empty((d, n_units))
         half = 0.5 * dt
+        w0, w1, w2, w3 = words[0], words[1], words[2], words[3]
         n_out = 0
         for s in range(n_steps):
             t = t0 + s
@@ -182,7 +189,8 @@ def _compile(drift_py, send_py, observe_py):
                             inpl[np.uint64(row + k)] += wt * lin[np.uint64(src + q * k_batch + k)]
             for v in range(d):
                 for j in range(n_units):
-                    nz[v, j] = sigsq[v, j] * noise[s, v, j]
+                    z, w0, w1, w2, w3 = normal(w0, w1, w2, w3, ki, wi, fi)
+                    nz[v, j] = sigsq[v, j] * z
             for j in range(n_units):
                 drift(x, inp, prm, f0, j)
             if heun:
@@ -219,6 +227,7 @@ def _compile(drift_py, send_py, observe_py):
                     for i in range(n):
                         out[k, n_out, i] = observe(x, prm, i * k_batch + k)
                 n_out += 1
+        words[0], words[1], words[2], words[3] = w0, w1, w2, w3
         return n_out
 
     return kernel

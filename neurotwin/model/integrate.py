@@ -7,11 +7,12 @@ over the step, as TVB does). The output is the first coupled variable,
 decimated and with the transient dropped; :func:`iter_simulate` yields
 it chunk by chunk, so a long run needs memory for one chunk only.
 
-Two engines integrate the same stochastic path (the noise comes from one
-NumPy generator in one order): ``"numpy"``, where each step gathers the N²
-delayed values per batch member, and ``"numba"`` (installed with the
-``fast`` extra), compiled from the model's scalar functions, which visits
-only the non-zero connections.
+Two engines integrate the same stochastic path (the noise is one NumPy
+SFC64 stream, seeded by ``random_state``): ``"numpy"``, where each step
+gathers the N² delayed values per batch member and NumPy draws the noise,
+and ``"numba"`` (installed with the ``fast`` extra), compiled from the
+model's scalar functions, which visits only the non-zero connections and
+draws the same normals inside its kernel (:mod:`._normal`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from .._validation import check_random_state
 from ..errors import ConfigError, DataError
-from . import _numba
+from . import _normal, _numba
 from .masses import NeuralMass, get_model
 from .params import resolve_params
 
@@ -49,7 +50,7 @@ class Simulation:
     params: dict
 
 
-_NOISE_BLOCK = 1 << 16  # noise values drawn at once (512 KB: the kernel's buffers keep the L2 cache)
+_NOISE_BLOCK = 1 << 16  # noise values the NumPy engine draws at once (the compiled one draws its own)
 
 
 def _network(weights, delays_ms, dt: float):
@@ -164,8 +165,8 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     p["_strength"] = w.sum(axis=1)[None, :]
     sigma = np.ascontiguousarray(model.noise_scale(p, k, n), dtype=float)
     state = model.initial_state(k, n, rng)
-    # the noise (a third or more of a compiled step) from NumPy's SFC64 generator, seeded from
-    # random_state: it draws normals about 20 % faster than the default PCG64
+    # the noise from NumPy's SFC64 generator, seeded from random_state: the compiled engine draws
+    # the same values inside its kernel (see _normal)
     noise_rng = np.random.Generator(np.random.SFC64(rng.integers(2 ** 63)))
     n_transient = int(round(transient / dt))
     n_keep = int(round(duration / dt)) // decimate
@@ -177,8 +178,13 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     per_chunk = n_keep if chunk_duration is None else max(1, int(round(chunk_duration * sfreq)))
     stepper = (_NumbaStepper if use_numba else _NumpyStepper)(model, w, dsteps, p, k, n, state, sigma, dt,
                                                               method == "heun", n_transient, decimate)
-    block = max(1, _NOISE_BLOCK // sigma.size)  # steps per noise draw: bounded memory, no page faults
-    noise = np.empty((block, model.n_state, n, k))  # per step (d, N, K): the compiled engine's layout
+    if use_numba:
+        stepper.noise_from(noise_rng)
+    if use_numba:  # the kernel draws its own noise (see _normal): one call a chunk
+        block, noise = total, None
+    else:
+        block = max(1, _NOISE_BLOCK // sigma.size)  # steps per noise draw: bounded memory
+        noise = np.empty((block, model.n_state, n, k))  # per step (d, N, K): the compiled engine's order
     t = 0
     while t < total:
         # the first chunk also runs the transient
@@ -186,7 +192,8 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
         parts = []
         while t < end:
             m = min(block, end - t)
-            noise_rng.standard_normal(out=noise[:m])  # one stream, whatever the block size
+            if noise is not None:
+                noise_rng.standard_normal(out=noise[:m])  # one stream, whatever the block size
             parts.append(stepper.run(t, m, noise))
             t += m
         out = np.concatenate(parts, axis=1)
@@ -240,7 +247,6 @@ class _NumbaStepper:
         sent = model.coupling_variable(state, p)  # (K, N, c)
         self.plan = _numba.plan(w, dsteps, k, sent.shape[-1])
         self.dt, self.heun, self.n_skip, self.decimate, self.k, self.n = dt, heun, n_skip, decimate, k, n
-        d = state.shape[-1]
         order = [s.name for s in model.params] + ["_strength"]
 
         def units(a):  # (K, N, v) -> (v, N * K): unit j = i * K + k, see _numba
@@ -254,13 +260,16 @@ class _NumbaStepper:
         self.hist = np.ascontiguousarray(np.repeat(sent.transpose(1, 2, 0)[:, None], int(dsteps.max()) + 1,
                                                    axis=1))
         self.acc = np.zeros((n, self.plan.block, sent.shape[-1], k))  # the current block's far input
-        self.d = d
 
-    def run(self, t0, n_steps, noise):
+    def noise_from(self, generator):
+        self.rng, self.words = generator, _normal.state_of(generator)
+
+    def run(self, t0, n_steps, noise=None):
         r0, r1 = max(t0 - self.n_skip, 0), t0 + n_steps - self.n_skip
         n_out = max(0, -(-r1 // self.decimate) - (-(-r0 // self.decimate)))
         out = np.empty((self.k, n_out, self.n))
         got = self.kernel(self.state, self.hist, self.acc, t0, n_steps, *self.plan.arrays(), self.prm,
-                          self.sigsq, noise.reshape(len(noise), self.d, self.n * self.k), self.dt, self.heun,
-                          self.n_skip, self.decimate, out)
+                          self.sigsq, self.words, *_normal.tables(), self.dt, self.heun, self.n_skip,
+                          self.decimate, out)
+        _normal.set_state(self.rng, self.words)  # the generator goes on where the kernel stopped
         return out[:, :got]
