@@ -178,13 +178,12 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     per_chunk = n_keep if chunk_duration is None else max(1, int(round(chunk_duration * sfreq)))
     stepper = (_NumbaStepper if use_numba else _NumpyStepper)(model, w, dsteps, p, k, n, state, sigma, dt,
                                                               method == "heun", n_transient, decimate)
-    if use_numba:
-        stepper.noise_from(noise_rng)
     if use_numba:  # the kernel draws its own noise (see _normal): one call a chunk
+        stepper.noise_from(noise_rng)
         block, noise = total, None
     else:
         block = max(1, _NOISE_BLOCK // sigma.size)  # steps per noise draw: bounded memory
-        noise = np.empty((block, model.n_state, n, k))  # per step (d, N, K): the compiled engine's order
+        noise = np.empty((block, model.n_state, n, k))  # per step (d, N, K): the order the kernel draws in
     t = 0
     while t < total:
         # the first chunk also runs the transient
