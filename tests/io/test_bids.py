@@ -54,7 +54,8 @@ def test_plain_folder_rule(shared_data, tmp_path):
 def test_plain_folder_pattern(shared_data):
     study = discover_study(shared_data / "physionet-eegmat",
                            pattern=r"(?P<subject>Subject\d+)_(?P<session>\d)\.edf")
-    assert study.subjects == ["Subject00", "Subject01", "Subject02", "Subject03"]
+    people = sorted({p.name.split("_")[0] for p in (shared_data / "physionet-eegmat").glob("Subject*_1.edf")})
+    assert len(people) >= 4 and study.subjects == people
     assert study.sessions("Subject02") == ["1", "2"]
     assert discover_study(shared_data / "physionet-eegmat").subjects[0] == "Subject00_1"
 
