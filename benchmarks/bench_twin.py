@@ -70,7 +70,7 @@ def hcp(data: Path, subject: str = "101309"):
 
 
 def bold_features(tc):
-    from neurotwin.twin.bold import bold_featureset, bold_summary
+    from neurotwin.features.bold import bold_featureset, bold_summary
 
     summ = bold_summary(tc.T, 0.72)
     labels = [f"r{i:02d}" for i in range(len(tc))]

@@ -23,6 +23,7 @@ __all__ = [
     "MissingFileError",
     "UnsupportedFormatError",
     "ConfigError",
+    "NoPositionsError",
     "FitError",
     "StoreError",
 ]
@@ -34,6 +35,10 @@ class NeurotwinError(Exception):
 
 class DataError(NeurotwinError, ValueError):
     """An input file or array is damaged, empty or not what it claims to be."""
+
+
+class NoPositionsError(DataError):
+    """EEG/MEG channels cannot be placed on a head: no positions in the recording and no standard names."""
 
 
 class MissingFileError(DataError, FileNotFoundError):

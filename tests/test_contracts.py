@@ -38,3 +38,4 @@ def test_model_contract(name):
 def test_unknown_model_names_the_models():
     with pytest.raises(ConfigError, match="Did you mean 'hopf'"):
         get_model("hopff")
+

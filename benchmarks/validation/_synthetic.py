@@ -43,7 +43,8 @@ class Patient:
         csd = hopf_csd(w, FREQS, {"a": theta["a"], "f": theta["f"], "G": theta["G"], "sigma": 1.0},
                        delays_ms=con.tract_lengths / theta["velocity"], gain=self.lf)
         csd = theta["gain"] ** 2 * csd
-        bg = theta["background"] * FREQS ** (-theta["exponent"])
+        # the twin's background: a knee form (the knee from the draw, else none)
+        bg = theta["background"] / (theta.get("knee", 0.0) ** theta["exponent"] + FREQS ** theta["exponent"])
         n_ch = len(CHANNELS)
         psd = np.empty((n_ch, len(FREQS)))
         for k in range(len(FREQS)):
@@ -66,4 +67,5 @@ def draw_theta(rng: np.random.Generator) -> dict:
     """Parameters of a plausible patient (alpha 8-12 Hz, half-width 0.5-2 Hz, ...)."""
     return {"a": -2 * np.pi * rng.uniform(0.5, 2.0), "f": rng.uniform(8.0, 12.0), "G": rng.uniform(0.5, 4.0),
             "velocity": rng.uniform(4.0, 10.0), "gain": rng.uniform(0.5, 2.0),
-            "background": rng.uniform(5.0, 40.0), "exponent": rng.uniform(1.0, 2.0)}
+            "background": rng.uniform(5.0, 40.0), "exponent": rng.uniform(1.0, 2.0),
+            "knee": rng.uniform(2.0, 15.0)}

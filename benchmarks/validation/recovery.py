@@ -36,8 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _synthetic import Patient, draw_theta
 
 import neurotwin
+from neurotwin.features.bold import bold_featureset, bold_summary
 from neurotwin.twin import Twin
-from neurotwin.twin.bold import bold_featureset, bold_summary
 
 LOG = {"a", "G", "velocity", "gain", "background"}
 
@@ -58,7 +58,7 @@ def _report(name, true, mid, lo, hi):
 
 def eeg(n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    rows = {k: [] for k in ("a", "f", "G", "velocity", "gain", "background", "exponent")}
+    rows = {k: [] for k in ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee")}
     t0 = time.perf_counter()
     for i in range(n):
         patient = Patient(20, seed=seed + i)

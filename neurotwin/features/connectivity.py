@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io.timeseries import RegionTimeseries
+from .bold import bold_rows, bold_summary
 from .context import DEFAULT_BANDS, Context
 from .featureset import FeatureArray
 from .registry import register_feature
@@ -140,8 +141,6 @@ def bold_fc(ctx: Context, kinds=("correlation", "partial correlation")) -> tuple
                       "effective number of samples.")
 def bold_dynamics(ctx: Context, band=(0.01, 0.1)) -> tuple[list[dict], dict]:
     """Band-passed Pearson FC, per-region BOLD peak frequency and effective samples (Bartlett)."""
-    from ..twin.bold import bold_rows, bold_summary
-
     ts = ctx.data
     if not isinstance(ts, RegionTimeseries):
         raise DataError("bold_dynamics needs region time series (the rest_fmri pipeline's output).")

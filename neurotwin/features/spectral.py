@@ -43,7 +43,23 @@ def psd(ctx: Context) -> tuple[list[dict], dict]:
     spec = ctx.spectrum()
     arr = FeatureArray(spec.power, ("channel", "freq"), {"channel": spec.ch_names, "freq": list(spec.freqs)},
                        unit=spec.units[0])
-    return [], {"psd": arr}
+    arrays = {"psd": arr}
+    pos = _positions(ctx, spec.ch_names)
+    if pos is not None:
+        arrays["channel_positions"] = FeatureArray(pos, ("channel", "xyz"), {"channel": spec.ch_names,
+                                                                          "xyz": ["x", "y", "z"]}, unit="m")
+    return [], arrays
+
+
+def _positions(ctx: Context, ch_names: list[str]) -> np.ndarray | None:
+    """Head-frame positions (m) of these channels, when the recording has them for every one."""
+    if not ctx.is_mne:
+        return None
+    info = ctx.data.info
+    pos = np.array([info["chs"][info.ch_names.index(c)]["loc"][:3] for c in ch_names], float)
+    if not np.isfinite(pos).all() or (np.linalg.norm(pos, axis=1) < 1e-6).any():
+        return None
+    return pos
 
 
 @register_feature("band_power", modality=("eeg", "meg"), unit="data",

@@ -65,7 +65,27 @@ def template_connectome(name: str = "tvb76", *, tvb_data: str | os.PathLike | No
         tvb_data = list(spec.submodule_search_locations)[0]
     path = Path(tvb_data) / TEMPLATES[name]
     con = read_connectome(path)
-    return replace(con, name=name, provenance={**con.provenance, "template": name, "source": "tvb-data"})
+    return replace(con, name=name, centres=tvb_to_ras(con.centres),
+                   provenance={**con.provenance, "template": name, "source": "tvb-data", "frame": "RAS"})
+
+
+def tvb_to_ras(xyz: np.ndarray) -> np.ndarray:
+    """TVB's template frame (x anterior, y left, z up; mm) to RAS (x right, y anterior, z up).
+
+    TVB's default connectivity, cortex and EEG sensors share that frame:
+    its ``rV1`` centre is at x = -70 mm, ``rPFCPOL`` at x = +79 mm, ``rA1``
+    at y = -47 mm, and its sensor ``T8`` at y = -84 mm. MNE's head frame,
+    into which the lead field places the sources, is RAS-like.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.model.connectome import tvb_to_ras
+    >>> tvb_to_ras(np.array([[79.0, -15.0, -16.0]])).tolist()  # the right frontal pole
+    [[15.0, 79.0, -16.0]]
+    """
+    xyz = np.asarray(xyz, float)
+    return np.column_stack([-xyz[:, 1], xyz[:, 0], xyz[:, 2]])
 
 
 def normalize_weights(con: Connectome, method: str = "max") -> Connectome:

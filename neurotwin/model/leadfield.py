@@ -19,8 +19,9 @@ import numpy as np
 
 from .._validation import did_you_mean
 from ..errors import DataError
+from ..io.channels import standard_montage
 
-__all__ = ["LeadField", "sphere_leadfield"]
+__all__ = ["Cortex", "LeadField", "cortical_leadfield", "sphere_leadfield", "template_cortex"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,22 @@ class LeadField:
         return activity @ self.gain.T
 
 
+#: fewer EEG channels than this get the template head's sphere instead of one fitted to them
+_MIN_FIT_CHANNELS = 8
+
+
+def _template_sphere():
+    montage = standard_montage()
+    info = mne.create_info(montage.ch_names, 1000.0, "eeg")
+    info.set_montage(montage, verbose="error")
+    return mne.make_sphere_model("auto", "auto", info, verbose="error")
+
+
 def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
     """Lead field of radial dipoles at region centres in a sphere fitted to the electrodes.
+
+    With fewer than 8 electrodes (e.g. two frontal channels) no head can be
+    fitted to them; the sphere of MNE's template 10-05 head is used.
 
     Parameters
     ----------
@@ -84,10 +99,7 @@ def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
     >>> lf.gain.shape
     (6, 2)
     """
-    picks = mne.pick_types(info, eeg=True, exclude=[])
-    if len(picks) == 0:
-        raise DataError("the lead field needs EEG channels.")
-    eeg = mne.pick_info(info, picks)
+    eeg, sphere = _head(info)
     pos = np.array([ch["loc"][:3] for ch in eeg["chs"]])
     if not np.isfinite(pos).all() or np.allclose(pos, 0):
         raise DataError("EEG channels have no positions; set a montage first.")
@@ -95,21 +107,159 @@ def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
     if c.ndim != 2 or c.shape[1] != 3 or not np.isfinite(c).all():
         raise DataError(f"centres must be a finite (n_regions, 3) array, got shape {c.shape}.")
     regions = list(regions) if regions is not None else [f"R{i + 1:03d}" for i in range(len(c))]
-    with eeg._unlock():
-        eeg["bads"] = []
-        eeg["projs"] = []
-    sphere = mne.make_sphere_model("auto", "auto", eeg, verbose="error")
     origin, radius = np.asarray(sphere["r0"]), sphere.radius
     rel = (c - c.mean(axis=0)) / 1000.0  # m
     scale = 0.8 * 0.9 * radius / max(np.linalg.norm(rel, axis=1).max(), 1e-9)  # inside the brain sphere
     rr = origin + rel * scale
     nn = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
     nn[np.linalg.norm(rel, axis=1) < 1e-9] = (0.0, 0.0, 1.0)
+    gain = _oriented_gain(eeg, sphere, rr, nn, "region centres")  # radial orientation
+    return LeadField(gain, list(eeg.ch_names), regions)
+
+
+def _head(info: mne.Info):
+    """The EEG channels of ``info`` (no bads, no projections) and the sphere head model for them."""
+    picks = mne.pick_types(info, eeg=True, exclude=[])
+    if len(picks) == 0:
+        raise DataError("the lead field needs EEG channels.")
+    eeg = mne.pick_info(info, picks)
+    with eeg._unlock():
+        eeg["bads"] = []
+        eeg["projs"] = []
+    if len(picks) >= _MIN_FIT_CHANNELS:
+        return eeg, mne.make_sphere_model("auto", "auto", eeg, verbose="error")
+    return eeg, _template_sphere()  # too few points to fit a head: the template 10-05 head's sphere
+
+
+def _oriented_gain(eeg: mne.Info, sphere, rr: np.ndarray, nn: np.ndarray, what: str) -> np.ndarray:
+    """MNE's EEG forward solution of dipoles at ``rr`` (m) oriented along ``nn``: ``(C, n_sources)``."""
     src = mne.setup_volume_source_space(pos={"rr": rr, "nn": nn}, sphere=sphere, verbose="error")
     fwd = mne.make_forward_solution(eeg, trans=None, src=src, bem=sphere, eeg=True, meg=False,
                                     verbose="error")
-    if fwd["nsource"] != len(c):
-        raise DataError(f"{len(c) - fwd['nsource']} region centres fall outside the head model.")
-    free = fwd["sol"]["data"].reshape(len(picks), len(c), 3)
-    gain = np.einsum("ckx,kx->ck", free, nn)  # radial orientation
-    return LeadField(gain, [eeg.ch_names[i] for i in range(len(picks))], regions)
+    if fwd["nsource"] != len(rr):
+        raise DataError(f"{len(rr) - fwd['nsource']} {what} fall outside the head model.")
+    free = fwd["sol"]["data"].reshape(len(eeg.ch_names), len(rr), 3)
+    return np.einsum("ckx,kx->ck", free, nn)
+
+
+@dataclass(frozen=True)
+class Cortex:
+    """A cortical surface with a region per vertex (RAS, mm).
+
+    Attributes
+    ----------
+    vertices, normals : ndarray, shape (V, 3)
+    triangles : ndarray, shape (T, 3)
+    region : ndarray of int, shape (V,)
+        The connectome region of each vertex.
+    name : str
+    """
+
+    vertices: np.ndarray
+    normals: np.ndarray
+    triangles: np.ndarray
+    region: np.ndarray
+    name: str = ""
+
+    def vertex_areas(self) -> np.ndarray:
+        """A third of the area of every triangle a vertex belongs to (mm²)."""
+        v = self.vertices[self.triangles]
+        area = 0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
+        out = np.zeros(len(self.vertices))
+        for k in range(3):
+            np.add.at(out, self.triangles[:, k], area / 3)
+        return out
+
+
+def template_cortex(tvb_data, n_regions: int = 76) -> Cortex:
+    """TVB's 16,384-vertex template cortex and its 76-region mapping, in RAS (from ``tvb-data``).
+
+    Parameters
+    ----------
+    tvb_data : path
+        The ``tvb_data`` folder (``surfaceData/cortex_16384.zip``,
+        ``regionMapping/regionMapping_16k_76.txt``).
+    n_regions : int
+        The connectome the mapping refers to (only 76 ships).
+
+    Returns
+    -------
+    cortex : Cortex
+
+    Examples
+    --------
+    >>> from neurotwin.model.leadfield import template_cortex
+    >>> template_cortex("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    neurotwin.errors.DataError: the template cortex is not in /nonexistent: ...
+    """
+    import zipfile
+    from pathlib import Path
+
+    from .connectome import tvb_to_ras
+
+    root = Path(tvb_data)
+    surf = root / "surfaceData" / "cortex_16384.zip"
+    mapping = root / "regionMapping" / f"regionMapping_16k_{n_regions}.txt"
+    if not surf.is_file() or not mapping.is_file():
+        raise DataError(f"the template cortex is not in {root}: it needs {surf.name} and {mapping.name} "
+                        f"(the 'tvb-data' package).")
+    with zipfile.ZipFile(surf) as z:
+        vertices = np.loadtxt(z.open("vertices.txt"))
+        normals = np.loadtxt(z.open("vertex_normals.txt"))
+        triangles = np.loadtxt(z.open("triangles.txt"), dtype=int)
+    region = np.loadtxt(mapping, dtype=int)
+    if len(region) != len(vertices) or region.max() >= n_regions or region.min() < 0:
+        raise DataError(f"{mapping} does not map the {len(vertices)} vertices to {n_regions} regions.")
+    return Cortex(tvb_to_ras(vertices), tvb_to_ras(normals), triangles, region, f"tvb cortex 16k/{n_regions}")
+
+
+def cortical_leadfield(info: mne.Info, cortex: Cortex, regions) -> LeadField:
+    """Lead field of dipoles normal to a cortical surface, summed per region, in a sphere head.
+
+    Each vertex carries a dipole normal to the surface with a moment
+    proportional to its share of the surface area (pyramidal cells are
+    normal to the cortex: Nunez & Srinivasan 2006); MNE computes the EEG
+    forward solution of every vertex in a three-shell sphere fitted to the
+    electrodes (``make_sphere_model``), and a region's gain is the sum over
+    its vertices — so sulcal walls facing each other cancel, as they do in
+    real EEG. The template surface is moved into the head by scaling each
+    axis to fill the inner skull (95 % of its radius), normals transformed
+    accordingly. Regions without vertices (deep structures) get no gain.
+
+    Parameters
+    ----------
+    info : mne.Info
+        EEG channels with positions.
+    cortex : Cortex
+        E.g. :func:`template_cortex`.
+    regions : list of str
+        The connectome's region names (``cortex.region`` indexes them).
+
+    Returns
+    -------
+    leadfield : LeadField
+    """
+    eeg, sphere = _head(info)
+    regions = list(regions)
+    if cortex.region.max() >= len(regions):
+        raise DataError(f"the cortex maps vertices to {cortex.region.max() + 1} regions; the connectome has "
+                        f"{len(regions)}.")
+    origin = np.asarray(sphere["r0"])
+    inner = sphere["layers"][0]["rad"]  # the innermost shell (brain), m
+    v = cortex.vertices / 1000.0
+    mid = (v.max(axis=0) + v.min(axis=0)) / 2
+    scale = 0.95 * inner / ((v.max(axis=0) - v.min(axis=0)) / 2)
+    rr = (v - mid) * scale
+    norm = np.linalg.norm(rr, axis=1).max()
+    if norm > 0.95 * inner:  # the box's fill put some vertices outside the shell: shrink uniformly
+        rr *= 0.95 * inner / norm
+        scale = scale * 0.95 * inner / norm
+    rr = origin + rr
+    nn = cortex.normals / scale  # normals transform by the inverse (transpose) of a diagonal map
+    nn /= np.maximum(np.linalg.norm(nn, axis=1, keepdims=True), 1e-12)
+    vert = _oriented_gain(eeg, sphere, rr, nn, "cortex vertices") * (cortex.vertex_areas() / 100.0)  # /cm²
+    gain = np.zeros((len(eeg.ch_names), len(regions)))
+    np.add.at(gain.T, cortex.region, vert.T)
+    return LeadField(gain, list(eeg.ch_names), regions)

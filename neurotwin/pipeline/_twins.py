@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._logging import logger
-from ..errors import ConfigError, NeurotwinError
+from ..errors import ConfigError, NeurotwinError, NoPositionsError
 from ..features.featureset import read_featureset
 from ..io.bids import Study
 from ..io.connectome import read_connectome
@@ -133,7 +133,7 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
                 factory = partial(_new_twin, settings, _connectome(settings, study, subject))
             twin = None
             for ses in order:
-                if ses in done:
+                if (ses or "01") in done:  # a session-less recording is stored as session "01"
                     continue
                 twin = update_twin(store, subject, read_featureset(feats[ses]), at=days[ses],
                                    session=ses or "01", twin_factory=factory)
@@ -142,7 +142,7 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
             row["sessions"] = ",".join(s.session for s in twin.states_)
             flagged = twin.changes().query("flagged")
             row["alerts"] = "; ".join(f"ses-{r.session} {r['name']}" for _, r in flagged.iterrows())
-        except _Skip as err:
+        except (_Skip, NoPositionsError) as err:  # the twin cannot be made for this subject's data
             row.update(status="skipped", error=str(err))
             logger.warning("sub-%s: twin skipped: %s", subject, err)
         except NeurotwinError as err:

@@ -181,12 +181,21 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     st = twin.states_
     quality = "r_log_psd" if twin.modality == "eeg" else "fc_r"
     out_ = dict(empty, status=f"{len(st)} state(s), {twin.modality}")
+    con_name = st[0].provenance.get("connectome", "")
+    network = ("TVB's template connectome (not the subject's own)" if con_name.startswith("tvb")
+               else "the subject's connectome")
+    head = st[0].features.get("head", "region centres")
+    head = (f"dipoles normal to the template cortex ({head})" if head.startswith("tvb cortex")
+            else "radial dipoles at the region centres")
     out_["description"] = (
-        "A Hopf network on the subject's connectome fitted to the PSD through the lead field (Whittle "
-        "likelihood, Laplace posterior); fit quality is the correlation of model and data log-PSD."
+        f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
+        f"through a lead field of {head} in a three-shell sphere fitted to the electrodes, plus per-"
+        f"channel gain, aperiodic background (with a knee) and beta rhythm; fitted to the PSD (Whittle "
+        f"likelihood, Fisher-information posterior). Fit quality is the correlation of model and data "
+        f"log-PSD."
         if twin.modality == "eeg"
-        else "A Hopf network fitted to band-passed BOLD FC (Wishart likelihood); fit quality is the FC "
-        "correlation."
+        else f"A Hopf network on {network} fitted to band-passed BOLD FC (Wishart likelihood); fit quality "
+        f"is the FC correlation."
     )
     for s in st:
         d = s.diagnostics
@@ -213,13 +222,13 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         if fs is None or twin.modality != "eeg":
             continue
         try:
-            obj, _ = twin._objective(fs)
+            seen, model = twin.observed(fs), twin.predict(fs, state=s.index)
         except NeurotwinError:
             continue
-        theta = np.concatenate([s.posterior.mean, s.posterior.extra.get("theta_extra", np.zeros(0))])
         out_["fits"].append(
             figs.model_vs_data(
-                obj.freqs, obj.psd.mean(axis=0), obj.model_psd(theta).mean(axis=0), f"ses-{s.session}"
+                np.asarray(seen.coords["freq"]), seen.values.mean(axis=0), model.values.mean(axis=0),
+                f"ses-{s.session}",
             )
         )
     changes = twin.changes()

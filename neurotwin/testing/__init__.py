@@ -5,6 +5,7 @@ built-in ones.
 """
 
 from .models import check_model
+from .objectives import check_objective
 from .readers import check_reader
 
-__all__ = ["check_model", "check_reader"]
+__all__ = ["check_model", "check_objective", "check_reader"]

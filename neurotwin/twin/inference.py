@@ -131,7 +131,7 @@ class Posterior:
 
 def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0, extra_mean=None, x0=None,
             restarts: int = 1, random_state=None, maxiter: int = 500,
-            hessian: bool = True) -> tuple[Posterior, dict]:
+            hessian: bool = True, tol: float | None = None) -> tuple[Posterior, dict]:
     """Minimise ``objective(theta) -> (nll, grad)`` plus the Gaussian prior; Laplace at the optimum.
 
     Parameters
@@ -152,7 +152,13 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
     maxiter : int
         L-BFGS-B iterations per start.
     hessian : bool
-        Compute the Laplace covariance (else the prior's).
+        Compute the Laplace covariance (else the prior's). An objective
+        with a ``fisher(theta)`` method gives its expected information
+        instead of second differences of its gradient.
+    tol : float | None
+        Stop when an iteration improves the negative log posterior by less
+        than this (nats; default: SciPy's relative tolerance, ~2e-9 of it),
+        and a restart of the optimiser from there gains less than it too.
 
     Returns
     -------
@@ -219,10 +225,36 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
         s = center.copy()
         s[:p] = prior.mean + 0.5 * np.sqrt(np.diag(cov0)) * rng.standard_normal(p)
         starts.append(s)
+    # the optimiser works in prior-standardised coordinates z = θ / sd, where the prior's curvature
+    # is the identity: parameters of very different scales (a frequency in Hz, thousands of connection
+    # modifiers) then take comparable steps, which L-BFGS needs to converge in few iterations
+    scale = np.concatenate([np.sqrt(np.diag(cov0)), np.full(n_extra, float(extra_sd))])
+
+    def scaled(z):
+        value, grad = total(z * scale)
+        return value, grad * scale
+
     best, values = None, []
     for s in starts:
         s = np.clip(s, lo, hi)
-        res = minimize(total, s, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
+        options = {"maxiter": maxiter}
+        if tol is not None:
+            options["ftol"] = tol / max(abs(total(s)[0]), 1.0)
+        res = minimize(scaled, s / scale, jac=True, method="L-BFGS-B", options=options)
+        # a stop on the tolerance can come from a stale curvature memory (a long narrow valley) rather
+        # than the optimum: restart from there while a fresh run still gains the tolerance or more
+        used = res.nit
+        while tol is not None and res.success and used < maxiter:
+            again = minimize(scaled, res.x, jac=True, method="L-BFGS-B",
+                             options={**options, "maxiter": maxiter - used})
+            used += max(again.nit, 1)
+            gained = res.fun - again.fun
+            if again.fun < res.fun:
+                again.nit = used
+                res = again
+            if gained < tol:
+                break
+        res.x = res.x * scale
         values.append(float(res.fun))
         if best is None or res.fun < best.fun:
             best = res
@@ -232,11 +264,20 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
     cov = cov0
     warnings = []
     if hessian:
-        cov = _laplace(total, theta, p)
+        if hasattr(objective, "fisher") and not n_extra:
+            # the likelihood's expected information (exact, no second differences) plus the prior's
+            h = np.asarray(objective.fisher(theta), float) + prec
+            w, v = np.linalg.eigh((h + h.T) / 2)
+            cov = (v / np.clip(w, 1e-8 * max(w.max(), 1e-12), None)) @ v.T
+        else:
+            cov = _laplace(total, theta, p)
         warnings = _identifiability(prior.names, np.sqrt(np.diag(cov0)), cov)
     nll = float(objective(theta)[0])
+    edge = 1e-6 * np.maximum(1.0, np.abs(theta[:p]))
+    at_bound = [n for n, t, a, b, e in zip(prior.names, theta[:p], lo[:p], hi[:p], edge)
+                if t - a <= e or b - t <= e]
     info = {"nll": nll, "n_evals": evals[0], "converged": bool(best.success), "message": str(best.message),
-            "starts": values, "warnings": warnings}
+            "starts": values, "warnings": warnings, "at_bound": at_bound}
     if not best.success:
         logger.info("fit stopped before convergence: %s", best.message)
     return Posterior(list(prior.names), list(prior.transforms), theta[:p].copy(), cov,
@@ -265,9 +306,20 @@ def _identifiability(names: list, prior_sd: np.ndarray, cov: np.ndarray) -> list
     sd = np.sqrt(np.diag(cov))
     out = []
     weak = [n for n, s, s0 in zip(names, sd, prior_sd) if s > 0.7 * s0]
-    if weak:
-        out.append(f"weakly identified (posterior sd > 70% of the prior's): {', '.join(weak[:8])}"
-                   f"{' ...' if len(weak) > 8 else ''}")
+    # per-region/-channel parameters ("x[label]") are counted per kind, not listed one by one
+    kinds: dict[str, list[int]] = {}
+    for n in names:
+        if "[" in n:
+            kind = n.split("[")[0]
+            kinds.setdefault(kind, [0, 0])[1] += 1
+    for n in weak:
+        if "[" in n:
+            kinds[n.split("[")[0]][0] += 1
+    weak_global = [n for n in weak if "[" not in n]
+    weak_kinds = [f"{k} {c[0]}/{c[1]}" for k, c in kinds.items() if c[0]]
+    if weak_global or weak_kinds:
+        out.append("weakly identified (posterior sd > 70% of the prior's): "
+                   + ", ".join(weak_global[:8] + weak_kinds))
     corr = cov / np.outer(sd, sd)
     iu = np.triu_indices(len(sd), 1)
     strong = [(names[i], names[j]) for i, j in zip(*iu) if abs(corr[i, j]) > 0.95]

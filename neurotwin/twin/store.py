@@ -179,7 +179,12 @@ class TwinStore:
         tid = self.twin_id(twin.subject)
         config = {"modality": twin.modality, "effective_connectivity": twin.effective_connectivity,
                   "process_noise": twin.process_noise, "restarts": twin.restarts,
-                  "change_thresholds": twin.change_thresholds, "random_state": twin.random_state}
+                  "change_thresholds": twin.change_thresholds, "random_state": twin.random_state,
+                  "head": twin.head}
+        if twin.connectome is not None:
+            # what the head model is found from (a template's name and folder), never patient data
+            config["connectome_provenance"] = {k: v for k, v in (twin.connectome.provenance or {}).items()
+                                               if k in ("template", "source", "file", "frame")}
         con_blob = con_sha = None
         if twin.connectome is not None:
             c = twin.connectome
@@ -249,11 +254,13 @@ class TwinStore:
                                     labels=[str(x) for x in arr["labels"]] if "labels" in arr else None,
                                     centres=arr.get("centres"),
                                     directed=config.get("connectome_directed", False),
-                                    name=config.get("connectome_name", ""))
+                                    name=config.get("connectome_name", ""),
+                                    provenance=config.get("connectome_provenance", {}))
         twin = Twin(subject, modality=modality, connectome=connectome,
                     effective_connectivity=config["effective_connectivity"],
                     process_noise=config["process_noise"], restarts=config["restarts"],
-                    change_thresholds=config["change_thresholds"], random_state=config["random_state"])
+                    change_thresholds=config["change_thresholds"], head=config.get("head", "auto"),
+                    random_state=config["random_state"])
         for idx, meta, blob, sha in states:
             arrays = _unpack(blob, sha, f"state {idx} of subject {subject!r}", self.path)
             twin.states_.append(TwinState.from_record(json.loads(meta), arrays))

@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 
-import mne
 import numpy as np
 
 from .. import __version__
 from .._logging import logger, verbose
 from ..errors import ConfigError, DataError
 from ..features.featureset import FeatureSet
-from ..io.channels import standard_montage
 from ..io.connectome import Connectome
 from ..model.connectome import normalize_weights, template_connectome
-from ..model.leadfield import sphere_leadfield
-from .bold import BoldObjective
-from .eeg import SpectrumObjective
 from .inference import Prior, fit_map, from_unconstrained
 from .longitudinal import changes, forecast, trajectory
+from .objectives import OBJECTIVES, get_objective
 from .state import TwinState
 
 __all__ = ["Twin"]
 
-#: default smallest change worth flagging, natural units (identity params) or log-ratio (log params)
-CHANGE_THRESHOLDS = {"eeg": {"f": 0.5, "exponent": 0.3, "a": 0.4, "G": 0.5, "velocity": 0.5, "gain": 0.5,
-                             "background": 0.5},
-                     "bold": {"G": 0.3}}
-
-
-def _array(features: FeatureSet, name: str):
-    hits = [k for k in features.arrays if k == name or k.endswith("/" + name)]
-    if len(hits) != 1:
-        raise DataError(f"the features need exactly one {name!r} array (found {len(hits)}); compute them "
-                        f"with the features step (features = [{name!r}, ...]).")
-    return features.arrays[hits[0]]
-
-
-def _digest(*arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a, dtype=float).tobytes())
-    return h.hexdigest()[:16]
+#: default smallest change worth flagging per modality, natural units (identity params) or log-ratio
+CHANGE_THRESHOLDS = {m: dict(cls.change_thresholds) for m, cls in OBJECTIVES.items()}
 
 
 class Twin:
@@ -64,6 +42,12 @@ class Twin:
     process_noise : float
         Random-walk variance per day of every parameter (unconstrained
         scale) between sessions: how much the brain may drift unremarked.
+    head : "auto" | "cortex" | "centres"
+        EEG head model: dipoles normal to the template cortex (TVB's
+        16k-vertex surface, summed per region; needs the 76-region
+        template), or one radial dipole at each region centre; ``auto``
+        takes the cortex when the connectome has one. Both in a
+        three-shell sphere fitted to the electrodes.
     restarts : int
         Extra optimiser starts drawn from the prior (first fit only). EEG
         fits always start from the data's alpha peak as well (default 0:
@@ -86,9 +70,8 @@ class Twin:
 
     def __init__(self, subject: str, *, modality: str = "eeg", connectome: Connectome | None = None,
                  effective_connectivity: bool = True, process_noise: float = 2.5e-4, restarts: int = 0,
-                 change_thresholds: dict | None = None, random_state: int | None = 0):
-        if modality not in ("eeg", "bold"):
-            raise ConfigError(f"modality must be 'eeg' or 'bold', got {modality!r}.")
+                 change_thresholds: dict | None = None, head: str = "auto", random_state: int | None = 0):
+        get_objective(modality)  # a known modality (the error names them)
         if not np.isfinite(process_noise) or process_noise < 0:
             raise ConfigError(f"process_noise must be >= 0, got {process_noise!r}.")
         self.subject = str(subject)
@@ -97,77 +80,31 @@ class Twin:
         self.effective_connectivity = effective_connectivity
         self.process_noise = float(process_noise)
         self.restarts = int(restarts)
-        self.change_thresholds = {**CHANGE_THRESHOLDS[modality], **(change_thresholds or {})}
+        self.change_thresholds = {**get_objective(modality).change_thresholds, **(change_thresholds or {})}
         self.random_state = random_state
+        if head not in ("auto", "cortex", "centres"):
+            raise ConfigError(f"head must be 'auto', 'cortex' or 'centres', got {head!r}.")
+        self.head = head
         self.states_: list[TwinState] = []
-        self._leadfield = None
+        self._cache: dict = {}  # what objectives reuse across sessions (the lead field), in memory only
+        self._fitted: dict[int, object] = {}  # state index -> its objective (in memory only)
 
     # ------------------------------------------------------------------ set-up
     def _connectome(self) -> Connectome:
         if self.connectome is None:
-            if self.modality == "bold":
-                raise ConfigError("a BOLD twin needs the patient's connectome (connectome=...): its regions "
-                                  "must be the FC's.")
-            self.connectome = template_connectome("tvb76")
+            template = get_objective(self.modality).template
+            if template is None:
+                raise ConfigError(f"a {self.modality} twin needs the patient's connectome (connectome=...): "
+                                  f"its regions must be the features'.")
+            self.connectome = template_connectome(template)
         return normalize_weights(self.connectome, "max")
 
     def _objective(self, features: FeatureSet):
+        """The objective of a session's features: ``(objective, summary)``."""
         if not isinstance(features, FeatureSet):
             raise DataError(f"a twin is fitted to a FeatureSet, not {type(features).__name__}.")
-        con = self._connectome()
-        if self.modality == "eeg":
-            psd = _array(features, "psd")
-            chans, freqs = list(psd.coords["channel"]), np.asarray(psd.coords["freq"], float)
-            settings = (features.provenance or {}).get("psd") or {}
-            if "n_averages" not in settings:
-                raise DataError("the features do not record how many segments the PSD averages "
-                                "(provenance['psd']['n_averages']); recompute them with this neurotwin.")
-            if self.states_ and chans != self.states_[0].features["channels"]:
-                raise DataError(f"these features have channels {chans[:4]}... but the twin was fitted to "
-                                f"{self.states_[0].features['channels'][:4]}... (a different montage); "
-                                f"refit a new twin or pick the same channels.")
-            if con.tract_lengths is None or con.centres is None:
-                raise DataError("an EEG twin needs a connectome with tract lengths and region centres.")
-            if self._leadfield is None or self._leadfield.ch_names != chans:
-                info = mne.create_info(chans, 1000.0, "eeg")
-                missing = [c for c in chans if c not in standard_montage().ch_names]
-                if missing:
-                    raise DataError(f"channel(s) {missing[:5]} have no standard 10-05 position for the "
-                                    f"lead field; drop them or rename them.")
-                info.set_montage(standard_montage(), verbose="error")
-                self._leadfield = sphere_leadfield(info, con.centres, con.labels)
-            obj = SpectrumObjective(con.weights, con.tract_lengths, self._leadfield.gain, freqs,
-                                    np.asarray(psd.values, float), settings["n_averages"])
-            summary = {"channels": chans, "freqs": [float(freqs[0]), float(freqs[-1])],
-                       "n_averages": float(settings["n_averages"]), "digest": _digest(psd.values)}
-            for feat in ("iaf", "aperiodic_exponent"):
-                t = features.table
-                vals = t[(t["feature"] == feat) & (t["status"] == "ok")]["value"]
-                if len(vals):
-                    summary[feat] = float(np.median(vals))
-            return obj, summary
-        fc = _array(features, "fc_pearson")
-        labels = list(fc.coords["region"])
-        t = features.table
-        peaks = t[t["feature"] == "bold_peak_freq"].set_index("location")["value"]
-        t_eff = t[t["feature"] == "bold_t_eff"]["value"]
-        if len(t_eff) != 1 or any(lab not in peaks.index for lab in labels):
-            raise DataError("the BOLD features need bold_peak_freq per region and bold_t_eff (the "
-                            "'bold_dynamics' feature).")
-        if con.labels is None or list(con.labels) != labels:
-            raise DataError("the connectome's region labels must equal the FC's, in the same order "
-                            f"(FC starts {labels[:3]}, connectome {list(con.labels or [])[:3]}).")
-        if self.states_ and labels != self.states_[0].features["regions"]:
-            raise DataError("these BOLD features have other regions than the twin's first session.")
-        values = np.asarray(fc.values, float)
-        if not np.isfinite(values).all():
-            raise DataError("the FC matrix has NaN values; check the parcellation (empty regions).")
-        obj = BoldObjective(con.weights, values, float(t_eff.iloc[0]), peaks[labels].to_numpy(), labels,
-                            effective=self.effective_connectivity)
-        iu = np.triu_indices(len(labels), 1)
-        summary = {"regions": labels, "t_eff": float(t_eff.iloc[0]), "digest": _digest(values),
-                   "fc_mean": float(np.mean(values[iu])), "peak_freqs": [float(x) for x in peaks[labels]]}
-        return obj, summary
+        obj = get_objective(self.modality).build(features, self._connectome(), self)
+        return obj, obj.summary
 
     # ------------------------------------------------------------------ fitting
     def _fit_state(self, features, session, at, prior: Prior, extra_mean, restarts) -> TwinState:
@@ -179,41 +116,45 @@ class Twin:
         t0 = time.perf_counter()
         n_extra = getattr(obj, "n_extra", 0)
         starts = None
-        if hasattr(obj, "start"):
+        if hasattr(obj, "starts"):
+            starts = obj.starts(prior, first=prior is obj.prior)
+        elif hasattr(obj, "start"):
             # from the data's own starting point, and (updates) from the previous state
             starts = [obj.start] if prior is obj.prior else [np.array(prior.mean), obj.start]
+        tol = getattr(obj, "tolerance", None)
+        maxiter = getattr(obj, "maxiter", 500)
+        reweight = hasattr(obj, "reweight")
         post, info = fit_map(obj, prior, n_extra=n_extra, extra_sd=getattr(obj, "edge_sd", 1.0),
                              extra_mean=extra_mean, x0=starts, restarts=restarts,
-                             random_state=self.random_state, hessian=not hasattr(obj, "reweight"))
-        if hasattr(obj, "reweight"):
+                             random_state=self.random_state, hessian=not reweight, tol=tol,
+                             maxiter=maxiter)
+        if reweight:
             # weigh frequencies by the fitted model's channel redundancy, then refine and take the posterior
             obj.reweight(post.mean)
             evals = info["n_evals"]
             post, info = fit_map(obj, prior, x0=[np.array(post.mean)], restarts=0,
-                                 random_state=self.random_state)
+                                 random_state=self.random_state, tol=tol, maxiter=maxiter)
             info["n_evals"] += evals
         theta = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
         diag = {"nll": info["nll"], "converged": info["converged"], "n_evals": info["n_evals"],
-                "warnings": info["warnings"], "seconds": round(time.perf_counter() - t0, 2)}
-        if self.modality == "eeg":
-            model = obj.model_psd(theta)
-            diag["r_log_psd"] = float(np.corrcoef(np.log(model).ravel(), np.log(obj.psd).ravel())[0, 1])
-            fine = np.arange(7.0, 14.0001, 0.05)  # the model's alpha peak on a fine grid
-            peak = float(fine[np.argmax(obj.predict(theta, fine).mean(axis=0))])
-            diag["model_iaf"] = peak
-            if "iaf" in summary:
-                diag["iaf_error"] = peak - summary["iaf"]
-        else:
-            iu = np.triu_indices(obj.n, 1)
-            diag["fc_r"] = float(np.corrcoef(obj.model_fc(theta)[iu], obj.fc[iu])[0, 1])
+                "warnings": info["warnings"], "at_bound": info.get("at_bound", []),
+                "seconds": round(time.perf_counter() - t0, 2)}
+        more = obj.diagnostics(theta, post, prior)
+        diag["warnings"] = [*diag["warnings"], *more.pop("warnings", [])]
+        diag.update(more)
         prov = {"neurotwin": __version__, "model": "hopf", "modality": self.modality,
+                "objective": type(obj).__name__,
                 "connectome": getattr(self.connectome, "name", "") or "subject",
                 "prior": "template" if not self.states_ else f"state {self.states_[-1].index}",
                 "process_noise": self.process_noise, "random_state": self.random_state,
                 "features": {k: v for k, v in (features.provenance or {}).items()
                              if k in ("neurotwin", "psd")}}
-        for w in info["warnings"]:
+        if not info["converged"]:
+            logger.warning("twin %s, session %s: the fit stopped before it converged (%s); its parameters "
+                           "may be off", self.subject, session, info.get("message", "iteration limit"))
+        for w in diag["warnings"]:
             logger.warning("twin %s, session %s: %s", self.subject, session, w)
+        self._fitted[len(self.states_)] = obj
         return TwinState(len(self.states_), str(session), float(at), post, summary, diag, prov)
 
     @verbose
@@ -239,6 +180,7 @@ class Twin:
             raise DataError(f"a twin is fitted to a FeatureSet, not {type(features).__name__}.")
         session = session or self._session_of(features)
         self.states_ = []
+        self._fitted = {}
         self.states_.append(self._fit_state(features, session, at, None, None, self.restarts))
         logger.info("twin %s fitted to session %s (%s)", self.subject, session,
                     self._quality(self.states_[-1]))
@@ -294,9 +236,101 @@ class Twin:
     @staticmethod
     def _quality(state: TwinState) -> str:
         d = state.diagnostics
-        if "r_log_psd" in d:
-            return f"log-PSD r = {d['r_log_psd']:.2f}, model alpha peak {d['model_iaf']:.2f} Hz"
-        return f"FC r = {d['fc_r']:.2f}"
+        quality = OBJECTIVES[state.provenance.get("modality", "eeg")].quality
+        text = f"{quality} = {d.get(quality, float('nan')):.2f}"
+        return text + (f", model alpha peak {d['model_iaf']:.2f} Hz" if "model_iaf" in d else "")
+
+    # ------------------------------------------------------------------ prediction
+    def _state(self, state: int):
+        if not self.states_:
+            raise ConfigError("the twin has no fitted state yet; call fit() first.")
+        return self.states_[state]
+
+    def predict(self, features: FeatureSet | None = None, *, state: int = -1):
+        """What the twin's model predicts for the features it models, at a state's parameters.
+
+        Parameters
+        ----------
+        features : FeatureSet | None
+            A session's features: the prediction is made for its channels
+            (EEG) or regions (BOLD) and on the twin's frequency grid. None
+            takes the features the state was fitted to (while the twin is
+            in memory).
+        state : int
+            Which state's parameters (posterior means; default the last).
+
+        Returns
+        -------
+        prediction : FeatureArray
+            EEG: the sensor PSD ``(channel, freq)`` on the twin's 1-Hz grid
+            (2-40 Hz, mains bins left out); BOLD: the FC ``(region, region)``.
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").predict()
+        Traceback (most recent call last):
+        ...
+        neurotwin.errors.ConfigError: the twin has no fitted state yet; call fit() first.
+        """
+        st = self._state(state)
+        if features is not None:
+            obj = self._objective(features)[0]
+        elif st.index in self._fitted:
+            obj = self._fitted[st.index]
+        else:
+            raise ConfigError("pass the session's features (predict(features)): the twin keeps its "
+                              "parameters, not the recording's channels and their positions.")
+        return obj.predict(self.theta(state))
+
+    def observed(self, features: FeatureSet):
+        """The features as the twin sees them: the PSD on its grid (EEG) or the FC (BOLD).
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").observed({"psd": 1})
+        Traceback (most recent call last):
+        ...
+        neurotwin.errors.DataError: a twin is fitted to a FeatureSet, not dict.
+        """
+        return self._objective(features)[0].observed()
+
+    def score(self, features: FeatureSet, *, state: int = -1) -> dict[str, float]:
+        """How well a state predicts a (held-out) session's features.
+
+        Returns
+        -------
+        scores : dict
+            ``loglik``: the log-likelihood per modelled value (Whittle for
+            EEG, Wishart for BOLD, up to a constant); ``r``: the correlation
+            of predicted and observed log-PSD (EEG, all channels and
+            frequencies) or FC (BOLD, upper triangle).
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").score(None)
+        Traceback (most recent call last):
+        ...
+        neurotwin.errors.ConfigError: the twin has no fitted state yet; call fit() first.
+        """
+        self._state(state)
+        return self._objective(features)[0].score(self.theta(state))
+
+    @staticmethod
+    def global_names(posterior) -> list[str]:
+        """The names of a posterior's global parameters (not per region or channel).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from neurotwin.twin import Twin
+        >>> from neurotwin.twin.inference import Posterior
+        >>> Twin.global_names(Posterior(["G", "a[V1]"], ["log", "logneg"], np.zeros(2), np.eye(2)))
+        ['G']
+        """
+        return [n for n in posterior.names if "[" not in n]
 
     def theta(self, state: int = -1) -> np.ndarray:
         """All unconstrained parameters of a state (posterior mean, then MAP extras)."""
@@ -336,23 +370,8 @@ class Twin:
 
         if not self.states_:
             raise ConfigError("the twin has no fitted state yet.")
-        p = self.natural(self.states_[state].posterior.mean, state)
-        con = self._connectome()
-        if self.modality == "eeg":
-            params = {"a": p["a"], "f": p["f"], "G": p["G"], "sigma": 1.0}
-            return what_if(con, params, conduction_velocity=p["velocity"], **changes_)
-        st = self.states_[state]
-        labels = st.features["regions"]
-        params = {"a": np.array([p[f"a[{lb}]"] for lb in labels]), "f": np.array(st.features["peak_freqs"]),
-                  "G": p["G"], "sigma": np.array([p[f"sigma[{lb}]"] for lb in labels])}
-        weights = con.weights.copy()
-        extra = st.posterior.extra.get("theta_extra")
-        if extra is not None and len(extra):
-            mask = con.weights > 0
-            weights[mask] = weights[mask] * np.exp(extra)
-        effective = Connectome(weights, labels=labels, directed=True, name="effective")
-        freqs = changes_.pop("freqs", np.linspace(0.005, 0.15, 59))
-        return what_if(effective, params, freqs=freqs, **changes_)
+        con, params, kwargs = get_objective(self.modality).network(self.states_[state], self._connectome())
+        return what_if(con, params, **{**kwargs, **changes_})
 
     def __repr__(self) -> str:
         return f"<Twin {self.subject} | {self.modality}, {len(self.states_)} state(s)>"

@@ -33,3 +33,41 @@ def test_tr_subsampling_and_bad_input():
         balloon_windkessel(np.zeros((10, 1)), 1.0)
     with pytest.raises(DataError, match="finite"):
         balloon_windkessel(np.full((10, 1), np.nan), 100.0)
+
+
+def test_psd_jacobian_equals_finite_differences():
+    from neurotwin.model import hopf_psd, hopf_psd_jacobian
+
+    rng = np.random.default_rng(3)
+    n = 6
+    w = rng.random((n, n))
+    np.fill_diagonal(w, 0)
+    lead = rng.standard_normal((4, n))
+    tau = rng.random((n, n)) * 20
+    p = {"a": -rng.uniform(3, 8, n), "f": rng.uniform(8, 12, n), "G": 0.7, "sigma": rng.uniform(0.5, 1.5, n)}
+    freqs = np.arange(2.0, 40.0)
+    psd, jac = hopf_psd_jacobian(w, freqs, p, delays_ms=tau, gain=lead)
+    np.testing.assert_allclose(psd, hopf_psd(w, freqs, p, delays_ms=tau, gain=lead), rtol=1e-12)
+    h = 1e-5
+
+    def central(key, j=None):
+        up, down = dict(p), dict(p)
+        if j is None:
+            up[key], down[key] = p[key] + h, p[key] - h
+        else:
+            up[key], down[key] = p[key].copy(), p[key].copy()
+            up[key][j] += h
+            down[key][j] -= h
+        return (hopf_psd(w, freqs, up, delays_ms=tau, gain=lead)
+                - hopf_psd(w, freqs, down, delays_ms=tau, gain=lead)) / (2 * h)
+
+    def close(exact, numeric):
+        np.testing.assert_allclose(exact, numeric, rtol=1e-5, atol=1e-6 * np.abs(numeric).max())
+
+    for name in ("a", "f"):
+        for j in range(n):
+            close(jac[name][:, :, j], central(name, j))
+    close(jac["G"], central("G"))
+    slower = (hopf_psd(w, freqs, p, delays_ms=tau * np.exp(h), gain=lead)
+              - hopf_psd(w, freqs, p, delays_ms=tau * np.exp(-h), gain=lead)) / (2 * h)
+    close(jac["log_delay"], slower)

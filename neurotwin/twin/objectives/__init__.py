@@ -1,0 +1,15 @@
+"""Twin objectives: one module a modality's likelihood, registered by modality (``OBJECTIVES``).
+
+Examples
+--------
+>>> from neurotwin.twin.objectives import OBJECTIVES
+>>> {m: cls.quality for m, cls in sorted(OBJECTIVES.items())}
+{'bold': 'fc_r', 'eeg': 'r_log_psd'}
+"""
+
+from .base import OBJECTIVES, Objective, get_objective, register_objective
+from .bold_fc import BoldObjective
+from .eeg_psd import SpectrumObjective
+
+__all__ = ["OBJECTIVES", "BoldObjective", "Objective", "SpectrumObjective", "get_objective",
+           "register_objective"]

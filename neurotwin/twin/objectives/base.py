@@ -1,0 +1,130 @@
+"""The protocol every twin objective follows, and the registry that finds one by modality.
+
+An objective is one modality's likelihood of a session's features given the
+twin's parameters. It builds itself from a FeatureSet and a connectome
+(:meth:`Objective.build`), declares its parameters once (its ``prior``:
+names, transforms, means and sds on the unconstrained scale, and the
+``bounds`` of its domain), gives the negative log-likelihood and its
+gradient (``obj(theta) -> (nll, grad)``), **predicts the features it models
+for any parameters** (:meth:`predict`, next to the same features as observed,
+:meth:`observed`), scores a parameter set (:meth:`score`), reports its fit
+diagnostics, and hands the fitted network to what-if experiments
+(:meth:`network`). :class:`neurotwin.twin.Twin` holds only settings and
+states and calls these; :func:`neurotwin.testing.check_objective` checks the
+contract for every registered objective.
+
+Optional hooks the fit uses when present: ``starts(prior, first)`` (where the
+optimiser starts), ``reweight(theta)`` (a second pass after re-weighting),
+``fisher(theta)`` (the expected information, for the posterior),
+``tolerance`` (nats) and ``maxiter``; ``n_extra`` values after the prior's
+are fitted by MAP only (prior sd ``edge_sd``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..._validation import did_you_mean
+from ...errors import ConfigError, DataError
+
+__all__ = ["OBJECTIVES", "Objective", "feature_array", "get_objective", "register_objective"]
+
+#: modality -> objective class
+OBJECTIVES: dict[str, type] = {}
+
+
+def register_objective(cls: type) -> type:
+    """Class decorator: make an objective available under its ``modality``.
+
+    Examples
+    --------
+    >>> from neurotwin.twin.objectives import OBJECTIVES
+    >>> sorted(OBJECTIVES)
+    ['bold', 'eeg']
+    """
+    OBJECTIVES[cls.modality] = cls
+    return cls
+
+
+def get_objective(modality: str) -> type:
+    """The objective class of a modality (an error names the registered ones).
+
+    Examples
+    --------
+    >>> from neurotwin.twin.objectives import get_objective
+    >>> get_objective("eeg").__name__
+    'SpectrumObjective'
+    """
+    if modality not in OBJECTIVES:
+        raise ConfigError(f"modality must be one of {sorted(OBJECTIVES)}, got {modality!r}."
+                          f"{did_you_mean(str(modality), sorted(OBJECTIVES))}")
+    return OBJECTIVES[modality]
+
+
+def feature_array(features, name: str):
+    """The one array called ``name`` in a FeatureSet (keys may carry ``subject/session/`` prefixes)."""
+    hits = [k for k in features.arrays if k == name or k.endswith("/" + name)]
+    if len(hits) != 1:
+        raise DataError(f"the features need exactly one {name!r} array (found {len(hits)}); compute them "
+                        f"with the features step (features = [{name!r}, ...]).")
+    return features.arrays[hits[0]]
+
+
+class Objective:
+    """Base class of twin objectives: the methods :class:`~neurotwin.twin.Twin` calls.
+
+    Subclasses set ``modality``, ``quality`` (the diagnostics key of the fit
+    quality), ``change_thresholds`` (the smallest change worth flagging per
+    parameter, on the unconstrained scale) and implement the methods below.
+    """
+
+    modality: ClassVar[str] = ""
+    quality: ClassVar[str] = ""
+    change_thresholds: ClassVar[dict] = {}
+    #: the template connectome used when the patient has none (None: the patient's is required)
+    template: ClassVar[str | None] = None
+    #: the features' summary kept in the state (channels or regions, grid, digest, ...)
+    summary: dict
+    n_extra: int = 0
+    edge_sd: float = 1.0
+
+    @classmethod
+    def build(cls, features, connectome, twin) -> Objective:  # pragma: no cover - abstract
+        """The objective of one session's features (``twin``: its settings and first state)."""
+        raise NotImplementedError
+
+    def __call__(self, theta):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, theta):  # pragma: no cover - abstract
+        """The modelled features at ``theta`` (a FeatureArray like :meth:`observed`)."""
+        raise NotImplementedError
+
+    def observed(self):  # pragma: no cover - abstract
+        """The session's features as the objective sees them (a FeatureArray)."""
+        raise NotImplementedError
+
+    def score(self, theta) -> dict:  # pragma: no cover - abstract
+        """``loglik`` per modelled value and ``r`` of prediction and observation at ``theta``."""
+        raise NotImplementedError
+
+    def diagnostics(self, theta, posterior, prior) -> dict:
+        """Fit diagnostics beyond the optimiser's (at least :attr:`quality`)."""
+        return {self.quality: self.score(theta)["r"]}
+
+    @staticmethod
+    def network(state, connectome) -> tuple:  # pragma: no cover - abstract
+        """``(connectome, params, kwargs)`` of the fitted network, for :func:`neurotwin.model.what_if`."""
+        raise NotImplementedError
+
+
+def digest(*arrays) -> str:
+    """A short SHA-256 of arrays (what a state was fitted to, without the data)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=float).tobytes())
+    return h.hexdigest()[:16]

@@ -1,0 +1,36 @@
+"""Every registered twin objective passes its contract (neurotwin.testing.check_objective)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurotwin.errors import ConfigError
+from neurotwin.testing import check_objective
+from neurotwin.twin.objectives import OBJECTIVES, get_objective
+
+
+def _objective_example(modality, make_session, small_connectome):
+    if modality == "eeg":
+        return make_session(), small_connectome
+    from neurotwin.features.bold import bold_featureset
+    from neurotwin.io import Connectome
+
+    rng = np.random.default_rng(0)
+    labels = [f"r{i}" for i in range(6)]
+    w = rng.uniform(0, 1, (6, 6)) * (rng.uniform(size=(6, 6)) < 0.6)
+    w = np.triu(w, 1) + np.triu(w, 1).T
+    fc = np.corrcoef(rng.normal(size=(6, 300)))
+    fs = bold_featureset({"fc": fc, "t_eff": 150.0, "peak_freqs": rng.uniform(0.02, 0.08, 6)}, labels)
+    return fs, Connectome(w, labels=labels)
+
+
+@pytest.mark.parametrize("modality", sorted(OBJECTIVES))
+def test_objective_contract(modality, make_session, small_connectome):
+    features, connectome = _objective_example(modality, make_session, small_connectome)
+    check_objective(get_objective(modality), features, connectome)
+
+
+def test_unknown_modality_names_the_objectives():
+    with pytest.raises(ConfigError, match="Did you mean 'eeg'"):
+        get_objective("eegg")
