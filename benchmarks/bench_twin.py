@@ -11,11 +11,13 @@ Cases (one process pinned to one core, one BLAS/numba thread; median of
 
 * ``EEG``: EEGBCI S001 run 2 (eyes closed, 64 channels, 1 min): band-pass
   1-45 Hz, average reference, 2-s epochs, default features, then
-  ``Twin.fit`` on TVB's 76-region template (7 parameters, 2 starts,
-  Laplace posterior). Target (issue 6): <= 30 s.
+  ``Twin.fit`` on TVB's 76-region template (cortical lead field; global,
+  per-channel and per-region parameters; Fisher-information posterior).
+  Target (issue 13): <= 30 s.
 * ``BOLD``: HCP subject 101309 (94 AAL2 regions — the issue's target
   names 80 — 1200 volumes): ``bold_summary`` then ``Twin.fit`` (189
-  parameters with a posterior, 8742 connection modifiers). Target <= 30 s.
+  parameters with a posterior, 8742 connection modifiers), to convergence.
+  Target <= 30 s.
 * ``neurolib``: neurolib 0.6.2's own route to the same subject's FC —
   simulate its Hopf model with the subject's connectome and delays, BOLD
   through its Balloon-Windkessel model, and score FC — over a grid of 4
