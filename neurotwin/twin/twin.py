@@ -318,20 +318,6 @@ class Twin:
         self._state(state)
         return self._objective(features)[0].score(self.theta(state))
 
-    @staticmethod
-    def global_names(posterior) -> list[str]:
-        """The names of a posterior's global parameters (not per region or channel).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from neurotwin.twin import Twin
-        >>> from neurotwin.twin.inference import Posterior
-        >>> Twin.global_names(Posterior(["G", "a[V1]"], ["log", "logneg"], np.zeros(2), np.eye(2)))
-        ['G']
-        """
-        return [n for n in posterior.names if "[" not in n]
-
     def theta(self, state: int = -1) -> np.ndarray:
         """All unconstrained parameters of a state (posterior mean, then MAP extras)."""
         post = self.states_[state].posterior

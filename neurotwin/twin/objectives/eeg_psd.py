@@ -53,20 +53,18 @@ likelihood), so it needs no second differences.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import mne
 import numpy as np
 
-from ...errors import ConfigError, DataError, NoPositionsError
+from ...errors import DataError
 from ...features.featureset import FeatureArray
-from ...io.channels import standard_montage
-from ...model.leadfield import cortical_leadfield, sphere_leadfield, template_cortex
+from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from ...model.spectra import hopf_csd, hopf_psd_jacobian
 from ..inference import Prior
 from .base import Objective, digest, feature_array, register_objective
+from .eeg_inputs import bin_psd, cortex_for, eeg_info
+from .eeg_inputs import positions as eeg_positions
 
-__all__ = ["GLOBAL_NAMES", "NAMES", "SpectrumObjective", "bin_psd", "hopf_from_posterior"]
+__all__ = ["GLOBAL_NAMES", "NAMES", "SpectrumObjective", "hopf_from_posterior"]
 
 #: global parameters of the EEG twin, in order
 GLOBAL_NAMES = ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee", "beta_f", "beta_width",
@@ -76,8 +74,6 @@ _TRANSFORMS = ("logneg", "identity", "log", "log", "log", "log", "identity", "lo
 #: prior sd of the channel offsets (gain: log; background: log; exponent) and the regional ones
 CHANNEL_SD = {"gain_offset": 0.5, "background_offset": 1.0, "exponent_offset": 0.5, "beta_offset": 1.0}
 REGION_SD = {"a_offset": 0.5, "f_offset": 1.0}
-#: mains frequencies whose bins (and harmonics') are left out of the fit
-MAINS = (50.0, 60.0)
 
 
 def _centred(x: np.ndarray) -> np.ndarray:
@@ -106,51 +102,6 @@ def hopf_from_posterior(posterior, regions) -> tuple[dict, float]:
     df = _centred(np.array([mean.get(f"f_offset[{r}]", 0.0) for r in regions]))
     params = {"a": -np.exp(mean["a"] + da), "f": mean["f"] + df, "G": float(np.exp(mean["G"])), "sigma": 1.0}
     return params, float(np.exp(mean["velocity"]))
-
-
-def bin_psd(freqs, psd, *, fmin: float = 2.0, fmax: float = 40.0, resolution: float = 1.0,
-            exclude=MAINS, exclude_width: float = 1.0) -> tuple[np.ndarray, np.ndarray, int]:
-    """Average a PSD's neighbouring bins to ``resolution`` Hz within ``fmin``-``fmax``.
-
-    Bins within ``exclude_width`` Hz of a mains frequency or its harmonics
-    are dropped first (line noise is not brain activity).
-
-    Returns
-    -------
-    freqs : ndarray, shape (F,)
-    psd : ndarray, shape (C, F)
-    step : int
-        Original bins averaged per bin (multiply the PSD's degrees of freedom by it).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from neurotwin.twin.objectives.eeg_psd import bin_psd
-    >>> f, p, step = bin_psd(np.arange(0, 100.01, 0.5), np.ones((2, 201)), fmax=60.0)
-    >>> step, bool(np.all(np.abs(f - 50) > 1))
-    (2, True)
-    """
-    freqs = np.asarray(freqs, float)
-    psd = np.asarray(psd, float)
-    sel = (freqs >= fmin) & (freqs <= fmax)
-    for mains in exclude:
-        for k in range(1, int(fmax // mains) + 1):
-            sel &= np.abs(freqs - k * mains) > exclude_width
-    if sel.sum() < 5:
-        raise DataError(f"the PSD has fewer than 5 frequencies in {fmin}-{fmax} Hz.")
-    step = max(1, int(round(resolution / np.median(np.diff(freqs[sel])))))
-    idx = np.flatnonzero(sel)
-    # group consecutive selected bins into runs of `step` (never across an excluded gap)
-    groups, run = [], []
-    for i in idx:
-        if run and i != run[-1] + 1:
-            run = []
-        run.append(i)
-        if len(run) == step:
-            groups.append(run)
-            run = []
-    groups = np.array(groups)
-    return freqs[groups].mean(axis=1), psd[:, groups].mean(axis=2), step
 
 
 @register_objective
@@ -519,11 +470,11 @@ class SpectrumObjective(Objective):
         con = connectome
         if con.tract_lengths is None or con.centres is None:
             raise DataError("an EEG twin needs a connectome with tract lengths and region centres.")
-        positions = _positions(features, chans)
+        positions = eeg_positions(features, chans)
         key = ("leadfield", tuple(chans), None if positions is None else positions.tobytes())
         if key not in twin._cache:
-            info = _eeg_info(chans, positions)
-            cortex = _cortex(con, twin.head)
+            info = eeg_info(chans, positions)
+            cortex = cortex_for(con, twin.head)
             lf = (cortical_leadfield(info, cortex, con.labels) if cortex is not None
                   else sphere_leadfield(info, con.centres, con.labels))
             twin._cache.clear()
@@ -594,50 +545,3 @@ class SpectrumObjective(Objective):
         params, velocity = hopf_from_posterior(state.posterior, connectome.labels)
         return connectome, params, {"conduction_velocity": velocity}
 
-
-def _positions(features, chans: list[str]) -> np.ndarray | None:
-    """The recording's own electrode positions (m, head frame) when the features carry them."""
-    hits = [k for k in features.arrays if k == "channel_positions" or k.endswith("/channel_positions")]
-    if len(hits) != 1:
-        return None
-    arr = features.arrays[hits[0]]
-    if list(arr.coords["channel"]) != list(chans):
-        return None
-    return np.asarray(arr.values, float)
-
-
-def _eeg_info(chans: list[str], positions: np.ndarray | None) -> mne.Info:
-    """An Info of these EEG channels placed at their own positions, or at the template 10-05 ones."""
-    info = mne.create_info(list(chans), 1000.0, "eeg")
-    if positions is not None:
-        montage = mne.channels.make_dig_montage(dict(zip(chans, positions)), coord_frame="head")
-        info.set_montage(montage, verbose="error")
-        return info
-    template = standard_montage()
-    missing = [c for c in chans if c not in template.ch_names]
-    if missing:
-        raise NoPositionsError(f"channel(s) {missing[:5]} have neither positions in the recording nor a "
-                               f"standard 10-05 name, so the twin cannot place them on the head; set a "
-                               f"montage on the recording (raw.set_montage) before computing the features, "
-                               f"or drop them.")
-    info.set_montage(template, verbose="error")
-    return info
-
-
-def _cortex(con, head: str):
-    """The cortical surface of the EEG head model, or None for dipoles at the region centres."""
-    if head == "centres":
-        return None
-    template = (con.provenance or {}).get("template")
-    source = (con.provenance or {}).get("file")
-    if template == "tvb76" and source:
-        try:
-            return template_cortex(Path(source).parent.parent, 76)
-        except DataError:
-            if head == "cortex":
-                raise
-            return None
-    if head == "cortex":
-        raise ConfigError("head='cortex' needs a connectome with a cortical surface (TVB's 76-region "
-                          "template); use head='centres' for this connectome.")
-    return None
