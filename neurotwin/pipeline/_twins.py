@@ -133,10 +133,11 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
                 factory = partial(_new_twin, settings, _connectome(settings, study, subject))
             twin = None
             for ses in order:
-                if (ses or "01") in done:  # a session-less recording is stored as session "01"
+                label = ses or "01"  # a session-less recording is stored as session "01"
+                if label in done:
                     continue
                 twin = update_twin(store, subject, read_featureset(feats[ses]), at=days[ses],
-                                   session=ses or "01", twin_factory=factory)
+                                   session=label, twin_factory=factory)
                 row["added"] += 1
             twin = twin or store.load(subject)
             row["sessions"] = ",".join(s.session for s in twin.states_)

@@ -250,7 +250,6 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
             used += max(again.nit, 1)
             gained = res.fun - again.fun
             if again.fun < res.fun:
-                again.nit = used
                 res = again
             if gained < tol:
                 break

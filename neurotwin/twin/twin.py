@@ -115,12 +115,7 @@ class Twin:
             raise DataError("these features give other parameters than the twin's (different regions?).")
         t0 = time.perf_counter()
         n_extra = getattr(obj, "n_extra", 0)
-        starts = None
-        if hasattr(obj, "starts"):
-            starts = obj.starts(prior, first=prior is obj.prior)
-        elif hasattr(obj, "start"):
-            # from the data's own starting point, and (updates) from the previous state
-            starts = [obj.start] if prior is obj.prior else [np.array(prior.mean), obj.start]
+        starts = obj.starts(prior, first=prior is obj.prior) if hasattr(obj, "starts") else None
         tol = getattr(obj, "tolerance", None)
         maxiter = getattr(obj, "maxiter", 500)
         reweight = hasattr(obj, "reweight")
@@ -233,10 +228,9 @@ class Twin:
         sessions = sorted(set(features.table["session"])) if len(features.table) else []
         return sessions[0] if len(sessions) == 1 and sessions[0] else "01"
 
-    @staticmethod
-    def _quality(state: TwinState) -> str:
+    def _quality(self, state: TwinState) -> str:
         d = state.diagnostics
-        quality = OBJECTIVES[state.provenance.get("modality", "eeg")].quality
+        quality = get_objective(self.modality).quality
         text = f"{quality} = {d.get(quality, float('nan')):.2f}"
         return text + (f", model alpha peak {d['model_iaf']:.2f} Hz" if "model_iaf" in d else "")
 

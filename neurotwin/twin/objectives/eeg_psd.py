@@ -81,6 +81,12 @@ def _centred(x: np.ndarray) -> np.ndarray:
     return x - x.mean() if len(x) else x
 
 
+def _regional(log_damping: float, freq: float, da: np.ndarray, df: np.ndarray):
+    """Each region's damping (negative, 1/s) and intrinsic frequency (Hz) from the global values and the
+    (uncentred) offsets: the one place the offsets' centring is applied."""
+    return -np.exp(log_damping + _centred(da)), freq + _centred(df)
+
+
 def hopf_from_posterior(posterior, regions) -> tuple[dict, float]:
     """The fitted network of an EEG twin state: per-region Hopf parameters and the velocity (m/s).
 
@@ -98,9 +104,9 @@ def hopf_from_posterior(posterior, regions) -> tuple[dict, float]:
     """
     mean = dict(zip(posterior.names, np.asarray(posterior.mean, float)))
     regions = list(regions)
-    da = _centred(np.array([mean.get(f"a_offset[{r}]", 0.0) for r in regions]))
-    df = _centred(np.array([mean.get(f"f_offset[{r}]", 0.0) for r in regions]))
-    params = {"a": -np.exp(mean["a"] + da), "f": mean["f"] + df, "G": float(np.exp(mean["G"])), "sigma": 1.0}
+    a, f = _regional(mean["a"], mean["f"], np.array([mean.get(f"a_offset[{r}]", 0.0) for r in regions]),
+                     np.array([mean.get(f"f_offset[{r}]", 0.0) for r in regions]))
+    params = {"a": a, "f": f, "G": float(np.exp(mean["G"])), "sigma": 1.0}
     return params, float(np.exp(mean["velocity"]))
 
 
@@ -256,10 +262,9 @@ class SpectrumObjective(Objective):
     def _unpack(self, theta):
         theta = np.asarray(theta, float)
         n_r = len(self.regions) if self.regional else 0
-        da = _centred(theta[self._reg["a_offset"]]) if n_r else np.zeros(len(self.regions))
-        df = _centred(theta[self._reg["f_offset"]]) if n_r else np.zeros(len(self.regions))
-        a = -np.exp(theta[0] + da)
-        f = theta[1] + df
+        da = theta[self._reg["a_offset"]] if n_r else np.zeros(len(self.regions))
+        df = theta[self._reg["f_offset"]] if n_r else np.zeros(len(self.regions))
+        a, f = _regional(theta[0], theta[1], da, df)
         return a, f, np.exp(theta[2]), np.exp(theta[3])
 
     def hopf_params(self, theta) -> tuple[dict, np.ndarray]:
@@ -336,10 +341,11 @@ class SpectrumObjective(Objective):
         """
         theta = np.asarray(theta, float)
         params, delays = self.hopf_params(theta)
-        g = np.sqrt(self._observation(theta, self.freqs)[0][:, 0])
+        g2, obs, *_ = self._observation(theta, self.freqs)
+        g = np.sqrt(g2[:, 0])
         csd = hopf_csd(self.w, self.freqs, params, delays_ms=delays, gain=self.lf) * np.outer(g, g)
         idx = np.arange(csd.shape[1])
-        csd[:, idx, idx] += self._observation(theta, self.freqs)[1].T
+        csd[:, idx, idx] += obs.T
         power = csd[:, idx, idx].real
         r = np.abs(csd) ** 2 / (power[:, :, None] * power[:, None, :])
         n_eff = len(idx) ** 2 / np.sum(r ** 2, axis=(1, 2))
