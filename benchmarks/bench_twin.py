@@ -12,7 +12,8 @@ Cases (one process pinned to one core, one BLAS/numba thread; median of
 * ``EEG``: EEGBCI S001 run 2 (eyes closed, 64 channels, 1 min): band-pass
   1-45 Hz, average reference, 2-s epochs, default features, then
   ``Twin.fit`` on TVB's 76-region template (cortical lead field; global,
-  per-channel and per-region parameters; Fisher-information posterior).
+  per-channel and per-region parameters; Fisher-information posterior widened by the
+  sandwich over the PSD's blocks).
   Target (issue 13): <= 30 s.
 * ``BOLD``: HCP subject 101309 (94 AAL2 regions — the issue's target
   names 80 — 1200 volumes): ``bold_summary`` then ``Twin.fit`` (189

@@ -147,12 +147,16 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
                 trends[n] = (values.iloc[-1] - values.iloc[0]) / span * 365
             print("\ntrends (change per year, first to last session): "
                   + ", ".join(f"{n} {v:+.3g}" for n, v in trends.items()))
-        flagged = twin.changes().query("flagged")
-        print("\nalerts: " + ("none" if flagged.empty else ""))
+        ch = twin.changes()
+        flagged = ch.query("flagged")
+        print(f"\nalerts (Benjamini-Hochberg, false discovery rate 5 % over each session's "
+              f"{int(ch['n_tests'].max()) if len(ch) else 0} tests): " + ("none" if flagged.empty else ""))
         for _, r in flagged.iterrows():
-            kind = "P" if r["kind"] == "parameter" else "RCI"
-            print(f"  ses-{r['session']} (day {r['at']:g}): {r['name']} {r['baseline']:.3g} -> "
-                  f"{r['value']:.3g} ({kind} = {r['score']:.3g})")
+            where = f" at {r['location']}" if r["location"] and r["location"] != "global" else ""
+            band = f" ({r['band']})" if r["band"] else ""
+            print(f"  ses-{r['session']} (day {r['at']:g}): {r['name']}{band}{where} {r['baseline']:.3g} -> "
+                  f"{r['value']:.3g} (q = {r['q_value']:.2g}, SE of the difference {r['se']:.2g}, "
+                  f"between-session SD {r['between_sd']:.2g})")
     return 0
 
 

@@ -46,7 +46,9 @@ def test_patient_reports_show_the_sessions_the_twin_and_only_sub02s_change(sampl
         assert "<script" not in html  # nothing to run, nothing to fail
     alerts = {sub: re.findall(r'badge alert">ses-(\d+): (\w+) changed', (out / f"sub-{sub}.html").read_text())
               for sub in ("01", "02", "03")}
-    assert alerts == {"01": [], "02": [("03", "f")], "03": []}
+    # sub-02's alpha slows by 0.5 Hz at session 2 and 1.0 Hz at session 3: f (and the IAF) flagged there only
+    assert alerts["01"] == [] and alerts["03"] == [] and ("03", "f") in alerts["02"]
+    assert {ses for ses, _ in alerts["02"]} <= {"02", "03"} and {n for _, n in alerts["02"]} <= {"f", "iaf"}
     study = (out / "group" / "report.html").read_text()
     assert study.count('class="ok">ok<') >= 9 and "sub-02.html" in study and "ses-03 f" in study
 

@@ -78,7 +78,8 @@ def fit_aperiodic(ctx: Context, freq_range=(2.0, 40.0), aperiodic_mode="fixed", 
 
 
 @register_feature("aperiodic", modality=("eeg", "meg"), unit="1", params=dict(_FIT_DEFAULTS),
-                  doc="1/f exponent, offset (and knee) of each channel's spectrum, with fit quality.")
+                  doc="1/f exponent, offset (and knee) of each channel's spectrum, with fit quality.",
+                  se="spectrum")
 def aperiodic(ctx: Context, **fit) -> tuple[list[dict], dict]:
     """Aperiodic exponent, offset (knee), r² and error per channel and for the mean spectrum."""
     res = fit_aperiodic(ctx, **fit)
@@ -101,7 +102,8 @@ def aperiodic(ctx: Context, **fit) -> tuple[list[dict], dict]:
 
 @register_feature("iaf", modality=("eeg", "meg"), unit="Hz",
                   params={"search": (7.0, 14.0), "min_power": 0.3, **_FIT_DEFAULTS},
-                  doc="Individual alpha frequency: the strongest specparam peak in the search range.")
+                  doc="Individual alpha frequency: the strongest specparam peak in the search range.",
+                  se="spectrum")
 def iaf(ctx: Context, search=(7.0, 14.0), min_power=0.3, **fit) -> list[dict]:
     """Individual alpha peak frequency per channel and for the mean spectrum."""
     ctx.check_band("search", *search)

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import DataError
 from .context import Context
 from .registry import register_feature
+from .uncertainty import block_mean_se
 
 MEASURES = ("sample_entropy", "perm_entropy", "spectral_entropy", "higuchi_fd", "katz_fd", "lziv")
 
@@ -36,7 +37,7 @@ def _measure(name: str, x: np.ndarray, sfreq: float) -> float:
 
 
 @register_feature("complexity", modality=("eeg", "meg"), unit="1", params={"measures": list(MEASURES)},
-                  doc="Sample/permutation/spectral entropy, Higuchi/Katz FD, Lempel-Ziv (antropy).")
+                  doc="Sample/permutation/spectral entropy, Higuchi/Katz FD, Lempel-Ziv (antropy).", se="own")
 def complexity(ctx: Context, measures=MEASURES) -> list[dict]:
     """Entropy and fractal measures per channel, averaged over epochs."""
     unknown = [m for m in measures if m not in MEASURES]
@@ -55,8 +56,12 @@ def complexity(ctx: Context, measures=MEASURES) -> list[dict]:
         seg = x[:, k]
         bad = (not np.isfinite(seg).all()) or np.ptp(seg) == 0
         for name in measures:
-            value = np.nan if bad else float(np.mean([_measure(name, e, ctx.sfreq) for e in seg]))
+            per_epoch = np.full(len(seg), np.nan) if bad else np.array([_measure(name, e, ctx.sfreq)
+                                                                       for e in seg], float)
+            value = float(np.mean(per_epoch))
+            se = float(block_mean_se(per_epoch)) if np.isfinite(value) else np.nan
             status = "ok" if np.isfinite(value) else ("not computable: flat or NaN channel" if bad else
                                                       "not computable: undefined for this signal")
-            rows.append({"feature": name, "location": ch, "value": value, "unit": "1", "status": status})
+            rows.append({"feature": name, "location": ch, "value": value, "se": se, "unit": "1",
+                         "status": status})
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mne
+import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -12,6 +13,7 @@ from ..io.timeseries import RegionTimeseries
 from .context import Context
 from .featureset import FeatureSet
 from .registry import get_spec
+from .uncertainty import N_BLOCKS, attach_se
 
 #: the default feature set (spectral + aperiodic)
 DEFAULT_FEATURES = ("psd", "band_power", "iaf", "aperiodic", "spectral_edge", "theta_beta")
@@ -30,7 +32,7 @@ def _modality(data) -> str:
 @verbose
 def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = None, subject: str = "",
                      session: str = "", psd_method: str = "welch", n_per_seg: float = 2.0,
-                     fmax: float = 45.0, verbose=None) -> FeatureSet:
+                     fmax: float = 45.0, n_blocks: int = N_BLOCKS, verbose=None) -> FeatureSet:
     """Compute features of one preprocessed recording.
 
     Parameters
@@ -50,6 +52,10 @@ def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = N
         Welch segment length in seconds.
     fmax : float
         Top of the PSD in Hz.
+    n_blocks : int
+        Contiguous blocks of the recording for the jackknife standard
+        errors (the table's ``se``; :mod:`neurotwin.features.uncertainty`);
+        0 skips them. The PSD's blocks are kept as the ``psd_blocks`` array.
     %(verbose)s
 
     Returns
@@ -76,14 +82,19 @@ def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = N
     wrong = [s.name for s in specs if modality not in s.modality]
     if wrong:
         raise ConfigError(f"feature(s) {wrong} do not apply to {modality} data.")
-    ctx = Context(data, psd_method=psd_method, n_per_seg=n_per_seg, fmax=fmax)
-    rows, arrays = [], {}
+    if not isinstance(n_blocks, int | np.integer) or n_blocks < 0 or n_blocks in (1, 2):
+        raise ConfigError(f"n_blocks must be 0 (no standard errors) or an integer >= 3, got {n_blocks!r}.")
+    ctx = Context(data, psd_method=psd_method, n_per_seg=n_per_seg, fmax=fmax, n_blocks=int(n_blocks))
+    by_spec, arrays = {}, {}
     for spec in specs:
         out = spec.func(ctx, **checked[spec.name])
         got_rows, got_arrays = out if isinstance(out, tuple) else (out, {})
-        rows.extend(got_rows)
+        by_spec[spec.name] = list(got_rows)
         arrays.update(got_arrays)
+    attach_se(ctx, specs, checked, by_spec, n_blocks)
+    rows = [r for spec in specs for r in by_spec[spec.name]]
     prov = {"neurotwin": __version__, "mne": mne.__version__, "features": checked,
-            "psd": ctx.cache["psd"].settings if "psd" in ctx.cache else None}
+            "psd": ctx.cache["psd"].settings if "psd" in ctx.cache else None, "se": {
+                "method": "delete-a-block jackknife", "n_blocks": int(n_blocks)}}
     return FeatureSet.from_rows(rows, subject=subject, session=session, modality=modality, arrays=arrays,
                                 provenance=prov)

@@ -45,7 +45,8 @@ def _matrix_rows(name: str, band: str, mat: np.ndarray, names: list[str]):
 
 @register_feature("connectivity", modality=("eeg", "meg"), unit="1",
                   params={"methods": list(SPECTRAL_METHODS), "bands": None},
-                  doc="Band-averaged coherence, imaginary coherence, PLV, PLI and debiased wPLI.")
+                  doc="Band-averaged coherence, imaginary coherence, PLV, PLI and debiased wPLI.",
+                  se="epochs")
 def connectivity(ctx: Context, methods=SPECTRAL_METHODS, bands=None) -> tuple[list[dict], dict]:
     """Spectral connectivity matrices per band (mne-connectivity, multitaper)."""
     from mne_connectivity import spectral_connectivity_epochs
@@ -76,7 +77,7 @@ def connectivity(ctx: Context, methods=SPECTRAL_METHODS, bands=None) -> tuple[li
 
 
 @register_feature("envelope_correlation", modality=("eeg", "meg"), unit="1", params={"bands": None},
-                  doc="Orthogonalised amplitude-envelope correlation per band.")
+                  doc="Orthogonalised amplitude-envelope correlation per band.", se="epochs")
 def envelope_correlation(ctx: Context, bands=None) -> tuple[list[dict], dict]:
     """Orthogonalised AEC per band (mne-connectivity), averaged over epochs."""
     from mne_connectivity import envelope_correlation as aec

@@ -33,6 +33,9 @@ class Spectrum:
     units: list[str]  # PSD unit per channel
     method: str
     settings: dict
+    #: the units averaged into ``power`` (epochs, or Welch segments of a Raw), ``(n, C, F)``, or None
+    #: when there is a single estimate (multitaper of a Raw)
+    segments: np.ndarray | None = None
 
     def band_mask(self, fmin: float, fmax: float) -> np.ndarray:
         """Frequency bins in ``[fmin, fmax]``."""
@@ -53,12 +56,16 @@ class Context:
         Welch segment length in seconds (capped at the epoch length).
     fmax : float
         Highest frequency of the PSD (capped below Nyquist).
+    n_blocks : int
+        Contiguous blocks for the standard errors and the PSD's blocks
+        (:mod:`neurotwin.features.uncertainty`; 0: none).
     """
 
     data: object
     psd_method: str = "welch"
     n_per_seg: float = 2.0
     fmax: float = 45.0
+    n_blocks: int = 10
     cache: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -123,17 +130,34 @@ class Context:
                 freqs, p = welch(data.get_data(picks=picks[start:start + 8]), fs=sf, window="hamming",
                                  nperseg=seg, noverlap=overlap, nfft=seg, detrend=False, axis=-1,
                                  average="mean")
-                blocks.append(p[..., freqs <= fmax].mean(axis=0))  # average over epochs
-            freqs, power = freqs[freqs <= fmax], np.concatenate(blocks)
+                blocks.append(p[..., freqs <= fmax])  # (epochs, channels, freqs)
+            freqs, segments = freqs[freqs <= fmax], np.concatenate(blocks, axis=1)
+            power = segments.mean(axis=0)  # average over epochs
             settings["n_averages"] = len(data) * max(1, (n_times - seg) // max(seg - overlap, 1) + 1)
         else:
+            segments = None
             if isinstance(data, mne.io.BaseRaw):
                 kw["reject_by_annotation"] = True
-            spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks,
-                                    verbose="error", **kw)
-            freqs, power = spec.freqs, spec.get_data()
+                if self.psd_method == "welch":
+                    kw["average"] = None  # keep the segments (their mean is the "mean" average)
+            try:
+                spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks,
+                                        verbose="error", **kw)
+                freqs, power = spec.freqs, spec.get_data()
+            except ValueError:
+                # a Raw with bad spans: MNE cannot keep the segments of several spans, so the PSD is
+                # its plain mean and its features get no standard errors
+                kw["average"] = "mean"
+                spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks,
+                                        verbose="error", **kw)
+                freqs, power = spec.freqs, spec.get_data()
             n_seg = max(1, (n_times - seg) // max(seg - overlap, 1) + 1)
-            if power.ndim == 3:
+            if isinstance(data, mne.io.BaseRaw) and power.ndim == 3:  # (channels, freqs, segments)
+                segments = np.moveaxis(power, -1, 0)
+                power = segments.mean(axis=0)
+                n_seg = len(segments)
+            elif power.ndim == 3:
+                segments = power
                 power = power.mean(axis=0)  # average over epochs
                 n_seg *= len(data)
             # Welch segments averaged: the spectrum's degrees of freedom / 2 (for multitaper a lower
@@ -141,5 +165,8 @@ class Context:
             settings["n_averages"] = n_seg
         types = [data.get_channel_types([data.ch_names[p]])[0] for p in picks]
         scale = np.array([PSD_UNITS.get(t, (1.0, ""))[0] for t in types])
+        if segments is not None and len(segments) < 2:
+            segments = None
         return Spectrum(freqs, power * scale[:, None], [data.ch_names[p] for p in picks], types,
-                        [PSD_UNITS.get(t, (1.0, "a.u."))[1] for t in types], self.psd_method, settings)
+                        [PSD_UNITS.get(t, (1.0, "a.u."))[1] for t in types], self.psd_method, settings,
+                        None if segments is None else segments * scale[:, None])

@@ -1,10 +1,12 @@
 """FeatureSet: the labelled table of features of one or many recordings.
 
 One row a value: subject, session, modality, feature, location (a channel,
-a region, a ``A--B`` pair or ``global``), band, value, unit and status
-(``ok``, or why the value could not be computed: a value is never a
-silent NaN). Arrays that need their shape (a PSD, a connectivity matrix)
-are kept beside the table with their axis labels. Saved as a BIDS-style
+a region, a ``A--B`` pair or ``global``), band, value, its standard error
+``se`` measured from the recording (:mod:`neurotwin.features.uncertainty`;
+NaN where none is measured), unit and status (``ok``, or why the value
+could not be computed: a value is never a silent NaN). Arrays that need
+their shape (a PSD, a connectivity matrix) are kept beside the table with
+their axis labels. Saved as a BIDS-style
 TSV, an NPZ of the arrays and a JSON sidecar of provenance.
 """
 
@@ -22,7 +24,7 @@ from ..errors import DataError, MissingFileError
 
 __all__ = ["COLUMNS", "FeatureArray", "FeatureSet", "read_featureset"]
 
-COLUMNS = ["subject", "session", "modality", "feature", "location", "band", "value", "unit", "status"]
+COLUMNS = ["subject", "session", "modality", "feature", "location", "band", "value", "se", "unit", "status"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class FeatureSet:
     provenance: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if "se" not in self.table.columns:  # tables written before SEs were measured
+            self.table = self.table.assign(se=np.nan)
         missing = [c for c in COLUMNS if c not in self.table.columns]
         if missing:
             raise DataError(f"a feature table needs the columns {missing}.")
@@ -99,6 +103,7 @@ class FeatureSet:
                 "band": "", "unit": "", "status": "ok"}
         table = pd.DataFrame([{**base, **r} for r in rows], columns=COLUMNS)
         table["value"] = table["value"].astype(float)
+        table["se"] = table["se"].astype(float)
         return cls(table, dict(arrays or {}), dict(provenance or {}))
 
     def __len__(self) -> int:
@@ -157,8 +162,8 @@ def read_featureset(fname: str | os.PathLike) -> FeatureSet:
     if not path.is_file():
         raise MissingFileError(f"{path}: no such feature table.")
     stem = path.name.rsplit(".", 1)[0]
-    table = pd.read_csv(path, sep="\t", dtype={c: str for c in COLUMNS if c != "value"},
-                        keep_default_na=False, na_values={"value": ["n/a"]})
+    table = pd.read_csv(path, sep="\t", dtype={c: str for c in COLUMNS if c not in ("value", "se")},
+                        keep_default_na=False, na_values={"value": ["n/a"], "se": ["n/a"]})
     meta_path = path.with_name(stem + ".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"provenance": {}, "arrays": {}}
     arrays = {}

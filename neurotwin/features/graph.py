@@ -79,7 +79,8 @@ def _matrix(ctx: Context, method: str, band: str):
 
 @register_feature("graph", modality=("eeg", "meg", "bold"), unit="data",
                   params={"method": "wpli2_debiased", "band": "alpha", "seed": 0},
-                  doc="Strength, clustering, path length, efficiency, modularity of a connectivity graph.")
+                  doc="Strength, clustering, path length, efficiency, modularity of a connectivity graph.",
+                  se="epochs")
 def graph(ctx: Context, method="wpli2_debiased", band="alpha", seed=0) -> list[dict]:
     """Graph measures of one connectivity matrix (a method and band; ``fc_*`` for BOLD)."""
     arr = _matrix(ctx, method, band)

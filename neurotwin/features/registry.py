@@ -38,6 +38,11 @@ class FeatureSpec:
         Default parameters (the only names accepted).
     doc : str
         What it is, in one line.
+    se : "spectrum" | "epochs" | "own" | None
+        How its values' standard errors are measured
+        (:mod:`neurotwin.features.uncertainty`): a jackknife over the
+        recording's blocks on the PSD alone or on the epochs, the feature's
+        own ``se`` in its rows, or none.
     """
 
     name: str
@@ -46,6 +51,7 @@ class FeatureSpec:
     unit: str
     params: dict = field(default_factory=dict)
     doc: str = ""
+    se: str | None = None
 
     def check_params(self, given: dict) -> dict:
         """Defaults updated with ``given``; unknown names are a ConfigError."""
@@ -61,7 +67,7 @@ FEATURES: dict[str, FeatureSpec] = {}
 
 
 def register_feature(name: str, *, modality: tuple[str, ...], unit: str, params: dict | None = None,
-                     doc: str = "") -> Callable:
+                     doc: str = "", se: str | None = None) -> Callable:
     """Decorator declaring a feature function.
 
     Examples
@@ -71,11 +77,14 @@ def register_feature(name: str, *, modality: tuple[str, ...], unit: str, params:
     ('Hz', ('eeg', 'meg'))
     """
 
+    if se not in (None, "spectrum", "epochs", "own"):
+        raise ConfigError(f"feature {name!r}: se must be 'spectrum', 'epochs', 'own' or None, got {se!r}.")
+
     def wrap(func: Callable) -> Callable:
         if name in FEATURES:
             raise ConfigError(f"feature {name!r} is registered twice.")
         FEATURES[name] = FeatureSpec(name, func, modality, unit, dict(params or {}), doc or
-                                     (func.__doc__ or "").strip().splitlines()[0])
+                                     (func.__doc__ or "").strip().splitlines()[0], se)
         return func
 
     return wrap

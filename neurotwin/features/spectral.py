@@ -14,6 +14,7 @@ import numpy as np
 from .context import DEFAULT_BANDS, Context
 from .featureset import FeatureArray
 from .registry import register_feature
+from .uncertainty import block_indices
 
 
 def _valid(power: np.ndarray) -> np.ndarray:
@@ -37,13 +38,23 @@ def _bands(ctx: Context, bands: dict | None) -> dict[str, tuple[float, float]]:
 
 
 @register_feature("psd", modality=("eeg", "meg"), unit="data", params={},
-                  doc="Power spectral density per channel (array only).")
+                  doc="Power spectral density per channel (array only; with its blocks' PSDs).")
 def psd(ctx: Context) -> tuple[list[dict], dict]:
     """Power spectral density per channel (array only)."""
     spec = ctx.spectrum()
     arr = FeatureArray(spec.power, ("channel", "freq"), {"channel": spec.ch_names, "freq": list(spec.freqs)},
                        unit=spec.units[0])
     arrays = {"psd": arr}
+    blocks = block_indices(len(spec.segments), ctx.n_blocks) if spec.segments is not None else None
+    if blocks is not None and ctx.n_blocks:
+        # the PSD of each contiguous block (their mean, weighted by the block's units, is the PSD):
+        # what the twin needs to measure how much the spectrum varies within the recording
+        counts = [len(b) for b in blocks]
+        scale = spec.settings["n_averages"] / len(spec.segments)  # Welch segments per unit
+        arrays["psd_blocks"] = FeatureArray(
+            np.stack([spec.segments[b].mean(axis=0) for b in blocks]), ("block", "channel", "freq"),
+            {"block": [float(c * scale) for c in counts], "channel": spec.ch_names,
+             "freq": list(spec.freqs)}, unit=spec.units[0])
     pos = _positions(ctx, spec.ch_names)
     if pos is not None:
         arrays["channel_positions"] = FeatureArray(pos, ("channel", "xyz"), {"channel": spec.ch_names,
@@ -64,7 +75,7 @@ def _positions(ctx: Context, ch_names: list[str]) -> np.ndarray | None:
 
 @register_feature("band_power", modality=("eeg", "meg"), unit="data",
                   params={"bands": None, "total": (1.0, 45.0), "relative": True},
-                  doc="Absolute band power (and relative to the total range) per channel.")
+                  doc="Absolute band power (and relative to the total range) per channel.", se="spectrum")
 def band_power(ctx: Context, bands=None, total=(1.0, 45.0), relative=True) -> list[dict]:
     """Absolute band power (and relative to the total range) per channel."""
     spec = ctx.spectrum()
@@ -89,7 +100,7 @@ def band_power(ctx: Context, bands=None, total=(1.0, 45.0), relative=True) -> li
 
 @register_feature("spectral_edge", modality=("eeg", "meg"), unit="Hz",
                   params={"edge": 0.95, "total": (1.0, 45.0)},
-                  doc="Frequency below which `edge` of the power in the total range lies.")
+                  doc="Frequency below which `edge` of the power in the total range lies.", se="spectrum")
 def spectral_edge(ctx: Context, edge=0.95, total=(1.0, 45.0)) -> list[dict]:
     """Spectral edge frequency (95 % by default) per channel."""
     spec = ctx.spectrum()
@@ -112,7 +123,7 @@ def spectral_edge(ctx: Context, edge=0.95, total=(1.0, 45.0)) -> list[dict]:
 
 @register_feature("theta_beta", modality=("eeg",), unit="1",
                   params={"theta": (4.0, 8.0), "beta": (13.0, 30.0)},
-                  doc="Ratio of absolute theta to beta power per channel.")
+                  doc="Ratio of absolute theta to beta power per channel.", se="spectrum")
 def theta_beta(ctx: Context, theta=(4.0, 8.0), beta=(13.0, 30.0)) -> list[dict]:
     """Theta/beta power ratio per channel."""
     spec = ctx.spectrum()

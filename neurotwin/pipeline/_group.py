@@ -3,8 +3,14 @@
 Gathers what the participant level wrote: one summary row per recording
 (status, failure reason, what each step did: bad channels, removed ICA
 components, kept epochs, ...), the regional-volume tables of all subjects
-stacked, and all feature tables in one long table (subject, session,
-feature, location, band, value, ...) for group and longitudinal analysis.
+stacked, all feature tables in one long table (subject, session,
+feature, location, band, value, se, ...) for group and longitudinal
+analysis, and — when the study's twins have repeated sessions — the
+study's between-session SDs (test-retest of the twins' parameters and the
+features across its subjects' sessions), written to
+``group/<pipeline>_desc-<desc>_variability.json`` and kept in the twin
+store, whose twins then use them for change detection
+(:mod:`neurotwin.twin.variability`).
 """
 
 from __future__ import annotations
@@ -77,4 +83,20 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
             pd.concat(features, ignore_index=True).to_csv(tmp / name, sep="\t", index=False,
                                                           float_format="%.10g", na_rep="n/a")
             written.append(group / name)
+        variability = _study_variability(out, cfg.twin.modality) if cfg.twin is not None else None
+        if variability is not None:
+            name = f"{cfg.pipeline.name}_desc-{cfg.pipeline.desc}_variability.json"
+            (tmp / name).write_text(json.dumps(variability, indent=1, sort_keys=True))
+            written.append(group / name)
     return written
+
+
+def _study_variability(out: Path, modality: str) -> dict | None:
+    """The study's between-session SDs from its twins of a modality (None when none has two sessions)."""
+    from ..twin.store import TwinStore
+    from ._twins import STORE_NAME, study_variability
+
+    path = out / STORE_NAME
+    if not path.is_file():
+        return None
+    return study_variability(TwinStore(path), modality)

@@ -106,6 +106,45 @@ def _new_twin(settings, connectome, subject: str) -> Twin:
                 restarts=settings.restarts)
 
 
+def _alert_text(flagged: pd.DataFrame) -> str:
+    return "; ".join(f"ses-{r.session} {r['name']}" + (
+        f"/{r.location}" if r.location and r.location != "global" else "") + (
+        f" ({r.band})" if r.band else "") for _, r in flagged.iterrows())
+
+
+def _feature_alerts(study, subject: str, feats: dict) -> str:
+    """Alerts of a subject without a twin: change detection on its features alone."""
+    from ..twin.longitudinal import feature_changes
+
+    if len(feats) < 2:
+        return ""
+    try:
+        days = session_days(study, subject, sorted(feats))
+        order = sorted(feats, key=lambda s: (days[s], s))
+        table = feature_changes([read_featureset(feats[s]) for s in order], at=[days[s] for s in order])
+    except NeurotwinError as err:
+        logger.warning("sub-%s: no feature change detection: %s", subject, err)
+        return ""
+    return _alert_text(table.query("flagged"))
+
+
+def study_variability(store: TwinStore, modality: str) -> dict | None:
+    """Estimate the study's between-session SDs from the store's twins of a modality and keep them there.
+
+    Returns the estimate over every twin (``Variability.to_dict()``; None
+    when no twin has two sessions); each twin loaded from the store then
+    uses the others' (:meth:`TwinStore.study_variability`).
+    """
+    from ..twin.longitudinal import population_sums
+    from ..twin.variability import add_sums, from_sums
+
+    sums = population_sums([t for t in store.twins() if t.modality == modality])
+    if not sums:
+        return None
+    store.set_study_variability(modality, sums)
+    return from_sums(add_sums(sums.values()), source=f"study, {len(sums)} subjects").to_dict()
+
+
 def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFrame:
     """Fit or update the twins of ``subjects`` from their feature outputs; one row a subject.
 
@@ -121,6 +160,7 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
     for subject in subjects:
         t0 = time.perf_counter()
         row = {"subject": subject, "sessions": "", "added": 0, "status": "ok", "alerts": "", "error": ""}
+        feats = {}
         try:
             feats = _features(out, subject, config.pipeline.desc, settings)
             if not feats:
@@ -141,16 +181,20 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
                 row["added"] += 1
             twin = twin or store.load(subject)
             row["sessions"] = ",".join(s.session for s in twin.states_)
-            flagged = twin.changes().query("flagged")
-            row["alerts"] = "; ".join(f"ses-{r.session} {r['name']}" for _, r in flagged.iterrows())
         except (_Skip, NoPositionsError) as err:  # the twin cannot be made for this subject's data
             row.update(status="skipped", error=str(err))
             logger.warning("sub-%s: twin skipped: %s", subject, err)
+            row["alerts"] = _feature_alerts(study, subject, feats)
         except NeurotwinError as err:
             row.update(status="failed", error=str(err))
             logger.warning("sub-%s: twin failed: %s", subject, err)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
+    # the study's between-session SDs from every twin, then each subject's alerts against the others'
+    study_variability(store, settings.modality)
+    for row in rows:
+        if row["status"] == "ok":
+            row["alerts"] = _alert_text(store.load(row["subject"]).changes().query("flagged"))
     columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error"]
     table = pd.DataFrame(rows, columns=columns)
     with atomic_files(out / "logs") as tmp:

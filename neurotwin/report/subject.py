@@ -88,6 +88,7 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
     row = {
         "session": ses or "-",
         "day": fmt(days.get(ses, 0.0), 4),
+        "_day": float(days.get(ses, 0.0)),
         "source": Path(rel).name,
         "status": "ok",
         "error": "",
@@ -166,17 +167,17 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         "states": [],
         "trajectories": [],
         "changes": [],
+        "change_control": "",
         "forecast": [],
         "params": [],
         "fits": [],
         "description": "",
         "horizon": 90,
     }
-    if not path.is_file():
+    if not path.is_file() or not TwinStore(path).exists(subject):
+        empty["changes"], empty["change_control"] = _feature_changes(sessions)
         return empty
     store = TwinStore(path)
-    if not store.exists(subject):
-        return empty
     twin = store.load(subject)
     st = twin.states_
     quality = "r_log_psd" if twin.modality == "eeg" else "fc_r"
@@ -191,8 +192,8 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
         f"through a lead field of {head} in a three-shell sphere fitted to the electrodes, plus per-"
         f"channel gain, aperiodic background (with a knee) and beta rhythm; fitted to the PSD (Whittle "
-        f"likelihood, Fisher-information posterior). Fit quality is the correlation of model and data "
-        f"log-PSD."
+        f"likelihood; a Fisher-information posterior widened by the sandwich over the recording's "
+        f"blocks). Fit quality is the correlation of model and data log-PSD."
         if twin.modality == "eeg"
         else f"A Hopf network on {network} fitted to band-passed BOLD FC (Wishart likelihood); fit quality "
         f"is the FC correlation."
@@ -232,20 +233,7 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
             )
         )
     changes = twin.changes()
-    out_["changes"] = [
-        {
-            "session": r["session"],
-            "at": fmt(r["at"], 4),
-            "kind": r["kind"],
-            "name": r["name"],
-            "baseline": fmt(r["baseline"], 4),
-            "value": fmt(r["value"], 4),
-            "threshold": fmt(r["threshold"]),
-            "score": fmt(r["score"]),
-            "flagged": bool(r["flagged"]),
-        }
-        for _, r in changes.iterrows()
-    ]
+    out_["changes"], out_["change_control"] = _change_rows(changes)
     if len(st) >= 2:
         horizon = 90.0
         fc = twin.forecast(st[-1].at + horizon)
@@ -320,7 +308,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
             if len(hit) and (hit["status"] == "failed").any():
                 s["status"], s["error"] = "failed", hit[hit["status"] == "failed"]["error"].iloc[0]
     twin = _twin_section(out, subject, sessions)
-    alerts = [c for c in twin["changes"] if c["flagged"] and c["kind"] == "parameter"]
+    alerts = [c for c in twin["changes"] if c["flagged"]]
     inputs = [_source(meta) for _, _, meta in found]
     prov = provenance(config, out, inputs, command, bool(twin["states"]))
     nav = (
@@ -330,6 +318,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     )
     for s in sessions:
         s.pop("_featureset", None)
+        s.pop("_day", None)
     html = (
         env()
         .get_template("subject.html.j2")
@@ -344,3 +333,54 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
         )
     )
     return write(out / f"sub-{subject}.html", html)
+
+def _change_rows(changes: pd.DataFrame) -> tuple[list[dict], str]:
+    """The change table's rows (parameters, and features when flagged) and how alerts are decided."""
+    shown = (changes[(changes["kind"] == "parameter") | changes["flagged"]] if len(changes)
+             else changes)
+    rows = [
+        {
+            "session": r["session"],
+            "at": fmt(r["at"], 4),
+            "kind": r["kind"],
+            "name": r["name"] + (f" ({r['band']})" if r["band"] else ""),
+            "location": r["location"] or "-",
+            "baseline": fmt(r["baseline"], 4),
+            "value": fmt(r["value"], 4),
+            "se": fmt(r["se"]),
+            "between_sd": fmt(r["between_sd"]),
+            "q_value": fmt(r["q_value"]),
+            "p_meaningful": fmt(r["p_meaningful"]) if np.isfinite(r["p_meaningful"]) else "-",
+            "flagged": bool(r["flagged"]),
+        }
+        for _, r in shown.iterrows()
+    ]
+    if not len(changes):
+        return rows, ""
+    n_feat = changes[changes["kind"] == "feature"].groupby("session").size()
+    sources = sorted(set(changes["sd_source"]))
+    what = "the twin's parameters and " if (changes["kind"] == "parameter").any() else ""
+    text = (
+        f"Each session is tested against the first on {what}"
+        f"{int(n_feat.max()) if len(n_feat) else 0} feature values (every channel), "
+        f"{int(changes['n_tests'].max())} tests in {int(changes['n_families'].max())} families (one a "
+        f"measure) in all; a change is flagged when its q-value is at most "
+        f"{fmt(changes['threshold'].iloc[0])}: the false discovery rate is controlled in two levels, "
+        f"Benjamini-Hochberg over the families' Simes p-values, then within the selected families "
+        f"(Benjamini & Bogomolov 2014). The SE is that of the difference, measured from the two "
+        f"recordings (jackknife over their blocks; for parameters, the twin's estimates widened by the "
+        f"sandwich); the between-session SD comes from: {'; '.join(sources)}. Feature rows are shown only "
+        f"when flagged."
+    )
+    return rows, text
+
+
+def _feature_changes(sessions: list[dict]) -> tuple[list[dict], str]:
+    """Change detection on the features alone (a subject without a twin), sessions in time order."""
+    from ..twin.longitudinal import feature_changes
+
+    done = sorted((s for s in sessions if s.get("_featureset") is not None), key=lambda s: s["_day"])
+    if len(done) < 2:
+        return [], ""
+    table = feature_changes([s["_featureset"] for s in done], at=[s["_day"] for s in done])
+    return _change_rows(table)

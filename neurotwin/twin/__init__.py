@@ -8,10 +8,12 @@ Examples
 """
 
 from .inference import Posterior, Prior, fit_map
-from .longitudinal import FEATURE_SD, changes, forecast, trajectory
+from .longitudinal import changes, forecast, trajectory
 from .state import TwinState
 from .store import SCHEMA_VERSION, ConcurrentUpdate, TwinStore, update_twin
 from .twin import CHANGE_THRESHOLDS, Twin
+from .variability import DEFAULT_SD, Variability, estimate_variability
 
-__all__ = ["CHANGE_THRESHOLDS", "FEATURE_SD", "SCHEMA_VERSION", "ConcurrentUpdate", "Posterior", "Prior",
-           "Twin", "TwinState", "TwinStore", "changes", "fit_map", "forecast", "trajectory", "update_twin"]
+__all__ = ["CHANGE_THRESHOLDS", "DEFAULT_SD", "SCHEMA_VERSION", "ConcurrentUpdate", "Posterior", "Prior",
+           "Twin", "TwinState", "TwinStore", "Variability", "changes", "estimate_variability", "fit_map",
+           "forecast", "trajectory", "update_twin"]

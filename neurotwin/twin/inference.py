@@ -283,6 +283,99 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
                      {"theta_extra": theta[p:].copy()} if n_extra else {}), info
 
 
+def sandwich(cov: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Widen a Laplace covariance to the spread the data's own blocks show (robust, never narrower).
+
+    The Laplace/Fisher covariance ``Σ = H⁻¹`` is right only if the
+    likelihood is: if the model is misspecified or the data's units are
+    not independent (neighbouring epochs of EEG are not), the estimate
+    varies more. The sandwich (Huber 1967; White 1982) measures that
+    variance, ``H⁻¹ J H⁻¹``, with ``J = K/(K-1) Σ_b u_b u_bᵀ`` the spread
+    of the ``K`` blocks' centred scores ``u_b`` (batch means: contiguous
+    blocks keep the dependence inside them). With ``K`` blocks and
+    hundreds of parameters ``J`` is low-rank, so only its diagonal is
+    used: each parameter's variance is multiplied by
+    ``max(1, [H⁻¹ J H⁻¹]_ii / Σ_ii)`` and the correlations of ``Σ`` kept.
+    A parameter that the prior dominates keeps the prior's width.
+
+    Returns
+    -------
+    cov : ndarray, shape (P, P)
+    inflation : ndarray, shape (P,)
+        The factor each standard deviation was multiplied by (>= 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.twin.inference import sandwich
+    >>> cov, k = sandwich(np.diag([1.0, 1.0]), np.array([[3.0, 0.0], [-3.0, 0.0], [0.0, 0.1]]))
+    >>> k.round(2).tolist()
+    [5.2, 1.0]
+    """
+    cov = np.asarray(cov, float)
+    u = np.asarray(scores, float)
+    k = len(u)
+    proj = u @ cov  # (K, P): each block's pull H⁻¹ u_b
+    robust = k / (k - 1) * np.sum(proj ** 2, axis=0)
+    base = np.clip(np.diag(cov), 1e-300, None)
+    factor = np.sqrt(np.maximum(1.0, robust / base))
+    return cov * np.outer(factor, factor), factor
+
+
+def own_evidence(mean, cov, prior: Prior, template: Prior, factor=None,
+                 grad=None) -> tuple[np.ndarray, np.ndarray]:
+    """What one session says by itself: its estimate as if fitted alone with the template prior.
+
+    A sequential update's posterior ``N(m, V)`` combines the session's
+    likelihood with everything before it (the prior ``N(m_p, P)``), so two
+    states are neither independent nor each the session's own measurement.
+    Under the Laplace approximation the session's likelihood has precision
+    ``V⁻¹ - P⁻¹``; with the template prior ``N(m_t, T)`` instead, the
+    session alone would give precision ``A = V⁻¹ - P⁻¹ + T⁻¹`` and (one
+    Gauss-Newton step from ``m``, where the likelihood's gradient is
+    ``P⁻¹ (m - m_p)``) the mean ``m - A⁻¹ [T⁻¹ (m - m_t) - P⁻¹ (m - m_p)]``.
+    With ``grad``, the likelihood's gradient at ``m`` (a fit stopped by a
+    tolerance is not exactly at the optimum), the step uses it instead:
+    ``m - A⁻¹ [grad + T⁻¹ (m - m_t)]``. With a sandwich ``factor`` the
+    standard deviations are widened as the posterior's were. For a first
+    session (``prior`` is ``template``) this is (about) the posterior itself.
+
+    Returns
+    -------
+    mean : ndarray, shape (P,)
+    sd : ndarray, shape (P,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.twin.inference import Prior, own_evidence
+    >>> # template N(0, 100); previous sessions N(10, 1); this session's likelihood N(9, 1)
+    >>> template = Prior(["f"], ["identity"], np.array([0.0]), np.array([10.0]))
+    >>> prior = Prior(["f"], ["identity"], np.array([10.0]), np.array([1.0]))
+    >>> m, sd = own_evidence([9.5], [[0.5]], prior, template)
+    >>> round(float(m[0]), 3), round(float(sd[0]), 3)  # the session alone: N(9, 1) shrunk a little to 0
+    (8.911, 0.995)
+    """
+    m, v = np.asarray(mean, float), np.asarray(cov, float)
+
+    def moments(pr: Prior):
+        c = np.diag(np.asarray(pr.sd, float) ** 2) if pr.cov is None else np.asarray(pr.cov, float)
+        return np.asarray(pr.mean, float), np.linalg.inv(c)
+
+    mp, pinv = moments(prior)
+    mt, tinv = moments(template)
+    a = np.linalg.inv(v) - pinv + tinv
+    w, u = np.linalg.eigh((a + a.T) / 2)
+    w = np.clip(w, 1e-10 * max(w.max(), 1e-12), None)  # numerically PSD: the template keeps it PD
+    a_inv = (u / w) @ u.T
+    lik_grad = -pinv @ (m - mp) if grad is None else np.asarray(grad, float)
+    own = m - a_inv @ (lik_grad + tinv @ (m - mt))
+    sd = np.sqrt(np.clip(np.diag(a_inv), 0, None))
+    if factor is not None:
+        sd = sd * np.asarray(factor, float)
+    return own, sd
+
+
 def _laplace(total, theta: np.ndarray, p: int) -> np.ndarray:
     """Inverse Hessian of the first p coordinates (forward differences of the analytic gradient)."""
     h = np.empty((p, p))

@@ -1,9 +1,10 @@
 """Durable twin storage: one SQLite database (WAL, one transaction per change), arrays as checksummed BLOBs.
 
-Layout (schema version 1, ``PRAGMA user_version``)::
+Layout (schema version 2, ``PRAGMA user_version``)::
 
     twins(id, modality, config, connectome, connectome_sha256)
     states(twin_id, idx, session, at, meta, arrays, sha256)   -- primary key (twin_id, idx)
+    study(key, value)                                         -- e.g. the study's between-session SDs
 
 * **Pseudonymous**: a twin's id is an HMAC of the subject label with the
   private de-identification key (``NEUROTWIN_DEID_KEY`` or
@@ -43,7 +44,7 @@ from .state import TwinState
 
 __all__ = ["ConcurrentUpdate", "SCHEMA_VERSION", "TwinStore", "update_twin"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE twins (
@@ -65,8 +66,15 @@ CREATE TABLE states (
 );
 """
 
+_SCHEMA_V2 = """
+CREATE TABLE study (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
 #: schema migrations: version -> SQL that brings version - 1 to it
-MIGRATIONS = {1: _SCHEMA_V1}
+MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 class ConcurrentUpdate(StoreError):
@@ -180,7 +188,7 @@ class TwinStore:
         config = {"modality": twin.modality, "effective_connectivity": twin.effective_connectivity,
                   "process_noise": twin.process_noise, "restarts": twin.restarts,
                   "change_thresholds": twin.change_thresholds, "random_state": twin.random_state,
-                  "head": twin.head}
+                  "head": twin.head, "variability": twin.variability}
         if twin.connectome is not None:
             # what the head model is found from (a template's name and folder), never patient data
             config["connectome_provenance"] = {k: v for k, v in (twin.connectome.provenance or {}).items()
@@ -226,6 +234,48 @@ class TwinStore:
                 raise
         return max(0, len(twin.states_) - have)
 
+    def set_study_variability(self, modality: str, sums: dict) -> None:
+        """Keep each twin's contribution to the study's between-session SDs (the group run's estimate).
+
+        ``sums`` is :func:`~neurotwin.twin.longitudinal.population_sums` of
+        the store's twins of one modality (keyed by their pseudonymous ids).
+        A twin loaded from this store then uses the study's SDs *without its
+        own sessions* (leave-one-out: a patient's change never widens the
+        yardstick it is measured with), unless it was given its own.
+        """
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute("INSERT OR REPLACE INTO study VALUES (?, ?)",
+                            (f"variability:{modality}", json.dumps(sums, sort_keys=True)))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def study_variability(self, modality: str, *, exclude: str | None = None) -> dict | None:
+        """The study's between-session SDs of one modality (``Variability.to_dict()``), if estimated.
+
+        ``exclude``: a twin id whose own sessions are left out.
+        """
+        from .variability import add_sums, from_sums
+
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM study WHERE key = ?",
+                              (f"variability:{modality}",)).fetchone()
+        if not row:
+            return None
+        sums = {k: v for k, v in json.loads(row[0]).items() if k != exclude}
+        var = from_sums(add_sums(sums.values()), source=f"study, {len(sums)} other subjects")
+        return var.to_dict() if var.sd else None
+
+    def twins(self):
+        """Every twin in the store, each labelled by its pseudonymous id (for study-level summaries)."""
+        with self._connect() as con:
+            ids = [r[0] for r in con.execute("SELECT id FROM twins ORDER BY id").fetchall()]
+        for tid in ids:
+            yield self._load(tid, tid)
+
     def load(self, subject: str):
         """The subject's twin with all its states.
 
@@ -234,9 +284,11 @@ class TwinStore:
         neurotwin.errors.DataError
             When the store has no twin for this subject.
         """
+        return self._load(self.twin_id(subject), subject)
+
+    def _load(self, tid: str, subject: str):
         from .twin import Twin
 
-        tid = self.twin_id(subject)
         with self._connect() as con:
             row = con.execute("SELECT modality, config, connectome, connectome_sha256 FROM twins "
                               "WHERE id = ?", (tid,)).fetchone()
@@ -260,6 +312,7 @@ class TwinStore:
                     effective_connectivity=config["effective_connectivity"],
                     process_noise=config["process_noise"], restarts=config["restarts"],
                     change_thresholds=config["change_thresholds"], head=config.get("head", "auto"),
+                    variability=config.get("variability") or self.study_variability(modality, exclude=tid),
                     random_state=config["random_state"])
         for idx, meta, blob, sha in states:
             arrays = _unpack(blob, sha, f"state {idx} of subject {subject!r}", self.path)

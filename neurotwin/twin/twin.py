@@ -12,10 +12,11 @@ from ..errors import ConfigError, DataError
 from ..features.featureset import FeatureSet
 from ..io.connectome import Connectome
 from ..model.connectome import normalize_weights, template_connectome
-from .inference import Prior, fit_map, from_unconstrained
-from .longitudinal import changes, forecast, trajectory
+from .inference import Posterior, Prior, fit_map, from_unconstrained, own_evidence, sandwich
+from .longitudinal import changes, forecast, session_values, trajectory
 from .objectives import OBJECTIVES, get_objective
 from .state import TwinState
+from .variability import Variability
 
 __all__ = ["Twin"]
 
@@ -48,6 +49,11 @@ class Twin:
         template), or one radial dipole at each region centre; ``auto``
         takes the cortex when the connectome has one. Both in a
         three-shell sphere fitted to the electrodes.
+    variability : dict | None
+        The population's between-session SDs (``Variability.to_dict()``, e.g.
+        a study's :func:`~neurotwin.twin.variability.estimate_variability`);
+        None: the built-in defaults (:mod:`neurotwin.twin.variability`).
+        Change detection uses them until the twin has its own history.
     restarts : int
         Extra optimiser starts drawn from the prior (first fit only). EEG
         fits always start from the data's alpha peak as well (default 0:
@@ -70,7 +76,8 @@ class Twin:
 
     def __init__(self, subject: str, *, modality: str = "eeg", connectome: Connectome | None = None,
                  effective_connectivity: bool = True, process_noise: float = 2.5e-4, restarts: int = 0,
-                 change_thresholds: dict | None = None, head: str = "auto", random_state: int | None = 0):
+                 change_thresholds: dict | None = None, head: str = "auto", variability: dict | None = None,
+                 random_state: int | None = 0):
         get_objective(modality)  # a known modality (the error names them)
         if not np.isfinite(process_noise) or process_noise < 0:
             raise ConfigError(f"process_noise must be >= 0, got {process_noise!r}.")
@@ -85,6 +92,7 @@ class Twin:
         if head not in ("auto", "cortex", "centres"):
             raise ConfigError(f"head must be 'auto', 'cortex' or 'centres', got {head!r}.")
         self.head = head
+        self.variability = Variability.from_dict(variability).to_dict() if variability else None
         self.states_: list[TwinState] = []
         self._cache: dict = {}  # what objectives reuse across sessions (the lead field), in memory only
         self._fitted: dict[int, object] = {}  # state index -> its objective (in memory only)
@@ -109,6 +117,8 @@ class Twin:
     # ------------------------------------------------------------------ fitting
     def _fit_state(self, features, session, at, prior: Prior, extra_mean, restarts) -> TwinState:
         obj, summary = self._objective(features)
+        summary = {**summary, "values": session_values(features),
+                   "n_blocks": (features.provenance or {}).get("se", {}).get("n_blocks")}
         if prior is None:
             prior = obj.prior
         elif list(prior.names) != list(obj.prior.names):
@@ -131,9 +141,29 @@ class Twin:
                                  random_state=self.random_state, tol=tol, maxiter=maxiter)
             info["n_evals"] += evals
         theta = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
+        scores = obj.block_scores(theta) if hasattr(obj, "block_scores") else None
+        spread = {"posterior": "laplace"}
+        laplace, factor = post.cov, None
+        if scores is not None and len(scores) >= 3:
+            cov, factor = sandwich(post.cov, scores)
+            post = Posterior(post.names, post.transforms, post.mean, cov, post.extra)
+            spread = {"posterior": f"laplace widened by the sandwich over {len(scores)} blocks",
+                      "sd_inflation": {n: round(float(x), 3) for n, x in zip(post.names, factor)
+                                       if "[" not in n}}
+        # the session's own estimate of the followed parameters (an update's posterior also holds the
+        # earlier sessions): what change detection compares
+        if prior is obj.prior:  # a first session: its posterior is its own evidence
+            own_mean, own_sd = np.asarray(post.mean), np.sqrt(np.diag(laplace)) * (
+                1.0 if factor is None else factor)
+        else:
+            grad = np.asarray(obj(theta)[1], float)[:len(post.mean)]
+            own_mean, own_sd = own_evidence(post.mean, laplace, prior, obj.prior, factor, grad=grad)
+        template_sd = np.asarray(obj.prior.sd, float)
+        summary["own"] = {n: [float(own_mean[i]), float(own_sd[i]), float(template_sd[i])]
+                          for i, n in enumerate(post.names) if n in self.change_thresholds}
         diag = {"nll": info["nll"], "converged": info["converged"], "n_evals": info["n_evals"],
                 "warnings": info["warnings"], "at_bound": info.get("at_bound", []),
-                "seconds": round(time.perf_counter() - t0, 2)}
+                "seconds": round(time.perf_counter() - t0, 2), **spread}
         more = obj.diagnostics(theta, post, prior)
         diag["warnings"] = [*diag["warnings"], *more.pop("warnings", [])]
         diag.update(more)
@@ -327,9 +357,9 @@ class Twin:
         """One parameter across sessions with its credible band (see :func:`longitudinal.trajectory`)."""
         return trajectory(self, name, level)
 
-    def changes(self, *, probability: float = 0.95, feature_sd: dict | None = None):
+    def changes(self, *, fdr: float = 0.05):
         """Changes against the baseline session (see :func:`longitudinal.changes`)."""
-        return changes(self, probability=probability, feature_sd=feature_sd)
+        return changes(self, fdr=fdr)
 
     def forecast(self, at: float, *, level: float = 0.9, names=None):
         """Parameters and features predicted at day ``at`` (see :func:`longitudinal.forecast`)."""

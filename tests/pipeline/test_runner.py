@@ -287,7 +287,12 @@ def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, sa
     twins = pd.read_csv(tmp_path / "logs" / "twins_resting_eeg.tsv", sep="\t", dtype=str,
                         keep_default_na=False).set_index("subject")
     assert (twins["status"] == "ok").all() and (twins["sessions"] == "01,02,03").all()
-    assert twins.loc["02", "alerts"].startswith("ses-03 f")  # the alpha frequency parameter, at session 3
+    # the slowing (-0.5 Hz at session 2, -1.0 Hz at session 3) moves f and the spectral features it
+    # shapes; no other twin parameter is flagged
+    alerts = [a.split(" ", 1) for a in twins.loc["02", "alerts"].split("; ")]
+    assert ["ses-03", "f"] in alerts
+    assert {ses for ses, _ in alerts} <= {"ses-02", "ses-03"}
+    assert not {n.split("/")[0] for _, n in alerts} & {"a", "G"}
     assert twins.loc["01", "alerts"] == "" and twins.loc["03", "alerts"] == ""
     store = TwinStore(tmp_path / "twins" / "twins.sqlite")
     f = store.load("02").trajectory("f")["value"].to_numpy()

@@ -48,7 +48,9 @@ def make_session(small_connectome):
     freqs = np.arange(1.0, 45.01, 0.5)
     n_avg = 60
 
-    def make(f=10.0, seed=0, session="01", channels=CHANNELS, nan=False):
+    def make(f=10.0, seed=0, session="01", channels=CHANNELS, nan=False, blocks=0, jitter=0.0):
+        """``blocks``: also the PSDs of that many blocks (``psd_blocks``); ``jitter``: each block's
+        level varies by that log-sd (a non-stationary recording)."""
         info = mne.create_info(list(channels), 250.0, "eeg")
         info.set_montage(standard_montage(), verbose="error")
         lf = sphere_leadfield(info, small_connectome.centres, small_connectome.labels)
@@ -57,9 +59,19 @@ def make_session(small_connectome):
         flat = np.ones((len(channels), len(freqs)))
         obj = SpectrumObjective(w, con.tract_lengths, lf.gain, freqs, flat, n_avg, fmin=1.0, fmax=45.0,
                                 resolution=0.5)
-        psd = obj.model_psd(theta_of(obj, {**TRUTH, "f": f}))
+        model = obj.model_psd(theta_of(obj, {**TRUTH, "f": f}))
         rng = np.random.default_rng(seed)
-        psd = psd * rng.gamma(n_avg, 1.0 / n_avg, psd.shape)  # a Welch average of n_avg segments
+        extra = {}
+        if blocks:
+            m = n_avg // blocks
+            level = np.exp(jitter * rng.standard_normal(blocks))[:, None, None]
+            parts = model[None] * level * rng.gamma(m, 1.0 / m, (blocks, *model.shape))
+            psd = parts.mean(axis=0)
+            extra["psd_blocks"] = FeatureArray(parts, ("block", "channel", "freq"),
+                                               {"block": [float(m)] * blocks, "channel": list(channels),
+                                                "freq": list(obj.freqs)}, unit="uV^2/Hz")
+        else:
+            psd = model * rng.gamma(n_avg, 1.0 / n_avg, model.shape)  # a Welch average of n_avg segments
         if nan:
             psd[0, 3] = np.nan
         alpha = (obj.freqs >= 7) & (obj.freqs <= 14)
@@ -68,7 +80,7 @@ def make_session(small_connectome):
                 for ch, v in zip(channels, iaf)]
         arr = FeatureArray(psd, ("channel", "freq"), {"channel": list(channels), "freq": list(obj.freqs)},
                            unit="uV^2/Hz")
-        return FeatureSet.from_rows(rows, subject="01", session=session, modality="eeg", arrays={"psd": arr},
-                                    provenance={"psd": {"n_averages": n_avg}})
+        return FeatureSet.from_rows(rows, subject="01", session=session, modality="eeg",
+                                    arrays={"psd": arr, **extra}, provenance={"psd": {"n_averages": n_avg}})
 
     return make

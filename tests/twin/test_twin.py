@@ -8,7 +8,7 @@ from scipy.linalg import solve_continuous_lyapunov
 
 from neurotwin.errors import ConfigError, DataError
 from neurotwin.features.bold import bold_featureset, bold_summary
-from neurotwin.twin import Prior, Twin, fit_map
+from neurotwin.twin import Prior, Twin, Variability, fit_map
 from neurotwin.twin.objectives import BoldObjective
 
 from .conftest import CHANNELS, TRUTH
@@ -103,7 +103,10 @@ def test_bold_summary_of_real_hcp_time_series(shared_data):
 
 
 def test_eeg_twin_recovers_the_alpha_frequency_and_flags_slowing(make_session, small_connectome):
-    twin = Twin("01", connectome=small_connectome, restarts=0)
+    # the simulated sessions vary only by their sampling noise: a study would estimate a small
+    # between-session SD (with the literature default of 0.3 Hz, 1 Hz would be z ≈ 2.3)
+    study = Variability({"f": 0.05}, {"f": 50.0}).to_dict()
+    twin = Twin("01", connectome=small_connectome, restarts=0, variability=study)
     twin.fit(make_session(f=10.0, seed=1), session="01", at=0.0)
     first = twin.states_[0]
     mid, lo, hi = first.posterior.interval(0.99)["f"]

@@ -110,6 +110,17 @@ def hopf_from_posterior(posterior, regions) -> tuple[dict, float]:
     return params, float(np.exp(mean["velocity"]))
 
 
+def _blocks(features, chans, freqs) -> FeatureArray | None:
+    """The features' ``psd_blocks`` when they match the PSD's channels and frequencies."""
+    hits = [k for k in features.arrays if k == "psd_blocks" or k.endswith("/psd_blocks")]
+    if len(hits) != 1:
+        return None
+    arr = features.arrays[hits[0]]
+    if list(arr.coords["channel"]) != list(chans) or not np.allclose(arr.coords["freq"], freqs):
+        return None
+    return arr
+
+
 @register_objective
 class SpectrumObjective(Objective):
     """Negative log-likelihood of sensor PSDs and its exact gradient (the ``eeg`` objective).
@@ -132,6 +143,11 @@ class SpectrumObjective(Objective):
         Names used in the parameter names (default ``ch0..``, ``R0..``).
     regional : bool
         Fit every region's damping and frequency offsets (else only the global ones).
+    blocks, block_averages : ndarray | None
+        ``(K, C, F)`` PSDs of the recording's contiguous blocks and the
+        segments each averages (the features' ``psd_blocks``): the
+        posterior's spread is then measured from how the spectrum varies
+        within the recording (:meth:`block_scores`).
 
     Examples
     --------
@@ -148,13 +164,16 @@ class SpectrumObjective(Objective):
     modality = "eeg"
     quality = "r_log_psd"
     template = "tvb76"
-    #: smallest change worth flagging: Hz for f, natural units for the exponent, log-ratios otherwise
-    change_thresholds = {"f": 0.5, "exponent": 0.3, "a": 0.4, "G": 0.5, "velocity": 0.5, "gain": 0.5,
-                         "background": 0.5}
+    #: the parameters change detection follows, with the smallest change worth reporting (Hz for f,
+    #: log-ratios otherwise). Not followed: the gain and background levels (they scale with electrode
+    #: contact and skull, not only the brain), the conduction velocity (its prior dominates it), the
+    #: background exponent (it trades off with the knee and the background level, |r| > 0.95: the
+    #: features' specparam exponent follows the aperiodic slope instead) and the beta terms
+    change_thresholds = {"f": 0.5, "a": 0.4, "G": 0.5}
 
     def __init__(self, weights, lengths_mm, gain, freqs, psd, n_averages: float, *, fmin: float = 2.0,
                  fmax: float = 40.0, resolution: float = 1.0, channels=None, regions=None,
-                 regional: bool = True):
+                 regional: bool = True, blocks=None, block_averages=None):
         psd = np.asarray(psd, float)
         lf = np.asarray(gain, float)
         if psd.ndim != 2 or psd.shape[1] != len(freqs):
@@ -166,6 +185,15 @@ class SpectrumObjective(Objective):
             raise DataError("the PSD has NaN, infinite or non-positive values; it cannot be fitted.")
         self.freqs, self.psd, step = bin_psd(freqs, psd, fmin=fmin, fmax=fmax, resolution=resolution)
         self.m = float(n_averages) * step
+        self.blocks, self.block_share = None, None
+        if blocks is not None:
+            blocks = np.asarray(blocks, float)
+            share = np.asarray(block_averages, float)
+            if blocks.shape[1:] != psd.shape or len(share) != len(blocks):
+                raise DataError(f"PSD blocks of shape {blocks.shape} do not match the PSD {psd.shape}.")
+            self.blocks = np.stack([bin_psd(freqs, b, fmin=fmin, fmax=fmax, resolution=resolution)[1]
+                                    for b in blocks])
+            self.block_share = share / share.sum()
         self.lf = lf - lf.mean(axis=0)  # average reference, as the pipeline's data
         n_ch, n_reg = lf.shape
         self.channels = list(channels) if channels is not None else [f"ch{i}" for i in range(n_ch)]
@@ -445,6 +473,23 @@ class SpectrumObjective(Objective):
         resid = self.weight * (model - self.psd) / model ** 2  # dNLL/dP
         return nll, np.einsum("cf,cfp->p", resid, d)
 
+    def block_scores(self, theta) -> np.ndarray | None:
+        """Each block's centred score ``(K, P)`` at ``theta`` (None without blocks).
+
+        Block ``b``'s share of the negative log-likelihood is
+        ``ℓ_b = Σ w (m_b/m) [log P + P̂_b / P]`` (the blocks' PSDs average to
+        the PSD, so the ``ℓ_b`` sum to the whole); its gradient minus its
+        share of the total is ``u_b = Σ w (m_b/m) (P̂ - P̂_b) / P² ∂P/∂θ``:
+        how far the block pulls the parameters from where the whole
+        recording puts them (:func:`neurotwin.twin.inference.sandwich`).
+        """
+        if self.blocks is None:
+            return None
+        model, d = self.jacobian(theta)
+        dev = (self.psd[None] - self.blocks) / model[None] ** 2  # (K, C, F)
+        dev *= self.weight[None, None, :] * self.block_share[:, None, None]
+        return np.einsum("kcf,cfp->kp", dev, d)
+
     def fisher(self, theta) -> np.ndarray:
         """Expected information ``Σ w (∂ log P)(∂ log P)ᵀ`` at ``theta`` (the Whittle likelihood's)."""
         model, d = self.jacobian(theta)
@@ -490,9 +535,12 @@ class SpectrumObjective(Objective):
             raise DataError(f"this twin was fitted with the head model {first.features['head']!r} but now "
                             f"gets {head!r} (is tvb-data where it was?); refit a new twin or restore the "
                             f"template files.")
+        blocks = _blocks(features, chans, freqs)
         obj = cls(con.weights, con.tract_lengths, lf.gain, freqs, np.asarray(psd.values, float),
                   settings["n_averages"], channels=chans,
-                  regions=list(con.labels) if con.labels is not None else None)
+                  regions=list(con.labels) if con.labels is not None else None,
+                  blocks=None if blocks is None else blocks.values,
+                  block_averages=None if blocks is None else blocks.coords["block"])
         summary = {"channels": chans, "freqs": [float(freqs[0]), float(freqs[-1])],
                    "grid": [float(x) for x in obj.freqs],
                    "positions": "recording" if positions is not None else "template 10-05", "head": head,

@@ -1,0 +1,177 @@
+"""Calibrated uncertainty and change detection: sandwich posteriors, a session's own evidence,
+between-session variability, two-level false-discovery control, forecasts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurotwin.errors import ConfigError
+from neurotwin.twin import Twin, TwinState, Variability, estimate_variability
+from neurotwin.twin.inference import Posterior
+from neurotwin.twin.longitudinal import changes, feature_changes, population_variability, variability_of
+
+CH = [f"c{i}" for i in range(19)]
+
+
+def _state(k, at, f, sd_f, iaf, se_iaf):
+    """A hand-made state: the twin's f (own estimate) and per-channel IAFs with their SEs."""
+    post = Posterior(["a", "f", "G"], ["logneg", "identity", "log"], np.array([np.log(6.0), f, 0.0]),
+                     np.diag([0.01, sd_f ** 2, 0.25]))
+    values = [["iaf", c, "", float(v), float(se_iaf)] for c, v in zip(CH, iaf)]
+    own = {"a": [np.log(6.0), 0.1], "f": [f, sd_f], "G": [0.0, 0.5]}
+    return TwinState(k, f"0{k + 1}", at, post, {"values": values, "own": own, "n_blocks": 10})
+
+
+def _patient(rng, shift=0.0, tau=0.1, sd=0.1, n=2):
+    """Sessions of a patient whose alpha varies by ``tau`` between sessions and is measured with ``sd``."""
+    true = 10.0 + rng.normal(0, 1.0)
+    states = []
+    for k in range(n):
+        level = true + rng.normal(0, tau) + (shift if k == n - 1 else 0.0)
+        common = rng.normal(0, tau)  # the channels' IAFs move together with the session
+        iaf = level + common + rng.normal(0, sd, len(CH))
+        states.append(_state(k, 90.0 * k, level + rng.normal(0, sd), sd, iaf, sd))
+    twin = Twin("p")
+    twin.states_ = states
+    return twin
+
+
+def test_false_alarms_are_controlled_and_large_changes_found():
+    rng = np.random.default_rng(0)
+    study = Variability({"f": 0.1, "iaf": np.sqrt(2) * 0.1, "a": 0.0, "G": 0.0},
+                        {k: 1e3 for k in ("f", "iaf", "a", "G")}).to_dict()
+    alarms = []
+    for _ in range(300):
+        twin = _patient(rng)
+        twin.variability = study
+        alarms.append(bool(twin.changes()["flagged"].any()))
+    rate = np.mean(alarms)
+    assert rate <= 0.09, rate  # 5 % expected (sd of the estimate over 300: 1.3 %)
+    found = []
+    for _ in range(50):
+        twin = _patient(rng, shift=-1.0)
+        twin.variability = study
+        table = twin.changes()
+        found.append(bool(table.query("flagged and name == 'f'").shape[0]))
+        assert set(table.query("flagged")["name"]) <= {"f", "iaf"}
+    assert np.mean(found) >= 0.9
+
+
+def test_the_change_table_says_how_it_decided():
+    rng = np.random.default_rng(1)
+    twin = _patient(rng, shift=-2.0)
+    table = changes(twin)
+    assert table["n_families"].iloc[0] == 4  # a, f, G and the channels' IAF (no mean-spectrum IAF here)
+    assert (table["q_value"] >= table["p_value"] - 1e-12).all()
+    assert (table["flagged"] == (table["q_value"] <= 0.05)).all()
+    f = table.set_index("name").loc["f"]
+    assert f["sd_source"] == "default (literature)" and f["between_sd"] == 0.3
+    assert f["p_meaningful"] > 0.5  # a 2-Hz drop is beyond the 0.5-Hz meaningful size
+    with pytest.raises(ConfigError, match="fdr"):
+        changes(twin, fdr=1.5)
+
+
+def test_between_session_sd_is_estimated_from_repeated_sessions():
+    rng = np.random.default_rng(2)
+    twins = [_patient(rng, tau=0.2, sd=0.05, n=3) for _ in range(150)]
+    var = population_variability(twins)
+    assert abs(var.sd["f"] - 0.2) < 0.04  # the measurement part (sd 0.05) is subtracted
+    assert var.dof["f"] == 300 and "study" in var.source["f"]
+    # one patient's own history, once it has 3 sessions before the tested one, is pooled in
+    twin = _patient(rng, tau=0.2, sd=0.05, n=5)
+    own = variability_of(twin, before=4)
+    assert "own history" in own.source["f"] and own.sd["f"] != 0.3
+    assert variability_of(twin, before=2).source["f"] == "default (literature)"
+    # estimate_variability subtracts the SEs and never goes negative
+    tiny = estimate_variability({"x": [(np.array([1.0, 1.01]), np.array([1.0, 1.0]))]})
+    assert tiny.sd["x"] == 0.0
+
+
+def test_features_alone_get_a_change_table():
+    from neurotwin.features import FeatureSet
+
+    a = FeatureSet.from_rows([{"feature": "iaf", "location": c, "value": 10.0, "se": 0.2} for c in CH],
+                             session="01")
+    b = FeatureSet.from_rows([{"feature": "iaf", "location": c, "value": 10.05, "se": 0.2} for c in CH]
+                             + [{"feature": "iaf", "location": "extra", "value": 7.0, "se": 0.1}],
+                             session="02")
+    table = feature_changes([a, b], at=[0, 30])
+    assert len(table) == len(CH) and not table["flagged"].any()
+    assert set(table["session"]) == {"02"} and (table["at"] == 30).all()
+    no_se = FeatureSet.from_rows([{"feature": "iaf", "location": c, "value": 8.0} for c in CH])
+    assert feature_changes([a, no_se]).empty  # values without a measured SE are not tested
+
+
+@pytest.mark.slow
+def test_sandwich_widens_the_posterior_only_for_a_non_stationary_recording(make_session, small_connectome):
+    steady = Twin("01", connectome=small_connectome).fit(make_session(seed=4, blocks=10))
+    wobbly = Twin("01", connectome=small_connectome).fit(make_session(seed=4, blocks=10, jitter=0.3))
+    k_steady = steady.states_[0].diagnostics["sd_inflation"]
+    k_wobbly = wobbly.states_[0].diagnostics["sd_inflation"]
+    assert k_steady["f"] < 1.6 and k_steady["gain"] < 1.6
+    assert k_wobbly["gain"] > 2.0  # the level moves between blocks: its sd widens
+    assert "sandwich over 10 blocks" in wobbly.states_[0].diagnostics["posterior"]
+    plain = Twin("01", connectome=small_connectome).fit(make_session(seed=4))
+    assert plain.states_[0].diagnostics["posterior"] == "laplace"
+
+
+@pytest.mark.slow
+def test_an_update_keeps_the_sessions_own_evidence(make_session, small_connectome):
+    first, second = make_session(f=10.0, seed=5), make_session(f=9.0, seed=6, session="02")
+    twin = Twin("01", connectome=small_connectome).fit(first).update(second, at=30.0)
+    alone = Twin("01", connectome=small_connectome).fit(second)
+    own_f, own_sd, _ = twin.states_[1].features["own"]["f"]
+    post = twin.states_[1].posterior
+    filtered = post.mean[post.names.index("f")]
+    solo = alone.states_[0].posterior
+    solo_f, solo_sd = solo.mean[solo.names.index("f")], solo.sd[solo.names.index("f")]
+    # the filtered state is pulled towards the first session; its own evidence is not
+    assert abs(own_f - solo_f) < 0.5 * abs(filtered - solo_f) + 0.05
+    assert 0.6 < own_sd / solo_sd < 1.6
+
+
+def test_forecast_intervals_cover_the_next_measurement():
+    rng = np.random.default_rng(3)
+    study = Variability({"f": 0.1}, {"f": 1e3}).to_dict()
+    hits = []
+    for _ in range(200):
+        twin = _patient(rng, n=4)
+        twin.variability = study
+        past = Twin("p", variability=study)
+        past.states_ = twin.states_[:3]
+        fc = past.forecast(270.0).set_index("name")
+        hits.append(fc.loc["f", "low"] <= twin.states_[3].features["own"]["f"][0] <= fc.loc["f", "high"])
+    assert 0.83 <= np.mean(hits) <= 0.97, np.mean(hits)
+
+
+@pytest.mark.slow
+def test_two_frontal_channels_get_features_ses_and_a_change_table(small_connectome):
+    import mne
+
+    from neurotwin.datasets import make_resting_eeg
+    from neurotwin.errors import NoPositionsError
+    from neurotwin.features import compute_features
+
+    sessions = []
+    for seed in (0, 1):
+        raw = make_resting_eeg(duration=60, alpha_freq=10.0, random_state=seed).pick(["Fp1", "Fp2"])
+        raw.filter(1.0, 45.0, verbose="error")
+        epochs = mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
+        sessions.append(compute_features(epochs, subject="x", session=f"0{seed + 1}"))
+    ok = sessions[0].table.query("status == 'ok' and feature in ['iaf', 'aperiodic_exponent']")
+    assert len(ok) and np.isfinite(ok["se"]).all()
+    table = feature_changes(sessions)
+    assert len(table) and table["n_tests"].iloc[0] == len(table)
+    twin = Twin("x", connectome=small_connectome).fit(sessions[0]).update(sessions[1], at=7.0)
+    assert len(twin.changes()) > 0  # standard names: the template head places them
+    bipolar = sessions[0]
+    # channels the twin cannot place: a clear error naming them, not a foreign traceback
+    from neurotwin.features import FeatureArray, FeatureSet
+
+    psd = bipolar.arrays["psd"]
+    odd = FeatureSet(bipolar.table, {"psd": FeatureArray(psd.values, psd.dims, {
+        "channel": ["EEG Fpz-Cz", "EEG Pz-Oz"], "freq": psd.coords["freq"]}, psd.unit)},
+        bipolar.provenance)
+    with pytest.raises(NoPositionsError, match="EEG Fpz-Cz"):
+        Twin("y", connectome=small_connectome).fit(odd)
