@@ -28,6 +28,9 @@ class Features(Step):
         Welch segment length in seconds.
     fmax : float
         Top of the PSD in Hz.
+    n_blocks : int
+        Contiguous blocks for the values' jackknife standard errors (the
+        table's ``se``); 0 skips them (features then cost about 2.3x less).
 
     Examples
     --------
@@ -48,6 +51,14 @@ class Features(Step):
     psd_method: Literal["welch", "multitaper"] = "welch"
     n_per_seg: float = Field(2.0, gt=0)
     fmax: float = Field(45.0, gt=0)
+    n_blocks: int = Field(10, ge=0)
+
+    @field_validator("n_blocks")
+    @classmethod
+    def _blocks(cls, n):
+        if n in (1, 2):
+            raise ValueError("n_blocks must be 0 (no standard errors) or at least 3")
+        return n
 
     @field_validator("features")
     @classmethod
@@ -60,7 +71,8 @@ class Features(Step):
 
     def apply(self, data, log=None):
         fs = compute_features(data, self.features, params=self.feature_params,
-                              psd_method=self.psd_method, n_per_seg=self.n_per_seg, fmax=self.fmax)
+                              psd_method=self.psd_method, n_per_seg=self.n_per_seg, fmax=self.fmax,
+                              n_blocks=self.n_blocks)
         if log is not None:
             log.update(n_values=len(fs), n_not_ok=int((fs.table["status"] != "ok").sum()))
         return fs
