@@ -191,10 +191,17 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
     # the study's between-session SDs from every twin, then each subject's alerts against the others'
-    study_variability(store, settings.modality)
+    try:
+        study_variability(store, settings.modality)
+    except NeurotwinError as err:  # the alerts then use the built-in between-session SDs
+        logger.warning("twins: no study estimate of the between-session SDs: %s", err)
     for row in rows:
         if row["status"] == "ok":
-            row["alerts"] = _alert_text(store.load(row["subject"]).changes().query("flagged"))
+            try:
+                row["alerts"] = _alert_text(store.load(row["subject"]).changes().query("flagged"))
+            except NeurotwinError as err:  # one subject's store entry never stops the others
+                row.update(status="failed", error=f"change detection: {err}")
+                logger.warning("sub-%s: no change detection: %s", row["subject"], err)
     columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error"]
     table = pd.DataFrame(rows, columns=columns)
     with atomic_files(out / "logs") as tmp:
