@@ -165,19 +165,24 @@ def _own(state, name: str) -> tuple[float, float] | None:
     return float(state.posterior.mean[i]), float(state.posterior.sd[i])
 
 
-def _feature_values(state) -> dict[tuple, tuple[float, float]]:
-    """``(feature, location, band) -> (value, se)`` of a state (log scale for ratios)."""
+def _values(rows) -> dict[tuple, tuple[float, float]]:
+    """``(feature, location, band) -> (value, se)`` of :func:`session_values` rows (log scale for ratios)."""
     out = {}
-    for feat, loc, band, value, se in state.features.get("values", []):
+    for feat, loc, band, value, se in rows:
         se = np.nan if se is None else se
         if feat in LOG_FEATURES:
             if not value > 0:
                 continue
             value, se = np.log(value), se / value
         out[(feat, loc, band)] = (float(value), float(se))
-    summary_only = {k: v for k, v in state.features.items() if k == "fc_mean"}
-    for feat, value in summary_only.items():
-        out.setdefault((feat, "global", ""), (float(value), float("nan")))
+    return out
+
+
+def _feature_values(state) -> dict[tuple, tuple[float, float]]:
+    """A state's feature values (and a BOLD twin's summary FC, which has no SE)."""
+    out = _values(state.features.get("values", []))
+    if "fc_mean" in state.features:
+        out.setdefault(("fc_mean", "global", ""), (float(state.features["fc_mean"]), float("nan")))
     return out
 
 
@@ -393,11 +398,7 @@ def feature_changes(featuresets, *, at=None, variability: dict | None = None,
         raise ConfigError(f"{len(featuresets)} feature sets but {len(at)} days.")
     var = Variability.from_dict(variability)
 
-    class _S:  # what _feature_values reads of a state
-        def __init__(self, fs):
-            self.features = {"values": session_values(fs)}
-
-    vals = [_feature_values(_S(fs)) for fs in featuresets]
+    vals = [_values(session_values(fs)) for fs in featuresets]
     k = [(fs.provenance or {}).get("se", {}).get("n_blocks") or 10 for fs in featuresets]
     out = []
     for j in range(1, len(featuresets)):
