@@ -10,7 +10,10 @@ the header promises with the size on disk, and raise a
 from __future__ import annotations
 
 import configparser
+import re
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import DataError, MissingFileError
 
@@ -18,10 +21,65 @@ _EDF_FIXED = 256
 _EDF_PER_SIGNAL = 256
 
 
+#: Sampling rates (Hz) a real EEG/MEG/iEEG recording can have. Below 1 Hz
+#: no EEG rhythm is sampled; above 100 kHz no clinical or research amplifier
+#: records (microelectrode systems reach 40 kHz). A rate outside is a
+#: damaged header (an EDF record duration that lies, a 1e9-Hz FIF).
+SFREQ_RANGE = (1.0, 100_000.0)
+
+
+def check_sfreq(sfreq: float, path: Path, where: str = "") -> None:
+    """Refuse a sampling rate outside :data:`SFREQ_RANGE`.
+
+    Parameters
+    ----------
+    sfreq : float
+        The rate the header implies, in Hz.
+    path : Path
+        The file, named in the error.
+    where : str
+        Where the rate comes from (e.g. ``"the record duration"``).
+
+    Raises
+    ------
+    DataError
+        If ``sfreq`` is not finite or lies outside the range.
+    """
+    low, high = SFREQ_RANGE
+    if not np.isfinite(sfreq) or not low <= sfreq <= high:
+        source = f" (from {where})" if where else ""
+        raise DataError(
+            f"{path}: the sampling rate is {sfreq:.6g} Hz{source}; a real recording has "
+            f"{low:g}-{high:g} Hz. The header is damaged; re-export the recording."
+        )
+
+
+def check_readable(path: Path) -> None:
+    """Refuse a file that cannot be opened (permissions, I/O error).
+
+    Raises
+    ------
+    DataError
+        Naming the file and the operating system's reason.
+    """
+    try:
+        with open(path, "rb") as fid:
+            fid.read(1)
+    except PermissionError:
+        raise DataError(
+            f"{path}: permission denied; this user may not read the file. "
+            "Ask its owner to grant read access (chmod/chown)."
+        ) from None
+    except OSError as err:
+        raise DataError(f"{path}: the file cannot be opened ({err.strerror or err}).") from None
+
+
 def check_nonempty(path: Path) -> None:
-    """Refuse a zero-byte file."""
-    if path.is_file() and path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty (0 bytes). Copy it again from its source.")
+    """Refuse an unreadable or zero-byte file."""
+    if path.is_file():
+        check_readable(path)
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: the file is empty (0 bytes). Copy it again from its source.")
 
 
 def _field(header: bytes, start: int, stop: int, what: str, path: Path) -> str:
@@ -113,6 +171,9 @@ def check_edf(path: Path) -> None:
                 f"{path}: signal(s) {bad} have {min(n_samps[i] for i in signal_idx)} samples "
                 "per record (sampling rate <= 0). The header is damaged."
             )
+        check_sfreq(max(n_samps[i] for i in signal_idx) / duration, path,
+                    f"{max(n_samps[i] for i in signal_idx)} samples per {duration:g}-s record")
+        _check_edf_ranges(sig, n_sig, labels, signal_idx, path)
     width = 3 if is_bdf else 2
     record = sum(n_samps) * width
     data = size - n_bytes
@@ -144,6 +205,28 @@ def check_edf(path: Path) -> None:
     )
 
 
+def _check_edf_ranges(sig: bytes, n_sig: int, labels: list[str], signal_idx: list[int],
+                      path: Path) -> None:
+    """Refuse signals whose physical or digital range is empty (no gain)."""
+    base = n_sig * (16 + 80 + 8)  # label, transducer, physical dimension
+
+    def column(k: int, what: str) -> list[float]:
+        off = base + k * 8 * n_sig
+        return [_number(sig, off + 8 * i, off + 8 * (i + 1), f"{what} of {labels[i]!r}", path, float)
+                for i in range(n_sig)]
+
+    pmin, pmax = column(0, "physical minimum"), column(1, "physical maximum")
+    dmin, dmax = column(2, "digital minimum"), column(3, "digital maximum")
+    for i in signal_idx:
+        for kind, lo, hi in (("physical", pmin[i], pmax[i]), ("digital", dmin[i], dmax[i])):
+            if lo == hi:
+                raise DataError(
+                    f"{path}: signal {labels[i]!r} has {kind} minimum = maximum ({lo:g}), so its "
+                    "values cannot be scaled (the EDF gain would be 0 or infinite). The header "
+                    "is damaged; re-export the recording."
+                )
+
+
 _BV_FORMATS = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
 
 
@@ -164,7 +247,10 @@ def check_brainvision(path: Path) -> None:
         parser.read_string(body[body.index("[") :])
     except (configparser.Error, ValueError) as err:
         raise DataError(f"{path}: the header cannot be parsed ({err}).") from None
-    ci = parser["Common Infos"] if parser.has_section("Common Infos") else {}
+    # section names are case-sensitive in configparser; NeurOne exports
+    # write "[Common infos]", which MNE's reader accepts too
+    section = next((name for name in parser.sections() if name.lower() == "common infos"), None)
+    ci = parser[section] if section else {}
     data_name = ci.get("DataFile") if ci else None
     if not data_name:
         raise DataError(f"{path}: the header names no DataFile.")
@@ -188,12 +274,14 @@ def check_brainvision(path: Path) -> None:
         raise DataError(f"{path}: unreadable channel count or sampling interval ({err}).") from None
     if interval <= 0:
         raise DataError(f"{path}: SamplingInterval is {interval} (sampling rate <= 0).")
+    check_sfreq(1e6 / interval, path, f"SamplingInterval={interval:g} us")
     if n_ch <= 0:
         raise DataError(f"{path}: NumberOfChannels is {n_ch}.")
     fmt = "INT_16"
     if parser.has_section("Binary Infos"):
         fmt = parser["Binary Infos"].get("BinaryFormat", "INT_16").strip()
     width = _BV_FORMATS.get(fmt)
+    check_readable(data_path)
     size = data_path.stat().st_size
     if size == 0:
         raise DataError(f"{path}: its data file {data_name!r} is empty.")
@@ -202,6 +290,71 @@ def check_brainvision(path: Path) -> None:
             f"{path}: its data file {data_name!r} has {size} bytes, not a whole number of "
             f"samples of {n_ch} channels x {width} bytes ({fmt}): it is truncated or damaged."
         )
+    marker = (ci.get("MarkerFile") or "").strip()
+    if marker and (path.parent / marker).is_file():
+        n_samples = size // (n_ch * width) if width else None
+        _check_markers(path, path.parent / marker, n_samples)
+
+
+_MARKER = re.compile(r"^Mk\d+=[^,\r\n]*,[^,\r\n]*,\s*(-?\d+)", re.MULTILINE)
+
+
+def _check_markers(path: Path, marker: Path, n_samples: int | None) -> None:
+    """Refuse an empty, foreign or truncated marker file.
+
+    A marker placed after the last sample means the data file lost its
+    end (a whole number of samples can still be left, which the size
+    check cannot see).
+    """
+    check_readable(marker)
+    text = marker.read_bytes().decode("latin-1")
+    first = text.splitlines()[0].replace(" ", "").lower() if text.strip() else ""
+    if "brainvisiondataexchangemarkerfile" not in first:
+        raise DataError(
+            f"{path}: its marker file {marker.name!r} is "
+            f"{'empty' if not text.strip() else 'not a BrainVision marker file'}; the events "
+            "would be lost. Copy the .vmrk again from the recording."
+        )
+    if n_samples:
+        positions = [int(m) for m in _MARKER.findall(text)]
+        if positions and max(positions) > n_samples + 1:
+            raise DataError(
+                f"{path}: its marker file places a marker at sample {max(positions)}, but the "
+                f"data file holds {n_samples} samples: the data file is truncated. Copy it again."
+            )
+
+
+def check_gzip(path: Path, max_bytes: float) -> None:
+    """Decompress a gzip file to its end without keeping it, to verify its CRC.
+
+    A damaged deflate stream can decompress to wrong bytes without any
+    error until the trailer is checked, and readers stop early (nibabel
+    reads just the voxels), so the damage would be read as data. Stops
+    once ``max_bytes`` are exceeded (a decompression bomb).
+
+    Raises
+    ------
+    DataError
+        On a corrupt or truncated stream, or more than ``max_bytes``.
+    """
+    import gzip
+    import zlib
+
+    total = 0
+    try:
+        with gzip.open(path, "rb") as fid:
+            while chunk := fid.read(1 << 22):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise DataError(
+                        f"{path}: decompresses to more than {max_bytes / 2**30:.3g} GiB; refused "
+                        "(a damaged or hostile file). If the volume is real, pass a larger max_gib."
+                    )
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(
+            f"{path}: the compressed data are damaged or truncated ({err}). The file was "
+            "cut short or altered (e.g. a text-mode transfer); copy it again in binary mode."
+        ) from None
 
 
 def check_eeglab_data(path: Path, n_channels: int, n_times: int) -> None:

@@ -314,9 +314,9 @@ def read_connectome(
     Raises
     ------
     neurotwin.errors.DataError
-        If the file is missing or damaged, or the matrices are not square,
-        finite, non-negative, symmetric (unless ``directed``), or do not
-        match the labels.
+        If the file is missing, unreadable or damaged, the weights are all
+        zero, or the matrices are not square, finite, non-negative,
+        symmetric (unless ``directed``), or do not match the labels.
 
     Examples
     --------
@@ -339,6 +339,11 @@ def read_connectome(
     elif tract_lengths is not None:
         raise ConfigError("tract_lengths= is for matrix files; a TVB zip has its own tract_lengths.txt.")
     con = spec.read(path, **kwargs)
+    if not np.any(con.weights):
+        raise DataError(
+            f"{path}: every connection weight is 0; the file holds no connectome "
+            "(a failed tractography export?). Export the weights again."
+        )
     if labels is not None:
         con = Connectome(con.weights, con.tract_lengths, list(labels), con.centres,
                          con.directed, con.name, con.provenance)

@@ -27,6 +27,11 @@ from ._registry import ReaderSpec, find_reader, register_reader
 
 __all__ = ["read_mri", "inspect_mri", "MRIInfo", "freesurfer_lut"]
 
+#: Largest volume read_mri allocates by default (GiB): a 0.7-mm 7T BOLD of
+#: 1000 volumes is ~3 GiB of float32. Larger needs ``max_gib=`` on purpose,
+#: so that a damaged or malicious header (a gzip bomb) is refused before
+#: any memory is taken.
+MAX_GIB = 4.0
 _MAX_LABELS = 2000  # an integer volume with more distinct values is an image
 _LABEL_NAME = re.compile(r"(aseg|aparc|_dseg|label|parc|atlas|seg\b)", re.IGNORECASE)
 
@@ -188,12 +193,47 @@ def _check_header(img, path: Path) -> None:
         raise DataError(f"{path}: the NIfTI header is damaged ({err}). Re-export the image.") from None
 
 
+def _check_size(img, path: Path, max_gib: float) -> None:
+    """Refuse impossible dimensions, and sizes the file or memory cannot hold.
+
+    Runs on the header only, before nibabel allocates the data array.
+    """
+    shape = tuple(int(s) for s in img.shape)
+    if not shape or any(s <= 0 for s in shape):
+        raise DataError(f"{path}: the header declares dimensions {shape}; the volume is empty "
+                        "or its header is damaged.")
+    extra = shape[4:] if len(shape) > 4 else ()
+    if any(s != 1 for s in extra):
+        raise DataError(
+            f"{path}: the header declares a {len(shape)}-D volume {shape}; MRI volumes are 3-D "
+            "(anatomy, labels) or 4-D (BOLD). The header is damaged or the file holds "
+            "something else."
+        )
+    itemsize = np.dtype(img.get_data_dtype()).itemsize
+    declared = float(np.prod(np.asarray(shape, dtype=float))) * itemsize
+    if declared > max_gib * 2**30:
+        raise DataError(
+            f"{path}: the header declares {declared / 2**30:.3g} GiB of voxel data {shape}, "
+            f"more than max_gib={max_gib:g}. If the volume is real, pass a larger max_gib; "
+            "otherwise the header is damaged."
+        )
+    if not path.name.lower().endswith((".gz", ".mgz")):
+        offset = float(getattr(img.header, "get_data_offset", lambda: 0)())
+        size = path.stat().st_size
+        if size < offset + declared:
+            raise DataError(
+                f"{path}: the header declares {int(declared)} bytes of voxel data from byte "
+                f"{int(offset)}, but the file has {size} bytes: it is truncated. Copy it again."
+            )
+
+
 @fill_doc
 @verbose
 def read_mri(
     fname: str | os.PathLike,
     *,
     kind: str | None = None,
+    max_gib: float = MAX_GIB,
     verbose: bool | str | int | None = None,
 ) -> nib.spatialimages.SpatialImage:
     """Read an MRI volume (NIfTI or MGH/MGZ) and check that it is usable.
@@ -209,6 +249,9 @@ def read_mri(
     kind : str | None
         Expected kind: ``"anat"``, ``"labels"`` or ``"bold"``; an image of
         another dimensionality is refused. Default: any.
+    max_gib : float
+        Largest voxel array to allocate, in GiB (default :data:`MAX_GIB`);
+        checked on the header before any data are read.
     %(verbose)s
 
     Returns
@@ -219,8 +262,10 @@ def read_mri(
     Raises
     ------
     neurotwin.errors.DataError
-        If the file is missing, empty, truncated, has a bad header, is all
-        zeros or NaN, or a BOLD series has no positive TR.
+        If the file is missing, unreadable, empty, truncated, has a bad
+        header (impossible dimensions or data type, more data declared than
+        ``max_gib``), is all zeros, NaN or one constant value, or a BOLD
+        series has no positive TR.
 
     Examples
     --------
@@ -237,10 +282,14 @@ def read_mri(
     try:
         img = spec.read(path)
         _check_header(img, path)
+        _check_size(img, path, max_gib)
+        if path.name.lower().endswith((".gz", ".mgz")):
+            _checks.check_gzip(path, max_gib * 2**30 + 2**20)
         data = np.asanyarray(img.dataobj)
     except NeurotwinError:
         raise
-    except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError) as err:
+    except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError,
+            KeyError, OverflowError, TypeError) as err:
         raise DataError(f"{path}: not a valid {spec.name} image: its header is damaged ({err}).") from err
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as err:
         raise DataError(
@@ -252,8 +301,14 @@ def read_mri(
     finite = np.isfinite(data)
     if not finite.any():
         raise DataError(f"{path}: every voxel is NaN or infinite.")
-    if not np.any(data[finite]):
+    values = data[finite]
+    if not np.any(values):
         raise DataError(f"{path}: every voxel is zero; the volume is empty.")
+    if values.min() == values.max():
+        raise DataError(
+            f"{path}: every voxel has the value {values.flat[0]:g}; the volume holds no "
+            "image. Check the export."
+        )
     zooms = img.header.get_zooms()[:3]
     if any(not np.isfinite(z) or z <= 0 for z in zooms):
         raise DataError(f"{path}: voxel sizes {tuple(map(float, zooms))} mm must be > 0.")

@@ -59,10 +59,15 @@ for _spec in (
 
 
 def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
-    """Refuse empty, all-NaN or all-flat data; mark flat/NaN channels bad."""
+    """Refuse an impossible rate, empty, all-non-finite or all-flat data.
+
+    Channels that are all NaN, flat, or hold infinite values are marked bad
+    (the reason is logged); infinite samples of a preloaded recording are
+    set to 0 so that filters and references cannot spread them. NaN gaps
+    in otherwise good channels are refused unless ``allow_nan``.
+    """
     sfreq = raw.info["sfreq"]
-    if not np.isfinite(sfreq) or sfreq <= 0:
-        raise DataError(f"{path}: sampling rate is {sfreq} Hz; it must be > 0.")
+    _checks.check_sfreq(sfreq, path)
     if raw.n_times < 2:
         raise DataError(f"{path}: holds {raw.n_times} sample(s); nothing to analyse.")
     picks = mne.pick_types(raw.info, meg=True, eeg=True, seeg=True, ecog=True, dbs=True,
@@ -81,32 +86,41 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
 
     all_nan = np.zeros(len(picks), bool)
     flat = np.zeros(len(picks), bool)
+    has_inf = np.zeros(len(picks), bool)
     n_nan = np.zeros(len(picks), int)
     nan_any_time = None
     for start in range(0, len(picks), 8):
         idx = picks[start:start + 8]
+        rows = slice(start, start + len(idx))
         data = block(idx)
         nan = np.isnan(data)
-        n_nan[start:start + len(idx)] = nan.sum(axis=1)
-        all_nan[start:start + len(idx)] = nan.all(axis=1)
+        inf = np.isinf(data)
+        has_inf[rows] = inf.any(axis=1)
+        if raw.preload and inf.any():
+            raw._data[idx[has_inf[rows]]] = np.where(inf[has_inf[rows]], 0.0, data[has_inf[rows]])
+        n_nan[rows] = nan.sum(axis=1)
+        all_nan[rows] = nan.all(axis=1)
+        finite = ~(nan | inf)
         with np.errstate(invalid="ignore"):
-            spread = np.where(nan.all(axis=1), 0.0, np.nanmax(np.where(nan, -np.inf, data), axis=1)
-                              - np.nanmin(np.where(nan, np.inf, data), axis=1))
-        flat[start:start + len(idx)] = spread == 0
+            spread = np.where(finite.any(axis=1),
+                              np.max(np.where(finite, data, -np.inf), axis=1)
+                              - np.min(np.where(finite, data, np.inf), axis=1), 0.0)
+        flat[rows] = spread == 0
         if nan.any():
-            partial_rows = nan.any(axis=1) & ~nan.all(axis=1)
+            partial_rows = nan.any(axis=1) & ~nan.all(axis=1) & ~has_inf[rows]
             if partial_rows.any():
                 hit = nan[partial_rows].any(axis=0)
                 nan_any_time = hit if nan_any_time is None else nan_any_time | hit
-    bad = all_nan | flat
+    bad = all_nan | flat | has_inf
     names = [raw.ch_names[p] for p in picks]
     if bad.all():
-        cause = "NaN" if all_nan.all() else "flat (constant)"
+        cause = ("NaN" if all_nan.all() else "infinite or NaN" if (all_nan | has_inf).all()
+                 else "flat (constant), NaN or infinite")
         raise DataError(
             f"{path}: every data channel is {cause}; the recording holds no signal. "
             "Check the export settings or the amplifier's recording."
         )
-    partial = (n_nan > 0) & ~all_nan
+    partial = (n_nan > 0) & ~all_nan & ~has_inf
     if partial.any():
         bad_names = [n for n, p in zip(names, partial) if p]
         if not allow_nan:
@@ -116,10 +130,14 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
                 "allow_nan=True to load them anyway (gaps are annotated BAD_nan)."
             )
         _annotate_nan(raw, nan_any_time)
-    newly = [n for n, b in zip(names, bad) if b and n not in raw.info["bads"]]
-    if newly:
-        raw.info["bads"] += newly
-        logger.warning("%s: channel(s) %s are flat or NaN; marked bad.", path.name, newly)
+    for mask, reason in ((has_inf, "hold infinite values (set to 0)" if raw.preload
+                          else "hold infinite values"),
+                         (all_nan & ~has_inf, "are all NaN"),
+                         (flat & ~all_nan & ~has_inf, "are flat (constant)")):
+        newly = [n for n, b in zip(names, mask) if b and n not in raw.info["bads"]]
+        if newly:
+            raw.info["bads"] += newly
+            logger.warning("%s: channel(s) %s %s; marked bad.", path.name, newly, reason)
 
 
 def _annotate_nan(raw: mne.io.BaseRaw, mask: np.ndarray) -> None:
