@@ -1,12 +1,17 @@
 """The subject-level stage after the recordings: fit and update each subject's twin, in session order.
 
 Sessions are ordered, and spaced, by the acquisition times in the BIDS
-``scans.tsv`` files (de-identified dates keep one person's intervals);
-only day offsets from the first session reach the twin. Without
-acquisition times the sessions are taken in label order, one day apart
-(logged). Sessions already in the store are skipped, so reruns are cheap
-and give the same twins; a session older than the twin's last is refused
-for that subject. One subject's failure never stops the others. With
+``scans.tsv`` files (ISO 8601, as BIDS says; anything else is an error
+naming the file and row; de-identified dates keep one person's
+intervals); only day offsets from the first session reach the twin.
+Sessions recorded the same day are ordered by label with a 0-day gap;
+without acquisition times for every session, all are taken in label
+order with 0-day gaps (a warning). The twin takes one recording a
+session: its task (default: the resting task) and the first run, by the
+rule of :func:`choose_recordings`; what it leaves out is logged and kept
+in the twins table's ``notes``. Sessions already in the store are
+skipped, so reruns are cheap and give the same twins; a session older
+than the twin's last is refused for that subject. One subject's failure never stops the others. With
 ``connectome = "auto"`` and neither the subject's connectome nor the
 ``tvb`` extra, the twin is skipped (status ``skipped``, with the reason),
 not failed: the recordings' outputs stand on their own.
@@ -15,30 +20,82 @@ not failed: the recordings' outputs stand on their own.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from .._logging import logger
-from ..errors import ConfigError, NeurotwinError, NoPositionsError
+from ..errors import ConfigError, DataError, NeurotwinError, NoPositionsError
 from ..features.featureset import read_featureset
-from ..io.bids import Study
+from ..io.bids import Study, _natural
 from ..io.connectome import read_connectome
 from ..model.connectome import template_connectome
 from ..twin import Twin, TwinStore, update_twin
 from ._cache import atomic_files
 
-__all__ = ["STORE_NAME", "run_twins", "session_days"]
+__all__ = ["STORE_NAME", "run_twins", "session_days", "session_times", "order_sessions", "choose_recordings"]
 
 #: the twin database, relative to the derivatives folder
 STORE_NAME = Path("twins") / "twins.sqlite"
 
 
+def _parse_acq_time(text: str, scans: Path, row: int) -> pd.Timestamp:
+    """One ``acq_time`` as BIDS writes it (ISO 8601), or a DataError naming the file and row."""
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise DataError(
+            f"{scans}: row {row} has acq_time {text!r}, which is not an ISO 8601 date-time "
+            "(BIDS: YYYY-MM-DDThh:mm:ss, e.g. 2000-04-09T13:05:00). Correct it, or write n/a "
+            "when the time is unknown; a misread date would reorder or respace the sessions."
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return pd.Timestamp(stamp)
+
+
+def session_times(study: Study | Path, subject: str, sessions: list[str]) -> dict[str, pd.Timestamp]:
+    """Each session's earliest acquisition time from its ``scans.tsv`` (sessions without one left out).
+
+    Raises
+    ------
+    DataError
+        If a ``scans.tsv`` cannot be decoded or parsed, or one of its
+        ``acq_time`` values is neither ISO 8601 nor ``n/a``: the message
+        names the file and row.
+    """
+    root = study.root if isinstance(study, Study) else Path(study)  # (a Path's .root is "/")
+    times = {}
+    for ses in sessions:
+        folder = root / f"sub-{subject}" / (f"ses-{ses}" if ses else "")
+        scans = folder / f"sub-{subject}{f'_ses-{ses}' if ses else ''}_scans.tsv"
+        if not scans.is_file():
+            continue
+        try:
+            table = pd.read_csv(scans, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8")
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise DataError(f"{scans}: cannot be read as a UTF-8 tab-separated table "
+                            f"({type(err).__name__}: {err}). Save it again as UTF-8 text.") from None
+        if "acq_time" not in table:
+            continue
+        stamps = [_parse_acq_time(text, scans, i + 2) for i, text in enumerate(table["acq_time"])
+                  if text.strip() and text.strip().lower() != "n/a"]
+        if stamps:
+            times[ses] = min(stamps)
+    return times
+
+
 def session_days(study: Study | Path, subject: str, sessions: list[str]) -> dict[str, float]:
     """Days since the subject's first session, from ``scans.tsv`` acquisition times.
 
-    ``study`` is a :class:`Study` or its root folder (only the ``scans.tsv`` files are read).
+    ``study`` is a :class:`Study` or its root folder (only the ``scans.tsv``
+    files are read). Sessions recorded at the same time get the same day.
+    When a session has no acquisition time (no ``scans.tsv``, no
+    ``acq_time`` column, or ``n/a``), the days cannot be known: every
+    session gets day 0 (a 0-day gap; they are ordered by label), with a
+    warning. A time that is not ISO 8601 is an error, never guessed.
 
     Examples
     --------
@@ -47,23 +104,20 @@ def session_days(study: Study | Path, subject: str, sessions: list[str]) -> dict
     >>> session_days(discover_study(sample_data_path()), "02", ["01", "02", "03"])
     {'01': 0.0, '02': 90.0, '03': 180.0}
     """
-    root = Path(getattr(study, "root", study))
-    times = {}
-    for ses in sessions:
-        folder = root / f"sub-{subject}" / (f"ses-{ses}" if ses else "")
-        scans = folder / f"sub-{subject}{f'_ses-{ses}' if ses else ''}_scans.tsv"
-        if scans.is_file():
-            table = pd.read_csv(scans, sep="\t", dtype=str)
-            if "acq_time" in table and table["acq_time"].notna().any():
-                stamp = pd.to_datetime(table["acq_time"].dropna(), utc=True, errors="coerce").dropna()
-                if len(stamp):
-                    times[ses] = stamp.min()
+    times = session_times(study, subject, sessions)
     if len(times) == len(sessions) and times:
         first = min(times.values())
         return {s: round((t - first).total_seconds() / 86400.0, 4) for s, t in times.items()}
-    logger.info("sub-%s: no acquisition times for every session; sessions taken in label order, "
-                "a day apart", subject)
-    return {s: float(i) for i, s in enumerate(sessions)}
+    if len(sessions) > 1:
+        missing = [s or "-" for s in sessions if s not in times]
+        logger.warning("sub-%s: session(s) %s have no acquisition time; the sessions are taken in label "
+                       "order with 0-day gaps (no trend over time)", subject, missing)
+    return {s: 0.0 for s in sessions}
+
+
+def order_sessions(days: dict[str, float]) -> list[str]:
+    """Sessions by day, then by label in natural order (``2`` before ``10``)."""
+    return sorted(days, key=lambda s: (days[s], _natural(s)))
 
 
 def _connectome(settings, study: Study, subject: str):
@@ -86,18 +140,102 @@ class _Skip(NeurotwinError):
     skipped with the reason, not failed."""
 
 
-def _features(out: Path, subject: str, desc: str, settings) -> dict[str, Path]:
-    found = {}
-    for path in sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-{desc}_features.tsv")):
-        entities = dict(part.split("-", 1) for part in path.name.split("_") if "-" in part)
-        if any(getattr(settings, key) not in (None, entities.get(key)) for key in ("task", "run")):
-            continue
-        ses = entities.get("ses", "")
-        if ses in found:
-            raise _Skip(f"two recordings in session {ses or '-'} ({found[ses].name}, {path.name}); the twin "
-                        f"takes one a session: choose with task = ... / run = ... in the pipeline's [twin]")
-        found[ses] = path
-    return found
+def _is_rest(task: str | None) -> bool:
+    return task is not None and "rest" in task.lower()
+
+
+def choose_recordings(paths: list[Path], task: str | None = None, run: str | None = None
+                      ) -> tuple[dict[str, Path], list[str]]:
+    """One recording a session for a twin, by a stated rule; and why the others were left out.
+
+    The rule: the recordings of ``task`` (default: the resting task, any
+    task whose label contains ``rest``, preferring ``rest`` itself; when no
+    recording has a resting task and all have one task, that one); then
+    ``run`` (default: each session's first run in natural order, so ``2``
+    before ``10``); then, if a session still has several (other entities
+    such as ``acq-``), the first by name.
+
+    Parameters
+    ----------
+    paths : list of Path
+        The subject's feature files (BIDS names).
+    task, run : str | None
+        The ``[twin]`` table's choices.
+
+    Returns
+    -------
+    chosen : dict
+        ``{session label: path}``.
+    skipped : list of str
+        One sentence a recording left out, naming it and why.
+
+    Raises
+    ------
+    ConfigError
+        If no ``task`` is set and the recordings have several tasks of
+        which none is a resting one (the twin cannot guess).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> files = [Path("sub-01_ses-01_task-rest_run-2_desc-x_features.tsv"),
+    ...          Path("sub-01_ses-01_task-rest_run-1_desc-x_features.tsv"),
+    ...          Path("sub-01_ses-01_task-arithmetic_desc-x_features.tsv")]
+    >>> chosen, skipped = choose_recordings(files)
+    >>> chosen["01"].name
+    'sub-01_ses-01_task-rest_run-1_desc-x_features.tsv'
+    >>> len(skipped)
+    2
+    """
+    def entities(path: Path) -> dict:
+        return dict(part.split("-", 1) for part in path.name.split("_") if "-" in part)
+
+    info = [(p, entities(p)) for p in paths]
+    skipped = []
+    tasks = sorted({e.get("task") for _, e in info if e.get("task")})
+    if task is None and tasks:
+        rest = [t for t in tasks if _is_rest(t)]
+        if rest:
+            task = "rest" if "rest" in rest else rest[0]
+        elif len(tasks) == 1:
+            task = tasks[0]
+        else:
+            raise ConfigError(f"the recordings have tasks {tasks}, none of them a resting one; "
+                              "choose the twin's with task = ... in the pipeline's [twin]")
+    if task is not None:
+        for p, e in info:
+            if e.get("task") != task:
+                skipped.append(f"{p.name}: task {e.get('task') or '(none)'!r}, the twin uses task {task!r}")
+        info = [(p, e) for p, e in info if e.get("task") == task]
+    by_session: dict[str, list] = {}
+    for p, e in info:
+        by_session.setdefault(e.get("ses", ""), []).append((p, e))
+    chosen = {}
+    for ses, items in by_session.items():
+        if run is not None:
+            for p, e in items:
+                if e.get("run") != run:
+                    skipped.append(f"{p.name}: run {e.get('run') or '(none)'!r}, the twin uses run {run!r}")
+            items = [(p, e) for p, e in items if e.get("run") == run]
+            if not items:
+                continue
+        items = sorted(items, key=lambda pe: (_natural(pe[1].get("run", "")), pe[0].name))
+        chosen[ses] = items[0][0]
+        for p, _ in items[1:]:
+            skipped.append(f"{p.name}: session {ses or '-'} has several recordings; the twin takes the "
+                           f"first ({items[0][0].name}; set run = ... in [twin] to choose)")
+    return chosen, skipped
+
+
+def _features(out: Path, subject: str, desc: str, settings) -> tuple[dict[str, Path], list[str]]:
+    paths = sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-{desc}_features.tsv"))
+    try:
+        chosen, skipped = choose_recordings(paths, settings.task, settings.run)
+    except ConfigError as err:
+        raise _Skip(str(err)) from None
+    for note in skipped:
+        logger.info("sub-%s: twin leaves out %s", subject, note)
+    return chosen, skipped
 
 
 def _new_twin(settings, connectome, subject: str) -> Twin:
@@ -120,7 +258,7 @@ def _feature_alerts(study, subject: str, feats: dict) -> str:
         return ""
     try:
         days = session_days(study, subject, sorted(feats))
-        order = sorted(feats, key=lambda s: (days[s], s))
+        order = order_sessions(days)
         table = feature_changes([read_featureset(feats[s]) for s in order], at=[days[s] for s in order])
     except NeurotwinError as err:
         logger.warning("sub-%s: no feature change detection: %s", subject, err)
@@ -151,7 +289,8 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
     Returns
     -------
     table : pandas.DataFrame
-        ``subject, sessions, added, status, alerts, seconds, error``; also written to
+        ``subject, sessions, added, status, alerts, seconds, error, notes`` (the
+        recordings the twin left out, and why); also written to
         ``logs/twins_<pipeline>.tsv``.
     """
     settings = config.twin
@@ -159,14 +298,16 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
     rows = []
     for subject in subjects:
         t0 = time.perf_counter()
-        row = {"subject": subject, "sessions": "", "added": 0, "status": "ok", "alerts": "", "error": ""}
+        row = {"subject": subject, "sessions": "", "added": 0, "status": "ok", "alerts": "", "error": "",
+               "notes": ""}
         feats = {}
         try:
-            feats = _features(out, subject, config.pipeline.desc, settings)
+            feats, left_out = _features(out, subject, config.pipeline.desc, settings)
+            row["notes"] = "; ".join(left_out)
             if not feats:
                 raise ConfigError(f"sub-{subject}: no features to fit a twin to (did the recordings fail?).")
             days = session_days(study, subject, sorted(feats))
-            order = sorted(feats, key=lambda s: (days[s], s))
+            order = order_sessions(days)
             done = {s.session for s in store.load(subject).states_} if store.exists(subject) else set()
             factory = None
             if not done:  # a new twin: its connectome (the store keeps it for later updates)
@@ -202,7 +343,7 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
             except NeurotwinError as err:  # one subject's store entry never stops the others
                 row.update(status="failed", error=f"change detection: {err}")
                 logger.warning("sub-%s: no change detection: %s", row["subject"], err)
-    columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error"]
+    columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error", "notes"]
     table = pd.DataFrame(rows, columns=columns)
     with atomic_files(out / "logs") as tmp:
         table.drop(columns="seconds").to_csv(tmp / f"twins_{config.pipeline.name}.tsv", sep="\t", index=False)

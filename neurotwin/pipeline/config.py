@@ -85,7 +85,8 @@ class TwinSettings(BaseModel):
     matrix file) and falls back to TVB's 76-region template (the ``tvb``
     extra); ``"tvb76"``/``"tvb68"`` force a template; ``"subject"`` requires
     the subject's own. ``task``/``run`` choose the recording when a session
-    has several (e.g. eyes-open and eyes-closed runs).
+    has several (default: the resting task and each session's first run;
+    :func:`neurotwin.pipeline._twins.choose_recordings` states the rule).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -477,9 +477,14 @@ def _trend(times, means, variances):
     return beta, cov * scale
 
 
+def _has_trend(times) -> bool:
+    """A line can be fitted: 3 sessions or more, on at least 2 different days (same-day ties allowed)."""
+    return len(times) >= 3 and len(np.unique(np.asarray(times, float))) >= 2
+
+
 def _predict(times, values, variances, at: float) -> tuple[float, float]:
     """The expected level at ``at`` and its variance: a linear trend from 3 states on, else the last."""
-    if len(times) >= 3:
+    if _has_trend(times):
         beta, cov = _trend(times, values, variances)
         x = np.array([1.0, at])
         return float(x @ beta), float(x @ cov @ x)
@@ -519,7 +524,7 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         i = _index(twin, name)
         tau = var.get(name)[0]
         own = [_own(s, name) for s in twin.states_]
-        if len(times) >= 3 and all(o is not None for o in own):
+        if _has_trend(times) and all(o is not None for o in own):
             # a trend through the sessions' own (independent) estimates
             means = np.array([o[0] for o in own])
             variances = np.array([o[1] ** 2 + tau ** 2 for o in own])
@@ -530,7 +535,7 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         # one's) and the between-session variability
         last_own = own[-1][1] ** 2 if own[-1] is not None else float(post.cov[i, i])
         # a trend already allows for systematic change; without one, the drift does
-        drift = 0.0 if len(times) >= 3 else twin.process_noise * horizon
+        drift = 0.0 if _has_trend(times) else twin.process_noise * horizon
         sd = np.sqrt(level_var + last_own + tau ** 2 + drift)
         tr = post.transforms[i]
         lo, hi = sorted(float(from_unconstrained(mean + k * z * sd, tr)) for k in (-1, 1))

@@ -225,7 +225,9 @@ class Twin:
         session : str | None
             Its label.
         at : float
-            Days since the first session (after the last state's).
+            Days since the first session: the last state's or later (a
+            session recorded the same day, or of unknown time, has a
+            0-day gap; ``diagnostics["gap_days"]`` keeps it).
         verbose : bool | str | int | None
             Log level.
 
@@ -239,8 +241,8 @@ class Twin:
             raise DataError(f"a twin is fitted to a FeatureSet, not {type(features).__name__}.")
         session = session or self._session_of(features)
         last = self.states_[-1]
-        if not np.isfinite(at) or at <= last.at:
-            raise DataError(f"session {session!r} at day {at} is not after the last state ({last.session!r}, "
+        if not np.isfinite(at) or at < last.at:
+            raise DataError(f"session {session!r} at day {at} is before the last state ({last.session!r}, "
                             f"day {last.at}); add sessions in time order.")
         if session in {s.session for s in self.states_}:
             raise DataError(f"session {session!r} is already in this twin.")
@@ -249,6 +251,10 @@ class Twin:
         prior = Prior(post.names, post.transforms, np.array(post.mean), np.sqrt(np.diag(post.cov) + drift),
                       cov=np.array(post.cov) + drift * np.eye(len(post.names)))
         state = self._fit_state(features, session, at, prior, post.extra.get("theta_extra"), 0)
+        state.diagnostics["gap_days"] = float(at - last.at)
+        if at == last.at:
+            logger.info("twin %s: session %s has a 0-day gap after %s (same day or unknown time)",
+                        self.subject, session, last.session)
         self.states_.append(state)
         logger.info("twin %s updated with session %s (%s)", self.subject, session, self._quality(state))
         return self

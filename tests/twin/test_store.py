@@ -76,7 +76,7 @@ def test_a_failed_update_leaves_the_store_unchanged(fitted, make_session):
     with pytest.raises(DataError, match="NaN"):
         update_twin(store, "01", make_session(session="02", nan=True), at=30.0, session="02")
     with pytest.raises(DataError, match="time order"):
-        update_twin(store, "01", make_session(session="02"), at=0.0, session="02")
+        update_twin(store, "01", make_session(session="02"), at=-1.0, session="02")
     assert store.n_states("01") == 1
     assert store.load("01").states_[0].session == "01"
     assert len(before) > 0

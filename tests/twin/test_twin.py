@@ -138,7 +138,7 @@ def test_bad_input_leaves_the_twin_unchanged(make_session, small_connectome):
     with pytest.raises(DataError, match="different montage"):
         twin.update(make_session(session="02", channels=CHANNELS[:-1]), at=30.0)
     with pytest.raises(DataError, match="time order"):
-        twin.update(make_session(session="02"), at=0.0)
+        twin.update(make_session(session="02"), at=-1.0)
     with pytest.raises(DataError, match="NaN"):
         twin.update(make_session(session="02", nan=True), at=30.0)
     with pytest.raises(DataError, match="already in this twin"):
