@@ -115,10 +115,10 @@ def _twin_store(out_dir: str):
     from .twin import TwinStore
 
     path = Path(out_dir) / STORE_NAME
-    if not path.is_file():
+    if not path.exists():
         raise MissingFileError(f"{path}: no twin store; run 'neurotwin run BIDS {out_dir} participant' "
                                f"first.")
-    return TwinStore(path)
+    return TwinStore(path, create=False)
 
 
 def _cmd_twin_show(args: argparse.Namespace) -> int:

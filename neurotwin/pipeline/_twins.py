@@ -294,7 +294,16 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
         ``logs/twins_<pipeline>.tsv``.
     """
     settings = config.twin
-    store = TwinStore(out / STORE_NAME)
+    columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error", "notes"]
+    try:
+        store = TwinStore(out / STORE_NAME)
+    except NeurotwinError as err:  # the recordings' outputs stand; every twin failed, and says why
+        logger.error("twins: %s", err)
+        table = pd.DataFrame([{"subject": s, "sessions": "", "added": 0, "status": "failed", "alerts": "",
+                               "seconds": 0.0, "error": str(err), "notes": ""} for s in subjects],
+                             columns=columns)
+        _write_table(table, out, config)
+        return table
     rows = []
     for subject in subjects:
         t0 = time.perf_counter()
@@ -343,8 +352,11 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
             except NeurotwinError as err:  # one subject's store entry never stops the others
                 row.update(status="failed", error=f"change detection: {err}")
                 logger.warning("sub-%s: no change detection: %s", row["subject"], err)
-    columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error", "notes"]
     table = pd.DataFrame(rows, columns=columns)
+    _write_table(table, out, config)
+    return table
+
+
+def _write_table(table: pd.DataFrame, out: Path, config) -> None:
     with atomic_files(out / "logs") as tmp:
         table.drop(columns="seconds").to_csv(tmp / f"twins_{config.pipeline.name}.tsv", sep="\t", index=False)
-    return table

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
+from .._logging import logger
+from ..errors import DataError, NeurotwinError
 from . import _figures as figs
 from ._common import env, fmt, provenance, write
 
@@ -69,12 +70,21 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
     store_path = out / STORE_NAME
     if log.is_file():
         tt = pd.read_csv(log, sep="\t", dtype=str, keep_default_na=False).sort_values("subject")
-        store = TwinStore(store_path) if store_path.is_file() else None
+        try:
+            store = TwinStore(store_path, create=False) if store_path.exists() else None
+        except NeurotwinError as err:
+            logger.warning("study report: the twin store cannot be read: %s", err)
+            store = None
         for _, r in tt.iterrows():
             values = {}
-            if store is not None and r["status"] == "ok" and store.exists(r["subject"]):
-                last = store.load(r["subject"]).states_[-1]
-                values = {n: v for n, v in last.params().items() if "[" not in n}
+            try:
+                twin = (store.load(r["subject"], damaged="skip")
+                        if store is not None and r["status"] == "ok" and store.exists(r["subject"]) else None)
+            except NeurotwinError as err:
+                logger.warning("study report: sub-%s's twin cannot be read: %s", r["subject"], err)
+                twin = None
+            if twin is not None and twin.states_:
+                values = {n: v for n, v in twin.states_[-1].params().items() if "[" not in n}
                 params = params or list(values)
             twins.append(
                 {

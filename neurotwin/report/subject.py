@@ -150,6 +150,12 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
     return row
 
 
+def _damaged_text(twin) -> str:
+    """Which states of a twin are damaged (left out of the report)."""
+    return "; ".join(f"state {d['index']} (ses-{d['session']}) is damaged and left out: {d['error']}"
+                     for d in twin.damaged_)
+
+
 def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     from ..pipeline._twins import STORE_NAME
     from ..twin import TwinStore
@@ -174,14 +180,21 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         "description": "",
         "horizon": 90,
     }
-    if not path.is_file() or not TwinStore(path).exists(subject):
+    try:
+        store = TwinStore(path, create=False) if path.exists() else None
+        twin = store.load(subject, damaged="skip") if store is not None and store.exists(subject) else None
+    except NeurotwinError as err:  # a damaged store: the report says so and shows the recordings
+        logger.warning("sub-%s: the twin cannot be shown: %s", subject, err)
+        twin, empty["status"] = None, f"the twin store cannot be read: {err}"
+    if twin is None or not twin.states_:
         empty["changes"], empty["change_control"] = _feature_changes(sessions)
+        if twin is not None:
+            empty["status"] = _damaged_text(twin)
         return empty
-    store = TwinStore(path)
-    twin = store.load(subject)
     st = twin.states_
     quality = "r_log_psd" if twin.modality == "eeg" else "fc_r"
-    out_ = dict(empty, status=f"{len(st)} state(s), {twin.modality}")
+    out_ = dict(empty, status=f"{len(st)} state(s), {twin.modality}" + (
+        f"; {_damaged_text(twin)}" if twin.damaged_ else ""))
     con_name = st[0].provenance.get("connectome", "")
     network = ("TVB's template connectome (not the subject's own)" if con_name.startswith("tvb")
                else "the subject's connectome")

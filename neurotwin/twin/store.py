@@ -18,7 +18,16 @@ Layout (schema version 2, ``PRAGMA user_version``)::
 * **Crash-safe**: every save is one ``BEGIN IMMEDIATE`` transaction in
   WAL mode with ``synchronous=FULL``: after a ``kill -9`` the database
   opens with the last complete save and nothing of the interrupted one.
-  Arrays carry a SHA-256 that is checked on every read.
+  A new store is built in a temporary file and linked into place (never
+  over another), so two first runs cannot race on its tables and a crash
+  or a full disk while creating it leaves no half-made store; an empty
+  (0-byte) or damaged file is therefore refused, never replaced.
+  Arrays carry a SHA-256 that is checked on every read; a state that
+  fails it can be left out (``load(..., damaged="skip")``) so that it
+  blocks only itself.
+* **Every SQLite error** becomes a :class:`~neurotwin.errors.StoreError`
+  naming the file and what to do (free disk space, restore a backup,
+  wait for another process).
 
 Why SQLite by hand rather than an ORM: the standard library's ``sqlite3``
 is all that is needed for two tables, and keeps the store readable with
@@ -27,12 +36,14 @@ any SQLite tool.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
 import json
 import os
 import sqlite3
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +92,35 @@ class ConcurrentUpdate(StoreError):
     """Another process added a state to this twin since it was loaded."""
 
 
+_DAMAGED = ("the store file is damaged: restore it from a backup, or move it away and run the participant "
+            "level again to refit every twin (the derivatives are kept)")
+_ADVICE = (
+    ("full", "the disk is full: free space and run again (the store keeps its last complete save)"),
+    ("malformed", _DAMAGED),
+    ("not a database", "it is not a neurotwin store, or is damaged: pass another path, or restore a backup"),
+    ("no such table", _DAMAGED),
+    ("no such column", _DAMAGED), ("readonly", "the store cannot be written: check the folder's permissions"),
+    ("locked", "another process holds the store: let it finish and run again"),
+    ("busy", "another process holds the store: let it finish and run again"),
+    ("unable to open", "the store's folder is missing or cannot be written: check the path and permissions"),
+    ("disk i/o", "the disk reported an error: check it, then restore the store from a backup if needed"),
+)
+
+
+def _store_error(path: Path, err: BaseException) -> StoreError:
+    """A StoreError naming the file, SQLite's reason and what to do."""
+    text = str(err)
+    advice = next((a for key, a in _ADVICE if key in text.lower()), _DAMAGED)
+    return StoreError(f"{path}: the twin store could not be read or written ({text}); {advice}.")
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; never mask the error that led here."""
+    if con.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+
+
 def _pack(arrays: dict[str, np.ndarray]) -> tuple[bytes, str]:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
@@ -89,7 +129,7 @@ def _pack(arrays: dict[str, np.ndarray]) -> tuple[bytes, str]:
 
 
 def _unpack(blob: bytes, sha: str, what: str, path: Path) -> dict[str, np.ndarray]:
-    if hashlib.sha256(blob).hexdigest() != sha:
+    if not isinstance(blob, bytes) or not isinstance(sha, str) or hashlib.sha256(blob).hexdigest() != sha:
         raise StoreError(f"{path}: the arrays of {what} fail their checksum (the store is damaged); "
                          f"restore it from a backup or refit this twin.")
     with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
@@ -115,42 +155,103 @@ class TwinStore:
     0
     """
 
-    def __init__(self, path: str | os.PathLike, *, secret: str | None = None):
+    def __init__(self, path: str | os.PathLike, *, secret: str | None = None, create: bool = True):
         self.path = Path(path)
         self._secret = secret
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder, not a twin store; pass the store file's path.")
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"{self.path}: no twin store here; run 'neurotwin run BIDS OUT participant' "
+                                 f"first.")
+            self._create()
+        elif self.path.stat().st_size == 0:
+            raise StoreError(
+                f"{self.path}: the twin store is empty (0 bytes), so it is damaged (neurotwin never leaves "
+                f"one so: it was truncated or overwritten). Restore it from a backup, or move it away and "
+                f"run the participant level again to refit every twin."
+            )
+        with self._db() as con:
             self._migrate(con)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, path: Path | None = None) -> sqlite3.Connection:
+        con = sqlite3.connect(path or self.path, timeout=60.0, isolation_level=None)
         try:
-            con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")
             con.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: not a neurotwin store ({err}); move it away or pass another "
-                             f"path.") from err
+        except sqlite3.Error:
+            con.close()
+            raise
         return con
 
-    def _migrate(self, con: sqlite3.Connection) -> None:
+    @contextlib.contextmanager
+    def _db(self, path: Path | None = None):
+        """A connection, closed after use; any SQLite error becomes a StoreError."""
         try:
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: not a neurotwin store ({err}).") from err
+            con = self._connect(path)
+        except sqlite3.Error as err:
+            raise _store_error(self.path, err) from err
+        try:
+            yield con
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as err:
+            _rollback(con)
+            raise _store_error(self.path, err) from err
+        except BaseException:
+            _rollback(con)
+            raise
+        finally:
+            con.close()
+
+    def _create(self) -> None:
+        """Build the store in a temporary file and link it into place (never over another's)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"{self.path}: cannot create the store's folder ({err}).") from err
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
+        try:
+            with self._db(tmp) as con:
+                self._migrate(con)
+            try:
+                os.link(tmp, self.path)  # atomic; fails if another process created the store first
+            except FileExistsError:
+                pass
+            except OSError as err:
+                raise StoreError(f"{self.path}: the new store cannot be put in place ({err}); check "
+                                 f"the disk and the folder's permissions.") from err
+            with contextlib.suppress(OSError):
+                fd = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        finally:
+            for extra in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    Path(f"{tmp}{extra}").unlink()
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`; the version is read under the write lock."""
+        version = con.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema version {version} is newer than this neurotwin's "
                              f"({SCHEMA_VERSION}); upgrade neurotwin.")
-        for v in range(version + 1, SCHEMA_VERSION + 1):
-            con.execute("BEGIN IMMEDIATE")
-            try:
+        if version == SCHEMA_VERSION:
+            return
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # another process may have migrated
+            for v in range(version + 1, SCHEMA_VERSION + 1):
                 for stmt in filter(str.strip, MIGRATIONS[v].split(";")):
                     con.execute(stmt)
                 con.execute(f"PRAGMA user_version = {v}")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
 
     def twin_id(self, subject: str) -> str:
         """The pseudonymous id of a subject's twin."""
@@ -159,18 +260,18 @@ class TwinStore:
 
     def subjects_count(self) -> int:
         """How many twins the store holds."""
-        with self._connect() as con:
+        with self._db() as con:
             return con.execute("SELECT COUNT(*) FROM twins").fetchone()[0]
 
     def exists(self, subject: str) -> bool:
         """Whether the subject has a twin here."""
-        with self._connect() as con:
+        with self._db() as con:
             row = con.execute("SELECT 1 FROM twins WHERE id = ?", (self.twin_id(subject),)).fetchone()
             return row is not None
 
     def n_states(self, subject: str) -> int:
         """How many states the subject's twin has."""
-        with self._connect() as con:
+        with self._db() as con:
             return con.execute("SELECT COUNT(*) FROM states WHERE twin_id = ?",
                                (self.twin_id(subject),)).fetchone()[0]
 
@@ -210,7 +311,7 @@ class TwinStore:
             blob, sha = _pack(arrays)
             return (tid, state.index, state.session, state.at, json.dumps(meta, sort_keys=True), blob, sha)
 
-        with self._connect() as con:
+        with self._db() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
                 row = con.execute("SELECT modality FROM twins WHERE id = ?", (tid,)).fetchone()
@@ -227,10 +328,10 @@ class TwinStore:
                     con.execute("INSERT INTO states VALUES (?, ?, ?, ?, ?, ?, ?)", record(state))
                 con.execute("COMMIT")
             except sqlite3.IntegrityError as err:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise ConcurrentUpdate(f"{self.path}: another process added the same state ({err}).") from err
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
         return max(0, len(twin.states_) - have)
 
@@ -243,14 +344,14 @@ class TwinStore:
         own sessions* (leave-one-out: a patient's change never widens the
         yardstick it is measured with), unless it was given its own.
         """
-        with self._connect() as con:
+        with self._db() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
                 con.execute("INSERT OR REPLACE INTO study VALUES (?, ?)",
                             (f"variability:{modality}", json.dumps(sums, sort_keys=True)))
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def study_variability(self, modality: str, *, exclude: str | None = None) -> dict | None:
@@ -260,7 +361,7 @@ class TwinStore:
         """
         from .variability import add_sums, from_sums
 
-        with self._connect() as con:
+        with self._db() as con:
             row = con.execute("SELECT value FROM study WHERE key = ?",
                               (f"variability:{modality}",)).fetchone()
         if not row:
@@ -271,52 +372,84 @@ class TwinStore:
 
     def twins(self):
         """Every twin in the store, each labelled by its pseudonymous id (for study-level summaries)."""
-        with self._connect() as con:
+        with self._db() as con:
             ids = [r[0] for r in con.execute("SELECT id FROM twins ORDER BY id").fetchall()]
         for tid in ids:
             yield self._load(tid, tid)
 
-    def load(self, subject: str):
+    def load(self, subject: str, *, damaged: str = "raise"):
         """The subject's twin with all its states.
+
+        Parameters
+        ----------
+        subject : str
+        damaged : {"raise", "skip"}
+            What a state whose arrays fail their checksum (or whose record
+            cannot be read) does: stop the load (the default: a twin to be
+            updated must be whole), or be left out, listed in the twin's
+            ``damaged_`` (index, session, error) so that one damaged state
+            blocks only itself (reports use this).
 
         Raises
         ------
         neurotwin.errors.DataError
             When the store has no twin for this subject.
+        neurotwin.errors.StoreError
+            When the twin's record or (with ``damaged="raise"``) a state is damaged.
         """
-        return self._load(self.twin_id(subject), subject)
+        from .._validation import check_option
 
-    def _load(self, tid: str, subject: str):
+        check_option(damaged, ("raise", "skip"), "damaged")
+        return self._load(self.twin_id(subject), subject, damaged)
+
+    def _load(self, tid: str, subject: str, damaged: str = "raise"):
         from .twin import Twin
 
-        with self._connect() as con:
+        with self._db() as con:
             row = con.execute("SELECT modality, config, connectome, connectome_sha256 FROM twins "
                               "WHERE id = ?", (tid,)).fetchone()
             if row is None:
                 raise DataError(f"{self.path}: no twin for subject {subject!r}; fit one first "
                                 f"(neurotwin run ... participant, or Twin(...).fit).")
-            states = con.execute("SELECT idx, meta, arrays, sha256 FROM states WHERE twin_id = ? "
+            states = con.execute("SELECT idx, session, meta, arrays, sha256 FROM states WHERE twin_id = ? "
                                  "ORDER BY idx", (tid,)).fetchall()
-        modality, config, con_blob, con_sha = row
-        config = json.loads(config)
-        connectome = None
-        if con_blob is not None:
-            arr = _unpack(con_blob, con_sha, f"subject {subject!r}'s connectome", self.path)
-            connectome = Connectome(arr["weights"], tract_lengths=arr.get("tract_lengths"),
-                                    labels=[str(x) for x in arr["labels"]] if "labels" in arr else None,
-                                    centres=arr.get("centres"),
-                                    directed=config.get("connectome_directed", False),
-                                    name=config.get("connectome_name", ""),
-                                    provenance=config.get("connectome_provenance", {}))
-        twin = Twin(subject, modality=modality, connectome=connectome,
-                    effective_connectivity=config["effective_connectivity"],
-                    process_noise=config["process_noise"], restarts=config["restarts"],
-                    change_thresholds=config["change_thresholds"], head=config.get("head", "auto"),
-                    variability=config.get("variability") or self.study_variability(modality, exclude=tid),
-                    random_state=config["random_state"])
-        for idx, meta, blob, sha in states:
-            arrays = _unpack(blob, sha, f"state {idx} of subject {subject!r}", self.path)
-            twin.states_.append(TwinState.from_record(json.loads(meta), arrays))
+        try:
+            modality, config, con_blob, con_sha = row
+            config = json.loads(config)
+            connectome = None
+            if con_blob is not None:
+                arr = _unpack(con_blob, con_sha, f"subject {subject!r}'s connectome", self.path)
+                connectome = Connectome(arr["weights"], tract_lengths=arr.get("tract_lengths"),
+                                        labels=[str(x) for x in arr["labels"]] if "labels" in arr else None,
+                                        centres=arr.get("centres"),
+                                        directed=config.get("connectome_directed", False),
+                                        name=config.get("connectome_name", ""),
+                                        provenance=config.get("connectome_provenance", {}))
+            variability = config.get("variability") or self.study_variability(modality, exclude=tid)
+            twin = Twin(subject, modality=modality, connectome=connectome,
+                        effective_connectivity=config["effective_connectivity"],
+                        process_noise=config["process_noise"], restarts=config["restarts"],
+                        change_thresholds=config["change_thresholds"], head=config.get("head", "auto"),
+                        variability=variability, random_state=config["random_state"])
+        except (ValueError, KeyError, TypeError) as err:  # DataError (a bad connectome) is a ValueError
+            raise StoreError(f"{self.path}: the record of subject {subject!r}'s twin cannot be read "
+                             f"({type(err).__name__}: {err}); {_DAMAGED}.") from err
+        twin.damaged_ = []
+        for idx, session, meta, blob, sha in states:
+            try:
+                what = f"state {idx} (session {session}) of subject {subject!r}"
+                arrays = _unpack(blob, sha, what, self.path)
+                try:
+                    state = TwinState.from_record(json.loads(meta), arrays)
+                except (ValueError, KeyError, TypeError) as err:
+                    raise StoreError(f"{self.path}: the record of state {idx} (session {session}) of subject "
+                                     f"{subject!r} cannot be read ({err}); {_DAMAGED}.") from err
+            except StoreError as err:
+                if damaged == "raise":
+                    raise
+                twin.damaged_.append({"index": int(idx), "session": str(session), "error": str(err)})
+                continue
+            twin.states_.append(state)
         return twin
 
 

@@ -152,3 +152,55 @@ def test_a_bad_acquisition_time_fails_the_twin_with_a_clear_error(same_day, tmp_
     assert twins.loc["02", "status"] == "failed"
     assert "sub-02_ses-02_scans.tsv: row 2 has acq_time '03.05.2001 09:00'" in twins.loc["02", "error"]
     assert result.exit_code == 3
+
+
+def _outputs(out: Path) -> dict:
+    """What a run leaves: derivative content hashes, the twins table, the twins' states (no timings)."""
+    import json
+    import sqlite3
+
+    hashes = {str(p.relative_to(out)): json.loads(p.read_text())["neurotwin"]["ContentHash"]
+              for p in sorted(out.glob("sub-*/**/*.json"))}
+    twins = (out / "logs" / "twins_sessions.tsv").read_text()
+    with sqlite3.connect(out / "twins" / "twins.sqlite") as con:
+        query = "SELECT twin_id, idx, session, at, meta, arrays FROM states ORDER BY 1, 2"
+        rows = con.execute(query).fetchall()
+    states = []
+    for tid, idx, ses, at, meta, arrays in rows:
+        meta = json.loads(meta)
+        meta.get("diagnostics", {}).pop("seconds", None)
+        states.append((tid, idx, ses, at, json.dumps(meta, sort_keys=True), arrays))
+    return {"hashes": hashes, "twins": twins, "states": states}
+
+
+@pytest.mark.slow
+def test_kill_9_at_five_points_with_two_jobs_changes_nothing(same_day, tmp_path):
+    """Killed (the whole process group, as a crash) five times, then rerun: the outputs equal an
+    uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, reference, _ = same_day
+    cfg = tmp_path / "sessions.toml"
+    cfg.write_text(PIPELINE)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", "import sys; from neurotwin.cli import main; sys.exit(main())",
+           "run", str(root), str(out), "participant", "--pipeline", str(cfg), "--jobs", "2",
+           "--progress", "off"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed = 0
+    for delay in (2.0, 4.0, 6.0, 8.0, 11.0):
+        child = subprocess.Popen(cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            killed += 1
+        child.wait(timeout=60)
+    assert killed >= 5
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _outputs(out) == _outputs(reference)
