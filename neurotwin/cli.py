@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -243,12 +244,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _public_command(args: argparse.Namespace, argv: list[str]) -> str:
+    """The command line as reports and logs show it: no folder paths (they may name a person or a hospital).
+
+    The study and output folders become ``BIDS_ROOT``/``OUT_DIR`` (and
+    ``WORK_DIR``); a pipeline file keeps its file name.
+    """
+    roles = {}
+    for attr, label in (("bids_root", "BIDS_ROOT"), ("out_dir", "OUT_DIR"), ("work_dir", "WORK_DIR")):
+        value = getattr(args, attr, None)
+        if value:
+            roles[value] = label
+    pipeline = getattr(args, "pipeline", None)
+    if pipeline and ("/" in pipeline or os.sep in pipeline):
+        roles[pipeline] = Path(pipeline).name
+    return " ".join(["neurotwin", *(roles.get(a, a) for a in argv)])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``neurotwin`` command; return the exit code."""
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    args.command_line = " ".join(["neurotwin", *argv])
+    args.command_line = _public_command(args, argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     logger.addHandler(handler)

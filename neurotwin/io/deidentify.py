@@ -4,8 +4,15 @@ Built on :meth:`mne.io.Raw.anonymize`, which clears names, IDs, the
 experimenter and device fields and shifts dates; on top of it, this module
 
 * removes the birth date (MNE only shifts it) and keeps only sex/handedness;
-* removes identifying words (names, hospital ID, birth date in its usual
-  spellings) from free-text annotations, which MNE leaves untouched;
+* keeps an annotation's description only when it belongs to a known event
+  or artefact vocabulary (:func:`annotation_kept`: MNE/BIDS ``BAD_``/
+  ``EDGE`` marks, BrainVision marker types, event codes, common clinical
+  event words, the study's ``events.tsv`` trial types and a list of the
+  caller's); anything else, which MNE leaves untouched and may hold a
+  name, a hospital or a birth date, becomes ``redacted`` (``BAD_redacted``
+  when it marked bad data, so the rejection holds). The identifying words
+  in the file's header (names, hospital ID, birth date in its usual
+  spellings) are removed from the kept ones too;
 * shifts the recording date by a *per-person* number of days derived from a
   private key, so intervals between one person's sessions survive (the
   twin needs them) while the real dates do not. The key never leaves the
@@ -25,23 +32,74 @@ import secrets
 from pathlib import Path
 
 import mne
+import numpy as np
 
 from .._logging import logger
 
-__all__ = ["deidentify_raw", "scrub_participants", "IDENTIFYING_COLUMNS"]
+__all__ = ["deidentify_raw", "scrub_participants", "annotation_kept", "PARTICIPANT_COLUMNS",
+           "ANNOTATION_WORDS"]
 
 _KEY_ENV = "NEUROTWIN_DEID_KEY"
 _MIN_SHIFT, _SPAN = 3650, 3650  # shift back 10 to 20 years
 _EPOCH = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
 _REDACTED = "[redacted]"
 
-#: participants.tsv columns never shown or written (matched case-insensitively
-#: as whole words of the column name).
-IDENTIFYING_COLUMNS = (
-    "name", "first", "last", "surname", "birth", "birthday", "dob", "mrn",
-    "hospital", "address", "phone", "email", "ssn", "nhs", "insurance",
-    "date", "his",
-)
+#: participants.tsv columns kept (an allowlist: any other column is dropped,
+#: since a free-text or local column may identify a person).
+PARTICIPANT_COLUMNS = ("participant_id", "age", "sex", "gender", "handedness", "hand", "group",
+                       "condition", "diagnosis", "species", "strain", "arm")
+
+#: Words an annotation may consist of (with numbers up to 4 digits and short
+#: codes such as ``S 1``, ``R128``, ``N2``) to be kept as it is.
+ANNOTATION_WORDS = frozenset("""
+bad edge boundary eyes eye open opened closed close ec eo rest resting task blink blinks saccade saccades
+movement move moving muscle artifact artefact artifacts artefacts arousal sleep stage wake awake drowsy
+drowsiness seizure spike spikes sharp wave waves photic stimulation stim stimulus response trigger marker
+hv hyperventilation start stop begin end onset offset recovery pause resume segment new sync syncstatus
+on off dc correction impedance calibration hz trial block run condition baseline target standard deviant
+left right hand foot feet tongue fixation cross cue feedback button press counting count arithmetic math
+eeg ecg emg eog channel lights light talking talk swallow swallowing cough chewing electrode pop noise
+rem nrem flat jump discontinuity gap nan acq skip acquisition t0 t1 t2 break
+""".split())
+
+_CODE = re.compile(r"^[A-Za-z]{0,4}\d{1,4}[A-Za-z]?$")  # S1, R128, T0, N2, 255, 10
+_BV_TYPE = re.compile(r"^(Stimulus|Response|Trigger|Marker|New Segment|SyncStatus|DC Correction|Impedance|"
+                      r"Optic|Voice|Bad Interval|Time 0)/", re.IGNORECASE)
+
+
+def annotation_kept(description: str, extra: tuple[str, ...] | frozenset = ()) -> bool:
+    """Whether an annotation's description is kept as it is by de-identification.
+
+    Kept: the exact descriptions in ``extra`` (e.g. a study's ``events.tsv``
+    trial types), and descriptions made only of :data:`ANNOTATION_WORDS`
+    and event codes (``BAD_blink``, ``EDGE boundary``, ``Stimulus/S  1``,
+    ``Eyes Closed``, ``T1``, ``Photic 10 Hz``). Free text is not.
+
+    Examples
+    --------
+    >>> from neurotwin.io import annotation_kept
+    >>> annotation_kept("BAD_muscle"), annotation_kept("Stimulus/S  1"), annotation_kept("Eyes Closed")
+    (True, True, True)
+    >>> annotation_kept("Comment/call Hilda Voss"), annotation_kept("DOB 02.01.1950")
+    (False, False)
+    """
+    if description in extra:
+        return True
+    text = description.strip()
+    match = _BV_TYPE.match(text)
+    if match:
+        text = text[match.end():]
+    words = [w for w in re.split(r"[\s_/:,;.()\-]+", text) if w]
+    known = all(len(w) == 1 or w.lower() in ANNOTATION_WORDS or _CODE.match(w) for w in words)
+    return known and len(words) <= 8
+
+
+def _neutral(description: str) -> str:
+    head = description.strip().upper()
+    for mark in ("BAD", "EDGE"):
+        if head.startswith(mark):
+            return f"{mark}_redacted"
+    return "redacted"
 
 
 def _key_file() -> Path:
@@ -97,6 +155,7 @@ def deidentify_raw(
     *,
     subject: str | None = None,
     secret: str | bytes | None = None,
+    keep_annotations: tuple[str, ...] | list[str] = (),
 ) -> mne.io.BaseRaw:
     """Remove what identifies the person from a recording, in place.
 
@@ -112,6 +171,10 @@ def deidentify_raw(
     secret : str | bytes | None
         The private key for the date shift; default ``NEUROTWIN_DEID_KEY``
         or the user's key file (see the module docstring).
+    keep_annotations : sequence of str
+        Annotation descriptions to keep as they are besides the built-in
+        vocabulary (:func:`annotation_kept`), e.g. the study's
+        ``events.tsv`` trial types.
 
     Returns
     -------
@@ -161,51 +224,52 @@ def deidentify_raw(
     with info._unlock():
         info["subject_info"] = keep or None
         info["experimenter"] = None
-    if tokens and len(raw.annotations):
-        pattern = re.compile("|".join(re.escape(t) for t in tokens), re.IGNORECASE)
-        desc = raw.annotations.description
-        new = [pattern.sub(_REDACTED, d) for d in desc]
+    if len(raw.annotations):
+        extra = frozenset(keep_annotations)
+        desc = list(raw.annotations.description)
+        new = [d if annotation_kept(d, extra) else _neutral(d) for d in desc]
+        if tokens:
+            pattern = re.compile("|".join(re.escape(t) for t in tokens), re.IGNORECASE)
+            new = [pattern.sub(_REDACTED, d) for d in new]
         n = sum(a != b for a, b in zip(desc, new))
         if n:
-            raw.annotations.description[:] = new
-            logger.info("Removed identifying words from %d annotation(s).", n)
+            raw.annotations.description = np.array(new, dtype=object)
+            logger.info("De-identification replaced %d annotation description(s) that are not known event or "
+                        "artefact labels (pass keep_annotations= to keep a study's own).", n)
     return raw
 
 
-def scrub_participants(table):
-    """Drop identifying columns from a participants table.
+def scrub_participants(table, keep: tuple[str, ...] | list[str] = ()):
+    """Keep only the participant columns known not to identify a person.
 
-    Columns whose names contain a word of :data:`IDENTIFYING_COLUMNS`
-    (``name``, ``birth``, ``dob``, ``mrn``, ``date``, ...) are removed;
-    ``participant_id``, age, sex, handedness, group and the like are kept.
+    An allowlist: :data:`PARTICIPANT_COLUMNS` (``participant_id``, age,
+    sex, handedness, group, diagnosis, ...) and ``keep``; every other
+    column (names, birth dates, MRNs, initials, postcodes, notes, a
+    referring hospital, however they are spelled) is dropped.
 
     Parameters
     ----------
     table : pandas.DataFrame
         A ``participants.tsv``-like table.
+    keep : sequence of str
+        Further columns to keep (matched case-insensitively).
 
     Returns
     -------
     table : pandas.DataFrame
-        A copy without the identifying columns.
+        A copy with the kept columns only.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from neurotwin.io import scrub_participants
-    >>> df = pd.DataFrame({"participant_id": ["sub-01"], "age": [40],
-    ...                    "patient_name": ["Jane Doe"], "birth_date": ["1961-04-12"]})
+    >>> df = pd.DataFrame({"participant_id": ["sub-01"], "age": [40], "patientname": ["Jane Doe"],
+    ...                    "dateofbirth": ["1961-04-12"], "postcode": ["AB1 2CD"]})
     >>> list(scrub_participants(df).columns)
     ['participant_id', 'age']
     """
-    drop = []
-    for col in table.columns:
-        if col == "participant_id":
-            continue
-        spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(col))  # PatientName -> Patient_Name
-        words = re.split(r"[^a-z0-9]+", spaced.lower())
-        if any(w in IDENTIFYING_COLUMNS for w in words):
-            drop.append(col)
+    allowed = {c.lower() for c in (*PARTICIPANT_COLUMNS, *keep)}
+    drop = [col for col in table.columns if str(col).lower() not in allowed]
     if drop:
-        logger.info("Identifying participant columns not used: %s", drop)
+        logger.info("Participant columns not used (not in the de-identification allowlist): %d", len(drop))
     return table.drop(columns=drop)

@@ -161,6 +161,7 @@ def read_raw(
     subject: str | None = None,
     standardize: bool = True,
     allow_nan: bool = False,
+    keep_annotations: tuple[str, ...] | list[str] = (),
     verbose: bool | str | int | None = None,
     **kwargs,
 ) -> mne.io.BaseRaw:
@@ -183,6 +184,10 @@ def read_raw(
     allow_nan : bool
         Accept channels with NaN gaps (annotated ``BAD_nan``) instead of
         refusing the file.
+    keep_annotations : sequence of str
+        Annotation descriptions that de-identification keeps besides its
+        known event/artefact vocabulary (e.g. a study's ``events.tsv``
+        trial types); other free text becomes ``redacted``.
     %(verbose)s
     **kwargs
         Passed to the MNE reader (e.g. ``data_format`` for CNT).
@@ -231,7 +236,7 @@ def read_raw(
     if standardize:
         standardize_channels(raw)
     if deidentify:
-        deidentify_raw(raw, subject=subject)
+        deidentify_raw(raw, subject=subject, keep_annotations=keep_annotations)
     logger.info(
         "Read %s: %d channels, %.1f s at %g Hz", path.name, len(raw.ch_names),
         raw.times[-1] if raw.n_times else 0.0, raw.info["sfreq"],

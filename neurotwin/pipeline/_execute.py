@@ -28,7 +28,7 @@ from . import _artifacts
 from ._cache import atomic_dir, atomic_files, chain_key, file_sha256
 from .config import PipelineConfig
 
-_READER_VERSION = 1  # bump when reading (standardisation, de-identification) changes results
+_READER_VERSION = 2  # bump when reading (standardisation, de-identification) changes results
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,29 @@ def _channels_tsv(path: Path) -> Path | None:
     return tsv if tsv.is_file() else None
 
 
+def _events_tsv(path: Path) -> Path | None:
+    """The BIDS ``_events.tsv`` of a recording, if any."""
+    stem = re.sub(r"_(eeg|meg|ieeg)$", "", path.name.split(".")[0])
+    tsv = path.with_name(stem + "_events.tsv")
+    return tsv if tsv.is_file() else None
+
+
+def _trial_types(path: Path) -> tuple[str, ...]:
+    """The study's event labels (``trial_type`` of the recording's events.tsv), kept by de-identification."""
+    tsv = _events_tsv(path)
+    if tsv is None:
+        return ()
+    try:
+        table = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{tsv}: cannot be read as a UTF-8 tab-separated table ({err}).") from None
+    return tuple(sorted(set(table["trial_type"]) - {"", "n/a"})) if "trial_type" in table else ()
+
+
 def _read_input(rec: Recording, kind: str, subject: str):
     path = Path(rec.path)
     if kind == "raw":
-        raw = read_raw(path, subject=subject, verbose=False)
+        raw = read_raw(path, subject=subject, keep_annotations=_trial_types(path), verbose=False)
         tsv = _channels_tsv(path)
         if tsv is not None:  # BIDS: channels marked bad by the lab stay bad
             table = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
@@ -131,8 +150,7 @@ def input_key(rec: Recording, kind: str) -> str:
     path = Path(rec.path)
     extra = ""
     if kind == "raw":
-        tsv = _channels_tsv(path)
-        extra = file_sha256(tsv) if tsv else ""
+        extra = "".join(file_sha256(tsv) for tsv in (_channels_tsv(path), _events_tsv(path)) if tsv)
     return chain_key(file_sha256(path) + extra, "read", _READER_VERSION, {"kind": kind})
 
 

@@ -8,7 +8,6 @@ what ran, what came from the cache and what failed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -104,15 +103,9 @@ def _dataset_description(cfg: PipelineConfig, study: Study, out: Path) -> dict:
     import numpy
     import scipy
 
-    src = study.root / "dataset_description.json"
-    name = "raw"
-    if src.is_file():
-        try:
-            name = json.loads(src.read_text()).get("Name", "raw")
-        except ValueError:
-            pass
+    # not the raw dataset's Name: it may name a hospital or a cohort (the raw folder is linked below)
     return {
-        "Name": f"neurotwin {cfg.pipeline.name} derivatives of {name}",
+        "Name": f"neurotwin {cfg.pipeline.name} derivatives",
         "BIDSVersion": "1.10.0",
         "DatasetType": "derivative",
         "GeneratedBy": [{
