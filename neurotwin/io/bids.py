@@ -354,8 +354,9 @@ def discover_study(
     if tsv.is_file():
         try:
             participants = scrub_participants(pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False))
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            problems.append(("participants.tsv", f"unreadable ({err})"))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            problems.append(("participants.tsv", f"unreadable ({type(err).__name__}: {err}); not used"))
+            logger.warning("%s: unreadable (%s); the participants' table is not used", tsv, err)
     study = Study(root, "bids" if is_bids and regex is None else "folder", rec, participants, problems)
     logger.info("%r", study)
     return study

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .._validation import did_you_mean
 from ..errors import ConfigError, MissingFileError
 from .steps import STEPS
+from .steps._base import StrictParams
 
 __all__ = ["PipelineConfig", "load_config", "resolve_pipeline"]
 
@@ -77,7 +78,7 @@ class PipelineMeta(BaseModel):
         return "raw" if self.modality in ("eeg", "meg") else "image"
 
 
-class TwinSettings(BaseModel):
+class TwinSettings(StrictParams):
     """The optional ``[twin]`` table: fit each subject's twin to its sessions' features.
 
     ``connectome``: ``"auto"`` takes the subject's own
@@ -89,7 +90,6 @@ class TwinSettings(BaseModel):
     :func:`neurotwin.pipeline._twins.choose_recordings` states the rule).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     modality: Literal["eeg", "bold"] = "eeg"
     task: str | None = None
     run: str | None = None
@@ -221,7 +221,13 @@ def load_config(fname: str | os.PathLike) -> PipelineConfig:
     ['crop', 'resample']
     """
     path = resolve_pipeline(fname)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); TOML files are UTF-8. Save it again "
+                          f"as UTF-8.") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror or err}).") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -286,6 +286,9 @@ class Pipeline:
             raise ConfigError(f"{out}: outputs must not go inside the raw dataset (use "
                               f"{study.root}/derivatives/<name> or a folder elsewhere).")
         work = Path(work_dir).resolve() if work_dir else out / ".neurotwin" / "work"
+        for folder, what in ((out, "output folder"), (work, "work folder")):
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(f"{folder}: the {what} is an existing file; pass a folder (it is created).")
         if clean_temporaries(out):
             logger.info("removed unfinished temporary outputs of an interrupted run")
         level = logger.getEffectiveLevel()

@@ -35,6 +35,9 @@ def _broken(tmp_path, old, new):
     ("n_harmonics = 3", "n_harmonics = 30", "n_harmonics.*less than or equal to 10"),
     ("l_freq = 1.0", "l_freq = 50.0", "l_freq \\(50.0\\) must be below h_freq"),
     ("sfreq = 250.0", 'sfreq = "fast"', "sfreq.*valid number"),
+    ("sfreq = 250.0", "sfreq = inf", "sfreq.*finite number"),
+    ("sfreq = 250.0", "sfreq = nan", "sfreq.*finite number"),
+    ("n_harmonics = 3", "n_harmonics = true", "n_harmonics.*true/false is not a number"),
 ])
 def test_errors_name_file_line_and_fix(tmp_path, old, new, expect):
     path, lines = _broken(tmp_path, old, new)
@@ -46,6 +49,13 @@ def test_errors_name_file_line_and_fix(tmp_path, old, new, expect):
     key = new.split("=")[0].strip()
     if key != "l_freq":  # a cross-field error points at its step
         assert key in lines[line - 1]
+
+
+def test_a_pipeline_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(DEFAULT.read_bytes().replace(b"# The default", b"# Die Vorgabe \xe4"))
+    with pytest.raises(ConfigError, match="latin1.toml: not UTF-8 text"):
+        load_config(path)
 
 
 def test_all_problems_reported_at_once(tmp_path):
@@ -70,3 +80,31 @@ def test_cli_check(tmp_path, capsys):
     path, _ = _broken(tmp_path, "h_freq = 45.0", "hfreq = 45.0")
     assert main(["pipeline", "check", str(path)]) == 2
     assert "Did you mean 'h_freq'" in capsys.readouterr().err
+
+
+def test_an_output_path_that_is_a_file_is_refused(sample_root, tmp_path):
+    import neurotwin.pipeline as ntp
+
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    with pytest.raises(ConfigError, match="out: the output folder is an existing file"):
+        ntp.load("resting_eeg").run(sample_root, out, progress="off")
+
+
+def test_an_empty_or_undecodable_participants_table_is_a_problem_not_a_crash(sample_root, tmp_path):
+    import shutil
+
+    from neurotwin.io import discover_study
+
+    root = tmp_path / "study"
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns("*.edf", "*.nii.gz", "*.zip"))
+    for content in (b"", b"participant_id\tage\nsub-01\t\xff\xfe\n"):
+        (root / "participants.tsv").write_bytes(content)
+        for sub in ("01", "02", "03"):  # stand-ins for the recordings, so that the study is found
+            for f in sample_root.glob(f"sub-{sub}/ses-01/eeg/*_eeg.edf"):
+                target = root / f.relative_to(sample_root)
+                target.unlink(missing_ok=True)
+                target.symlink_to(f)
+        study = discover_study(root)
+        assert [p for p, _ in study.problems] == ["participants.tsv"]
+        assert study.participants.empty

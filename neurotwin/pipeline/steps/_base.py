@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 #: the kinds of data that flow between steps
 KINDS = ("raw", "epochs", "image", "table", "timeseries", "features")
 
 
-class Step(BaseModel):
+def _accepts_bool(annotation) -> bool:
+    if annotation is bool or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts_bool(a) for a in typing.get_args(annotation))
+    return origin is typing.Literal and any(isinstance(a, bool) for a in typing.get_args(annotation))
+
+
+def _numeric(annotation) -> bool:
+    if annotation in (int, float):
+        return True
+    return any(_numeric(a) for a in typing.get_args(annotation))
+
+
+class StrictParams(BaseModel):
+    """Pipeline-file parameters: no unknown keys, no infinite or NaN numbers, and no ``true``/``false``
+    where a number or a word is meant (pydantic would read ``true`` as 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, data):
+        # a bool is handed on as text, so that the number field itself refuses it (and the error
+        # names the key and its line)
+        if isinstance(data, dict):
+            data = dict(data)
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, bool) and field is not None and _numeric(field.annotation) \
+                        and not _accepts_bool(field.annotation):
+                    data[name] = f"{str(value).lower()} (true/false is not a number)"
+        return data
+
+
+class Step(StrictParams):
     """Parameters of one step; ``extra="forbid"`` rejects unknown keys.
 
     Subclasses set the ``step`` literal (the name used in pipeline files),
@@ -19,7 +57,6 @@ class Step(BaseModel):
     results, so stale cached outputs are recomputed.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     #: also write this step's result into the derivatives (the last step's always is)
     save: bool = False
     accepts: ClassVar[tuple[str, ...]] = ("raw",)
