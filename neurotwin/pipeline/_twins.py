@@ -10,8 +10,9 @@ order with 0-day gaps (a warning). The twin takes one recording a
 session: its task (default: the resting task) and the first run, by the
 rule of :func:`choose_recordings`; what it leaves out is logged and kept
 in the twins table's ``notes``. Sessions already in the store are
-skipped, so reruns are cheap and give the same twins; a session older
-than the twin's last is refused for that subject. One subject's failure never stops the others. With
+skipped, so reruns are cheap and give the same twins; a session that
+belongs before a stored one is inserted in its place and the later
+states refitted (:func:`_sync_twin`). One subject's failure never stops the others. With
 ``connectome = "auto"`` and neither the subject's connectome nor the
 ``tvb`` extra, the twin is skipped (status ``skipped``, with the reason),
 not failed: the recordings' outputs stand on their own.
@@ -27,12 +28,12 @@ from pathlib import Path
 import pandas as pd
 
 from .._logging import logger
-from ..errors import ConfigError, DataError, NeurotwinError, NoPositionsError
+from ..errors import ConfigError, DataError, NeurotwinError, NoPositionsError, StoreError
 from ..features.featureset import read_featureset
 from ..io.bids import Study, _natural
 from ..io.connectome import read_connectome
 from ..model.connectome import template_connectome
-from ..twin import Twin, TwinStore, update_twin
+from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
 from ._cache import atomic_files
 
 __all__ = ["STORE_NAME", "run_twins", "session_days", "session_times", "order_sessions", "choose_recordings"]
@@ -238,7 +239,7 @@ def _features(out: Path, subject: str, desc: str, settings) -> tuple[dict[str, P
     return chosen, skipped
 
 
-def _new_twin(settings, connectome, subject: str) -> Twin:
+def _new_twin(settings, connectome, subject: str) -> Twin:  # (partial-friendly argument order)
     return Twin(subject, modality=settings.modality, connectome=connectome,
                 effective_connectivity=settings.effective_connectivity, process_noise=settings.process_noise,
                 restarts=settings.restarts)
@@ -264,6 +265,53 @@ def _feature_alerts(study, subject: str, feats: dict) -> str:
         logger.warning("sub-%s: no feature change detection: %s", subject, err)
         return ""
     return _alert_text(table.query("flagged"))
+
+
+def _sync_twin(store: TwinStore, subject: str, settings, study: Study, feats: dict, days: dict,
+               retries: int = 3) -> tuple[Twin, int]:
+    """Bring the stored twin to the sessions found, in time order; returns it and how many states were fitted.
+
+    Sessions the store has, in the same place and on the same day, are
+    kept; new ones after them are appended one by one (each saved). A new
+    session that belongs *before* a stored one (another run got there
+    first, or a time was corrected) is inserted, and the states from its
+    place on are refitted on top of it, replaced in one transaction.
+    """
+    def label(ses: str) -> str:
+        return ses or "01"  # a session-less recording is stored as session "01"
+
+    order = order_sessions(days)
+    for attempt in range(retries + 1):
+        twin = store.load(subject) if store.exists(subject) else None
+        stored = twin.states_ if twin is not None else []
+        k = 0
+        while (k < len(stored) and k < len(order) and stored[k].session == label(order[k])
+               and abs(stored[k].at - days[order[k]]) < 1e-6):
+            k += 1
+        if twin is None:  # a new twin: its connectome (the store keeps it for later updates)
+            twin = _new_twin(settings, _connectome(settings, study, subject), subject)
+        if k == len(stored):  # in order: append what is new, saving each
+            factory = partial(_new_twin, settings, twin.connectome) if not stored else None
+            for ses in order[k:]:
+                twin = update_twin(store, subject, read_featureset(feats[ses]), at=days[ses],
+                                   session=label(ses), twin_factory=factory)
+            return twin, len(order) - k
+        logger.info("sub-%s: session %s belongs before the stored state %s; refitting from there",
+                    subject, order[k] if k < len(order) else "-", stored[k].session)
+        missing = [s.session for s in stored if s.session not in {label(x) for x in order}]
+        if missing:
+            raise ConfigError(f"sub-{subject}: the twin holds session(s) {missing} whose features are not in "
+                              f"the outputs any more, so they cannot be refitted in time order. Restore "
+                              f"their outputs, or remove the twin to refit it.")
+        known = len(stored)
+        twin.refit_from(k, [(read_featureset(feats[s]), label(s), days[s]) for s in order[k:]])
+        try:
+            store.save(twin, known=known, replace_from=k)
+            return twin, len(order) - k
+        except ConcurrentUpdate:
+            if attempt == retries:
+                raise
+    raise StoreError("unreachable")  # pragma: no cover
 
 
 def study_variability(store: TwinStore, modality: str) -> dict | None:
@@ -316,20 +364,7 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
             if not feats:
                 raise ConfigError(f"sub-{subject}: no features to fit a twin to (did the recordings fail?).")
             days = session_days(study, subject, sorted(feats))
-            order = order_sessions(days)
-            done = {s.session for s in store.load(subject).states_} if store.exists(subject) else set()
-            factory = None
-            if not done:  # a new twin: its connectome (the store keeps it for later updates)
-                factory = partial(_new_twin, settings, _connectome(settings, study, subject))
-            twin = None
-            for ses in order:
-                label = ses or "01"  # a session-less recording is stored as session "01"
-                if label in done:
-                    continue
-                twin = update_twin(store, subject, read_featureset(feats[ses]), at=days[ses],
-                                   session=label, twin_factory=factory)
-                row["added"] += 1
-            twin = twin or store.load(subject)
+            twin, row["added"] = _sync_twin(store, subject, settings, study, feats, days)
             row["sessions"] = ",".join(s.session for s in twin.states_)
         except (_Skip, NoPositionsError) as err:  # the twin cannot be made for this subject's data
             row.update(status="skipped", error=str(err))

@@ -14,7 +14,11 @@ Layout (schema version 2, ``PRAGMA user_version``)::
   part of the primary key, so two processes that both try to add state
   *k* cannot both succeed — the second gets :class:`ConcurrentUpdate`,
   reloads and refits on top of the first (:func:`update_twin` does this),
-  so no state is lost.
+  so no state is lost. The one exception is a session that arrives out
+  of time order: it is inserted in its place and the later states are
+  refitted on top of it, replaced in the same single transaction
+  (``save(..., replace_from=k)``), so the race between updaters never
+  decides which session is the baseline.
 * **Crash-safe**: every save is one ``BEGIN IMMEDIATE`` transaction in
   WAL mode with ``synchronous=FULL``: after a ``kill -9`` the database
   opens with the last complete save and nothing of the interrupted one.
@@ -275,8 +279,8 @@ class TwinStore:
             return con.execute("SELECT COUNT(*) FROM states WHERE twin_id = ?",
                                (self.twin_id(subject),)).fetchone()[0]
 
-    def save(self, twin, *, known: int | None = None) -> int:
-        """Add the twin's states the store does not have yet; returns how many were added.
+    def save(self, twin, *, known: int | None = None, replace_from: int | None = None) -> int:
+        """Add the twin's states the store does not have yet; returns how many were written.
 
         Parameters
         ----------
@@ -284,7 +288,13 @@ class TwinStore:
         known : int | None
             How many states the twin had when it was loaded; if the store
             has more now, another process updated it: :class:`ConcurrentUpdate`.
+        replace_from : int | None
+            Replace the stored states from this index on by the twin's
+            (a session inserted out of time order, and the later ones
+            refitted); needs ``known``.
         """
+        if replace_from is not None and known is None:
+            raise StoreError("save(replace_from=...) needs known= (the states the twin was loaded with).")
         tid = self.twin_id(twin.subject)
         config = {"modality": twin.modality, "effective_connectivity": twin.effective_connectivity,
                   "process_noise": twin.process_noise, "restarts": twin.restarts,
@@ -324,6 +334,9 @@ class TwinStore:
                 if known is not None and have != known:
                     raise ConcurrentUpdate(f"{self.path}: the twin gained {have - known} state(s) from "
                                            f"another process since it was loaded; reload and update again.")
+                if replace_from is not None:
+                    con.execute("DELETE FROM states WHERE twin_id = ? AND idx >= ?", (tid, replace_from))
+                    have = replace_from
                 for state in twin.states_[have:]:  # only the new ones are packed
                     con.execute("INSERT INTO states VALUES (?, ?, ?, ?, ?, ?, ?)", record(state))
                 con.execute("COMMIT")
@@ -454,12 +467,15 @@ class TwinStore:
 
 
 def update_twin(store: TwinStore, subject: str, features, *, at: float, session: str | None = None,
-                retries: int = 3, twin_factory=None):
+                retries: int = 3, twin_factory=None, features_of=None):
     """Load (or create), update and save a subject's twin, safely against other processes.
 
     When another process adds a state in between, the update is redone on
-    top of it (up to ``retries`` times), so neither state is lost. When the
-    fit fails, nothing is written.
+    top of it (up to ``retries`` times), so neither state is lost. A
+    session earlier than the twin's last is inserted in time order and the
+    later sessions are refitted on top of it (their features come from
+    ``features_of``), so the order in which updaters finish never decides
+    the baseline. When a fit fails, nothing is written.
 
     Parameters
     ----------
@@ -472,16 +488,33 @@ def update_twin(store: TwinStore, subject: str, features, *, at: float, session:
     retries : int
     twin_factory : callable | None
         ``subject -> Twin`` for a subject without a twin yet.
+    features_of : callable | None
+        ``session label -> FeatureSet`` of a stored session, needed to
+        insert a session before the twin's last.
 
     Returns
     -------
     twin : Twin
     """
     for attempt in range(retries + 1):
+        replace_from = None
         if store.exists(subject):
             twin = store.load(subject)
             known = len(twin.states_)
-            twin.update(features, at=at, session=session)
+            start = next((i for i, s in enumerate(twin.states_) if s.at > at), None)
+            if start is None:
+                twin.update(features, at=at, session=session)
+            else:
+                later = twin.states_[start:]
+                if features_of is None:
+                    raise DataError(f"session {session!r} at day {at} comes before the twin's state "
+                                    f"{later[0].session!r} (day {later[0].at}) in time order; pass "
+                                    f"features_of= (session -> FeatureSet) to insert it and refit the later "
+                                    f"sessions.")
+                label = session or twin._session_of(features)
+                twin.refit_from(start, [(features, label, at),
+                                        *((features_of(s.session), s.session, s.at) for s in later)])
+                replace_from = start
         else:
             if twin_factory is None:
                 raise DataError(f"{store.path}: no twin for subject {subject!r} and no twin_factory to "
@@ -490,7 +523,7 @@ def update_twin(store: TwinStore, subject: str, features, *, at: float, session:
             known = 0
             twin.fit(features, session=session, at=at)
         try:
-            store.save(twin, known=known)
+            store.save(twin, known=known, replace_from=replace_from)
             return twin
         except ConcurrentUpdate:
             if attempt == retries:

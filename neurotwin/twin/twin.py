@@ -259,6 +259,39 @@ class Twin:
         logger.info("twin %s updated with session %s (%s)", self.subject, session, self._quality(state))
         return self
 
+    def refit_from(self, index: int, sessions: list[tuple[FeatureSet, str, float]], *, verbose=None) -> Twin:
+        """Keep the states before ``index`` and fit ``sessions`` after them, in the order given.
+
+        How a session that arrives out of time order is inserted: the
+        states from its place on are fitted again, it among them, each on
+        top of the one before (:func:`~neurotwin.twin.update_twin`, the
+        participant run). Works in memory; a failure leaves a twin to be
+        thrown away (the store is written only after every fit succeeded).
+
+        Parameters
+        ----------
+        index : int
+            The first state to fit again (0: all).
+        sessions : list of (FeatureSet, str, float)
+            Features, session label and day of each session from ``index`` on.
+        verbose : bool | str | int | None
+            Log level.
+
+        Returns
+        -------
+        self : Twin
+        """
+        if not 0 <= index <= len(self.states_):
+            raise ConfigError(f"index {index} is outside this twin's {len(self.states_)} states.")
+        self.states_ = self.states_[:index]
+        self._fitted = {k: v for k, v in self._fitted.items() if k < index}
+        for features, session, at in sessions:
+            if self.states_:
+                self.update(features, session=session, at=at, verbose=verbose)
+            else:
+                self.fit(features, session=session, at=at, verbose=verbose)
+        return self
+
     @staticmethod
     def _session_of(features: FeatureSet) -> str:
         sessions = sorted(set(features.table["session"])) if len(features.table) else []

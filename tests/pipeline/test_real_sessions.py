@@ -204,3 +204,19 @@ def test_kill_9_at_five_points_with_two_jobs_changes_nothing(same_day, tmp_path)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert _outputs(out) == _outputs(reference)
+
+
+@pytest.mark.slow
+def test_a_session_processed_after_a_later_one_is_inserted_in_time_order(same_day, tmp_path):
+    """ses-02 run first (alone), then the rest: the twin ends as if fitted in order."""
+    root, reference, _ = same_day
+    cfg = tmp_path / "sessions.toml"
+    cfg.write_text(PIPELINE)
+    out = tmp_path / "out"
+    pipe = ntp.load(cfg)
+    first = pipe.run(root, out, session_label=["02"], progress="off", reports=False)
+    assert (first.twins["sessions"] == "02").all()
+    again = pipe.run(root, out, progress="off", reports=False)
+    assert again.exit_code == 0 and (again.twins["sessions"] == "01,02").all()
+    assert (again.twins["added"] == 2).all()  # ses-01 inserted, ses-02 refitted on top of it
+    assert _outputs(out)["states"] == _outputs(reference)["states"]

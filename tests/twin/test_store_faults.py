@@ -134,3 +134,32 @@ def test_a_store_error_in_a_run_fails_the_twins_not_the_run(sample_root, tmp_pat
     assert (table["status"] == "failed").all()
     assert table["error"].str.contains("0 bytes").all()
     assert (tmp_path / "logs" / "twins_resting_eeg.tsv").is_file()
+
+
+def test_a_session_arriving_out_of_time_order_is_inserted_and_the_later_refitted(
+        make_session, small_connectome, tmp_path):
+    from neurotwin.errors import DataError
+    from neurotwin.twin import update_twin
+
+    sessions = {ses: make_session(f=f, seed=i + 1, session=ses)
+                for i, (ses, f) in enumerate((("01", 10.0), ("02", 9.6), ("03", 9.2)))}
+    days = {"01": 0.0, "02": 30.0, "03": 60.0}
+
+    def factory(subject):
+        return Twin(subject, connectome=small_connectome, restarts=0)
+
+    in_order = TwinStore(tmp_path / "a.sqlite", secret=KEY)
+    for ses in ("01", "02", "03"):
+        update_twin(in_order, "01", sessions[ses], at=days[ses], session=ses, twin_factory=factory)
+    raced = TwinStore(tmp_path / "b.sqlite", secret=KEY)
+    for ses in ("01", "03"):  # the updater of session 02 finished last
+        update_twin(raced, "01", sessions[ses], at=days[ses], session=ses, twin_factory=factory)
+    with pytest.raises(DataError, match="time order.*features_of"):
+        update_twin(raced, "01", sessions["02"], at=30.0, session="02")
+    assert raced.n_states("01") == 2
+    twin = update_twin(raced, "01", sessions["02"], at=30.0, session="02", features_of=sessions.__getitem__)
+    assert [s.session for s in twin.states_] == ["01", "02", "03"]
+    assert [s.index for s in twin.states_] == [0, 1, 2]
+    a, b = in_order.load("01").states_, raced.load("01").states_
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.posterior.mean, y.posterior.mean, rtol=1e-6, atol=1e-8)
