@@ -141,8 +141,7 @@ def test_planted_identities_reach_no_output(tmp_path, caplog, capsys):
     raw_text = b"".join(b for p in root.rglob("*") if p.is_file() for b in _texts(p)).lower()
     assert all(t.lower().encode() in raw_text for t in PLANTED if t not in ("15.06.21",))  # planted
     cfg = tmp_path / "privacy.toml"
-    cfg.write_text(PIPELINE.replace('features = ["psd", "iaf"]', 'features = ["psd", "iaf"]\nsave = true')
-                   .replace('step = "epochs"\nlength = 2.0', 'step = "epochs"\nlength = 2.0\nsave = true'))
+    cfg.write_text(PIPELINE)
     out = tmp_path / "out"
     code = main(["run", str(root), str(out), "participant", "--pipeline", str(cfg), "--progress", "off"])
     assert code == 0

@@ -32,6 +32,7 @@ h_freq = 40.0
 [[steps]]
 step = "epochs"
 length = 2.0
+save = true
 
 [[steps]]
 step = "features"
@@ -220,3 +221,25 @@ def test_a_session_processed_after_a_later_one_is_inserted_in_time_order(same_da
     assert again.exit_code == 0 and (again.twins["sessions"] == "01,02").all()
     assert (again.twins["added"] == 2).all()  # ses-01 inserted, ses-02 refitted on top of it
     assert _outputs(out)["states"] == _outputs(reference)["states"]
+
+
+@pytest.mark.slow
+def test_a_damaged_state_blocks_only_itself_in_the_report(same_day, tmp_path):
+    import shutil
+    import sqlite3
+
+    from neurotwin.report import subject_report
+
+    _, reference, _ = same_day
+    out = tmp_path / "out"
+    shutil.copytree(reference, out, symlinks=True)
+    with sqlite3.connect(out / "twins" / "twins.sqlite") as con:
+        con.execute("UPDATE states SET sha256 = 'x' WHERE idx = 1")
+    html = subject_report(out, "01", _config(tmp_path)).read_text()
+    assert "1 state(s)" in html and "state 1 (ses-02) is damaged and left out" in html
+
+
+def _config(tmp_path: Path):
+    cfg = tmp_path / "sessions.toml"
+    cfg.write_text(PIPELINE)
+    return ntp.load(cfg).config
