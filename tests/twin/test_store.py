@@ -113,11 +113,11 @@ def test_two_processes_updating_one_twin_lose_nothing(fitted, make_session, tmp_
                 twin = load(self, subject)
                 print("loaded", len(twin.states_), flush=True)
                 return twin
-            def held_save(self, twin, known=None):
+            def held_save(self, twin, known=None, **kwargs):
                 attempts.append(known)
                 while len(attempts) == 1 and not pathlib.Path(flag).exists():
                     time.sleep(0.05)  # hold the first save until the other process has saved
-                return save(self, twin, known=known)
+                return save(self, twin, known=known, **kwargs)
             TwinStore.load, TwinStore.save = loud_load, held_save
         twin = update_twin(store, "01", read_featureset(feats), at=float(at), session=session)
         print("done", [s.session for s in twin.states_], attempts, flush=True)
