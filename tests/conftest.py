@@ -127,10 +127,16 @@ def chromium() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def eeg_run_real(real_study, tmp_path_factory) -> Path:
-    """The default pipeline over the real-recordings study (reports included)."""
+def real_eeg_result(real_study, tmp_path_factory):
+    """The default pipeline over the real-recordings study (reports included): ``(out, RunResult)``,
+    run once per session."""
     import neurotwin.pipeline as ntp
 
     out = tmp_path_factory.mktemp("real-eeg") / "out"
-    ntp.load("resting_eeg").run(real_study, out, progress="off")
-    return out
+    return out, ntp.load("resting_eeg").run(real_study, out, progress="off")
+
+
+@pytest.fixture(scope="session")
+def eeg_run_real(real_eeg_result) -> Path:
+    """The output folder of :func:`real_eeg_result`."""
+    return real_eeg_result[0]

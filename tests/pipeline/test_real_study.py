@@ -18,9 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def eeg_run(real_study, tmp_path_factory):
-    out = tmp_path_factory.mktemp("real_eeg")
-    return out, ntp.load("resting_eeg").run(real_study, out, progress="off")
+def eeg_run(real_eeg_result):
+    return real_eeg_result  # the session's one run of the default pipeline on the real study
 
 
 def test_resting_eeg_on_real_recordings(eeg_run):

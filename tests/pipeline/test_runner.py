@@ -261,8 +261,10 @@ def test_plain_folder_with_a_pattern(shared_data, tmp_path):
     for name in ("Subject00_1.edf", "Subject00_2.edf"):
         (folder / name).symlink_to(shared_data / "physionet-eegmat" / name)
     out = tmp_path / "out"
+    no_twin = tmp_path / "no_twin.toml"  # the mapping is what is tested here, not the twin
+    no_twin.write_text((BUILTIN_DIR / "resting_eeg.toml").read_text().split("[twin]")[0])
     argv = ["run", str(folder), str(out), "participant", "--pattern",
-            r"Subject(?P<subject>\d+)_(?P<session>\d)\.edf", "--progress", "off"]
+            r"Subject(?P<subject>\d+)_(?P<session>\d)\.edf", "--progress", "off", "--pipeline", str(no_twin)]
     assert main(argv) == 0
     assert {p.name for p in out.glob("sub-00/ses-*/eeg/*_features.tsv")} == {
         "sub-00_ses-1_desc-preproc_features.tsv", "sub-00_ses-2_desc-preproc_features.tsv"}
