@@ -12,10 +12,11 @@ rule of :func:`choose_recordings`; what it leaves out is logged and kept
 in the twins table's ``notes``. Sessions already in the store are
 skipped, so reruns are cheap and give the same twins; a session that
 belongs before a stored one is inserted in its place and the later
-states refitted (:func:`_sync_twin`). One subject's failure never stops the others. With
-``connectome = "auto"`` and neither the subject's connectome nor the
-``tvb`` extra, the twin is skipped (status ``skipped``, with the reason),
-not failed: the recordings' outputs stand on their own.
+states refitted (:func:`_sync_twin`). One subject's failure never stops
+the others. With ``connectome = "auto"`` and neither the subject's
+connectome nor the ``tvb`` extra, the twin is skipped (status
+``skipped``, with the reason), not failed: the recordings' outputs stand
+on their own.
 """
 
 from __future__ import annotations

@@ -198,9 +198,7 @@ class TwinStore:
             raise _store_error(self.path, err) from err
         try:
             yield con
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as err:
+        except sqlite3.Error as err:  # (save() turns a clash of state indices into ConcurrentUpdate first)
             _rollback(con)
             raise _store_error(self.path, err) from err
         except BaseException:
