@@ -162,7 +162,9 @@ def _outputs(out: Path) -> dict:
 
     hashes = {str(p.relative_to(out)): json.loads(p.read_text())["neurotwin"]["ContentHash"]
               for p in sorted(out.glob("sub-*/**/*.json"))}
-    twins = (out / "logs" / "twins_sessions.tsv").read_text()
+    # ('added' is what the last run did, not a result)
+    twins = pd.read_csv(out / "logs" / "twins_sessions.tsv", sep="\t", dtype=str).drop(columns="added")
+    twins = twins.to_csv()
     with sqlite3.connect(out / "twins" / "twins.sqlite") as con:
         query = "SELECT twin_id, idx, session, at, meta, arrays FROM states ORDER BY 1, 2"
         rows = con.execute(query).fetchall()
