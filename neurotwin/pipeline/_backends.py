@@ -8,9 +8,11 @@ folder must be on a file system all workers see (as on an HPC cluster).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
 
 from ..errors import ConfigError
 from ._execute import Task, TaskResult, run_task
@@ -48,6 +50,28 @@ def run_pool(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
             raise
 
 
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None = None, n_workers: int | None = None):
+    """A Dask client on a running scheduler, or on a local cluster started (and closed) here."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("Dask backends need the 'dask' extra: pip install 'neurotwin[dask]'.") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        cluster = LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
+                               dashboard_address=":0")  # any free port: never clash with another cluster
+        client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def run_dask(tasks: list[Task], scheduler: str | None = None,
              n_workers: int | None = None) -> Iterator[TaskResult]:
     """Run tasks on a Dask distributed cluster.
@@ -60,19 +84,9 @@ def run_dask(tasks: list[Task], scheduler: str | None = None,
         Start a local cluster of this many single-threaded worker processes
         instead.
     """
-    try:
-        from distributed import Client, LocalCluster
-        from distributed import as_completed as dask_completed
-    except ImportError:
-        raise ConfigError("Dask backends need the 'dask' extra: pip install 'neurotwin[dask]'.") from None
-    cluster = None
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-    else:
-        cluster = LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")  # any free port: never clash with another cluster
-        client = Client(cluster)
-    try:
+    from distributed import as_completed as dask_completed
+
+    with _dask_client(scheduler, n_workers) as client:
         futures = {}
         for t in tasks:
             fut = client.submit(run_task, t, pure=False, key=f"neurotwin-{t.subject}-{t.session or 'x'}")
@@ -82,7 +96,47 @@ def run_dask(tasks: list[Task], scheduler: str | None = None,
                 yield fut.result()
             except Exception as err:
                 yield _lost(futures[fut], err)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+
+
+def run_calls(fn: Callable, calls: list[tuple], *, jobs: int = 1, scheduler: str | None = None,
+              dask_workers: int | None = None, name: str = "call") -> Iterator[tuple[int, Any]]:
+    """Run ``fn(*args)`` for each ``args`` of ``calls`` where the recordings ran; yield ``(i, result)``
+    as each ends.
+
+    The same backends as the recordings' tasks: this process (``jobs=1``),
+    ``jobs`` spawned processes, or Dask (``scheduler`` or ``dask_workers``).
+    A call whose worker died, or that raised, yields the exception as its
+    result (``fn`` should catch what it can itself).
+    """
+    if scheduler or dask_workers:
+        from distributed import as_completed as dask_completed
+
+        with _dask_client(scheduler, dask_workers) as client:
+            futures = {client.submit(fn, *args, pure=False, key=f"neurotwin-{name}-{i}"): i
+                       for i, args in enumerate(calls)}
+            for fut in dask_completed(list(futures)):
+                try:
+                    yield futures[fut], fut.result()
+                except Exception as err:
+                    yield futures[fut], err
+        return
+    if jobs <= 1 or len(calls) <= 1:
+        for i, args in enumerate(calls):
+            try:
+                yield i, fn(*args)
+            except Exception as err:
+                yield i, err
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(calls)), mp_context=ctx) as pool:
+        futures = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    yield futures[fut], fut.result()
+                except Exception as err:  # the worker died, or fn raised
+                    yield futures[fut], err
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise

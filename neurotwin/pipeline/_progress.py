@@ -9,12 +9,13 @@ class Progress:
     """Overall progress over tasks, plus the steps of the task being run.
 
     On a terminal (``mode="auto"`` and stderr a TTY, or ``mode="bar"``)
-    it draws two tqdm bars: tasks overall and steps of the current
-    subject. Otherwise (``"lines"``) it prints one line per finished task,
-    which reads well in CI logs and batch-job files. ``"off"``: silent.
+    it draws two tqdm bars: tasks overall (with its ETA) and steps of the
+    current subject (none when ``n_steps`` is 0, as for the twins).
+    Otherwise (``"lines"``) it prints one line per finished task, which
+    reads well in CI logs and batch-job files. ``"off"``: silent.
     """
 
-    def __init__(self, total: int, n_steps: int, mode: str = "auto", stream=None):
+    def __init__(self, total: int, n_steps: int, mode: str = "auto", stream=None, desc: str = "subjects"):
         self.stream = stream or sys.stderr
         if mode == "auto":
             mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "lines"
@@ -23,9 +24,10 @@ class Progress:
         if mode == "bar":
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc="subjects", unit="task", file=self.stream, position=0)
-            self._sub = tqdm(total=n_steps, desc="steps", unit="step", file=self.stream, position=1,
-                             leave=False)
+            self._bar = tqdm(total=total, desc=desc, unit="task", file=self.stream, position=0)
+            if n_steps:
+                self._sub = tqdm(total=n_steps, desc="steps", unit="step", file=self.stream, position=1,
+                                 leave=False)
 
     def start(self, label: str) -> None:
         """A task begins (serial runs only)."""

@@ -28,16 +28,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._logging import logger
+from .._logging import logger, use_log_level
 from ..errors import ConfigError, DataError, NeurotwinError, NoPositionsError, StoreError
 from ..features.featureset import read_featureset
 from ..io.bids import Study, _natural
 from ..io.connectome import read_connectome
 from ..model.connectome import template_connectome
 from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
+from ._backends import run_calls
 from ._cache import atomic_files
+from ._progress import Progress
 
-__all__ = ["STORE_NAME", "run_twins", "session_days", "session_times", "order_sessions", "choose_recordings"]
+__all__ = ["STORE_NAME", "run_twins", "twin_task", "session_days", "session_times", "order_sessions",
+           "choose_recordings"]
 
 #: the twin database, relative to the derivatives folder
 STORE_NAME = Path("twins") / "twins.sqlite"
@@ -332,8 +335,17 @@ def study_variability(store: TwinStore, modality: str) -> dict | None:
     return from_sums(add_sums(sums.values()), source=f"study, {len(sums)} subjects").to_dict()
 
 
-def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFrame:
+def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int = 1,
+              scheduler: str | None = None, dask_workers: int | None = None,
+              progress: str = "off") -> pd.DataFrame:
     """Fit or update the twins of ``subjects`` from their feature outputs; one row a subject.
+
+    One task a subject (:func:`twin_task`), on the recordings' backends:
+    this process, ``jobs`` processes, or Dask (``scheduler``,
+    ``dask_workers``); each subject's twin is reported as it finishes
+    (``progress``: a bar with its ETA on a terminal, a line each
+    otherwise). The study's between-session SDs and every subject's
+    alerts follow, here, once all twins are done.
 
     Returns
     -------
@@ -353,29 +365,21 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
                              columns=columns)
         _write_table(table, out, config)
         return table
-    rows = []
-    for subject in subjects:
-        t0 = time.perf_counter()
-        row = {"subject": subject, "sessions": "", "added": 0, "status": "ok", "alerts": "", "error": "",
-               "notes": ""}
-        feats = {}
-        try:
-            feats, left_out = _features(out, subject, config.pipeline.desc, settings)
-            row["notes"] = "; ".join(left_out)
-            if not feats:
-                raise ConfigError(f"sub-{subject}: no features to fit a twin to (did the recordings fail?).")
-            days = session_days(study, subject, sorted(feats))
-            twin, row["added"] = _sync_twin(store, subject, settings, study, feats, days)
-            row["sessions"] = ",".join(s.session for s in twin.states_)
-        except (_Skip, NoPositionsError) as err:  # the twin cannot be made for this subject's data
-            row.update(status="skipped", error=str(err))
-            logger.warning("sub-%s: twin skipped: %s", subject, err)
-            row["alerts"] = _feature_alerts(study, subject, feats)
-        except NeurotwinError as err:
-            row.update(status="failed", error=str(err))
-            logger.warning("sub-%s: twin failed: %s", subject, err)
-        row["seconds"] = round(time.perf_counter() - t0, 1)
-        rows.append(row)
+    bar = Progress(len(subjects), 0, mode=progress, desc="twins")
+    calls = [(config, study, out, subject, logger.getEffectiveLevel()) for subject in subjects]
+    rows: list[dict | None] = [None] * len(subjects)
+    try:
+        for i, row in run_calls(twin_task, calls, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers,
+                                name="twin"):
+            if isinstance(row, BaseException):  # the worker died (killed, out of memory)
+                row = {**_row(subjects[i]), "status": "failed",
+                       "error": f"twin worker lost: {type(row).__name__}: {row}"}
+            rows[i] = row
+            detail = row["error"] if row["status"] != "ok" else (
+                f"sessions {row['sessions']}, {row['added']} fitted, {row['seconds']:.1f} s")
+            bar.finish(f"twin sub-{row['subject']}", row["status"], detail)
+    finally:
+        bar.close()
     # the study's between-session SDs from every twin, then each subject's alerts against the others'
     try:
         study_variability(store, settings.modality)
@@ -391,6 +395,50 @@ def run_twins(config, study: Study, out: Path, subjects: list[str]) -> pd.DataFr
     table = pd.DataFrame(rows, columns=columns)
     _write_table(table, out, config)
     return table
+
+
+def _row(subject: str) -> dict:
+    return {"subject": subject, "sessions": "", "added": 0, "status": "ok", "alerts": "", "seconds": 0.0,
+            "error": "", "notes": ""}
+
+
+def twin_task(config, study: Study, out: Path, subject: str, log_level: int | str = "WARNING") -> dict:
+    """Fit or update one subject's twin from its feature outputs (a worker's task); never raises for bad data.
+
+    BLAS is limited to one thread, as for the recordings' tasks, so the
+    twins are the same whichever backend runs them.
+
+    Returns
+    -------
+    row : dict
+        The subject's row of the twins table (without alerts: those need
+        every twin, and are added after the twin phase).
+    """
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    row = _row(subject)
+    settings = config.twin
+    feats = {}
+    with use_log_level(log_level), threadpool_limits(limits=1):
+        try:
+            store = TwinStore(out / STORE_NAME)
+            feats, left_out = _features(out, subject, config.pipeline.desc, settings)
+            row["notes"] = "; ".join(left_out)
+            if not feats:
+                raise ConfigError(f"sub-{subject}: no features to fit a twin to (did the recordings fail?).")
+            days = session_days(study, subject, sorted(feats))
+            twin, row["added"] = _sync_twin(store, subject, settings, study, feats, days)
+            row["sessions"] = ",".join(s.session for s in twin.states_)
+        except (_Skip, NoPositionsError) as err:  # the twin cannot be made for this subject's data
+            row.update(status="skipped", error=str(err))
+            logger.warning("sub-%s: twin skipped: %s", subject, err)
+            row["alerts"] = _feature_alerts(study, subject, feats)
+        except NeurotwinError as err:
+            row.update(status="failed", error=str(err))
+            logger.warning("sub-%s: twin failed: %s", subject, err)
+    row["seconds"] = round(time.perf_counter() - t0, 1)
+    return row
 
 
 def _write_table(table: pd.DataFrame, out: Path, config) -> None:

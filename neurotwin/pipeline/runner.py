@@ -324,7 +324,8 @@ class Pipeline:
 
             subjects = sorted({t.subject for t in result.tasks if t.status == "ok"},
                               key=lambda s: (len(s), s))
-            result.twins = run_twins(self.config, study, out, subjects)
+            result.twins = run_twins(self.config, study, out, subjects, jobs=jobs, scheduler=scheduler,
+                                     dask_workers=dask_workers, progress=progress)
         if reports:
             result.reports = self._reports(out, sorted({t.subject for t in result.tasks}), command)
         result.seconds = time.perf_counter() - t0

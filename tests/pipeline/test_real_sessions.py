@@ -245,3 +245,24 @@ def _config(tmp_path: Path):
     cfg = tmp_path / "sessions.toml"
     cfg.write_text(PIPELINE)
     return ntp.load(cfg).config
+
+
+@pytest.mark.slow
+def test_the_twin_phase_runs_on_two_processes_with_progress(same_day, tmp_path, capsys):
+    """One task a subject on the process pool, each reported as it ends; the store equals the serial one."""
+    import shutil
+
+    from neurotwin.pipeline._twins import STORE_NAME, run_twins
+
+    root, reference, _ = same_day
+    out = tmp_path / "out"
+    shutil.copytree(reference, out, symlinks=True)
+    shutil.rmtree(out / STORE_NAME.parent)
+    from neurotwin.io import discover_study
+
+    table = run_twins(_config(tmp_path), discover_study(root), out, ["01", "02"], jobs=2, progress="lines")
+    assert (table["status"] == "ok").all()
+    lines = [line for line in capsys.readouterr().err.splitlines() if "twin sub-" in line]
+    assert sorted(line.split("]")[0] for line in lines) == ["[1/2", "[2/2"]
+    assert all(": ok (sessions 01,02, 2 fitted" in line for line in lines)
+    assert _outputs(out)["states"] == _outputs(reference)["states"]
