@@ -63,6 +63,7 @@ rem nrem flat jump discontinuity gap nan acq skip acquisition t0 t1 t2 break
 """.split())
 
 _CODE = re.compile(r"^[A-Za-z]{0,4}\d{1,4}[A-Za-z]?$")  # S1, R128, T0, N2, 255, 10
+_DATE = re.compile(r"\d{1,4}\s*[./-]\s*\d{1,2}\s*[./-]\s*\d{2,4}")  # 02.01.1950, 1950-01-02, 2/1/50
 _BV_TYPE = re.compile(r"^(Stimulus|Response|Trigger|Marker|New Segment|SyncStatus|DC Correction|Impedance|"
                       r"Optic|Voice|Bad Interval|Time 0)/", re.IGNORECASE)
 
@@ -80,12 +81,14 @@ def annotation_kept(description: str, extra: tuple[str, ...] | frozenset = ()) -
     >>> from neurotwin.io import annotation_kept
     >>> annotation_kept("BAD_muscle"), annotation_kept("Stimulus/S  1"), annotation_kept("Eyes Closed")
     (True, True, True)
-    >>> annotation_kept("Comment/call Hilda Voss"), annotation_kept("DOB 02.01.1950")
+    >>> annotation_kept("Comment/call Hilda Voss"), annotation_kept("02.01.1950")
     (False, False)
     """
     if description in extra:
         return True
     text = description.strip()
+    if _DATE.search(text):  # a date is never an event label (and may be a birth date)
+        return False
     match = _BV_TYPE.match(text)
     if match:
         text = text[match.end():]

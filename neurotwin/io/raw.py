@@ -62,8 +62,9 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
     """Refuse an impossible rate, empty, all-non-finite or all-flat data.
 
     Channels that are all NaN, flat, or hold infinite values are marked bad
-    (the reason is logged); infinite samples of a preloaded recording are
-    set to 0 so that filters and references cannot spread them. NaN gaps
+    (the reason is logged); the non-finite samples of such a channel in a
+    preloaded recording are set to 0, so that filters and references cannot
+    spread them. NaN gaps
     in otherwise good channels are refused unless ``allow_nan``.
     """
     sfreq = raw.info["sfreq"]
@@ -95,12 +96,13 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
         data = block(idx)
         nan = np.isnan(data)
         inf = np.isinf(data)
+        finite = ~(nan | inf)
         has_inf[rows] = inf.any(axis=1)
-        if raw.preload and inf.any():
-            raw._data[idx[has_inf[rows]]] = np.where(inf[has_inf[rows]], 0.0, data[has_inf[rows]])
+        if raw.preload and inf.any():  # the bad channel's non-finite samples become 0
+            hit = has_inf[rows]
+            raw._data[idx[hit]] = np.where(finite[hit], data[hit], 0.0)
         n_nan[rows] = nan.sum(axis=1)
         all_nan[rows] = nan.all(axis=1)
-        finite = ~(nan | inf)
         with np.errstate(invalid="ignore"):
             spread = np.where(finite.any(axis=1),
                               np.max(np.where(finite, data, -np.inf), axis=1)

@@ -94,3 +94,16 @@ def test_scrub_participants():
     df = pd.DataFrame({"participant_id": ["sub-01"], "age": [40], "sex": ["F"], "PatientName": ["J"],
                        "date_of_birth": ["1961"], "MRN": ["1"], "group": ["control"]})
     assert list(scrub_participants(df).columns) == ["participant_id", "age", "sex", "group"]
+
+
+@pytest.mark.parametrize("text,kept", [
+    ("BAD_blink", True), ("EDGE boundary", True), ("Stimulus/S  1", True), ("Response/R128", True),
+    ("Eyes Closed", True), ("T1", True), ("Photic 10 Hz", True), ("New Segment/", True),
+    ("Comment/call Hilda Voss", False), ("02.01.1950", False), ("1950-01-02", False), ("2/1/50", False),
+    ("MRN-778899", False), ("transferred from Elsewhere General Hospital", False), ("BAD Hilda", False),
+])
+def test_annotation_allowlist(text, kept):
+    from neurotwin.io import annotation_kept
+
+    assert annotation_kept(text) is kept
+    assert annotation_kept(text, extra=(text,))  # a study's own label is kept as it is
