@@ -336,13 +336,13 @@ def study_variability(store: TwinStore, modality: str) -> dict | None:
 
 
 def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int = 1,
-              scheduler: str | None = None, dask_workers: int | None = None,
+              scheduler: str | None = None, dask_workers: int | None = None, client=None,
               progress: str = "off") -> pd.DataFrame:
     """Fit or update the twins of ``subjects`` from their feature outputs; one row a subject.
 
     One task a subject (:func:`twin_task`), on the recordings' backends:
     this process, ``jobs`` processes, or Dask (``scheduler``,
-    ``dask_workers``); each subject's twin is reported as it finishes
+    ``dask_workers``, or a connected ``client``); each subject's twin is reported as it finishes
     (``progress``: a bar with its ETA on a terminal, a line each
     otherwise). The study's between-session SDs and every subject's
     alerts follow, here, once all twins are done.
@@ -370,7 +370,7 @@ def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int
     rows: list[dict | None] = [None] * len(subjects)
     try:
         for i, row in run_calls(twin_task, calls, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers,
-                                name="twin"):
+                                name="twin", client=client):
             if isinstance(row, BaseException):  # the worker died (killed, out of memory)
                 row = {**_row(subjects[i]), "status": "failed",
                        "error": f"twin worker lost: {type(row).__name__}: {row}"}

@@ -8,6 +8,7 @@ what ran, what came from the cache and what failed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -300,9 +301,21 @@ class Pipeline:
         self._write_description(study, out)
         bar = Progress(len(tasks), len(self.config.steps), mode=progress)
         result = RunResult(out_dir=out)
+        with contextlib.ExitStack() as stack:
+            # one Dask client (and local cluster) for the recordings and the twins
+            client = (stack.enter_context(_backends.dask_client(scheduler, dask_workers))
+                      if scheduler or dask_workers else None)
+            self._run_phases(study, out, tasks, bar, result, client, jobs, progress, t0)
+        if reports:
+            result.reports = self._reports(out, sorted({t.subject for t in result.tasks}), command)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _run_phases(self, study, out, tasks, bar, result, client, jobs, progress, t0) -> None:
+        """The recordings' tasks, then the twins, on one backend."""
         try:
-            if scheduler or dask_workers:
-                results = _backends.run_dask(tasks, scheduler, dask_workers)
+            if client is not None:
+                results = _backends.run_dask(tasks, client=client)
             elif jobs > 1:
                 results = _backends.run_pool(tasks, jobs)
             else:
@@ -324,12 +337,8 @@ class Pipeline:
 
             subjects = sorted({t.subject for t in result.tasks if t.status == "ok"},
                               key=lambda s: (len(s), s))
-            result.twins = run_twins(self.config, study, out, subjects, jobs=jobs, scheduler=scheduler,
-                                     dask_workers=dask_workers, progress=progress)
-        if reports:
-            result.reports = self._reports(out, sorted({t.subject for t in result.tasks}), command)
-        result.seconds = time.perf_counter() - t0
-        return result
+            result.twins = run_twins(self.config, study, out, subjects, jobs=jobs, client=client,
+                                     progress=progress)
 
     def _reports(self, out: Path, subjects: list[str], command: str | None) -> dict[str, str]:
         """Write each subject's report; a subject whose report fails is logged, the others go on."""

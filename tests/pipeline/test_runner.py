@@ -198,8 +198,12 @@ def test_process_pool_gives_the_serial_results(sample_run, sample_root, tmp_path
 def test_dask_cluster_gives_the_serial_results(sample_run, sample_root, tmp_path):
     distributed = pytest.importorskip("distributed")
     out, _ = sample_run
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster:
+    import dask
+
+    from neurotwin.pipeline._backends import worker_environ
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}), distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         res = ntp.load("resting_eeg").run(sample_root, tmp_path / "dask", participant_label=["sub-01"],
                                           scheduler=cluster.scheduler_address, progress="off")
     assert res.exit_code == 0
