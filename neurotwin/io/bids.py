@@ -177,6 +177,22 @@ class Study:
                 f"{n_ses} sessions, {len(self.recordings)} recordings, {len(self.problems)} problems>")
 
 
+def read_bids_tsv(path: Path) -> pd.DataFrame:
+    """A BIDS table (``participants``/``scans``/``events``/``channels.tsv``) as text, ``n/a`` kept as written.
+
+    Raises
+    ------
+    DataError
+        If the file is empty, not UTF-8 or not a tab-separated table; the
+        message names it.
+    """
+    try:
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path}: cannot be read as a UTF-8 tab-separated table "
+                        f"({type(err).__name__}: {err}). Save it again as UTF-8 text.") from None
+
+
 def _natural(label: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(label))]
 
@@ -353,10 +369,10 @@ def discover_study(
     tsv = root / "participants.tsv"
     if tsv.is_file():
         try:
-            participants = scrub_participants(pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            problems.append(("participants.tsv", f"unreadable ({type(err).__name__}: {err}); not used"))
-            logger.warning("%s: unreadable (%s); the participants' table is not used", tsv, err)
+            participants = scrub_participants(read_bids_tsv(tsv))
+        except DataError as err:
+            problems.append(("participants.tsv", f"unreadable ({err}); not used"))
+            logger.warning("%s; the participants' table is not used", err)
     study = Study(root, "bids" if is_bids and regex is None else "folder", rec, participants, problems)
     logger.info("%r", study)
     return study

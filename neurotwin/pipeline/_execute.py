@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .. import __version__
 from .._logging import logger, use_log_level
 from ..errors import DataError, NeurotwinError
 from ..io import read_mri, read_raw
+from ..io.bids import read_bids_tsv
 from . import _artifacts
 from ._cache import atomic_dir, atomic_files, chain_key, file_sha256
 from .config import PipelineConfig
@@ -104,29 +104,19 @@ def _fingerprint(path: Path) -> str:
     return h + (file_sha256(tsv) if tsv.is_file() and tsv != path else "")
 
 
-def _channels_tsv(path: Path) -> Path | None:
-    """The BIDS ``_channels.tsv`` of a recording, if any."""
+def _sidecar_tsv(path: Path, suffix: str) -> Path | None:
+    """The BIDS ``_<suffix>.tsv`` (``channels``, ``events``) of a recording, if any."""
     stem = re.sub(r"_(eeg|meg|ieeg)$", "", path.name.split(".")[0])
-    tsv = path.with_name(stem + "_channels.tsv")
-    return tsv if tsv.is_file() else None
-
-
-def _events_tsv(path: Path) -> Path | None:
-    """The BIDS ``_events.tsv`` of a recording, if any."""
-    stem = re.sub(r"_(eeg|meg|ieeg)$", "", path.name.split(".")[0])
-    tsv = path.with_name(stem + "_events.tsv")
+    tsv = path.with_name(f"{stem}_{suffix}.tsv")
     return tsv if tsv.is_file() else None
 
 
 def _trial_types(path: Path) -> tuple[str, ...]:
     """The study's event labels (``trial_type`` of the recording's events.tsv), kept by de-identification."""
-    tsv = _events_tsv(path)
+    tsv = _sidecar_tsv(path, "events")
     if tsv is None:
         return ()
-    try:
-        table = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"{tsv}: cannot be read as a UTF-8 tab-separated table ({err}).") from None
+    table = read_bids_tsv(tsv)
     return tuple(sorted(set(table["trial_type"]) - {"", "n/a"})) if "trial_type" in table else ()
 
 
@@ -134,9 +124,9 @@ def _read_input(rec: Recording, kind: str, subject: str):
     path = Path(rec.path)
     if kind == "raw":
         raw = read_raw(path, subject=subject, keep_annotations=_trial_types(path), verbose=False)
-        tsv = _channels_tsv(path)
+        tsv = _sidecar_tsv(path, "channels")
         if tsv is not None:  # BIDS: channels marked bad by the lab stay bad
-            table = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
+            table = read_bids_tsv(tsv)
             if {"name", "status"} <= set(table.columns):
                 bads = [n for n, s in zip(table["name"], table["status"]) if s.lower() == "bad"]
                 raw.info["bads"] = sorted(set(raw.info["bads"]) | {b for b in bads if b in raw.ch_names},
@@ -150,7 +140,8 @@ def input_key(rec: Recording, kind: str) -> str:
     path = Path(rec.path)
     extra = ""
     if kind == "raw":
-        extra = "".join(file_sha256(tsv) for tsv in (_channels_tsv(path), _events_tsv(path)) if tsv)
+        sidecars = (_sidecar_tsv(path, "channels"), _sidecar_tsv(path, "events"))
+        extra = "".join(file_sha256(tsv) for tsv in sidecars if tsv)
     return chain_key(file_sha256(path) + extra, "read", _READER_VERSION, {"kind": kind})
 
 

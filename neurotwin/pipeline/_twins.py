@@ -31,7 +31,7 @@ import pandas as pd
 from .._logging import logger, use_log_level
 from ..errors import ConfigError, DataError, NeurotwinError, NoPositionsError, StoreError
 from ..features.featureset import read_featureset
-from ..io.bids import Study, _natural
+from ..io.bids import Study, _natural, read_bids_tsv
 from ..io.connectome import read_connectome
 from ..model.connectome import template_connectome
 from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
@@ -78,11 +78,7 @@ def session_times(study: Study | Path, subject: str, sessions: list[str]) -> dic
         scans = folder / f"sub-{subject}{f'_ses-{ses}' if ses else ''}_scans.tsv"
         if not scans.is_file():
             continue
-        try:
-            table = pd.read_csv(scans, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8")
-        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-            raise DataError(f"{scans}: cannot be read as a UTF-8 tab-separated table "
-                            f"({type(err).__name__}: {err}). Save it again as UTF-8 text.") from None
+        table = read_bids_tsv(scans)
         if "acq_time" not in table:
             continue
         stamps = [_parse_acq_time(text, scans, i + 2) for i, text in enumerate(table["acq_time"])
