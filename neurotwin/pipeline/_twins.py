@@ -288,10 +288,9 @@ def _sync_twin(store: TwinStore, subject: str, settings, study: Study, feats: di
         while (k < len(stored) and k < len(order) and stored[k].session == label(order[k])
                and abs(stored[k].at - days[order[k]]) < 1e-6):
             k += 1
-        if twin is None:  # a new twin: its connectome (the store keeps it for later updates)
-            twin = _new_twin(settings, _connectome(settings, study, subject), subject)
         if k == len(stored):  # in order: append what is new, saving each
-            factory = partial(_new_twin, settings, twin.connectome) if not stored else None
+            # a new twin: its connectome (the store keeps it for later updates)
+            factory = None if stored else partial(_new_twin, settings, _connectome(settings, study, subject))
             for ses in order[k:]:
                 twin = update_twin(store, subject, read_featureset(feats[ses]), at=days[ses],
                                    session=label(ses), twin_factory=factory)
