@@ -24,6 +24,14 @@ batch of parameter sets shares each connection's index arithmetic. The
 buffer is kept within half the L2 cache (measured best for 1,000
 regions: 512 KB against 4 MB gave 48 against 54 µs a step).
 
+The loop itself is :func:`._kernel.kernel`. numba cannot cache a kernel
+built as a closure over the model's functions (the closure's cells differ
+in every process), so for a model whose functions can be imported by name
+a small module is written to the cache folder that binds them and holds a
+copy of the loop; its name is a hash of every source it depends on (the
+loop, the noise draw, the model's module, the numba and NumPy versions), so
+an edit to any of them compiles afresh instead of loading a stale kernel.
+
 Why by hand: TVB's own numba back-end is tied to TVB's classes and to
 its ``dfun`` layout; no maintained library integrates batched delay
 differential equations on a sparse network.
@@ -31,12 +39,20 @@ differential equations on a sparse network.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import inspect
+import os
+import sys
+import types
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from . import _normal
+from .._logging import logger
+from . import _kernel, _normal
 
 _KERNELS: dict[tuple, object] = {}
 _BLOCKS = (64, 32, 16, 8)  # block lengths tried, longest first
@@ -50,7 +66,13 @@ def available() -> bool:
 
 
 def kernel_for(model):
-    """The compiled stepping kernel of ``model`` (compiled once per model class per process)."""
+    """The compiled stepping kernel of ``model``.
+
+    Compiled once per model per process, and kept on disk (see
+    :func:`kernel_cache_dir`) so that a new process, e.g. a pool or Dask
+    worker, loads it instead of compiling it again (a few seconds per model
+    on an idle core, half a minute on a loaded one).
+    """
     funcs = model.scalar_kernels()
     key = tuple(funcs)
     if key not in _KERNELS:
@@ -105,129 +127,122 @@ def plan(w: np.ndarray, dsteps: np.ndarray, batch: int, n_coupled: int) -> Plan:
     return Plan(block, *csr(cols, rows, far), *csr(rows, cols, ~far))
 
 
-def _compile(drift_py, send_py, observe_py):
+
+def kernel_cache_dir() -> Path | None:
+    """The folder of compiled kernels, or None when the disk cache is off.
+
+    ``$NEUROTWIN_CACHE_DIR/kernels`` when that variable is set (set to an
+    empty value, it turns the disk cache off), else
+    ``$XDG_CACHE_HOME/neurotwin/kernels`` or ``~/.cache/neurotwin/kernels``.
+    numba's files go beside the kernels (unless ``NUMBA_CACHE_DIR`` says
+    otherwise). The folder is safe to delete.
+
+    Examples
+    --------
+    >>> from neurotwin.model._numba import kernel_cache_dir
+    >>> folder = kernel_cache_dir()
+    >>> folder is None or folder.name == "kernels"
+    True
+    """
+    if "NEUROTWIN_CACHE_DIR" in os.environ:
+        root = os.environ["NEUROTWIN_CACHE_DIR"]
+        return Path(root).expanduser() / "kernels" if root else None
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "neurotwin" / "kernels"
+
+
+def _importable(func) -> bool:
+    """Whether ``func`` can be imported by name from a module that another process can import."""
+    module = sys.modules.get(func.__module__)
+    return bool(module is not None and func.__module__ != "__main__" and "<" not in func.__qualname__
+                and getattr(module, func.__qualname__, None) is func and getattr(module, "__file__", None))
+
+
+def source_key(funcs) -> str:
+    """A hash of every source a model's kernel is compiled from, and of the compiler's versions."""
     import numba
 
-    normal = _normal.compiled()[0]
-    drift = numba.njit(inline="always")(drift_py)
-    send = numba.njit(inline="always")(send_py)
-    observe = numba.njit(inline="always")(observe_py)
+    h = hashlib.sha256()
+    for part in (inspect.getsource(_kernel), inspect.getsource(_normal), numba.__version__, np.__version__,
+                 sys.version):
+        h.update(part.encode() + b"\0")
+    for func in funcs:
+        h.update(f"{func.__module__}:{func.__qualname__}".encode() + b"\0")
+        h.update(inspect.getsource(sys.modules[func.__module__]).encode() + b"\0")
+    return h.hexdigest()[:20]
 
-    @numba.njit(nogil=True, error_model="numpy")
-    def kernel(x, hist, acc, t0, n_steps, far_ptr, far_tgt, far_dly, far_w, near_ptr, near_src, near_dly,
-               near_w, prm, sigsq, words, ki, wi, fi, dt, heun, n_skip, decimate, out):  # pragma: no cover
-        # Units j = i * K + k (region i, parameter set k) along the last axis of x (d, M), prm
-        # (P + 1, M) and sigsq (d, M): each stage of a step is a loop over j, which the compiler
-        # vectorises. The noise is drawn here from the SFC64 state `words` (see _normal), in the
-        # order of NumPy's standard_normal filling a (steps, d, M) array. hist (N, L, c, K): each
-        # region's past along its rows (a ring of L rows). acc (N, B, c, K): the far connections'
-        # input for the B steps of the current block; it persists between calls (blocks are
-        # aligned on t % B == 0).
-        d, n_units = x.shape
-        n, length, c, k_batch = hist.shape
-        block = acc.shape[1]
-        ck = c * k_batch
-        span = block * ck
-        lin = hist.reshape(-1)
-        accl = acc.reshape(-1)
-        row_size = length * ck
-        inp = np.empty((c, n_units))
-        sent = np.empty((c, n_units))
-        inpl = inp.reshape(-1)
-        sentl = sent.reshape(-1)
-        f0 = np.empty((d, n_units))
-        f1 = np.empty((d, n_units))
-        pred = np.empty((d, n_units))
-        nz = np.empty((d, n_units))
-        half = 0.5 * dt
-        w0, w1, w2, w3 = words[0], words[1], words[2], words[3]
-        n_out = 0
-        for s in range(n_steps):
-            t = t0 + s
-            b = t % block
-            tmod = t % length
-            if b == 0:
-                # far connections, source by source (its history stays in the cache): rows
-                # t - delay .. t - delay + B - 1 of the source, all already known, into the target's buffer
-                accl[:] = 0.0
-                for j in range(n):
-                    base = j * row_size
-                    for e in range(far_ptr[j], far_ptr[j + 1]):
-                        r0 = tmod - far_dly[e]
-                        if r0 < 0:
-                            r0 += length
-                        first = min(block, length - r0) * ck  # the ring may wrap once
-                        dst = far_tgt[e] * span
-                        src = base + r0 * ck
-                        wt = far_w[e]
-                        # unsigned indices: no negative-index wrap-around, so the loops vectorise
-                        for m in range(first):
-                            accl[np.uint64(dst + m)] += wt * lin[np.uint64(src + m)]
-                        for m in range(span - first):
-                            accl[np.uint64(dst + first + m)] += wt * lin[np.uint64(base + m)]
-            if k_batch == 1:  # (the loops over k would cost more than their single iteration)
-                for q in range(c):
-                    for i in range(n):
-                        inpl[np.uint64(q * n + i)] = accl[np.uint64((i * block + b) * c + q)]
-            else:
-                for i in range(n):
-                    off = (i * block + b) * ck
-                    for q in range(c):
-                        row = q * n_units + i * k_batch
-                        for k in range(k_batch):
-                            inpl[np.uint64(row + k)] = accl[np.uint64(off + q * k_batch + k)]
-            for i in range(n if near_ptr[n] > 0 else 0):  # (most networks have no near connection)
-                for e in range(near_ptr[i], near_ptr[i + 1]):
-                    slot = tmod - near_dly[e]
-                    if slot < 0:
-                        slot += length
-                    src = (near_src[e] * length + slot) * ck
-                    wt = near_w[e]
-                    for q in range(c):
-                        row = q * n_units + i * k_batch
-                        for k in range(k_batch):
-                            inpl[np.uint64(row + k)] += wt * lin[np.uint64(src + q * k_batch + k)]
-            for v in range(d):
-                for j in range(n_units):
-                    z, w0, w1, w2, w3 = normal(w0, w1, w2, w3, ki, wi, fi)
-                    nz[v, j] = sigsq[v, j] * z
-            for j in range(n_units):
-                drift(x, inp, prm, f0, j)
-            if heun:
-                for v in range(d):
-                    for j in range(n_units):
-                        pred[v, j] = x[v, j] + dt * f0[v, j] + nz[v, j]
-                for j in range(n_units):
-                    drift(pred, inp, prm, f1, j)
-                for v in range(d):
-                    for j in range(n_units):
-                        x[v, j] = x[v, j] + half * (f0[v, j] + f1[v, j]) + nz[v, j]
-            else:
-                for v in range(d):
-                    for j in range(n_units):
-                        x[v, j] = x[v, j] + dt * f0[v, j] + nz[v, j]
-            # the new states are written only after every region has read the old history
-            for j in range(n_units):
-                send(x, prm, sent, j)
-            nxt = (t + 1) % length
-            if k_batch == 1:
-                for q in range(c):
-                    for i in range(n):
-                        lin[np.uint64((i * length + nxt) * c + q)] = sentl[np.uint64(q * n + i)]
-            else:
-                for i in range(n):
-                    dst = (i * length + nxt) * ck
-                    for q in range(c):
-                        row = q * n_units + i * k_batch
-                        for k in range(k_batch):
-                            lin[np.uint64(dst + q * k_batch + k)] = sentl[np.uint64(row + k)]
-            r = t - n_skip
-            if r >= 0 and r % decimate == 0:
-                for k in range(k_batch):
-                    for i in range(n):
-                        out[k, n_out, i] = observe(x, prm, i * k_batch + k)
-                n_out += 1
-        words[0], words[1], words[2], words[3] = w0, w1, w2, w3
-        return n_out
 
-    return kernel
+_MODULE = '''"""A compiled kernel of neurotwin.model._numba for {names} (generated; safe to delete)."""
+
+import numba
+import numpy as np
+
+from neurotwin.model._normal import compiled as _compiled
+{imports}
+
+normal = _compiled()[0]
+drift = numba.njit(inline="always")(_drift_py)
+send = numba.njit(inline="always")(_send_py)
+observe = numba.njit(inline="always")(_observe_py)
+
+
+{loop}
+
+
+kernel = numba.njit(nogil=True, error_model="numpy", cache=True)(kernel)
+'''
+
+
+def _module_source(funcs) -> str:
+    imports = "\n".join(f"from {f.__module__} import {f.__qualname__} as _{role}_py"
+                        for role, f in zip(("drift", "send", "observe"), funcs))
+    names = ", ".join(f"{f.__module__}.{f.__qualname__}" for f in funcs)
+    return _MODULE.format(names=names, imports=imports, loop=inspect.getsource(_kernel.kernel).rstrip())
+
+
+def _cached_kernel(funcs):
+    """The kernel from a module in the cache folder (numba keeps its machine code), or None."""
+    folder = kernel_cache_dir()
+    if folder is None or not all(_importable(f) for f in funcs):
+        return None
+    name = f"neurotwin_kernel_{source_key(funcs)}"
+    if name in sys.modules:
+        return sys.modules[name].kernel
+    path = folder / f"{name}.py"
+    try:
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+            tmp.write_text(_module_source(funcs))
+            try:  # a link never replaces a file another process wrote (its numba index stays valid)
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # numba finds the kernel's globals through its module when it loads it
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    except (OSError, SyntaxError, ImportError) as err:
+        logger.debug("compiled kernels are not kept on disk (%s: %s); compiling in memory", path, err)
+        return None
+    return module.kernel
+
+
+def _compile(drift_py, send_py, observe_py):
+    """The model's kernel: from the disk cache where possible, else compiled in memory."""
+    cached = _cached_kernel((drift_py, send_py, observe_py))
+    if cached is not None:
+        return cached
+    import numba
+
+    inline = numba.njit(inline="always")
+    scope = {"__name__": _kernel.__name__, "np": np, "normal": _normal.compiled()[0],
+             "drift": inline(drift_py), "send": inline(send_py), "observe": inline(observe_py)}
+    loop = types.FunctionType(_kernel.kernel.__code__, scope, "kernel")
+    return numba.njit(nogil=True, error_model="numpy")(loop)
