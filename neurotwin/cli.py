@@ -83,11 +83,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = pipe.run(study, args.out_dir, participant_label=args.participant_label,
                       session_label=args.session_label, jobs=args.jobs, scheduler=args.scheduler,
                       dask_workers=args.dask_workers, work_dir=args.work_dir, progress=args.progress,
-                      command=args.command_line)
+                      command=args.command_line, task=args.task, run=args.run,
+                      bids_filter=args.bids_filter_file, keep_intermediates=args.keep_intermediates)
     table = result.summary()
     table["session"] = table["session"].replace("", "-")
+    skipped = table[table["status"] == "skipped"]
+    table = table[table["status"] != "skipped"]
     with pd.option_context("display.max_rows", 1000, "display.width", 250, "display.max_colwidth", 120):
         print(table.drop(columns="error").to_string(index=False))
+    if not skipped.empty:
+        print(f"\n{len(skipped)} recording(s) skipped:")
+        for _, row in skipped.iterrows():
+            print(f"  {row['source']}: {row['error']}")
     failed = table[table["status"] == "failed"]
     if not failed.empty:
         print(f"\n{len(failed)} recording(s) failed:")
@@ -106,6 +113,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{len(result.tasks)} subject/session tasks, {result.n_failed} failed, "
           f"{result.executed} steps run in {result.seconds:.1f} s; outputs in {result.out_dir}")
     return result.exit_code
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .pipeline import clean_work
+    from .pipeline._workdir import default_work_dir
+
+    folder = Path(args.work_dir) if args.work_dir else default_work_dir(Path(args.out_dir))
+    if not folder.exists():
+        print(f"no step cache at {folder}; nothing to remove")
+        return 0
+    folder, freed = clean_work(args.out_dir, args.work_dir)
+    print(f"removed the step cache {folder} ({freed / 2**20:.1f} MiB); derivatives, twins and reports "
+          f"are kept")
+    return 0
 
 
 def _twin_store(out_dir: str):
@@ -218,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
                           "rest_fmri); default resting_eeg")
     run.add_argument("--pattern", default=None,
                      help="regex with named groups subject/session to map a plain (non-BIDS) folder")
+    run.add_argument("--task", nargs="+", default=None,
+                     help="only recordings of these BIDS tasks (labels or patterns such as 'rest*'; "
+                          "default: the pipeline's own, rest* for the resting pipelines)")
+    run.add_argument("--run", nargs="+", default=None, help="only these BIDS runs")
+    run.add_argument("--bids-filter-file", default=None,
+                     help="a JSON file of entity filters per input (fMRIPrep's shape), "
+                          'e.g. {"eeg": {"task": "rest", "acquisition": null}}')
+    run.add_argument("--keep-intermediates", action="store_true",
+                     help="keep every step's result in the cache (default: only what resuming needs)")
     run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes on this machine")
     run.add_argument("--scheduler", default=None, help="address of a Dask scheduler (tcp://host:8786)")
     run.add_argument("--dask-workers", type=int, default=None, help="start a local Dask cluster of N workers")
@@ -225,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default="auto",
                      help="progress display (auto: bars on a terminal, lines otherwise)")
     run.set_defaults(func=_cmd_run)
+    clean = sub.add_parser("clean", help="delete the step cache of a derivatives folder (outputs stay)",
+                           description="Delete the step cache of 'neurotwin run' (OUT/.neurotwin/work, or "
+                                       "the --work-dir the run was given). Derivatives, the twin store and "
+                                       "reports stay; a rerun recomputes only what is not up to date.")
+    clean.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
+    clean.add_argument("--work-dir", default=None, help="the cache folder, if the run had --work-dir")
+    clean.set_defaults(func=_cmd_clean)
     twin = sub.add_parser("twin", help="inspect and query the patients' twins of a derivatives folder")
     twin_sub = twin.add_subparsers(dest="twin_command", required=True)
     show = twin_sub.add_parser("show", help="a twin's states, trends and alerts")

@@ -58,6 +58,7 @@ def test_reports_are_byte_identical_when_rebuilt_and_hold_no_dates(sample_deriva
     cfg = ntp.load("resting_eeg").config
     before = {p.name: p.read_bytes() for p in [out / "sub-02.html", out / "group" / "report.html"]}
     command = re.search(r"<pre>(neurotwin run [^<]*participant[^<]*)</pre>", before["sub-02.html"].decode())
+    (out / "sub-02.html").unlink()  # (an existing page built from the same inputs is not rebuilt)
     subject_report(out, "02", cfg, command=command.group(1))
     study_cmd = re.search(r"<pre>(neurotwin run [^<]*group[^<]*)</pre>", before["report.html"].decode())
     study_report(out, cfg, command=study_cmd.group(1))
@@ -72,6 +73,33 @@ def test_reports_are_byte_identical_when_rebuilt_and_hold_no_dates(sample_deriva
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
     subject_report(out, "02", cfg, command=command.group(1))
     assert (out / "sub-02.html").read_bytes() == before["sub-02.html"]
+
+
+def test_a_report_is_rebuilt_only_when_what_it_shows_changed(sample_derivatives, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(sample_derivatives, out, symlinks=True)
+    cfg = ntp.load("resting_eeg").config
+    page = out / "sub-02.html"
+    first = subject_report(out, "02", cfg, command="c")  # another command: rebuilt
+    built = page.stat().st_mtime_ns
+    assert subject_report(out, "02", cfg, command="c") == first and page.stat().st_mtime_ns == built
+    side = next(out.glob("sub-02/ses-02/eeg/*_desc-preproc_epo.json"))
+    side.write_text(side.read_text().replace('"Description"', '"Description" ', 1))  # an input changed
+    subject_report(out, "02", cfg, command="c")
+    assert page.stat().st_mtime_ns != built
+    built = page.stat().st_mtime_ns
+    import sqlite3
+
+    from neurotwin.twin import TwinStore
+
+    store = out / "twins" / "twins.sqlite"
+    tid = TwinStore(store, create=False).twin_id("02")
+    with sqlite3.connect(store) as con:  # the twin's record changed (a state's meta)
+        con.execute("UPDATE states SET meta = meta || ' ' WHERE twin_id = ? AND idx = 0", (tid,))
+    subject_report(out, "02", cfg, command="c")
+    assert page.stat().st_mtime_ns != built
 
 
 @pytest.mark.slow

@@ -15,10 +15,9 @@ experimenter and device fields and shifts dates; on top of it, this module
   spellings) are removed from the kept ones too;
 * shifts the recording date by a *per-person* number of days derived from a
   private key, so intervals between one person's sessions survive (the
-  twin needs them) while the real dates do not. The key never leaves the
-  user's machine: it is read from ``NEUROTWIN_DEID_KEY`` or from a key file
-  outside the project (``$XDG_CONFIG_HOME/neurotwin/deid.key``, created on
-  first use with mode 0600).
+  twin needs them) while the real dates do not. The key (the study's, next
+  to its derivatives, or ``NEUROTWIN_DEID_KEY``, or the user's; see
+  :mod:`neurotwin._keys`) never reaches an output.
 """
 
 from __future__ import annotations
@@ -26,20 +25,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import re
-import secrets
-from pathlib import Path
 
 import mne
 import numpy as np
 
+from .._keys import deid_key
 from .._logging import logger
 
 __all__ = ["deidentify_raw", "scrub_participants", "annotation_kept", "PARTICIPANT_COLUMNS",
            "ANNOTATION_WORDS"]
 
-_KEY_ENV = "NEUROTWIN_DEID_KEY"
 _MIN_SHIFT, _SPAN = 3650, 3650  # shift back 10 to 20 years
 _EPOCH = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
 _REDACTED = "[redacted]"
@@ -105,30 +101,8 @@ def _neutral(description: str) -> str:
     return "redacted"
 
 
-def _key_file() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "neurotwin" / "deid.key"
-
-
-def _secret(secret: str | bytes | None) -> bytes:
-    """Return the private de-identification key (see module docstring)."""
-    if secret is not None:
-        return secret.encode() if isinstance(secret, str) else bytes(secret)
-    env = os.environ.get(_KEY_ENV)
-    if env:
-        return env.encode()
-    path = _key_file()
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fid:
-            fid.write(secrets.token_hex(32))
-        logger.info("Created a private de-identification key at %s", path)
-    return path.read_bytes().strip()
-
-
 def _shift_days(subject_key: str, secret: str | bytes | None) -> int:
-    digest = hmac.new(_secret(secret), subject_key.encode(), hashlib.sha256).digest()
+    digest = hmac.new(deid_key(secret), subject_key.encode(), hashlib.sha256).digest()
     return _MIN_SHIFT + int.from_bytes(digest[:4], "big") % _SPAN
 
 
@@ -173,7 +147,7 @@ def deidentify_raw(
         in the file (name/ID), which is then removed.
     secret : str | bytes | None
         The private key for the date shift; default ``NEUROTWIN_DEID_KEY``
-        or the user's key file (see the module docstring).
+        or the user's key file (:func:`neurotwin._keys.deid_key`).
     keep_annotations : sequence of str
         Annotation descriptions to keep as they are besides the built-in
         vocabulary (:func:`annotation_kept`), e.g. the study's

@@ -19,7 +19,7 @@ import numpy as np
 from .._docs import fill_doc
 from .._logging import logger, mne_verbose, verbose
 from ..errors import DataError, NeurotwinError
-from . import _checks
+from . import _checks, bids_raw
 from ._registry import ReaderSpec, find_reader, register_reader
 from .channels import standardize_channels
 from .deidentify import deidentify_raw
@@ -164,6 +164,8 @@ def read_raw(
     standardize: bool = True,
     allow_nan: bool = False,
     keep_annotations: tuple[str, ...] | list[str] = (),
+    bids_root: str | os.PathLike | None = None,
+    secret: str | bytes | None = None,
     verbose: bool | str | int | None = None,
     **kwargs,
 ) -> mne.io.BaseRaw:
@@ -190,6 +192,15 @@ def read_raw(
         Annotation descriptions that de-identification keeps besides its
         known event/artefact vocabulary (e.g. a study's ``events.tsv``
         trial types); other free text becomes ``redacted``.
+    bids_root : path | None
+        The root of the BIDS dataset ``fname`` belongs to: the file is then
+        read with :func:`mne_bids.read_raw_bids`, so that its sidecars apply
+        (mains frequency, channel types and status, events, electrode
+        positions; see :mod:`neurotwin.io.bids_raw`). Formats mne-bids does
+        not read, and names that are not BIDS, are read as plain files.
+    secret : str | bytes | None
+        The de-identification key for the date shift (default: see
+        :func:`neurotwin._keys.deid_key`).
     %(verbose)s
     **kwargs
         Passed to the MNE reader (e.g. ``data_format`` for CNT).
@@ -218,15 +229,24 @@ def read_raw(
     if spec.check is not None:
         spec.check(path)
     read_kwargs = {**spec.kwargs, **kwargs, "preload": preload, "verbose": mne_verbose()}
+    bids = bids_root is not None and bids_raw.bids_readable(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            raw = spec.read(path, **read_kwargs)
+            if bids:
+                raw = bids_raw.read_bids(path, Path(bids_root), spec, read_kwargs)
+            else:
+                raw = spec.read(path, **read_kwargs)
         except NeurotwinError:
             raise
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as err:  # any reader failure becomes a named DataError
+            if bids and bids_raw.sidecar_problem(err):
+                raise DataError(
+                    f"{path}: its BIDS sidecars do not fit the recording: {bids_raw.first_sentence(err)} "
+                    "Correct or remove the sidecar named."
+                ) from err
             raise DataError(
                 f"{path}: could not be read as {spec.name} "
                 f"({type(err).__name__}: {err}). The file is damaged or not "
@@ -238,7 +258,7 @@ def read_raw(
     if standardize:
         standardize_channels(raw)
     if deidentify:
-        deidentify_raw(raw, subject=subject, keep_annotations=keep_annotations)
+        deidentify_raw(raw, subject=subject, secret=secret, keep_annotations=keep_annotations)
     logger.info(
         "Read %s: %d channels, %.1f s at %g Hz", path.name, len(raw.ch_names),
         raw.times[-1] if raw.n_times else 0.0, raw.info["sfreq"],

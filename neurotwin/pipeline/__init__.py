@@ -7,8 +7,10 @@ Examples
 ['parcellate', 'regress_confounds', 'bandpass', 'features']
 """
 
+from ._workdir import clean_work
 from .config import PipelineConfig, load_config, resolve_pipeline
 from .runner import Pipeline, RunResult, load
 from .steps import STEPS
 
-__all__ = ["STEPS", "Pipeline", "PipelineConfig", "RunResult", "load", "load_config", "resolve_pipeline"]
+__all__ = ["STEPS", "Pipeline", "PipelineConfig", "RunResult", "clean_work", "load", "load_config",
+           "resolve_pipeline"]

@@ -2,10 +2,13 @@
 
 One writer and one reader per kind of data, each using the field's own
 format: FIF (MNE) for recordings and epochs, NIfTI (nibabel) for images,
-TSV for tables and region time series. Recordings are written in double
-precision; the runner always goes on with what it read back (FIF stores
-positions in single precision), so a run resumed from the cache computes
-exactly what a fresh run computes.
+TSV for tables and region time series. Recordings are written in single
+precision (float32: a 24-bit mantissa, as fine as a 24-bit amplifier's
+steps and finer than a 16-bit one's) unless they were read as double
+precision (``raw.orig_format``), and epochs in single precision; this
+halves the cache and the derivatives. The runner always goes on with what
+it read back, so a run resumed from the cache computes exactly what a fresh
+run computes.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ def save_data(data, path: Path) -> Path:
     """Write ``data`` to ``path`` (whose ending matches its kind); return the path."""
     kind = kind_of(data)
     if kind in ("raw", "epochs"):
-        data.save(path, fmt="double", overwrite=True, split_naming="bids", verbose="error")
+        fmt = "double" if kind == "raw" and getattr(data, "orig_format", None) == "double" else "single"
+        data.save(path, fmt=fmt, overwrite=True, split_naming="bids", verbose="error")
     elif kind == "image":
         nib.save(data, path)
     elif kind in ("timeseries", "features"):

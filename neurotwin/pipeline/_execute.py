@@ -20,15 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._keys import deid_key, key_check
 from .._logging import logger, use_log_level
 from ..errors import DataError, NeurotwinError
 from ..io import read_mri, read_raw
 from ..io.bids import read_bids_tsv
+from ..io.bids_raw import bids_readable, bids_sidecars
 from . import _artifacts
 from ._cache import atomic_dir, atomic_files, chain_key, file_sha256
 from .config import PipelineConfig
 
-_READER_VERSION = 2  # bump when reading (standardisation, de-identification) changes results
+_READER_VERSION = 3  # bump when reading (standardisation, de-identification) changes results
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Recording:
     suffix: str
     inputs: tuple[tuple[int, str, str], ...] = ()  # (step index, argument, path)
     error: str | None = None  # a problem found while planning (e.g. a missing label volume)
+    bids_root: str | None = None  # the dataset's root when it is BIDS: read with its sidecars (mne-bids)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Task:
     out_dir: str
     work_dir: str
     log_level: int = 30
+    keep_intermediates: bool = False  # keep every step's data in the cache, not only what resuming needs
 
     @property
     def label(self) -> str:
@@ -120,12 +124,14 @@ def _trial_types(path: Path) -> tuple[str, ...]:
     return tuple(sorted(set(table["trial_type"]) - {"", "n/a"})) if "trial_type" in table else ()
 
 
-def _read_input(rec: Recording, kind: str, subject: str):
+def _read_input(rec: Recording, kind: str, task: Task):
     path = Path(rec.path)
-    if kind == "raw":
-        raw = read_raw(path, subject=subject, keep_annotations=_trial_types(path), verbose=False)
+    if kind == "raw":  # de-identified with the study's key (the date shift)
+        raw = read_raw(path, subject=task.subject, keep_annotations=_trial_types(path),
+                       bids_root=rec.bids_root, secret=deid_key(out_dir=task.out_dir), verbose=False)
         tsv = _sidecar_tsv(path, "channels")
-        if tsv is not None:  # BIDS: channels marked bad by the lab stay bad
+        if tsv is not None and not (rec.bids_root and bids_readable(path)):  # read without mne-bids:
+            # channels marked bad by the lab stay bad
             table = read_bids_tsv(tsv)
             if {"name", "status"} <= set(table.columns):
                 bads = [n for n, s in zip(table["name"], table["status"]) if s.lower() == "bad"]
@@ -135,14 +141,20 @@ def _read_input(rec: Recording, kind: str, subject: str):
     return read_mri(path, verbose=False)
 
 
-def input_key(rec: Recording, kind: str) -> str:
-    """Cache key of a recording as read (file content + reading options)."""
+def input_key(rec: Recording, kind: str, out_dir: str | None = None) -> str:
+    """Cache key of a recording as read (file content, sidecars, reading options, and a check value of the
+    de-identification key: another key shifts the dates differently)."""
     path = Path(rec.path)
     extra = ""
-    if kind == "raw":
+    if kind == "raw" and rec.bids_root and bids_readable(path):  # every sidecar mne-bids may apply
+        extra = "".join(f.name + file_sha256(f) for f in bids_sidecars(path, Path(rec.bids_root)))
+    elif kind == "raw":
         sidecars = (_sidecar_tsv(path, "channels"), _sidecar_tsv(path, "events"))
         extra = "".join(file_sha256(tsv) for tsv in sidecars if tsv)
-    return chain_key(file_sha256(path) + extra, "read", _READER_VERSION, {"kind": kind})
+    options = {"kind": kind}
+    if kind == "raw":
+        options["key"] = key_check(deid_key(out_dir=out_dir))
+    return chain_key(file_sha256(path) + extra, "read", _READER_VERSION, options)
 
 
 def derivative_name(rec: Recording, cfg: PipelineConfig, kind: str, step) -> tuple[str, str]:
@@ -175,14 +187,40 @@ def _prune(entry: Path) -> None:
             shutil.rmtree(other, ignore_errors=True)
 
 
-def _resume(entries: list, kinds: list[str], rec: Recording, subject: str):
+def _resume(entries: list, kinds: list[str], rec: Recording, task: Task):
     """``(index of the last cached step, its data, the file they came from)``; ``(0, None, None)``
-    when nothing is cached. Only a complete chain of cached steps counts."""
+    when nothing is cached. Only a complete chain of cached steps counts, and only one whose
+    data are still there (see :func:`_drop_intermediates`)."""
     for i in range(len(entries) - 1, 0, -1):
         if all((entries[j] / "log.json").is_file() for j in range(1, i + 1)):
-            data, source = _data_at(entries, kinds, i, rec, subject)
-            return i, data, source
+            found = _data_at(entries, kinds, i, rec, task)
+            if found is not None:
+                return (i, *found)
     return 0, None, None
+
+
+def _unchanged(entry: Path) -> bool:
+    """Whether a cache entry is that of a step that changed nothing (its log alone)."""
+    try:
+        return bool(json.loads((entry / "log.json").read_text()).get("unchanged"))
+    except (OSError, ValueError):
+        return False
+
+
+def _drop_intermediates(entries: list, last: int, keep: set[int], current: Path | None) -> None:
+    """Remove the data of cache entries before ``last`` (their logs stay), except the file the data in
+    hand came from (``current``: MNE keeps a recording's file name and checks it), and those of the
+    entries in ``keep`` whose file the derivatives share (a hard link: no disk of their own)."""
+    for j in range(1, last):
+        entry = entries[j]
+        if not entry.is_dir() or (current is not None and current.parent == entry):
+            continue
+        for f in entry.iterdir():
+            if f.name == "log.json" or not f.is_file():
+                continue
+            if j in keep and f.stat().st_nlink > 1:
+                continue
+            f.unlink()
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -193,8 +231,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _data_at(entries: list, kinds: list[str], i: int, rec: Recording, subject: str):
-    """The data after step ``i`` (1-based) from the cache, and the file it came from.
+def _data_at(entries: list, kinds: list[str], i: int, rec: Recording, task: Task):
+    """The data after step ``i`` (1-based) from the cache and the file they came from, or None
+    when the cache no longer holds them.
 
     Entries of steps that changed nothing hold no data: the data are those
     of the nearest earlier entry with data, or the input itself.
@@ -203,7 +242,9 @@ def _data_at(entries: list, kinds: list[str], i: int, rec: Recording, subject: s
         fname = entries[j] / ("data" + _artifacts.ENDINGS[kinds[j]])
         if fname.is_file():
             return _artifacts.load_data(fname, kinds[j]), fname
-    return _read_input(rec, kinds[0], subject), None
+        if not _unchanged(entries[j]):  # its data were dropped (or never written): not resumable here
+            return None
+    return _read_input(rec, kinds[0], task), None
 
 
 def _sidecar(folder: Path, name: str) -> Path:
@@ -249,7 +290,7 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
     inputs: dict[int, dict[str, Path]] = {}
     for idx, arg, p in rec.inputs:
         inputs.setdefault(idx, {})[arg] = Path(p)
-    keys = [input_key(rec, kinds[0])]
+    keys = [input_key(rec, kinds[0], task.out_dir)]
     for i, step in enumerate(cfg.steps):
         params = step.params()
         if i in inputs:
@@ -277,7 +318,7 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         result.update(status="up to date", content_hash=done[n - 1])
         return result
     entries = [None] + [_cache_dir(task, rec, i + 1, cfg.steps[i].step, keys[i + 1]) for i in range(n)]
-    start, data, source = _resume(entries, kinds, rec, task.subject)
+    start, data, source = _resume(entries, kinds, rec, task)
     logs = []
     for i in range(start):
         try:
@@ -286,11 +327,14 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
             logs.append({})
         result["cached"].append(cfg.steps[i].step)
     for i in [i for i in outputs if i < start and not done[i]]:  # cached results missing as outputs
-        cached, cached_source = ((data, source) if i + 1 == start
-                                 else _data_at(entries, kinds, i + 1, rec, task.subject))
-        done[i] = _write_output(task, rec, i, cached, cached_source, logs[: i + 1], keys[i + 1])
+        found = (data, source) if i + 1 == start else _data_at(entries, kinds, i + 1, rec, task)
+        if found is None:  # dropped from the cache: recompute from the start
+            start, data, source, logs = 0, None, None, []
+            result["cached"] = []
+            break
+        done[i] = _write_output(task, rec, i, *found, logs[: i + 1], keys[i + 1])
     if data is None:
-        data = _read_input(rec, kinds[0], task.subject)
+        data = _read_input(rec, kinds[0], task)
     for i in range(start, n):
         step = cfg.steps[i]
         if on_step is not None:
@@ -314,6 +358,8 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
             source = entries[i + 1] / ("data" + _artifacts.ENDINGS[kinds[i + 1]])
             data = None
             data = _artifacts.load_data(source, kinds[i + 1])
+        if not task.keep_intermediates:  # the cache keeps what resuming needs
+            _drop_intermediates(entries, i + 1, {j + 1 for j in outputs}, source)
         if i in outputs:
             done[i] = _write_output(task, rec, i, data, source, logs, keys[i + 1])
     result.update(status="ok", content_hash=done[n - 1])

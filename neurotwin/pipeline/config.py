@@ -52,7 +52,11 @@ class PipelineMeta(BaseModel):
     ``modality`` chooses the recordings the pipeline takes (EEG, MEG,
     ``anat`` label volumes ``*_dseg``, ``func`` ``*_bold``); ``suffix``
     overrides the suffixes (e.g. ``["T1w"]`` to reorient T1 images).
-    ``desc`` is the ``desc-`` entity of the outputs.
+    ``desc`` is the ``desc-`` entity of the outputs. ``tasks`` are the
+    BIDS task labels the pipeline is made for (shell patterns such as
+    ``"rest*"``; default: any): recordings of other tasks are skipped, each
+    named with the reason, unless ``--task`` chooses otherwise. Recordings
+    without a task label (plain folders) are always taken.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,6 +64,7 @@ class PipelineMeta(BaseModel):
     modality: Literal["eeg", "meg", "mri", "bold"] = "eeg"
     description: str = ""
     suffix: list[str] | None = None
+    tasks: list[Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9*?\[\]!]+$")]] | None = None
     desc: str = Field("preproc", pattern=r"^[A-Za-z0-9]+$")
 
     @property

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from .._keys import ensure_study_key
 from .._logging import logger, verbose
 from .._validation import check_option, check_range, check_type
 from ..errors import ConfigError, DataError, NeurotwinError
@@ -27,6 +28,8 @@ from . import _backends
 from ._cache import atomic_files, clean_temporaries
 from ._execute import Recording, Task, TaskResult, _dumps
 from ._progress import Progress
+from ._select import read_bids_filter, select_recordings
+from ._workdir import default_work_dir, mark_work
 from .config import PipelineConfig, load_config
 
 __all__ = ["Pipeline", "RunResult", "load"]
@@ -54,6 +57,14 @@ class RunResult:
         The derivatives folder.
     seconds : float
         Wall time of the run.
+    twins : DataFrame | None
+        One row a subject's twin (status, sessions, alerts), when the
+        pipeline fits twins.
+    reports : dict
+        ``{subject: report path or "failed: ..."}``.
+    skipped : list of (subject, session, source, reason)
+        The recordings of the pipeline's kind that the selection left out
+        (another task or run, the BIDS filter), with the reason.
     """
 
     tasks: list[TaskResult] = field(default_factory=list)
@@ -61,6 +72,7 @@ class RunResult:
     seconds: float = 0.0
     twins: pd.DataFrame | None = None
     reports: dict[str, str] = field(default_factory=dict)
+    skipped: list[tuple[str, ...]] = field(default_factory=list)
 
     @property
     def n_failed(self) -> int:
@@ -81,7 +93,11 @@ class RunResult:
         return EXIT_ALL_FAILED if self.n_failed == len(self.tasks) else EXIT_PARTIAL
 
     def summary(self) -> pd.DataFrame:
-        """One row per recording: subject, session, source, status, steps run/cached, seconds, error."""
+        """One row per recording: subject, session, source, status, steps run/cached, seconds, error.
+
+        Recordings the selection left out have status ``skipped`` and the
+        reason in ``error``.
+        """
         rows = []
         for t in self.tasks:
             for r in t.recordings:
@@ -89,8 +105,12 @@ class RunResult:
                              "status": r["status"], "ran": len(r.get("executed", [])),
                              "cached": len(r.get("cached", [])), "seconds": r.get("seconds", 0.0),
                              "error": r.get("error", "")})
+        for sub, ses, source, reason in self.skipped:
+            rows.append({"subject": sub, "session": ses, "source": source, "status": "skipped", "ran": 0,
+                         "cached": 0, "seconds": 0.0, "error": reason})
         return pd.DataFrame(rows, columns=["subject", "session", "source", "status", "ran", "cached",
-                                           "seconds", "error"])
+                                           "seconds", "error"]).sort_values(["subject", "session", "source"],
+                                                                            ignore_index=True)
 
     def __repr__(self) -> str:
         return (f"<RunResult | {len(self.tasks)} tasks, {self.n_failed} failed, "
@@ -182,9 +202,20 @@ class Pipeline:
                 log.append({"step": step.step, **entry})
         return data
 
-    def tasks(self, study: Study, out_dir: Path, work_dir: Path, participant_label=None,
-              session_label=None, log_level: int = 30) -> list[Task]:
-        """The tasks of a run: one per subject/session holding matching recordings."""
+    def select(self, study: Study, participant_label=None, session_label=None, task=None, run=None,
+               bids_filter=None) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
+        """The recordings a run takes; ``(subject, session, source, reason)`` of each one it leaves out.
+
+        Examples
+        --------
+        >>> import neurotwin.pipeline as ntp
+        >>> from neurotwin.datasets import sample_data_path
+        >>> rows, skipped = ntp.load("resting_eeg").select(sample_data_path(), participant_label=["02"])
+        >>> len(rows), skipped
+        (3, [])
+        """
+        if not isinstance(study, Study):
+            study = discover_study(study)
         meta = self.config.pipeline
         if participant_label:
             participant_label = [re.sub(r"^sub-", "", str(x)) for x in participant_label]
@@ -202,6 +233,21 @@ class Pipeline:
                 unknown = [x for x in labels if x not in have]
                 if unknown:
                     raise ConfigError(f"--{which}-label {unknown}: not in {study.root} (it has {have}).")
+        if isinstance(task, str):
+            task = [task]
+        if isinstance(run, (str, int)):
+            run = [run]
+        tasks = [re.sub(r"^task-", "", str(t)) for t in task] if task else meta.tasks
+        runs = [re.sub(r"^run-", "", str(r)) for r in run] if run else None
+        filt = read_bids_filter(bids_filter) if bids_filter is not None else None
+        return select_recordings(rec, study.root, tasks=tasks, explicit_task=bool(task), runs=runs,
+                                 bids_filter=filt)
+
+    def tasks(self, study: Study, out_dir: Path, work_dir: Path, rows: pd.DataFrame,
+              log_level: int = 30, keep_intermediates: bool = False) -> list[Task]:
+        """The tasks of a run: one per subject/session of the recordings ``rows`` (:meth:`select`)."""
+        meta = self.config.pipeline
+        rec = rows
         for col in ("subject", "session"):
             clean: dict[str, str] = {}
             for raw_label in sorted(set(rec[col])):
@@ -232,9 +278,10 @@ class Pipeline:
                     error = str(err)
                 source = path.relative_to(study.root) if path.is_relative_to(study.root) else path.name
                 recordings.append(Recording(str(path), str(source), tuple(ents), meta.datatype,
-                                            row["suffix"], tuple(inputs), error))
+                                            row["suffix"], tuple(inputs), error,
+                                            str(study.root) if study.layout == "bids" else None))
             tasks.append(Task(_label(sub), _label(ses) or None, tuple(recordings), self.config,
-                              str(out_dir), str(work_dir), log_level))
+                              str(out_dir), str(work_dir), log_level, keep_intermediates))
         return tasks
 
     @verbose
@@ -242,7 +289,9 @@ class Pipeline:
             participant_label: list[str] | None = None, session_label: list[str] | None = None,
             jobs: int = 1, scheduler: str | None = None, dask_workers: int | None = None,
             work_dir: str | os.PathLike | None = None, progress: str = "auto", reports: bool = True,
-            command: str | None = None, verbose: bool | str | int | None = None) -> RunResult:
+            command: str | None = None, task: str | list[str] | None = None,
+            run: str | int | list | None = None, bids_filter: str | os.PathLike | dict | None = None,
+            keep_intermediates: bool = False, verbose: bool | str | int | None = None) -> RunResult:
         """Run the pipeline on every (selected) subject and session of a study.
 
         Parameters
@@ -260,19 +309,36 @@ class Pipeline:
         dask_workers : int | None
             Start a local Dask cluster of this many workers.
         work_dir : path | None
-            Where step results are cached (default ``OUT/.neurotwin/work``).
+            Where step results are cached (default ``OUT/.neurotwin/work``;
+            :func:`neurotwin.pipeline.clean_work` or ``neurotwin clean``
+            deletes it).
         progress : "auto" | "bar" | "lines" | "off"
             Progress display (auto: bars on a terminal, lines otherwise).
         reports : bool
             Write each subject's HTML report (``OUT/sub-<label>.html``).
         command : str | None
             The command line, recorded in the reports' provenance.
+        task : str | list of str | None
+            Only recordings of these tasks (labels or shell patterns); default:
+            the pipeline's ``tasks`` (``resting_eeg``: ``rest*``).
+        run : str | int | list | None
+            Only these runs.
+        bids_filter : path | dict | None
+            A BIDS filter (fMRIPrep's ``--bids-filter-file`` shape; see
+            :mod:`neurotwin.pipeline._select`).
+        keep_intermediates : bool
+            Keep every step's result in the cache, so that a rerun with a
+            late step changed starts from the step before it. By default the
+            cache keeps only what resuming an interrupted run needs (each
+            recording's last completed step, and the steps whose results are
+            outputs).
         %(verbose)s
 
         Returns
         -------
         result : RunResult
-            Per task: status, steps run and cached, errors.
+            Per task: status, steps run and cached, errors; the recordings
+            left out and why (:attr:`RunResult.skipped`).
         """
         t0 = time.perf_counter()
         check_range(jobs, "jobs", 1)
@@ -286,21 +352,31 @@ class Pipeline:
         if out == root or (root in out.parents and "derivatives" not in out.relative_to(root).parts):
             raise ConfigError(f"{out}: outputs must not go inside the raw dataset (use "
                               f"{study.root}/derivatives/<name> or a folder elsewhere).")
-        work = Path(work_dir).resolve() if work_dir else out / ".neurotwin" / "work"
+        work = Path(work_dir).resolve() if work_dir else default_work_dir(out)
         for folder, what in ((out, "output folder"), (work, "work folder")):
             if folder.exists() and not folder.is_dir():
                 raise ConfigError(f"{folder}: the {what} is an existing file; pass a folder (it is created).")
         if clean_temporaries(out):
             logger.info("removed unfinished temporary outputs of an interrupted run")
         level = logger.getEffectiveLevel()
-        tasks = self.tasks(study, out, work, participant_label, session_label, log_level=level)
+        rows, skipped = self.select(study, participant_label, session_label, task, run, bids_filter)
+        for *_, source, reason in skipped:
+            logger.info("skipped %s: %s", source, reason)
+        tasks = self.tasks(study, out, work, rows, log_level=level, keep_intermediates=keep_intermediates)
         if not tasks:
             meta = self.config.pipeline
+            why = ""
+            if skipped:
+                reasons = sorted({r for *_, r in skipped})
+                why = (f" {len(skipped)} recording(s) left out: " + "; ".join(reasons[:3])
+                       + ("; ..." if len(reasons) > 3 else "") + ".")
             raise DataError(f"{study.root}: no {meta.datatype} recordings ({'/'.join(meta.suffixes)}) "
-                            f"to run {meta.name} on.")
+                            f"to run {meta.name} on.{why}")
+        ensure_study_key(out)  # before any recording is read: it keys the date shifts and the twins' ids
         self._write_description(study, out)
+        mark_work(work)
         bar = Progress(len(tasks), len(self.config.steps), mode=progress)
-        result = RunResult(out_dir=out)
+        result = RunResult(out_dir=out, skipped=skipped)
         with contextlib.ExitStack() as stack:
             # one Dask client (and local cluster) for the recordings and the twins
             client = (stack.enter_context(_backends.dask_client(scheduler, dask_workers))

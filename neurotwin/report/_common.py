@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import jinja2
 
+from .. import __version__
 from ..pipeline._cache import atomic_files, file_sha256
 from ._methods import methods, versions
 
@@ -20,6 +24,37 @@ def env() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         keep_trailing_newline=True,
     )
+
+
+_INPUTS_META = re.compile(rb'<meta name="neurotwin-inputs" content="([0-9a-f]{64})">')
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A hash of the report code and templates (a page is rebuilt when they change)."""
+    h = hashlib.sha256(__version__.encode())
+    here = Path(__file__).parent
+    for f in sorted([*here.glob("*.py"), *(here / "templates").glob("*.j2")]):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def inputs_digest(*parts) -> str:
+    """A hash of what a page shows (JSON-able parts), of the report code and of ``SOURCE_DATE_EPOCH``."""
+    blob = json.dumps([_code_digest(), os.environ.get("SOURCE_DATE_EPOCH", ""), *parts], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def up_to_date(page: Path, digest: str) -> bool:
+    """Whether ``page`` was built from inputs with this digest (its ``neurotwin-inputs`` meta tag)."""
+    try:
+        with open(page, "rb") as fid:
+            head = fid.read(4096)
+    except OSError:
+        return False
+    match = _INPUTS_META.search(head)
+    return match is not None and match.group(1).decode() == digest
 
 
 def built_note() -> str:

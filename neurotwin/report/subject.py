@@ -20,7 +20,7 @@ from .._logging import logger
 from ..errors import DataError, NeurotwinError
 from ..features.featureset import read_featureset
 from . import _figures as figs
-from ._common import env, fmt, provenance, raw_root, write
+from ._common import env, fmt, inputs_digest, provenance, raw_root, up_to_date, write
 
 __all__ = ["subject_report"]
 
@@ -312,6 +312,11 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
             days = session_days(root, subject, [ses for ses, _, _ in found])
         except NeurotwinError as err:
             logger.info("sub-%s: no session days (%s)", subject, err)
+    page = out / f"sub-{subject}.html"
+    digest = _inputs(out, subject, config, command, days)
+    if digest is not None and up_to_date(page, digest):  # nothing it shows changed
+        logger.debug("sub-%s: report up to date", subject)
+        return page
     sessions = [_session(out, subject, ses, path, meta, days) for ses, path, meta in found]
     status = out / "logs" / f"status_{config.pipeline.name}.tsv"
     if status.is_file():
@@ -343,9 +348,38 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
             twin=twin,
             alerts=alerts,
             prov=prov,
+            inputs_digest=digest,
         )
     )
-    return write(out / f"sub-{subject}.html", html)
+    return write(page, html)
+
+
+def _inputs(out: Path, subject: str, config, command: str | None, days: dict) -> str | None:
+    """A hash of everything the subject's page shows: the subject's derivative sidecars (each holds its
+    data's content hash and cache key, hence the raw input's), the run's status and twin log rows, the
+    twin store's record of the subject, the session days, the pipeline and the command (None when the
+    store cannot be read: such a page is always rebuilt)."""
+    from ..pipeline._twins import STORE_NAME
+    from ..twin import TwinStore
+
+    sidecars = [(str(p.relative_to(out)), p.read_bytes().hex())
+                for p in sorted((out / f"sub-{subject}").rglob("*.json"))]
+    rows = []
+    logs = out / "logs"
+    for log in [logs / f"status_{config.pipeline.name}.tsv", *sorted(logs.glob("twins_*.tsv"))]:
+        if log.is_file():
+            table = pd.read_csv(log, sep="\t", dtype=str, keep_default_na=False)
+            rows.append(table[table["subject"] == subject].to_csv(index=False) if "subject" in table else "")
+    store = ""
+    if (out / STORE_NAME).exists():
+        try:
+            store = TwinStore(out / STORE_NAME, create=False).fingerprint(subject)
+        except NeurotwinError:  # the page shows the error: rebuild it whenever asked
+            return None
+    source = Path(config.source) if config.source else None
+    definition = source.read_text() if source is not None and source.is_file() else ""
+    return inputs_digest(subject, config.model_dump(mode="json", exclude={"source"}), definition, command,
+                         sidecars, rows, store, {str(k): float(v) for k, v in days.items()})
 
 def _change_rows(changes: pd.DataFrame) -> tuple[list[dict], str]:
     """The change table's rows (parameters, and features when flagged) and how alerts are decided."""

@@ -7,9 +7,12 @@ Layout (schema version 2, ``PRAGMA user_version``)::
     study(key, value)                                         -- e.g. the study's between-session SDs
 
 * **Pseudonymous**: a twin's id is an HMAC of the subject label with the
-  private de-identification key (``NEUROTWIN_DEID_KEY`` or
-  ``~/.config/neurotwin/deid.key``); labels are never stored. Meta holds
-  day offsets, never dates.
+  study's private de-identification key (the key file next to the
+  derivatives, ``OUT/.neurotwin/deid.key``, or ``NEUROTWIN_DEID_KEY``; see
+  :mod:`neurotwin._keys`); labels are never stored. Meta holds day offsets,
+  never dates. A store records a check value of its key (an HMAC of a
+  constant, not the key): opened with another key, it says so and how to
+  pass the right one, instead of finding no twins.
 * **Append-only**: states are inserted, never updated; a state's index is
   part of the primary key, so two processes that both try to add state
   *k* cannot both succeed — the second gets :class:`ConcurrentUpdate`,
@@ -46,15 +49,16 @@ import hmac
 import io
 import json
 import os
+import re
 import sqlite3
 import uuid
 from pathlib import Path
 
 import numpy as np
 
+from .._keys import deid_key, key_check, key_source, study_key_path
 from ..errors import DataError, StoreError
 from ..io.connectome import Connectome
-from ..io.deidentify import _secret
 from .state import TwinState
 
 __all__ = ["ConcurrentUpdate", "SCHEMA_VERSION", "TwinStore", "update_twin"]
@@ -90,6 +94,25 @@ CREATE TABLE study (
 
 #: schema migrations: version -> SQL that brings version - 1 to it
 MIGRATIONS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+
+
+def _sealed(value: str) -> str:
+    """``value`` with a checksum of its own, so that a damaged check value is not taken for another key."""
+    return f"{value}/{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+
+
+def _sealed_ok(sealed) -> bool:
+    value, _, _ = str(sealed).partition("/")
+    return bool(re.fullmatch(r"[0-9a-f]{16}", value)) and _sealed(value) == sealed
+
+
+def _derivatives_of(path: Path) -> Path | None:
+    """The derivatives folder whose key file applies to a store at ``path`` (``OUT/twins/twins.sqlite``
+    or ``OUT/twins.sqlite``), if it has one."""
+    for folder in (path.parent.parent, path.parent):
+        if study_key_path(folder).is_file():
+            return folder
+    return None
 
 
 class ConcurrentUpdate(StoreError):
@@ -148,7 +171,18 @@ class TwinStore:
     path : path-like
         The database file (created with its folder when missing).
     secret : str | None
-        The de-identification key (default: the environment's or the key file).
+        The de-identification key (default: ``NEUROTWIN_DEID_KEY``, else the
+        study's key file next to the store's derivatives folder, else the
+        user's key file).
+    create : bool
+        Create the store when it is missing (else a :class:`StoreError`).
+
+    Raises
+    ------
+    neurotwin.errors.StoreError
+        If the file is not a twin store, is damaged, or was written with
+        another de-identification key (the message says where the key in
+        use came from and how to pass the study's).
 
     Examples
     --------
@@ -161,7 +195,9 @@ class TwinStore:
 
     def __init__(self, path: str | os.PathLike, *, secret: str | None = None, create: bool = True):
         self.path = Path(path)
-        self._secret = secret
+        out = _derivatives_of(self.path)
+        self._key = deid_key(secret, out_dir=out)
+        self._key_source = key_source(secret, out_dir=out)
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder, not a twin store; pass the store file's path.")
         if not self.path.exists():
@@ -177,6 +213,17 @@ class TwinStore:
             )
         with self._db() as con:
             self._migrate(con)
+            row = con.execute("SELECT value FROM study WHERE key = 'key_check'").fetchone()
+        if row is not None and not _sealed_ok(row[0]):  # damage, not another key
+            raise StoreError(f"{self.path}: {_DAMAGED}.")
+        if row is not None and row[0] != _sealed(key_check(self._key)):
+            raise StoreError(
+                f"{self.path}: this twin store was written with another de-identification key, so its "
+                f"pseudonymous ids do not match subject labels under the key in use ({self._key_source}). "
+                f"Use the study's key: keep the derivatives' .neurotwin/deid.key next to the store (copy "
+                f"it with the store, mode 0600), or set NEUROTWIN_DEID_KEY to the key the store was "
+                f"written with."
+            )
 
     def _connect(self, path: Path | None = None) -> sqlite3.Connection:
         con = sqlite3.connect(path or self.path, timeout=60.0, isolation_level=None)
@@ -217,6 +264,8 @@ class TwinStore:
         try:
             with self._db(tmp) as con:
                 self._migrate(con)
+                con.execute("INSERT INTO study VALUES ('key_check', ?)", (_sealed(key_check(self._key)),))
+                con.commit()
             try:
                 os.link(tmp, self.path)  # atomic; fails if another process created the store first
             except FileExistsError:
@@ -257,8 +306,28 @@ class TwinStore:
 
     def twin_id(self, subject: str) -> str:
         """The pseudonymous id of a subject's twin."""
-        mac = hmac.new(_secret(self._secret), f"twin:{subject}".encode(), hashlib.sha256)
+        mac = hmac.new(self._key, f"twin:{subject}".encode(), hashlib.sha256)
         return "tw-" + mac.hexdigest()[:16]
+
+    def fingerprint(self, subject: str) -> str:
+        """A hash of everything stored about a subject's twin and of the study's tables ("" when none).
+
+        Reports compare it to decide whether they need rebuilding.
+        """
+        tid = self.twin_id(subject)
+        h = hashlib.sha256()
+        with self._db() as con:
+            twin = con.execute("SELECT modality, config, connectome_sha256 FROM twins WHERE id = ?",
+                               (tid,)).fetchone()
+            if twin is None:
+                return ""
+            h.update(json.dumps(list(twin)).encode())
+            for row in con.execute("SELECT idx, session, at, meta, sha256 FROM states WHERE twin_id = ? "
+                                   "ORDER BY idx", (tid,)):
+                h.update(json.dumps(list(row)).encode())
+            for row in con.execute("SELECT key, value FROM study ORDER BY key"):
+                h.update(json.dumps(list(row)).encode())
+        return h.hexdigest()
 
     def subjects_count(self) -> int:
         """How many twins the store holds."""

@@ -15,6 +15,7 @@ import pytest
 import neurotwin.pipeline as ntp
 from neurotwin.cli import main
 from neurotwin.datasets import SAMPLE_TRUTH
+from neurotwin.errors import ConfigError
 from neurotwin.pipeline import _artifacts
 from neurotwin.pipeline.config import BUILTIN_DIR
 
@@ -100,24 +101,58 @@ def test_rerun_does_nothing(sample_run, sample_root):
     assert {p: p.stat().st_mtime_ns for p in _derivative_files(out)} == before
 
 
-def test_parameter_change_reruns_only_that_step_and_what_follows(sample_run, sample_root, tmp_path):
-    out, _ = sample_run
+def test_parameter_change_reruns_only_that_step_and_what_follows(sample_root, tmp_path):
+    """With every intermediate kept, a changed step restarts from the step before it."""
+    out = tmp_path / "out"
     names = [s.step for s in ntp.load("resting_eeg").config.steps]
+    one = {"participant_label": ["01"], "session_label": ["01"], "progress": "off",
+           "keep_intermediates": True}
+    assert ntp.load("resting_eeg").run(sample_root, out, **one).executed == len(names)
     edited = _edit(tmp_path, "reject_eeg = \"auto\"", "reject_eeg = 400.0")
-    res = ntp.load(edited).run(sample_root, out, participant_label=["01"], session_label=["01"],
-                               progress="off")
-    rec = res.tasks[0].recordings[0]
+    rec = ntp.load(edited).run(sample_root, out, **one).tasks[0].recordings[0]
     assert rec["executed"] == ["epochs", "features"] and rec["cached"] == names[:-2]
     edited = _edit(tmp_path, "h_freq = 45.0", "h_freq = 40.0")
-    res = ntp.load(edited).run(sample_root, out, participant_label=["01"], session_label=["01"],
-                               progress="off")
-    rec = res.tasks[0].recordings[0]
+    rec = ntp.load(edited).run(sample_root, out, **one).tasks[0].recordings[0]
     assert rec["cached"] == names[:2] and rec["executed"] == names[2:]
     # back to the shipped definition: the cache has nothing for these keys any more (pruned), so
     # the changed steps run again, and the result is what the first run wrote
-    res = ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], session_label=["01"],
-                                      progress="off")
-    assert res.tasks[0].recordings[0]["executed"] == names[2:]
+    rec = ntp.load("resting_eeg").run(sample_root, out, **one).tasks[0].recordings[0]
+    assert rec["executed"] == names[2:]
+
+
+def test_the_default_cache_keeps_what_resuming_needs(sample_run, sample_root, tmp_path):
+    """Only the last step's data and the outputs' (shared with the derivatives) stay; an output is a
+    resume point, an intermediate is not; ``neurotwin clean`` drops the cache and the outputs stay."""
+    from neurotwin.cli import main
+    from neurotwin.pipeline._workdir import folder_bytes
+
+    out, _ = sample_run
+    work = out / ".neurotwin" / "work"
+    names = [s.step for s in ntp.load("resting_eeg").config.steps]
+    data = [f for f in work.rglob("data*") if f.is_file()]
+    own = [f for f in data if f.stat().st_nlink == 1]  # not shared with an output
+    assert {f.parent.name.split("-")[1] for f in own} == {"features"}, own
+    assert {f.parent.name.split("-")[1] for f in data} == {"epochs", "features"}
+    inputs = sum(f.stat().st_size for f in sample_root.glob("sub-01/**/*_eeg.edf"))
+    shared = sum(f.stat().st_size for f in data if f.stat().st_nlink > 1)  # the derivatives' blocks
+    assert folder_bytes(work) - shared <= 2 * inputs
+    shutil.copytree(out, tmp_path / "out", symlinks=True)  # the module's run stays as it is
+    out, work = tmp_path / "out", tmp_path / "out" / ".neurotwin" / "work"
+    one = {"participant_label": ["01"], "session_label": ["01"], "progress": "off"}
+    feats = _edit(tmp_path, '"spectral_edge", "theta_beta"]', '"spectral_edge"]')
+    rec = ntp.load(feats).run(sample_root, out, **one).tasks[0].recordings[0]
+    assert rec["executed"] == ["features"] and rec["cached"] == names[:-1]  # from the saved epochs
+    early = _edit(tmp_path, "h_freq = 45.0", "h_freq = 44.0")
+    rec = ntp.load(early).run(sample_root, out, **one).tasks[0].recordings[0]
+    # the steps before the band-pass changed nothing (the sample is 128 Hz and not cropped): their
+    # result is the input itself; the other steps' data were not kept, so they all run again
+    assert rec["cached"] == names[:2] and rec["executed"] == names[2:]
+    assert main(["clean", str(out)]) == 0
+    assert not work.exists() and list(out.glob("sub-01/ses-01/eeg/*_epo.fif"))
+    rec = ntp.load(early).run(sample_root, out, **one).tasks[0].recordings[0]
+    assert rec["status"] == "up to date"  # outputs up to date: nothing to recompute
+    with pytest.raises(ConfigError, match="not a neurotwin step cache"):
+        ntp.clean_work(out, tmp_path)
 
 
 def _damaged_study(sample_root: Path, tmp_path: Path) -> Path:
