@@ -364,12 +364,16 @@ def _inputs(out: Path, subject: str, config, command: str | None, days: dict) ->
 
     sidecars = [(str(p.relative_to(out)), p.read_bytes().hex())
                 for p in sorted((out / f"sub-{subject}").rglob("*.json"))]
-    rows = []
+    rows = []  # what the page takes from the logs: each recording's and the twin's status and error
     logs = out / "logs"
     for log in [logs / f"status_{config.pipeline.name}.tsv", *sorted(logs.glob("twins_*.tsv"))]:
         if log.is_file():
             table = pd.read_csv(log, sep="\t", dtype=str, keep_default_na=False)
-            rows.append(table[table["subject"] == subject].to_csv(index=False) if "subject" in table else "")
+            if {"subject", "status", "error"} <= set(table.columns):
+                mine = table[table["subject"] == subject]
+                status = mine["status"].replace("up to date", "ok")  # a rerun's "up to date" shows as ok
+                key = mine["source"] if "source" in mine else mine["subject"]
+                rows.append(sorted(zip(key, status, mine["error"])))
     store = ""
     if (out / STORE_NAME).exists():
         try:
