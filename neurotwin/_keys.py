@@ -17,7 +17,10 @@ The study's key travels with its derivatives, so the store reads by
 subject label on another account, machine or cluster node that can read
 the key file; whoever cannot, gets an error saying that the key differs
 (a store records a check value of its key, never the key) and how to pass
-it. The key never reaches a derivative, the store or a report.
+it. The key never reaches a derivative, the store or a report; the key file
+must stay out of derivatives that are published (with it, the date shifts
+could be undone), which is why it lives in ``OUT/.neurotwin`` (in
+``.bidsignore``).
 
 This module imports nothing of neurotwin's but the errors, so any layer
 may use it.
