@@ -38,3 +38,17 @@ def test_missing_path_and_unknown_type(tmp_path, capsys):
     assert main(["info", str(tmp_path / "notes.md")]) == 2
     err = capsys.readouterr().err
     assert "no reader for files ending in '.md'" in err and "Did you mean" not in err
+
+
+def test_the_cli_and_the_package_import_nothing_heavy_until_used():
+    """``neurotwin --version`` answers without loading MNE, NumPy's stack or the model (lazy imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neurotwin, neurotwin.cli; "
+            "print(sorted(m for m in ('mne', 'numpy', 'pandas', 'scipy', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    code = "import neurotwin as nt; print(nt.Twin.__name__, nt.discover_study.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["Twin", "discover_study"]

@@ -39,3 +39,25 @@ def test_unknown_model_names_the_models():
     with pytest.raises(ConfigError, match="Did you mean 'hopf'"):
         get_model("hopff")
 
+
+
+def test_no_public_docstring_shows_a_template_key():
+    """Every ``%(key)s`` of the shared docstring text is filled (``fill_doc``)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import neurotwin
+
+    left = []
+    for info in pkgutil.walk_packages(neurotwin.__path__, "neurotwin."):
+        if info.name == "neurotwin._docs":
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            members = [obj, *vars(obj).values()] if inspect.isclass(obj) else [obj]
+            for member in members:
+                doc = getattr(member, "__doc__", None)
+                if isinstance(doc, str) and "%(" in doc and getattr(member, "__module__", "") == info.name:
+                    left.append(f"{info.name}.{getattr(member, '__qualname__', name)}")
+    assert not left, left

@@ -37,6 +37,7 @@ def _measure(name: str, x: np.ndarray, sfreq: float) -> float:
 
 
 @register_feature("complexity", modality=("eeg", "meg"), unit="1", params={"measures": list(MEASURES)},
+                  choices={"measures": MEASURES},
                   doc="Sample/permutation/spectral entropy, Higuchi/Katz FD, Lempel-Ziv (antropy).", se="own")
 def complexity(ctx: Context, measures=MEASURES) -> list[dict]:
     """Entropy and fractal measures per channel, averaged over epochs."""

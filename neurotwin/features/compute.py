@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._docs import fill_doc
 from .._logging import verbose
 from ..errors import ConfigError, DataError
 from ..io.timeseries import RegionTimeseries
@@ -29,6 +30,7 @@ def _modality(data) -> str:
     raise DataError(f"no features for {type(data).__name__} data.")
 
 
+@fill_doc
 @verbose
 def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = None, subject: str = "",
                      session: str = "", psd_method: str = "welch", n_per_seg: float = 2.0,

@@ -45,6 +45,7 @@ def _matrix_rows(name: str, band: str, mat: np.ndarray, names: list[str]):
 
 @register_feature("connectivity", modality=("eeg", "meg"), unit="1",
                   params={"methods": list(SPECTRAL_METHODS), "bands": None},
+                  choices={"methods": SPECTRAL_METHODS},
                   doc="Band-averaged coherence, imaginary coherence, PLV, PLI and debiased wPLI.",
                   se="epochs")
 def connectivity(ctx: Context, methods=SPECTRAL_METHODS, bands=None) -> tuple[list[dict], dict]:
@@ -101,6 +102,7 @@ def envelope_correlation(ctx: Context, bands=None) -> tuple[list[dict], dict]:
 
 @register_feature("bold_fc", modality=("bold",), unit="1", params={"kinds": ["correlation",
                                                                           "partial correlation"]},
+                  choices={"kinds": ("correlation", "partial correlation")},
                   doc="BOLD functional connectivity: Ledoit-Wolf correlation and partial correlation.")
 def bold_fc(ctx: Context, kinds=("correlation", "partial correlation")) -> tuple[list[dict], dict]:
     """Region-by-region FC of BOLD time series (Ledoit-Wolf shrunk covariance, scikit-learn)."""

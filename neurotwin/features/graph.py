@@ -79,6 +79,9 @@ def _matrix(ctx: Context, method: str, band: str):
 
 @register_feature("graph", modality=("eeg", "meg", "bold"), unit="data",
                   params={"method": "wpli2_debiased", "band": "alpha", "seed": 0},
+                  choices={"method": ("coh", "imcoh", "plv", "pli", "wpli2_debiased", "aec_orth",
+                                      "fc_correlation", "fc_partial_correlation"),
+                           "band": ("", *DEFAULT_BANDS)},  # "": none (BOLD FC)
                   doc="Strength, clustering, path length, efficiency, modularity of a connectivity graph.",
                   se="epochs")
 def graph(ctx: Context, method="wpli2_debiased", band="alpha", seed=0) -> list[dict]:

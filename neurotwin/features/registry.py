@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .._validation import did_you_mean
 from ..errors import ConfigError
 
@@ -43,6 +45,9 @@ class FeatureSpec:
         (:mod:`neurotwin.features.uncertainty`): a jackknife over the
         recording's blocks on the PSD alone or on the epochs, the feature's
         own ``se`` in its rows, or none.
+    choices : dict
+        ``{parameter: allowed values}`` for parameters that name things
+        (a band, a method, measures); a list parameter's items are checked.
     """
 
     name: str
@@ -52,14 +57,73 @@ class FeatureSpec:
     params: dict = field(default_factory=dict)
     doc: str = ""
     se: str | None = None
+    choices: dict = field(default_factory=dict)
 
     def check_params(self, given: dict) -> dict:
-        """Defaults updated with ``given``; unknown names are a ConfigError."""
+        """Defaults updated with ``given``.
+
+        Unknown names, values of another type than the default's (a number
+        where the default is a number, a list or pair where it is one, ...)
+        and values outside :attr:`choices` are a ConfigError naming the
+        feature, the parameter and what it takes.
+
+        Examples
+        --------
+        >>> from neurotwin.features import FEATURES
+        >>> FEATURES["iaf"].check_params({"search": [8.0, 13.0]})["search"]
+        [8.0, 13.0]
+        >>> FEATURES["graph"].check_params({"band": "alfa"})
+        Traceback (most recent call last):
+        ...
+        neurotwin.errors.ConfigError: feature 'graph': band 'alfa' is not one of ... Did you mean 'alpha'?
+        """
+        if not isinstance(given, dict):
+            raise ConfigError(f"feature {self.name!r}: parameters must be a table of name = value, got "
+                              f"{given!r}.")
+        valid = sorted(self.params) or "none (it takes no parameters)"
         unknown = [k for k in given if k not in self.params]
         if unknown:
             raise ConfigError(f"feature {self.name!r}: unknown parameter(s) {unknown}; valid: "
-                              f"{sorted(self.params)}.{did_you_mean(unknown[0], self.params)}")
+                              f"{valid}.{did_you_mean(unknown[0], self.params)}")
+        for key, value in given.items():
+            kind = _kind(self.params[key])
+            if kind is not None and not _is(value, kind):
+                raise ConfigError(f"feature {self.name!r}: {key} = {value!r} must be {kind} (the default is "
+                                  f"{self.params[key]!r}).")
+            if key in self.choices and value is not None:
+                allowed = self.choices[key]
+                for item in value if isinstance(value, (list, tuple)) else [value]:
+                    if item not in allowed:
+                        raise ConfigError(f"feature {self.name!r}: {key} {item!r} is not one of "
+                                          f"{sorted(allowed)}.{did_you_mean(str(item), list(allowed))}")
         return {**self.params, **given}
+
+
+def _kind(default) -> str | None:
+    """What a parameter takes, from its default (None: anything)."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, (int, float)):
+        return "a number"
+    if isinstance(default, str):
+        return "a string"
+    if isinstance(default, (list, tuple)):
+        return "a list"
+    if isinstance(default, dict):
+        return "a table"
+    return None
+
+
+def _is(value, kind: str) -> bool:
+    if kind == "true or false":
+        return isinstance(value, bool)
+    if kind == "a number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "a string":
+        return isinstance(value, str)
+    if kind == "a list":
+        return isinstance(value, (list, tuple, np.ndarray))
+    return isinstance(value, dict)
 
 
 #: name -> FeatureSpec of every registered feature
@@ -67,7 +131,7 @@ FEATURES: dict[str, FeatureSpec] = {}
 
 
 def register_feature(name: str, *, modality: tuple[str, ...], unit: str, params: dict | None = None,
-                     doc: str = "", se: str | None = None) -> Callable:
+                     doc: str = "", se: str | None = None, choices: dict | None = None) -> Callable:
     """Decorator declaring a feature function.
 
     Examples
@@ -84,7 +148,7 @@ def register_feature(name: str, *, modality: tuple[str, ...], unit: str, params:
         if name in FEATURES:
             raise ConfigError(f"feature {name!r} is registered twice.")
         FEATURES[name] = FeatureSpec(name, func, modality, unit, dict(params or {}), doc or
-                                     (func.__doc__ or "").strip().splitlines()[0], se)
+                                     (func.__doc__ or "").strip().splitlines()[0], se, dict(choices or {}))
         return func
 
     return wrap

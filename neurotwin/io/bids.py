@@ -280,10 +280,28 @@ def _parse_folder(path: Path, root: Path, spec, pattern: re.Pattern | None):
         datatype = "meg"
     elif spec.name in _EEG_FORMATS:
         datatype = "eeg"
+    elif spec.name == "FIF":
+        datatype = _fif_datatype(path)
     else:
         datatype = "ephys"
     row.update(datatype=datatype, suffix="")
     return row, None
+
+
+def _fif_datatype(path: Path) -> str:
+    """``meg``, ``ieeg`` or ``eeg`` from a FIF file's channels (its header only); ``ephys`` if unreadable."""
+    import mne
+
+    try:
+        info = mne.io.read_info(path, verbose="error")
+    except Exception:  # a damaged file: the reader says why when the recording is read
+        return "ephys"
+    types = set(info.get_channel_types())
+    if types & {"mag", "grad"}:
+        return "meg"
+    if types & {"seeg", "ecog", "dbs"}:
+        return "ieeg"
+    return "eeg" if "eeg" in types else "ephys"
 
 
 @fill_doc

@@ -131,7 +131,7 @@ def inspect_mri(img: nib.spatialimages.SpatialImage, kind: str | None = None) ->
         kind, ids = _guess_kind(img, Path(fname).name)
     tr = None
     if kind == "bold":
-        tr = _repetition_time(img)
+        tr = repetition_time(img)
     labels: dict[int, str] = {}
     if kind == "labels":
         lut = freesurfer_lut()
@@ -165,12 +165,27 @@ def _guess_kind(img, name: str = "") -> tuple[str, np.ndarray | None]:
     return ("labels" if in_lut >= 0.9 and (sparse or nonzero.size <= 3) else "anat"), ids
 
 
-def _repetition_time(img) -> float:
+def repetition_time(img) -> float:
+    """The repetition time of a 4-D image in seconds (0 when the header gives none).
+
+    The header's time unit applies (``msec``/``usec`` are converted), and the
+    float32 ``pixdim`` is rounded to 6 decimals (0.72, not 0.72000003). The
+    one TR reader of neurotwin: :func:`inspect_mri` and the ``parcellate``
+    step use it.
+
+    Examples
+    --------
+    >>> import nibabel as nib, numpy as np
+    >>> img = nib.Nifti1Image(np.zeros((2, 2, 2, 3), np.float32), np.eye(4))
+    >>> img.header.set_zooms((1.0, 1.0, 1.0, 2.0e6)); img.header.set_xyzt_units("mm", "usec")
+    >>> repetition_time(img)
+    2.0
+    """
     zooms = img.header.get_zooms()
     tr = float(zooms[3]) if len(zooms) > 3 else 0.0
     units = img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "sec"
     tr = {"msec": tr / 1000.0, "usec": tr / 1e6}.get(units, tr)
-    return tr
+    return round(tr, 6)
 
 
 def _check_header(img, path: Path) -> None:
@@ -322,7 +337,7 @@ def read_mri(
                 f"{path}: expected a {'4-D' if kind == 'bold' else '3-D'} {kind} "
                 f"volume, got shape {img.shape}."
             )
-    if img.ndim == 4 and img.shape[3] > 1 and _repetition_time(img) <= 0:
-        raise DataError(f"{path}: a 4-D series with TR = {_repetition_time(img)} s; the header lacks a TR.")
+    if img.ndim == 4 and img.shape[3] > 1 and repetition_time(img) <= 0:
+        raise DataError(f"{path}: a 4-D series with TR = {repetition_time(img)} s; the header lacks a TR.")
     logger.info("Read %s: shape %s, voxels %s mm", path.name, img.shape, tuple(map(float, zooms)))
     return img

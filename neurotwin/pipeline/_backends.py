@@ -10,19 +10,33 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ._execute import Task, TaskResult, run_task
 
 
+def lost_reason(err: BaseException) -> str:
+    """Why a worker process was lost, and what to do when it is the usual cause."""
+    text = f"worker lost: {type(err).__name__}: {err}"
+    main = sys.modules.get("__main__")
+    if isinstance(err, BrokenProcessPool) and getattr(main, "__file__", None):
+        text += (f" The workers are spawned and import the script {Path(main.__file__).name} again: if the "
+                 f"run is not under 'if __name__ == \"__main__\":', each worker starts the run itself and "
+                 f"dies. Put it under that guard (or use jobs=1).")
+    return text
+
+
 def _lost(task: Task, err: BaseException) -> TaskResult:
-    """The result of a task whose worker died (killed, out of memory)."""
+    """The result of a task whose worker died (killed, out of memory, a script without a main guard)."""
     res = TaskResult(task.subject, task.session, status="failed")
     res.recordings = [{"source": r.source, "status": "failed", "executed": [], "cached": [],
-                       "error": f"worker lost: {type(err).__name__}: {err}"} for r in task.recordings]
+                       "error": lost_reason(err)} for r in task.recordings]
     return res
 
 

@@ -35,7 +35,7 @@ from ..io.bids import Study, _natural, read_bids_tsv
 from ..io.connectome import read_connectome
 from ..model.connectome import template_connectome
 from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
-from ._backends import run_calls
+from ._backends import lost_reason, run_calls
 from ._cache import atomic_files
 from ._progress import Progress
 
@@ -367,14 +367,20 @@ def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int
         for i, row in run_calls(twin_task, calls, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers,
                                 name="twin", client=client):
             if isinstance(row, BaseException):  # the worker died (killed, out of memory)
-                row = {**_row(subjects[i]), "status": "failed",
-                       "error": f"twin worker lost: {type(row).__name__}: {row}"}
+                row = {**_row(subjects[i]), "status": "failed", "error": f"twin {lost_reason(row)}"}
             rows[i] = row
             detail = row["error"] if row["status"] != "ok" else (
                 f"sessions {row['sessions']}, {row['added']} fitted, {row['seconds']:.1f} s")
             bar.finish(f"twin sub-{row['subject']}", row["status"], detail)
     finally:
         bar.close()
+    counts = [r.pop("_identifiability") for r in rows if r is not None and "_identifiability" in r]
+    weak = sum(c[1] for c in counts)
+    if weak:  # one line for the study, not one a session (each state keeps its own list)
+        logger.warning("twins: %d of %d fitted sessions have parameters their data barely determine "
+                       "(weakly identified, or only a combination determined): the reports' twin tables "
+                       "list them per session (TwinState.diagnostics['warnings'] in Python).",
+                       weak, sum(c[0] for c in counts))
     # the study's between-session SDs from every twin, then each subject's alerts against the others'
     try:
         study_variability(store, settings.modality)
@@ -425,6 +431,8 @@ def twin_task(config, study: Study, out: Path, subject: str, log_level: int | st
             days = session_days(study, subject, sorted(feats))
             twin, row["added"] = _sync_twin(store, subject, settings, study, feats, days)
             row["sessions"] = ",".join(s.session for s in twin.states_)
+            row["_identifiability"] = [len(twin.states_), sum(bool(s.diagnostics.get("warnings"))
+                                                              for s in twin.states_)]
         except (_Skip, NoPositionsError) as err:  # the twin cannot be made for this subject's data
             row.update(status="skipped", error=str(err))
             logger.warning("sub-%s: twin skipped: %s", subject, err)

@@ -177,6 +177,8 @@ def _describe(err: dict, data: dict, lines: list[str], path: str) -> str:
         name = raw_step.get("step")
         where = f"step {idx + 1} ({name or '?'})"
         key = loc[3] if len(loc) > 3 else (loc[2] if len(loc) > 2 and loc[2] not in STEPS else "step")
+        if err["type"] == "value_error" and key == "step":  # a check across the step's keys: say it plainly
+            return f"{path}:{start}: {where}: {str(err['msg']).removeprefix('Value error, ')}"
         line = _key_line(lines, key, start, stop)
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             return (f"{path}:{line}: {where}: unknown step {name!r}; steps are "
@@ -190,8 +192,10 @@ def _describe(err: dict, data: dict, lines: list[str], path: str) -> str:
         where = f"[{section}]" if section else "top level"
         if section == "pipeline":
             options = list(PipelineMeta.model_fields)
+        elif section == "twin":
+            options = list(TwinSettings.model_fields)
         elif len(loc) == 1:
-            options = ["pipeline", "steps"]
+            options = ["pipeline", "steps", "twin"]
     if err["type"] == "extra_forbidden":
         return (f"{path}:{line}: {where}: unknown key {key!r}; valid keys: {options}."
                 f"{did_you_mean(str(key), options)}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from .._docs import fill_doc
 from .._keys import ensure_study_key
 from .._logging import logger, verbose
 from .._validation import check_option, check_range, check_type
@@ -284,6 +285,7 @@ class Pipeline:
                               str(out_dir), str(work_dir), log_level, keep_intermediates))
         return tasks
 
+    @fill_doc
     @verbose
     def run(self, study: Study | str | os.PathLike, out_dir: str | os.PathLike, *,
             participant_label: list[str] | None = None, session_label: list[str] | None = None,

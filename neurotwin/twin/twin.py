@@ -177,8 +177,8 @@ class Twin:
         if not info["converged"]:
             logger.warning("twin %s, session %s: the fit stopped before it converged (%s); its parameters "
                            "may be off", self.subject, session, info.get("message", "iteration limit"))
-        for w in diag["warnings"]:
-            logger.warning("twin %s, session %s: %s", self.subject, session, w)
+        for w in diag["warnings"]:  # kept in diagnostics["warnings"]; a study run sums them up in one line
+            logger.info("twin %s, session %s: %s", self.subject, session, w)
         self._fitted[len(self.states_)] = obj
         return TwinState(len(self.states_), str(session), float(at), post, summary, diag, prov)
 

@@ -51,6 +51,20 @@ def test_plain_folder_rule(shared_data, tmp_path):
     assert study.sessions("A") == ["s1", "s2"] and set(study.recordings["datatype"]) == {"eeg"}
 
 
+def test_a_plain_folder_fif_is_typed_by_its_channels(shared_data, tmp_path):
+    """FIF holds MEG or EEG: the header decides, so resting_meg finds a plain folder's MEG file."""
+    import neurotwin.pipeline as ntp
+
+    root = tmp_path / "plain"
+    (root / "P1").mkdir(parents=True)
+    meg = shared_data / "mne-testing-data" / "SSS" / "sample_audvis_trunc_raw_sss.fif"
+    (root / "P1" / "rest.fif").symlink_to(meg)
+    study = discover_study(root)
+    assert list(study.recordings["datatype"]) == ["meg"]  # was "ephys"
+    rows, _ = ntp.load("resting_meg").select(study)
+    assert len(rows) == 1
+
+
 def test_plain_folder_pattern(shared_data):
     study = discover_study(shared_data / "physionet-eegmat",
                            pattern=r"(?P<subject>Subject\d+)_(?P<session>\d)\.edf")

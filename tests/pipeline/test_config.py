@@ -38,6 +38,13 @@ def _broken(tmp_path, old, new):
     ("sfreq = 250.0", "sfreq = inf", "sfreq.*finite number"),
     ("sfreq = 250.0", "sfreq = nan", "sfreq.*finite number"),
     ("n_harmonics = 3", "n_harmonics = true", "n_harmonics.*true/false is not a number"),
+    # feature parameters are checked on load (they used to fail only when the features were computed)
+    ('step = "features"', 'step = "features"\nfeature_params = { iaf = { search = 7 } }',
+     "feature 'iaf': search = 7 must be a list"),
+    ('step = "features"', 'step = "features"\nfeature_params = { iaf = { serach = [7, 14] } }',
+     "feature 'iaf': unknown parameter.*Did you mean 'search'"),
+    ('step = "features"', 'step = "features"\nfeature_params = { complexity = { measures = ["lziv"] } }',
+     "feature_params names 'complexity', which is not in features"),
 ])
 def test_errors_name_file_line_and_fix(tmp_path, old, new, expect):
     path, lines = _broken(tmp_path, old, new)
@@ -108,3 +115,36 @@ def test_an_empty_or_undecodable_participants_table_is_a_problem_not_a_crash(sam
         study = discover_study(root)
         assert [p for p, _ in study.problems] == ["participants.tsv"]
         assert study.participants.empty
+
+
+@pytest.mark.parametrize("name,params,expect", [
+    ("graph", {"band": "high_gamma"}, "band 'high_gamma' is not one of .*'gamma'"),  # was a KeyError
+    ("band_power", {"relative": "yes"}, "relative = 'yes' must be true or false"),  # was a TypeError
+    ("complexity", {"measures": ["nonsense"]}, "measures 'nonsense' is not one of"),  # was a DataError
+    ("psd", {"fmin": 2.0}, "unknown parameter.*valid: none"),
+])
+def test_feature_parameters_are_typed_and_checked(name, params, expect):
+    from neurotwin.datasets import make_resting_eeg
+    from neurotwin.features import compute_features
+
+    raw = make_resting_eeg(duration=10, random_state=0)
+    with pytest.raises(ConfigError, match=expect):
+        compute_features(raw, [name], params={name: params})
+
+
+def test_a_twin_table_typo_lists_the_twin_keys(tmp_path):
+    twin = '[twin]\nmodality = "eeg"'
+    path, lines = _broken(tmp_path, twin, twin + '\nconectome = "auto"')
+    with pytest.raises(ConfigError, match=r"\[twin\]: unknown key 'conectome'; valid keys: \['modality'.*"
+                                          r"Did you mean 'connectome'") as info:
+        load_config(path)
+    assert "conectome" in lines[int(str(info.value).split(":")[1]) - 1]
+
+
+def test_steps_built_in_python_raise_config_errors():
+    from neurotwin.pipeline.steps import ICA, Bandpass
+
+    with pytest.raises(ConfigError, match="Bandpass: l_freq: Input should be a valid number"):
+        Bandpass(l_freq="x")
+    with pytest.raises(ConfigError, match="ICA: n_componets: Extra inputs are not permitted"):
+        ICA(n_componets=3)

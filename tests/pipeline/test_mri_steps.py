@@ -92,6 +92,18 @@ def test_parcellate_recovers_region_signals_and_confounds(tmp_path):
     assert log["n_regions"] == 2
 
 
+@pytest.mark.parametrize("unit,pixdim", [("sec", 2.0), ("msec", 2000.0), ("usec", 2.0e6)])
+def test_parcellate_and_inspect_read_one_tr_whatever_the_header_unit(tmp_path, unit, pixdim):
+    from neurotwin.io import inspect_mri
+
+    bold, lab_path, _ = _bold_and_labels(tmp_path, tr=pixdim)
+    bold.header.set_xyzt_units("mm", unit)
+    path = tmp_path / "sub-01_task-rest_bold.nii.gz"
+    nib.save(bold, path)
+    assert Parcellate().apply(nib.load(path), {}, labels=lab_path).tr == 2.0  # was 2,000,000 s for usec
+    assert inspect_mri(nib.load(path)).tr == 2.0
+
+
 def test_parcellate_resamples_labels_on_another_grid(tmp_path):
     bold, lab_path, signals = _bold_and_labels(tmp_path)
     lab = nib.load(lab_path)

@@ -356,3 +356,20 @@ def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, sa
     assert cli_main(["twin", "show", str(tmp_path), "02"]) == 0
     assert cli_main(["twin", "simulate", str(tmp_path), "02", "--coupling-scale", "0.5"]) == 0
     assert cli_main(["twin", "show", str(tmp_path), "99"]) == 2
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_do(sample_root, tmp_path):
+    """Spawned workers re-import a script; without ``if __name__ == "__main__":`` they die, and the
+    failure says why instead of a bare BrokenProcessPool."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "import neurotwin.pipeline as ntp\n"
+        f"r = ntp.load('resting_eeg').run({str(sample_root)!r}, {str(tmp_path / 'out')!r}, "
+        "participant_label=['02'], session_label=['01'], jobs=2, progress='off', reports=False)\n"
+        "print('ERROR', r.summary()['error'].iloc[0])\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("ERROR"))
+    assert "BrokenProcessPool" in line and 'if __name__ == "__main__":' in line and "no_guard.py" in line

@@ -6,7 +6,9 @@ import types
 import typing
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from ...errors import ConfigError
 
 #: the kinds of data that flow between steps
 KINDS = ("raw", "epochs", "image", "table", "timeseries", "features")
@@ -32,6 +34,23 @@ class StrictParams(BaseModel):
     where a number or a word is meant (pydantic would read ``true`` as 1)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    def __init__(self, **data):
+        """Built in Python (``Bandpass(l_freq=1.0)``): a bad value is a ConfigError naming the parameter.
+
+        (Pipeline files are validated as a whole and their errors name the file and line.)
+        """
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'parameters'}: "
+                                 f"{str(e['msg']).removeprefix('Value error, ')} (got {e.get('input')!r})"
+                                 for e in err.errors())
+            raise ConfigError(f"{type(self).__name__}: {problems}.") from None
+
+    # pydantic calls a model's own __init__ for nested models (a pipeline file's steps) unless it is
+    # marked as the base one; marked, file validation keeps pydantic's errors (with their locations)
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @model_validator(mode="before")
     @classmethod

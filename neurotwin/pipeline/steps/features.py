@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..._validation import did_you_mean
+from ...errors import ConfigError
 from ...features import FEATURES, compute_features
 from ._base import Step
 
@@ -68,6 +69,21 @@ class Features(Step):
                 raise ValueError(f"unknown feature {name!r}; features are {sorted(FEATURES)}."
                                  f"{did_you_mean(name, FEATURES)}")
         return names
+
+    @model_validator(mode="after")
+    def _params(self):
+        """Feature parameters are checked when the pipeline is loaded (``neurotwin pipeline check``)."""
+        for name, given in self.feature_params.items():
+            if name not in FEATURES:
+                raise ValueError(f"feature_params names {name!r}, which is not a feature; features are "
+                                 f"{sorted(FEATURES)}.{did_you_mean(name, FEATURES)}")
+            if name not in self.features:
+                raise ValueError(f"feature_params names {name!r}, which is not in features {self.features}")
+            try:
+                FEATURES[name].check_params(given)
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
+        return self
 
     def apply(self, data, log=None):
         fs = compute_features(data, self.features, params=self.feature_params,

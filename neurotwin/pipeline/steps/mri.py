@@ -21,7 +21,7 @@ from scipy import sparse
 
 from ..._logging import logger
 from ...errors import DataError
-from ...io.mri import freesurfer_lut
+from ...io.mri import freesurfer_lut, repetition_time
 from ...io.timeseries import RegionTimeseries
 from ._base import Step
 
@@ -217,9 +217,7 @@ class Parcellate(Step):
 
             lab_img = resample_from_to(lab_img, (img.shape[:3], img.affine), order=0)
         lab = _label_array(lab_img).ravel()
-        tr = float(img.header.get_zooms()[3]) if len(img.header.get_zooms()) > 3 else 0.0
-        unit = img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "sec"
-        tr = round(tr / 1000 if unit == "msec" else tr, 6)  # pixdim is float32: 0.72 -> 0.72000003
+        tr = repetition_time(img)  # the header's unit, float32 pixdim rounded (one reader with inspect_mri)
         if not tr > 0:
             raise DataError("parcellate: the BOLD header gives no repetition time.")
         data = np.asarray(img.dataobj, dtype=np.float64).reshape(-1, img.shape[3])
