@@ -465,12 +465,18 @@ class Pipeline:
                 (tmp / ".bidsignore").write_text(".neurotwin/\nlogs/\ngroup/\ntwins/\n*.html\n")
 
     def _write_status(self, out: Path, result: RunResult) -> None:
-        """Merge this run's per-recording status into ``logs/status_<pipeline>.tsv``."""
+        """Merge this run's per-recording status into ``logs/status_<pipeline>.tsv``.
+
+        A recording this run left out (``skipped``) keeps the status an earlier run gave it: a run
+        of another task does not undo the outputs of the resting one.
+        """
         logs = out / "logs"
         fname = logs / f"status_{self.config.pipeline.name}.tsv"
         new = result.summary()
         if fname.is_file():
             old = pd.read_csv(fname, sep="\t", dtype=str, keep_default_na=False)
+            earlier = set(old.loc[old["status"] != "skipped", "source"])
+            new = new[(new["status"] != "skipped") | ~new["source"].isin(earlier)]
             old = old[~old["source"].isin(new["source"])]
             new = pd.concat([old, new.astype(str)], ignore_index=True)
         new = new.astype(str).sort_values(["subject", "session", "source"])

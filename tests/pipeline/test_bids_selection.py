@@ -124,6 +124,13 @@ def test_a_run_takes_the_pipelines_tasks_and_lists_what_it_skips(study, pipeline
         assert '"line_freq": 60.0' in json.dumps(sidecar), sidecar
     status = pd.read_csv(out / "logs" / "status_notched.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert status.set_index("source").loc["sub-01/eeg/sub-01_task-arith_eeg.edf", "status"] == "skipped"
+    # a later run of the other task does not mark the resting recordings as skipped
+    assert main(["run", str(study), str(out), "participant", "--pipeline", str(pipeline_file),
+                 "--task", "arith", "--progress", "off"]) == 0
+    status = pd.read_csv(out / "logs" / "status_notched.tsv", sep="\t", dtype=str,
+                         keep_default_na=False).set_index("source")["status"]
+    assert status["sub-01/eeg/sub-01_task-arith_eeg.edf"] == "ok"
+    assert status["sub-02/eeg/sub-02_task-rest_eeg.edf"] == "ok"
 
 
 def test_task_run_and_filter_file_choose_the_recordings(study, pipeline_file, tmp_path):
