@@ -193,6 +193,18 @@ def read_bids_tsv(path: Path) -> pd.DataFrame:
                         f"({type(err).__name__}: {err}). Save it again as UTF-8 text.") from None
 
 
+def name_entities(name: str) -> dict[str, str]:
+    """The ``key-value`` entities of a BIDS file name, by their short keys, in order.
+
+    Examples
+    --------
+    >>> name_entities("sub-01_ses-02_task-rest_run-1_eeg.edf")
+    {'sub': '01', 'ses': '02', 'task': 'rest', 'run': '1'}
+    """
+    stem = Path(name).name.split(".")[0]
+    return dict(part.split("-", 1) for part in stem.split("_") if "-" in part)
+
+
 def _natural(label: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(label))]
 

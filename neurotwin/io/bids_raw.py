@@ -21,6 +21,7 @@ from pathlib import Path
 import mne
 
 from .._logging import mne_verbose
+from .bids import name_entities
 
 __all__ = ["bids_readable", "bids_sidecars"]
 
@@ -42,11 +43,6 @@ def bids_readable(path: Path) -> bool:
     """
     name = path.name.lower()
     return name.startswith("sub-") and any(name.endswith(ext) for ext in _EXTENSIONS)
-
-
-def _entities(name: str) -> dict[str, str]:
-    stem = name.split(".")[0]
-    return dict(part.split("-", 1) for part in stem.split("_") if "-" in part)
 
 
 def bids_sidecars(path: Path, root: Path) -> list[Path]:
@@ -71,7 +67,7 @@ def bids_sidecars(path: Path, root: Path) -> list[Path]:
     list of Path
         In a fixed order.
     """
-    own = _entities(path.name)
+    own = name_entities(path.name)
     found = []
     folders = [path.parent]
     if path.parent.parent != root and path.parent.parent.is_relative_to(root):
@@ -83,7 +79,7 @@ def bids_sidecars(path: Path, root: Path) -> list[Path]:
                 continue
             if f.name == "participants.tsv" or f.name.startswith("."):
                 continue
-            ents = _entities(f.name)
+            ents = name_entities(f.name)
             if all(own.get(k, v) == v for k, v in ents.items()):
                 found.append(f)
     return found

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError
+from ..io.bids import name_entities
 
 __all__ = ["read_bids_filter", "select_recordings"]
 
@@ -98,11 +99,6 @@ def _same(label: str, wanted: str) -> bool:
     return label == wanted
 
 
-def _entities(path: str) -> dict[str, str]:
-    stem = Path(path).name.split(".")[0]
-    return dict(part.split("-", 1) for part in stem.split("_") if "-" in part)
-
-
 def select_recordings(rows: pd.DataFrame, root: Path, *, tasks=None, explicit_task: bool = False, runs=None,
                       bids_filter: dict | None = None) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
     """Keep the recordings a run takes; say why each other one is left out.
@@ -168,7 +164,7 @@ def _reason(row, tasks, explicit_task, runs, bids_filter) -> str | None:
         return f"run {run or '(none)'!r} is not one of --run {', '.join(runs)}"
     if bids_filter:
         names = {str(row.get("suffix") or "").lower(), str(row.get("datatype") or "").lower()} - {""}
-        ents = _entities(row["path"])
+        ents = name_entities(row["path"])
         for query, wanted in bids_filter.items():
             if query not in names:
                 continue

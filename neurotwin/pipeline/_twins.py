@@ -31,7 +31,7 @@ import pandas as pd
 from .._logging import logger, use_log_level
 from ..errors import ConfigError, DataError, NeurotwinError, NoPositionsError, StoreError
 from ..features.featureset import read_featureset
-from ..io.bids import Study, _natural, read_bids_tsv
+from ..io.bids import Study, _natural, name_entities, read_bids_tsv
 from ..io.connectome import read_connectome
 from ..model.connectome import template_connectome
 from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
@@ -188,10 +188,7 @@ def choose_recordings(paths: list[Path], task: str | None = None, run: str | Non
     >>> len(skipped)
     2
     """
-    def entities(path: Path) -> dict:
-        return dict(part.split("-", 1) for part in path.name.split("_") if "-" in part)
-
-    info = [(p, entities(p)) for p in paths]
+    info = [(p, name_entities(p.name)) for p in paths]
     skipped = []
     tasks = sorted({e.get("task") for _, e in info if e.get("task")})
     if task is None and tasks:
