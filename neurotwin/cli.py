@@ -116,16 +116,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .pipeline import clean_work
-    from .pipeline._workdir import default_work_dir
 
-    folder = Path(args.work_dir) if args.work_dir else default_work_dir(Path(args.out_dir))
-    if not folder.exists():
+    folder, freed = clean_work(args.out_dir, args.work_dir)
+    if freed is None:
         print(f"no step cache at {folder}; nothing to remove")
         return 0
-    folder, freed = clean_work(args.out_dir, args.work_dir)
     print(f"removed the step cache {folder} ({freed / 2**20:.1f} MiB); derivatives, twins and reports "
           f"are kept")
     return 0

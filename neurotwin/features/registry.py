@@ -86,10 +86,10 @@ class FeatureSpec:
             raise ConfigError(f"feature {self.name!r}: unknown parameter(s) {unknown}; valid: "
                               f"{valid}.{did_you_mean(unknown[0], self.params)}")
         for key, value in given.items():
-            kind = _kind(self.params[key])
-            if kind is not None and not _is(value, kind):
-                raise ConfigError(f"feature {self.name!r}: {key} = {value!r} must be {kind} (the default is "
-                                  f"{self.params[key]!r}).")
+            accepts = _accepts(self.params[key])
+            if accepts is not None and not accepts[1](value):
+                raise ConfigError(f"feature {self.name!r}: {key} = {value!r} must be {accepts[0]} "
+                                  f"(the default is {self.params[key]!r}).")
             if key in self.choices and value is not None:
                 allowed = self.choices[key]
                 for item in value if isinstance(value, (list, tuple)) else [value]:
@@ -99,31 +99,19 @@ class FeatureSpec:
         return {**self.params, **given}
 
 
-def _kind(default) -> str | None:
-    """What a parameter takes, from its default (None: anything)."""
+def _accepts(default):
+    """``(what a parameter takes, a test of a value)`` from its default; None: anything."""
     if isinstance(default, bool):
-        return "true or false"
+        return "true or false", lambda v: isinstance(v, bool)
     if isinstance(default, (int, float)):
-        return "a number"
+        return "a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     if isinstance(default, str):
-        return "a string"
+        return "a string", lambda v: isinstance(v, str)
     if isinstance(default, (list, tuple)):
-        return "a list"
+        return "a list", lambda v: isinstance(v, (list, tuple, np.ndarray))
     if isinstance(default, dict):
-        return "a table"
+        return "a table", lambda v: isinstance(v, dict)
     return None
-
-
-def _is(value, kind: str) -> bool:
-    if kind == "true or false":
-        return isinstance(value, bool)
-    if kind == "a number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "a string":
-        return isinstance(value, str)
-    if kind == "a list":
-        return isinstance(value, (list, tuple, np.ndarray))
-    return isinstance(value, dict)
 
 
 #: name -> FeatureSpec of every registered feature

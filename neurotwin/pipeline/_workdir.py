@@ -53,7 +53,8 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
-def clean_work(out_dir: str | os.PathLike, work_dir: str | os.PathLike | None = None) -> tuple[Path, int]:
+def clean_work(out_dir: str | os.PathLike,
+               work_dir: str | os.PathLike | None = None) -> tuple[Path, int | None]:
     """Delete a run's step cache; the derivatives, twin store and reports stay.
 
     A later run recomputes what it needs (a run with nothing to do needs
@@ -71,8 +72,8 @@ def clean_work(out_dir: str | os.PathLike, work_dir: str | os.PathLike | None = 
     -------
     folder : Path
         The folder removed.
-    freed : int
-        Bytes freed (0 if there was no cache).
+    freed : int | None
+        Bytes freed; None when there was no cache.
 
     Raises
     ------
@@ -93,7 +94,7 @@ def clean_work(out_dir: str | os.PathLike, work_dir: str | os.PathLike | None = 
     out = Path(out_dir)
     work = Path(work_dir) if work_dir is not None else default_work_dir(out)
     if not work.exists():
-        return work, 0
+        return work, None
     if not (work / MARKER).is_file() and work != default_work_dir(out):
         raise ConfigError(f"{work}: not a neurotwin step cache (no {MARKER} file in it); nothing deleted.")
     freed = folder_bytes(work)
