@@ -84,7 +84,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       session_label=args.session_label, jobs=args.jobs, scheduler=args.scheduler,
                       dask_workers=args.dask_workers, work_dir=args.work_dir, progress=args.progress,
                       command=args.command_line, task=args.task, run=args.run,
-                      bids_filter=args.bids_filter_file, keep_intermediates=args.keep_intermediates)
+                      bids_filter=args.bids_filter_file, keep_intermediates=args.keep_intermediates,
+                      reports=not args.no_reports)
     table = result.summary()
     table["session"] = table["session"].replace("", "-")
     skipped = table[table["status"] == "skipped"]
@@ -128,13 +129,12 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _twin_store(out_dir: str):
-    from pathlib import Path
 
     from .errors import MissingFileError
-    from .pipeline._twins import STORE_NAME
+    from .io.derivatives import Derivatives
     from .twin import TwinStore
 
-    path = Path(out_dir) / STORE_NAME
+    path = Derivatives(out_dir).store
     if not path.exists():
         raise MissingFileError(f"{path}: no twin store; run 'neurotwin run BIDS {out_dir} participant' "
                                f"first.")
@@ -145,28 +145,37 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
     import pandas as pd
 
     twin = _twin_store(args.out_dir).load(args.subject)
-    rows = []
-    for s in twin.states_:
-        row = {"session": s.session, "day": s.at}
-        for name, (mid, lo, hi) in s.posterior.interval(0.9).items():
-            if "[" not in name:
-                row[name] = f"{mid:.3g} [{lo:.3g}, {hi:.3g}]"
-        quality = {k: v for k, v in s.diagnostics.items() if k in ("r_log_psd", "fc_r")}
-        row.update({k: f"{v:.3f}" for k, v in quality.items()})
+    tables = [s.summary(0.9) for s in twin.states_]
+    rows, notes = [], []
+    for i in range(len(tables[0]) if tables else 0):
+        first = tables[0].iloc[i]
+        row = {"parameter": first["label"], "unit": first["unit"]}
+        for s, t in zip(twin.states_, tables):
+            r = t.iloc[i]
+            row[f"ses-{s.session} (day {s.at:g})"] = (f"{r['median']:.3g} [{r['low']:.3g}, {r['high']:.3g}]"
+                                                      + (" !" if r["note"] else ""))
+            if r["note"]:
+                notes.append(f"  ses-{s.session}: {r['label']} {r['median']:.3g} {r['unit']} is {r['note']}")
         rows.append(row)
+    quality = {"parameter": "fit quality", "unit": "r"}
+    for s in twin.states_:
+        q = next((f"{s.diagnostics[k]:.3f}" for k in ("r_log_psd", "fc_r") if k in s.diagnostics), "-")
+        quality[f"ses-{s.session} (day {s.at:g})"] = q + (" poor" if s.diagnostics.get("poor_fit") else "")
+    rows.append(quality)
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
         print(f"twin of sub-{args.subject} ({twin.modality}), {len(twin.states_)} session(s); "
               f"parameters: posterior median [90% interval]")
         print(pd.DataFrame(rows).to_string(index=False))
+        if notes:
+            print("\n! implausible values (do not read them as the patient's):\n" + "\n".join(notes))
         if len(twin.states_) >= 2:
-            names = [n for n in twin.states_[0].posterior.names if "[" not in n]
             span = (twin.states_[-1].at - twin.states_[0].at) or 1.0
             trends = {}
-            for n in names:
-                values = twin.trajectory(n)["value"]
-                trends[n] = (values.iloc[-1] - values.iloc[0]) / span * 365
+            for name, label, unit in zip(tables[0]["name"], tables[0]["label"], tables[0]["unit"]):
+                values = twin.trajectory(name)["value"]
+                trends[f"{label}"] = (values.iloc[-1] - values.iloc[0]) / span * 365, unit
             print("\ntrends (change per year, first to last session): "
-                  + ", ".join(f"{n} {v:+.3g}" for n, v in trends.items()))
+                  + ", ".join(f"{n} {v:+.3g} {u}".rstrip() for n, (v, u) in trends.items()))
         ch = twin.changes()
         flagged = ch.query("flagged")
         print(f"\nalerts (Benjamini-Hochberg, false discovery rate 5 % over each session's "
@@ -174,8 +183,9 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
         for _, r in flagged.iterrows():
             where = f" at {r['location']}" if r["location"] and r["location"] != "global" else ""
             band = f" ({r['band']})" if r["band"] else ""
-            print(f"  ses-{r['session']} (day {r['at']:g}): {r['name']}{band}{where} {r['baseline']:.3g} -> "
-                  f"{r['value']:.3g} (q = {r['q_value']:.2g}, SE of the difference {r['se']:.2g}, "
+            unit = f" {r['unit']}" if r["unit"] not in ("", "1") else ""
+            print(f"  ses-{r['session']} (day {r['at']:g}): {r['label']}{band}{where} {r['baseline']:.3g} -> "
+                  f"{r['value']:.3g}{unit} (q = {r['q_value']:.2g}, SE of the difference {r['se']:.2g}, "
                   f"between-session SD {r['between_sd']:.2g})")
     return 0
 
@@ -190,11 +200,12 @@ def _cmd_twin_simulate(args: argparse.Namespace) -> int:
 
             raise ConfigError(f"--set takes NAME=VALUE, got {item!r}.")
         set_params[name] = float(value)
-    result = twin.what_if(lesion_regions=args.lesion or (), coupling_scale=args.coupling_scale,
-                          set_params=set_params or None)
+    result = twin.what_if(lesion_regions=args.lesion or (), silence_regions=args.silence or (),
+                          coupling_scale=args.coupling_scale, set_params=set_params or None)
     band = tuple(args.band)
     table = result.summary(band).sort_values("power_change_pct")
-    print(f"what-if for sub-{args.subject} ({result.method}): lesion {args.lesion or '-'}, coupling x"
+    print(f"what-if for sub-{args.subject} ({result.method}): disconnect {args.lesion or '-'}, silence "
+          f"{args.silence or '-'}, coupling x"
           f"{args.coupling_scale:g}, set {set_params or '-'}; {band[0]:g}-{band[1]:g} Hz power")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     return 0
@@ -246,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
                           'e.g. {"eeg": {"task": "rest", "acquisition": null}}')
     run.add_argument("--keep-intermediates", action="store_true",
                      help="keep every step's result in the cache (default: only what resuming needs)")
+    run.add_argument("--no-reports", action="store_true",
+                     help="participant level: write no patient reports (e.g. on a cluster node; a later "
+                          "run without it writes them from the outputs)")
     run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes on this machine")
     run.add_argument("--scheduler", default=None, help="address of a Dask scheduler (tcp://host:8786)")
     run.add_argument("--dask-workers", type=int, default=None, help="start a local Dask cluster of N workers")
@@ -269,7 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim = twin_sub.add_parser("simulate", help="run a twin's model with a change (what-if) against itself")
     sim.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
     sim.add_argument("subject", help="subject label (without 'sub-')")
-    sim.add_argument("--lesion", nargs="+", default=None, help="regions to disconnect (labels)")
+    sim.add_argument("--lesion", nargs="+", default=None,
+                     help="regions to disconnect: their connections cut, they keep oscillating (labels)")
+    sim.add_argument("--silence", nargs="+", default=None,
+                     help="regions to silence: clamped to rest, connections kept (labels)")
     sim.add_argument("--coupling-scale", type=float, default=1.0, help="factor on the global coupling G")
     sim.add_argument("--set", nargs="+", default=None, metavar="NAME=VALUE",
                      help="model parameters to change, e.g. f=9.0")

@@ -118,6 +118,27 @@ def normalize_weights(con: Connectome, method: str = "max") -> Connectome:
                    provenance={**con.provenance, "normalized": method})
 
 
+def region_index(con: Connectome, region) -> int:
+    """The index of a region given by label or index (an error names the near labels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.io import Connectome
+    >>> from neurotwin.model.connectome import region_index
+    >>> region_index(Connectome(np.zeros((2, 2)), labels=["lV1", "rV1"]), "rV1")
+    1
+    """
+    if isinstance(region, (int, np.integer)):
+        if not 0 <= region < con.n_regions:
+            raise ConfigError(f"region index {region} is outside 0..{con.n_regions - 1}.")
+        return int(region)
+    labels = list(con.labels) if con.labels else []
+    if region not in labels:
+        raise ConfigError(f"no region {region!r} in this connectome.{did_you_mean(str(region), labels)}")
+    return labels.index(region)
+
+
 def lesion(con: Connectome, regions=(), edges=()) -> Connectome:
     """A copy with regions disconnected and/or edges removed (for what-if simulations).
 
@@ -138,13 +159,7 @@ def lesion(con: Connectome, regions=(), edges=()) -> Connectome:
     [1.0, 0.0, 1.0]
     """
     def index(r):
-        if isinstance(r, (int, np.integer)):
-            if not 0 <= r < con.n_regions:
-                raise ConfigError(f"region index {r} is outside 0..{con.n_regions - 1}.")
-            return int(r)
-        if r not in con.labels:
-            raise ConfigError(f"no region {r!r} in this connectome.{did_you_mean(str(r), con.labels)}")
-        return con.labels.index(r)
+        return region_index(con, r)
 
     w = con.weights.copy()
     for r in regions:

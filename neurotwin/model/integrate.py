@@ -49,6 +49,53 @@ class Simulation:
     sfreq: float
     params: dict
 
+    def to_raw(self, info=None, *, batch: int = 0, ch_names=None):
+        """One batch member as an :class:`mne.io.RawArray`, one channel per region.
+
+        Parameters
+        ----------
+        info : mne.Info | None
+            The channels to use (one per region, at this sampling rate);
+            None makes ``misc`` channels named ``ch_names``.
+        batch : int
+            Which of the K parameter sets.
+        ch_names : list of str | None
+            Region names when ``info`` is None (default ``R0, R1, ...``).
+
+        Returns
+        -------
+        raw : mne.io.RawArray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from neurotwin.model import Hopf, simulate
+        >>> sim = simulate(Hopf(), np.zeros((2, 2)), {"a": -1.0, "f": 10.0}, duration=1.0, dt=1e-3,
+        ...                decimate=4, transient=0.0, random_state=0)
+        >>> raw = sim.to_raw(ch_names=["lV1", "rV1"])
+        >>> raw.ch_names, raw.info["sfreq"], int(raw.n_times)
+        (['lV1', 'rV1'], 250.0, 250)
+        """
+        import mne
+
+        k, _, n = self.data.shape
+        if not -k <= batch < k:
+            raise ConfigError(f"batch {batch} is outside the simulation's {k} parameter set(s).")
+        if info is None:
+            names = list(ch_names) if ch_names is not None else [f"R{i}" for i in range(n)]
+            if len(names) != n:
+                raise ConfigError(f"{len(names)} channel names for {n} regions.")
+            info = mne.create_info(names, self.sfreq, "misc")
+        elif len(info["ch_names"]) != n or not np.isclose(info["sfreq"], self.sfreq):
+            raise DataError(f"info has {len(info['ch_names'])} channels at {info['sfreq']:g} Hz; the "
+                            f"simulation has {n} regions at {self.sfreq:g} Hz.")
+        return mne.io.RawArray(self.data[batch].T, info, verbose="error")
+
+    def __repr__(self) -> str:
+        k, t, n = self.data.shape
+        return (f"<Simulation | {k} parameter set(s), {n} regions, {t} samples at {self.sfreq:g} Hz "
+                f"({t / self.sfreq:g} s)>")
+
 
 _NOISE_BLOCK = 1 << 16  # noise values the NumPy engine draws at once (the compiled one draws its own)
 

@@ -16,7 +16,7 @@ from scipy.signal import welch
 
 from ..errors import ConfigError
 from ..io.connectome import Connectome
-from .connectome import lesion
+from .connectome import lesion, region_index
 from .integrate import simulate
 from .masses import get_model
 from .spectra import cov_to_corr, hopf_covariance, hopf_csd
@@ -51,6 +51,11 @@ class WhatIf:
     method: str
     change: dict
 
+    def __repr__(self) -> str:
+        done = [f"{k} {v}" for k, v in self.change.items() if v not in ([], 1.0, ())]
+        return (f"<WhatIf | {self.method}, {len(self.labels)} regions, {len(self.freqs)} frequencies; "
+                f"changed: {', '.join(done) or 'nothing'}>")
+
     def summary(self, band: tuple[float, float] = (8.0, 13.0)) -> pd.DataFrame:
         """Per region: band power change (%) and change of FC strength (mean |r| to the others).
 
@@ -78,10 +83,24 @@ class WhatIf:
 
 
 def what_if(connectome, params: dict | None = None, *, model: str = "hopf", conduction_velocity=None,
-            lesion_regions=(), lesion_edges=(), coupling_scale: float = 1.0, set_params: dict | None = None,
-            freqs=None, method: str = "auto", duration: float = 60.0, dt: float = 1e-4,
-            random_state=0) -> WhatIf:
+            lesion_regions=(), lesion_edges=(), silence_regions=(), coupling_scale: float = 1.0,
+            set_params: dict | None = None, freqs=None, method: str = "auto", duration: float = 60.0,
+            dt: float = 1e-4, random_state=0) -> WhatIf:
     """Run a model before and after a change and return both outputs.
+
+    Two ways to take a region out, which answer different questions:
+
+    * **disconnect** (``lesion_regions``): every connection to and from the
+      region is cut (a white-matter lesion isolating it). The region keeps
+      oscillating on its own, and with the Hopf model's diffusive coupling
+      it also loses the damping its neighbours imposed, so *its own* power
+      usually rises; the others lose its input.
+    * **silence** (``silence_regions``): the region's activity is clamped to
+      rest (a grey-matter lesion, or an inactivated region): it neither
+      oscillates nor passes anything on, while its connections stay, so its
+      neighbours keep the coupling's damping but receive nothing from it. Its
+      own power goes to zero (-100 %). Computed exactly on the network without
+      the region, each neighbour's damping increased by ``G w_ij`` (Hopf only).
 
     Parameters
     ----------
@@ -95,6 +114,8 @@ def what_if(connectome, params: dict | None = None, *, model: str = "hopf", cond
         m/s; delays from the connectome's tract lengths (None: no delays).
     lesion_regions, lesion_edges
         Regions (labels or indices) to disconnect and edges to cut.
+    silence_regions
+        Regions (labels or indices) clamped to rest (see above).
     coupling_scale : float
         Factor applied to the global coupling ``G``.
     set_params : dict | None
@@ -134,6 +155,10 @@ def what_if(connectome, params: dict | None = None, *, model: str = "hopf", cond
     defaults = {p.name: p.default for p in mass.params}
     altered = {**base, **(set_params or {})}
     altered["G"] = np.asarray(altered.get("G", defaults["G"]), float) * coupling_scale
+    silent = sorted({region_index(con, r) for r in silence_regions})
+    if silent and mass.name != "hopf":
+        raise ConfigError("silence_regions needs the Hopf model (diffusive coupling); use lesion_regions to "
+                          "disconnect regions of other models.")
     delays = None if conduction_velocity is None else con.delays(conduction_velocity)
     freqs = np.arange(1.0, 45.01, 0.5) if freqs is None else np.asarray(freqs, float)
     if method not in ("auto", "closed_form", "simulation"):
@@ -144,19 +169,43 @@ def what_if(connectome, params: dict | None = None, *, model: str = "hopf", cond
         raise ConfigError("the closed form needs the Hopf model below the bifurcation (a < 0 everywhere).")
     use_closed = closed and method != "simulation"
     psd, fc = {}, {}
-    for key, c, p in (("baseline", con, base), ("altered", altered_con, altered)):
-        if use_closed:
-            csd = hopf_csd(c.weights, freqs, p, delays_ms=delays)
-            psd[key] = np.einsum("fii->if", csd).real
-            fc[key] = cov_to_corr(hopf_covariance(c.weights, p, delays_ms=delays))
-        else:
-            sim = simulate(mass, c.weights, p, delays_ms=delays, duration=duration, dt=dt,
-                           decimate=max(1, int(round(1 / (dt * 250)))), random_state=random_state)
-            x = sim.data[0]
-            f, pxx = welch(x.T, fs=sim.sfreq, nperseg=min(len(x), int(4 * sim.sfreq)))
-            psd[key] = np.stack([np.interp(freqs, f, row) for row in pxx])
-            fc[key] = np.corrcoef(x.T)
+    run = {"use_closed": use_closed, "mass": mass, "freqs": freqs, "duration": duration, "dt": dt,
+           "random_state": random_state}
+    psd["baseline"], fc["baseline"] = _outputs(con.weights, base, delays, **run)
+    if not silent:
+        psd["altered"], fc["altered"] = _outputs(altered_con.weights, altered, delays, **run)
+    else:
+        # a silenced region is clamped to rest: the others' equations lose its input but keep the
+        # diffusive coupling's damping towards it (-G w_ij z_i), so the network without it is exact
+        n = con.n_regions
+        keep = np.setdiff1d(np.arange(n), silent)
+        w = altered_con.weights
+        reduced = {}
+        for name, value in altered.items():
+            value = np.asarray(value, float)
+            reduced[name] = value[keep] if value.ndim == 1 and len(value) == n else value
+        a = np.broadcast_to(np.asarray(altered.get("a", defaults["a"]), float), (n,))[keep]
+        reduced["a"] = a - float(altered["G"]) * w[np.ix_(keep, silent)].sum(axis=1)
+        sub_delays = None if delays is None else delays[np.ix_(keep, keep)]
+        p_sub, fc_sub = _outputs(w[np.ix_(keep, keep)], reduced, sub_delays, **run)
+        psd["altered"] = np.zeros((n, len(freqs)))
+        psd["altered"][keep] = p_sub
+        fc["altered"] = np.eye(n)
+        fc["altered"][np.ix_(keep, keep)] = fc_sub
     change = {"lesion_regions": [str(r) for r in lesion_regions],
               "lesion_edges": [[str(a), str(b)] for a, b in lesion_edges],
+              "silence_regions": [str(r) for r in silence_regions],
               "coupling_scale": float(coupling_scale), "set_params": sorted(set_params or {})}
     return WhatIf(labels, freqs, psd, fc, "closed_form" if use_closed else "simulation", change)
+
+
+def _outputs(weights, p: dict, delays, *, use_closed: bool, mass, freqs, duration, dt, random_state):
+    """Region PSDs ``(N, F)`` and FC ``(N, N)`` of one network: closed form or simulated."""
+    if use_closed:
+        csd = hopf_csd(weights, freqs, p, delays_ms=delays)
+        return np.einsum("fii->if", csd).real, cov_to_corr(hopf_covariance(weights, p, delays_ms=delays))
+    sim = simulate(mass, weights, p, delays_ms=delays, duration=duration, dt=dt,
+                   decimate=max(1, int(round(1 / (dt * 250)))), random_state=random_state)
+    x = sim.data[0]
+    f, pxx = welch(x.T, fs=sim.sfreq, nperseg=min(len(x), int(4 * sim.sfreq)))
+    return np.stack([np.interp(freqs, f, row) for row in pxx]), np.corrcoef(x.T)

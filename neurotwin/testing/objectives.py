@@ -51,6 +51,11 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
     assert set(prior.transforms) <= set(TRANSFORMS), f"{name}: unknown transforms"
     assert len(getattr(obj, "bounds", [(None, None)] * p)) >= p, f"{name}: a bound for each parameter"
     assert set(cls.change_thresholds) <= set(prior.names), f"{name}: change thresholds of unknown parameters"
+    assert prior.labels is not None and prior.units is not None and len(prior.labels) == p, \
+        f"{name}: the prior must name its parameters and their units (labels=, units=; see describe)"
+    assert {n.partition("[")[0] for n in prior.names} <= set(cls.parameters), \
+        f"{name}: every parameter needs a human name and unit in {name}.parameters"
+    assert 0 <= cls.poor_fit < 1, f"{name}: poor_fit is a fit quality threshold in [0, 1)"
     theta = np.concatenate([np.asarray(prior.mean, float), np.zeros(n_extra)])
     if hasattr(obj, "start"):
         theta[:p] = obj.start
@@ -78,7 +83,7 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
     from ..twin.inference import Posterior
 
     post = Posterior(list(prior.names), list(prior.transforms), theta[:p], np.diag(np.asarray(prior.sd) ** 2),
-                     {"theta_extra": theta[p:]} if n_extra else {})
+                     {"theta_extra": theta[p:]} if n_extra else {}, prior.labels, prior.units)
     diag = obj.diagnostics(theta, post, prior)
     assert cls.quality in diag, f"{name}: diagnostics lack the fit quality {cls.quality!r}"
     state = TwinState(0, "01", 0.0, post, obj.summary)

@@ -63,6 +63,9 @@ class Prior:
         Prior mean and standard deviation on the unconstrained scale.
     cov : ndarray | None
         A full covariance instead (e.g. the previous session's posterior plus drift).
+    labels, units : list of str | None
+        Each parameter's human name and natural-scale unit (the objective's
+        declaration); the posterior inherits them.
     """
 
     names: list
@@ -70,6 +73,8 @@ class Prior:
     mean: np.ndarray
     sd: np.ndarray
     cov: np.ndarray | None = None
+    labels: list | None = None
+    units: list | None = None
 
     def __post_init__(self):
         n = len(self.names)
@@ -77,6 +82,7 @@ class Prior:
             raise FitError("prior names, transforms, means and sds differ in length.")
         if not set(self.transforms) <= set(TRANSFORMS):
             raise FitError(f"transforms must be among {TRANSFORMS}.")
+        _check_described(self.names, self.labels, self.units)
 
     def natural(self, theta: np.ndarray) -> dict[str, float]:
         """Natural-scale values by name."""
@@ -95,6 +101,22 @@ class Posterior:
     cov : ndarray, shape (P, P)
     extra : dict
         Parameters fitted by MAP without a posterior (e.g. edge modifiers), name -> array.
+    labels, units : list of str | None
+        Human names and natural-scale units, as in :class:`Prior`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.twin import Posterior
+    >>> post = Posterior(["f", "velocity"], ["identity", "log"], np.array([10.2, np.log(6.0)]),
+    ...                  np.diag([0.01, 0.04]), labels=["alpha frequency", "conduction velocity"],
+    ...                  units=["Hz", "m/s"])
+    >>> post
+    <Posterior | 2 parameters: alpha frequency 10.2 Hz [10, 10.4], conduction velocity 6 m/s [4.32, 8.34]>
+    >>> print(post.summary()[["label", "unit", "median"]].round(2).to_string(index=False))
+                  label unit  median
+        alpha frequency   Hz    10.2
+    conduction velocity  m/s     6.0
     """
 
     names: list
@@ -102,6 +124,11 @@ class Posterior:
     mean: np.ndarray
     cov: np.ndarray
     extra: dict = field(default_factory=dict)
+    labels: list | None = None
+    units: list | None = None
+
+    def __post_init__(self):
+        _check_described(self.names, self.labels, self.units)
 
     @property
     def sd(self) -> np.ndarray:
@@ -127,6 +154,64 @@ class Posterior:
         """Draws ``(n, P)`` on the unconstrained scale."""
         rng = check_random_state(random_state)
         return rng.multivariate_normal(self.mean, self.cov, size=n, method="eigh")
+
+    def label(self, name: str) -> tuple[str, str]:
+        """A parameter's human name and unit (its code name and ``""`` when not declared)."""
+        i = list(self.names).index(name)
+        return (self.labels[i] if self.labels else name), (self.units[i] if self.units else "")
+
+    def summary(self, level: float = 0.9, *, offsets: bool = False):
+        """The parameters as a table: name, human name, unit, median and central credible interval.
+
+        Parameters
+        ----------
+        level : float
+            Credible level of the interval (0.9: 5th to 95th percentile).
+        offsets : bool
+            Include the per-channel and per-region offsets (names with ``[...]``); by
+            default only the global parameters.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            ``name, label, unit, median, low, high`` on the natural scale.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from neurotwin.twin import Posterior
+        >>> post = Posterior(["f"], ["identity"], np.array([10.0]), np.array([[0.01]]),
+        ...                  labels=["alpha frequency"], units=["Hz"])
+        >>> post.summary().round(2).to_dict("records")
+        [{'name': 'f', 'label': 'alpha frequency', 'unit': 'Hz', 'median': 10.0, 'low': 9.84, 'high': 10.16}]
+        """
+        import pandas as pd
+
+        rows = []
+        for name, (mid, lo, hi) in self.interval(level).items():
+            if "[" in name and not offsets:
+                continue
+            label, unit = self.label(name)
+            rows.append({"name": name, "label": label, "unit": unit, "median": mid, "low": lo, "high": hi})
+        return pd.DataFrame(rows, columns=["name", "label", "unit", "median", "low", "high"])
+
+    def __repr__(self) -> str:
+        shown = [n for n in self.names if "[" not in n][:4]
+        parts = []
+        for n in shown:
+            mid, lo, hi = self.interval(0.9)[n]
+            label, unit = self.label(n)
+            unit = f" {unit}" if unit and unit != "1" else ""
+            parts.append(f"{label} {mid:.3g}{unit} [{lo:.3g}, {hi:.3g}]")
+        more = len(self.names) - len(shown)
+        return (f"<Posterior | {len(self.names)} parameters: {', '.join(parts)}"
+                f"{f', ... ({more} more)' if more else ''}>")
+
+
+def _check_described(names, labels, units) -> None:
+    for what, values in (("labels", labels), ("units", units)):
+        if values is not None and len(values) != len(names):
+            raise FitError(f"{len(values)} {what} for {len(names)} parameters.")
 
 
 def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0, extra_mean=None, x0=None,
@@ -280,7 +365,7 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
     if not best.success:
         logger.info("fit stopped before convergence: %s", best.message)
     return Posterior(list(prior.names), list(prior.transforms), theta[:p].copy(), cov,
-                     {"theta_extra": theta[p:].copy()} if n_extra else {}), info
+                     {"theta_extra": theta[p:].copy()} if n_extra else {}, prior.labels, prior.units), info
 
 
 def sandwich(cov: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

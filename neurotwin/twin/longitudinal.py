@@ -52,6 +52,7 @@ import pandas as pd
 from scipy.stats import norm
 from scipy.stats import t as student
 
+from .._logging import logger
 from ..errors import ConfigError
 from .inference import from_unconstrained
 from .variability import (
@@ -64,14 +65,28 @@ from .variability import (
     variability_sums,
 )
 
-__all__ = ["CHANGE_COLUMNS", "TESTED_FEATURES", "changes", "feature_changes", "forecast", "measure",
-           "population_sums", "population_variability", "session_values", "trajectory", "variability_of"]
+__all__ = ["CHANGE_COLUMNS", "FEATURE_INFO", "TESTED_FEATURES", "changes", "feature_changes", "forecast",
+           "measure", "population_sums", "population_variability", "session_values", "trajectory",
+           "variability_of"]
 
 #: features compared across sessions (per channel and for the mean spectrum)
 TESTED_FEATURES = ("iaf", "aperiodic_exponent", "aperiodic_offset", "band_power_rel", "spectral_edge",
                    "theta_beta", "fc_mean")
+#: each tested feature's human name, unit and the range its value can take in an adult's resting EEG
+#: (a forecast outside it is flagged): the IAF within its search band (the iaf feature's default),
+#: an aperiodic exponent of 0-4 (Donoghue et al. 2020 report 0.5-2.5 for scalp EEG), ratios >= 0
+FEATURE_INFO = {
+    "iaf": ("individual alpha frequency", "Hz", (7.0, 14.0)),
+    "aperiodic_exponent": ("aperiodic exponent", "1", (0.0, 4.0)),
+    "aperiodic_offset": ("aperiodic offset", "log10 data", (-np.inf, np.inf)),
+    "band_power_rel": ("relative band power", "1", (0.0, 1.0)),
+    "spectral_edge": ("spectral edge frequency", "Hz", (0.0, np.inf)),
+    "theta_beta": ("theta/beta power ratio", "1", (0.0, np.inf)),
+    "fc_mean": ("mean connectivity", "1", (-1.0, 1.0)),
+}
 #: columns of :func:`changes`
-CHANGE_COLUMNS = ["session", "at", "kind", "name", "location", "band", "baseline", "value", "difference",
+CHANGE_COLUMNS = ["session", "at", "kind", "name", "label", "unit", "location", "band", "baseline", "value",
+                  "difference",
                   "se", "between_sd", "sd_source", "dof", "p_value", "family_q", "q_value", "threshold",
                   "meaningful", "p_meaningful", "flagged", "n_tests", "n_families"]
 #: a session identifies a parameter when its own sd is below this share of the template prior's sd
@@ -255,8 +270,10 @@ def _feature_rows(base_feats: dict, feats: dict, var: Variability, k_blocks: flo
         dof = _satterthwaite([se0 ** 2, se ** 2, 2 * tau ** 2], [k_blocks, k_blocks, dof_tau])
         diff = value - v0
         shown = (np.exp(v0), np.exp(value)) if key[0] in LOG_FEATURES else (v0, value)
-        rows.append({"session": session, "at": at, "kind": "feature", "name": key[0],
-                     "location": key[1], "band": key[2], "baseline": shown[0], "value": shown[1],
+        label, unit, _ = FEATURE_INFO.get(key[0], (key[0], "", None))
+        rows.append({"session": session, "at": at, "kind": "feature", "name": key[0], "label": label,
+                     "unit": unit, "location": key[1], "band": key[2], "baseline": shown[0],
+                     "value": shown[1],
                      "difference": float(diff), "se": float(np.sqrt(meas)), "between_sd": tau,
                      "sd_source": src, "dof": dof, "p_value": float(2 * student.sf(abs(diff) / sd, dof)),
                      "meaningful": np.nan, "p_meaningful": np.nan})
@@ -349,8 +366,9 @@ def changes(twin, *, fdr: float = 0.05) -> pd.DataFrame:
             sd = np.sqrt(meas + 2 * tau ** 2)
             p_big = max(norm.cdf((-delta - m) / sd), norm.sf((delta - m) / sd))
             dof = _satterthwaite([meas, 2 * tau ** 2], [np.inf, dof_tau])
+            label, unit = base.posterior.label(name)
             rows.append({"session": s.session, "at": s.at, "kind": "parameter", "name": name,
-                         "location": "", "band": "",
+                         "label": label, "unit": unit, "location": "", "band": "",
                          "baseline": float(from_unconstrained(then[0], transforms[i])),
                          "value": float(from_unconstrained(now[0], transforms[i])),
                          "difference": float(m), "se": float(np.sqrt(meas)), "between_sd": tau,
@@ -498,6 +516,29 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
     trend's level and slope uncertainty, the drift over the horizon, the
     between-session SD and the last session's own measurement spread.
 
+    A trend needs 3 sessions on at least 2 different days; before that the
+    forecast is the current level (``basis`` says which). A forecast that
+    leaves the plausible range (a parameter's template prior's central
+    99 %, a feature's :data:`FEATURE_INFO` range) while the last session is
+    inside it is kept, with a ``note`` and a logged warning: a trend
+    extrapolated that far is not a prediction to act on. (A level that is
+    already outside is the state's own flag, :meth:`TwinState.summary`.)
+
+    Parameters
+    ----------
+    twin : Twin
+    at : float
+        Day to forecast (days since the first session; not before the last).
+    level : float
+        Predictive interval level.
+    names : list of str | None
+        Parameters to forecast (default: the global ones).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``kind, name, label, unit, at, value, low, high, basis, note``.
+
     Examples
     --------
     >>> from neurotwin.twin import Twin
@@ -519,6 +560,8 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
     names = list(names) if names is not None else [n for n in post.names if "[" not in n] or post.names
     times = np.array([s.at for s in twin.states_])
     horizon = at - last.at
+    basis = (f"trend over {len(times)} sessions" if _has_trend(times) else
+             "current level (a trend needs 3 sessions on 2 or more days)")
     rows = []
     for name in names:
         i = _index(twin, name)
@@ -539,8 +582,17 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         sd = np.sqrt(level_var + last_own + tau ** 2 + drift)
         tr = post.transforms[i]
         lo, hi = sorted(float(from_unconstrained(mean + k * z * sd, tr)) for k in (-1, 1))
-        rows.append({"kind": "parameter", "name": name, "at": at,
-                     "value": float(from_unconstrained(mean, tr)), "low": lo, "high": hi})
+        label, unit = post.label(name)
+        template = (last.features.get("own") or {}).get(name, [])[2:4]  # the template prior's sd, mean
+        note = ""
+        now = float(post.mean[i])  # a level already outside is the state's own flag (TwinState.summary)
+        if len(template) == 2 and abs(mean - template[1]) > 2.576 * template[0] >= abs(now - template[1]):
+            lo_ok, hi_ok = sorted(float(from_unconstrained(template[1] + k * 2.576 * template[0], tr))
+                                  for k in (-1, 1))
+            note = f"outside the plausible range (the template prior's 99 %: {lo_ok:.3g} to {hi_ok:.3g})"
+        rows.append({"kind": "parameter", "name": name, "label": label, "unit": unit, "at": at,
+                     "value": float(from_unconstrained(mean, tr)), "low": lo, "high": hi, "basis": basis,
+                     "note": note})
     per = [_feature_values(s) for s in twin.states_]
     for feat in TESTED_FEATURES:
         key = (feat, "global", "")
@@ -556,6 +608,16 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         lo, hi = mid - z * sd, mid + z * sd
         if feat in LOG_FEATURES:
             lo, hi, mid = np.exp(lo), np.exp(hi), np.exp(mid)
-        rows.append({"kind": "feature", "name": feat, "at": at, "value": float(mid),
-                     "low": float(lo), "high": float(hi)})
-    return pd.DataFrame(rows)
+        label, unit, (low_ok, high_ok) = FEATURE_INFO[feat]
+        last_value = np.exp(y[-1]) if feat in LOG_FEATURES else y[-1]
+        leaves = not low_ok <= mid <= high_ok and low_ok <= last_value <= high_ok
+        note = f"outside the plausible range ({low_ok:g} to {high_ok:g})" if leaves else ""
+        rows.append({"kind": "feature", "name": feat, "label": label, "unit": unit, "at": at,
+                     "value": float(mid), "low": float(lo), "high": float(hi),
+                     "basis": f"trend over {len(t)} sessions" if _has_trend(t) else basis, "note": note})
+    for r in rows:
+        if r["note"]:
+            logger.warning("twin %s: the forecast of %s at day %g (%.3g) is %s; do not act on it",
+                           twin.subject, r["label"], at, r["value"], r["note"])
+    return pd.DataFrame(rows, columns=["kind", "name", "label", "unit", "at", "value", "low", "high", "basis",
+                                       "note"])

@@ -334,6 +334,13 @@ class TwinStore:
         with self._db() as con:
             return con.execute("SELECT COUNT(*) FROM twins").fetchone()[0]
 
+    def __repr__(self) -> str:
+        try:
+            count = f"{self.subjects_count()} twin(s)"
+        except Exception:  # a repr never raises: a store that cannot be read says so
+            count = "unreadable"
+        return f"<TwinStore {self.path.name} | {count}, schema v{SCHEMA_VERSION}>"
+
     def exists(self, subject: str) -> bool:
         """Whether the subject has a twin here."""
         with self._db() as con:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from .. import __version__
 from .._logging import logger, verbose
 from ..errors import ConfigError, DataError
 from ..features.featureset import FeatureSet
 from ..io.connectome import Connectome
 from ..model.connectome import normalize_weights, template_connectome
-from .inference import Posterior, Prior, fit_map, from_unconstrained, own_evidence, sandwich
-from .longitudinal import changes, forecast, session_values, trajectory
+from .fitting import fit_state
+from .inference import Prior, from_unconstrained
+from .longitudinal import changes, forecast, trajectory
 from .objectives import OBJECTIVES, get_objective
 from .state import TwinState
 from .variability import Variability
@@ -117,70 +115,9 @@ class Twin:
     # ------------------------------------------------------------------ fitting
     def _fit_state(self, features, session, at, prior: Prior, extra_mean, restarts) -> TwinState:
         obj, summary = self._objective(features)
-        summary = {**summary, "values": session_values(features),
-                   "n_blocks": (features.provenance or {}).get("se", {}).get("n_blocks")}
-        if prior is None:
-            prior = obj.prior
-        elif list(prior.names) != list(obj.prior.names):
-            raise DataError("these features give other parameters than the twin's (different regions?).")
-        t0 = time.perf_counter()
-        n_extra = getattr(obj, "n_extra", 0)
-        starts = obj.starts(prior, first=prior is obj.prior) if hasattr(obj, "starts") else None
-        tol = getattr(obj, "tolerance", None)
-        maxiter = getattr(obj, "maxiter", 500)
-        reweight = hasattr(obj, "reweight")
-        post, info = fit_map(obj, prior, n_extra=n_extra, extra_sd=getattr(obj, "edge_sd", 1.0),
-                             extra_mean=extra_mean, x0=starts, restarts=restarts,
-                             random_state=self.random_state, hessian=not reweight, tol=tol,
-                             maxiter=maxiter)
-        if reweight:
-            # weigh frequencies by the fitted model's channel redundancy, then refine and take the posterior
-            obj.reweight(post.mean)
-            evals = info["n_evals"]
-            post, info = fit_map(obj, prior, x0=[np.array(post.mean)], restarts=0,
-                                 random_state=self.random_state, tol=tol, maxiter=maxiter)
-            info["n_evals"] += evals
-        theta = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
-        scores = obj.block_scores(theta) if hasattr(obj, "block_scores") else None
-        spread = {"posterior": "laplace"}
-        laplace, factor = post.cov, None
-        if scores is not None and len(scores) >= 3:
-            cov, factor = sandwich(post.cov, scores)
-            post = Posterior(post.names, post.transforms, post.mean, cov, post.extra)
-            spread = {"posterior": f"laplace widened by the sandwich over {len(scores)} blocks",
-                      "sd_inflation": {n: round(float(x), 3) for n, x in zip(post.names, factor)
-                                       if "[" not in n}}
-        # the session's own estimate of the followed parameters (an update's posterior also holds the
-        # earlier sessions): what change detection compares
-        if prior is obj.prior:  # a first session: its posterior is its own evidence
-            own_mean, own_sd = np.asarray(post.mean), np.sqrt(np.diag(laplace)) * (
-                1.0 if factor is None else factor)
-        else:
-            grad = np.asarray(obj(theta)[1], float)[:len(post.mean)]
-            own_mean, own_sd = own_evidence(post.mean, laplace, prior, obj.prior, factor, grad=grad)
-        template_sd = np.asarray(obj.prior.sd, float)
-        summary["own"] = {n: [float(own_mean[i]), float(own_sd[i]), float(template_sd[i])]
-                          for i, n in enumerate(post.names) if n in self.change_thresholds}
-        diag = {"nll": info["nll"], "converged": info["converged"], "n_evals": info["n_evals"],
-                "warnings": info["warnings"], "at_bound": info.get("at_bound", []),
-                "seconds": round(time.perf_counter() - t0, 2), **spread}
-        more = obj.diagnostics(theta, post, prior)
-        diag["warnings"] = [*diag["warnings"], *more.pop("warnings", [])]
-        diag.update(more)
-        prov = {"neurotwin": __version__, "model": "hopf", "modality": self.modality,
-                "objective": type(obj).__name__,
-                "connectome": getattr(self.connectome, "name", "") or "subject",
-                "prior": "template" if not self.states_ else f"state {self.states_[-1].index}",
-                "process_noise": self.process_noise, "random_state": self.random_state,
-                "features": {k: v for k, v in (features.provenance or {}).items()
-                             if k in ("neurotwin", "psd")}}
-        if not info["converged"]:
-            logger.warning("twin %s, session %s: the fit stopped before it converged (%s); its parameters "
-                           "may be off", self.subject, session, info.get("message", "iteration limit"))
-        for w in diag["warnings"]:  # kept in diagnostics["warnings"]; a study run sums them up in one line
-            logger.info("twin %s, session %s: %s", self.subject, session, w)
+        state = fit_state(self, obj, summary, features, session, at, prior, extra_mean, restarts)
         self._fitted[len(self.states_)] = obj
-        return TwinState(len(self.states_), str(session), float(at), post, summary, diag, prov)
+        return state
 
     @verbose
     def fit(self, features: FeatureSet, *, session: str | None = None, at: float = 0.0, verbose=None) -> Twin:
@@ -249,7 +186,8 @@ class Twin:
         post = last.posterior
         drift = self.process_noise * (at - last.at)
         prior = Prior(post.names, post.transforms, np.array(post.mean), np.sqrt(np.diag(post.cov) + drift),
-                      cov=np.array(post.cov) + drift * np.eye(len(post.names)))
+                      cov=np.array(post.cov) + drift * np.eye(len(post.names)), labels=post.labels,
+                      units=post.units)
         state = self._fit_state(features, session, at, prior, post.extra.get("theta_extra"), 0)
         state.diagnostics["gap_days"] = float(at - last.at)
         if at == last.at:
@@ -346,6 +284,65 @@ class Twin:
                               "parameters, not the recording's channels and their positions.")
         return obj.predict(self.theta(state))
 
+    def simulate(self, duration: float = 60.0, *, features: FeatureSet | None = None, sfreq: float = 250.0,
+                 state: int = -1, random_state=None):
+        """A recording of the patient as the twin models it: sensor EEG on the patient's channels.
+
+        The draw is a Gaussian process with the model's sensor cross-spectrum
+        at the state's parameters (the network seen through the lead field
+        and each channel's gain, plus its aperiodic and beta background;
+        :func:`neurotwin.model.synthesis.gaussian_from_csd`): its spectra and
+        coherences are the twin's, delays included. The data are average-
+        referenced, as the fitted features.
+
+        Parameters
+        ----------
+        duration : float
+            Seconds to simulate.
+        features : FeatureSet | None
+            A session's features, for the channels and their positions; None
+            takes the ones the state was fitted to (while the twin is in memory).
+        sfreq : float
+            Sampling rate of the result in Hz.
+        state : int
+            Which state's parameters (default the last).
+        random_state : int | numpy.random.Generator | None
+            Seed (default: the twin's ``random_state``).
+
+        Returns
+        -------
+        raw : mne.io.RawArray
+            EEG channels in V with the recording's (or the template 10-05) positions.
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").simulate(10.0)
+        Traceback (most recent call last):
+        ...
+        neurotwin.errors.ConfigError: the twin has no fitted state yet; call fit() first.
+        """
+        import mne
+
+        from ..model.synthesis import gaussian_from_csd
+
+        st = self._state(state)
+        if not duration > 0 or not sfreq > 0:
+            raise ConfigError(f"duration and sfreq must be > 0, got {duration!r} and {sfreq!r}.")
+        obj = self._objective(features)[0] if features is not None else self._fitted.get(st.index)
+        if obj is None:
+            raise ConfigError("pass the session's features (simulate(features=...)): the twin keeps its "
+                              "parameters, not the recording's channels and their positions.")
+        if not hasattr(obj, "sensor_csd"):
+            raise ConfigError(f"a {self.modality} twin models no sensors to simulate; use what_if() or "
+                              f"neurotwin.model.simulate for its network.")
+        grid = np.linspace(0.0, sfreq / 2, int(np.ceil(sfreq / 2 / 0.25)) + 1)  # 0.25 Hz, interpolated
+        csd = obj.sensor_csd(self.theta(state), grid[1:])  # (the mean, at 0 Hz, is not drawn)
+        csd = np.concatenate([csd[:1], csd])
+        seed = self.random_state if random_state is None else random_state
+        data = gaussian_from_csd(csd, grid, int(round(duration * sfreq)), sfreq, random_state=seed)
+        return mne.io.RawArray(data, obj.sensor_info(sfreq), verbose="error")
+
     def observed(self, features: FeatureSet):
         """The features as the twin sees them: the PSD on its grid (EEG) or the FC (BOLD).
 
@@ -393,27 +390,120 @@ class Twin:
 
     # ------------------------------------------------------------------ longitudinal
     def trajectory(self, name: str, level: float = 0.9):
-        """One parameter across sessions with its credible band (see :func:`longitudinal.trajectory`)."""
+        """One parameter across sessions: posterior median and central credible band per state.
+
+        Parameters
+        ----------
+        name : str
+            A parameter name (``"f"``; ``posterior.summary()`` lists them with their human names).
+        level : float
+            Credible level of the band.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            ``session, at, value, low, high`` (natural scale), one row per state.
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").trajectory("f").empty
+        True
+        """
         return trajectory(self, name, level)
 
     def changes(self, *, fdr: float = 0.05):
-        """Changes against the baseline session (see :func:`longitudinal.changes`)."""
+        """Every later session against the first: which parameters and features changed, and how surely.
+
+        Each session's own estimate of the followed parameters and its
+        features (every channel and the mean spectrum) are compared with the
+        first session's, against their measured standard errors and the
+        between-session variability (the patient's own from 3 earlier
+        sessions on, else the study's or the literature's); alerts control
+        the false discovery rate per session (:func:`neurotwin.twin.changes`).
+
+        Parameters
+        ----------
+        fdr : float
+            False discovery rate of a session's alerts.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per test (:data:`~neurotwin.twin.longitudinal.CHANGE_COLUMNS`), with the
+            human ``label`` and ``unit``; ``flagged`` marks the alerts.
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").changes().empty  # a twin needs two sessions to compare
+        True
+        """
         return changes(self, fdr=fdr)
 
     def forecast(self, at: float, *, level: float = 0.9, names=None):
-        """Parameters and features predicted at day ``at`` (see :func:`longitudinal.forecast`)."""
+        """What a session at day ``at`` would measure: parameters and features with predictive intervals.
+
+        A trend needs 3 sessions on 2 or more days; before that the forecast
+        is the current level (``basis`` says which), and a forecast outside
+        the plausible range carries a ``note`` and a logged warning
+        (:func:`neurotwin.twin.forecast`).
+
+        Parameters
+        ----------
+        at : float
+            Day (days since the first session; not before the last session).
+        level : float
+            Level of the predictive interval.
+        names : list of str | None
+            Parameters to forecast (default: the global ones).
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            ``kind, name, label, unit, at, value, low, high, basis, note``.
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").forecast(90.0)
+        Traceback (most recent call last):
+        ...
+        neurotwin.errors.ConfigError: forecasting needs at least one fitted session.
+        """
         return forecast(self, at, level=level, names=names)
 
     def what_if(self, state: int = -1, **changes_):
         """Run the twin's model with a change (lesion, coupling, parameters) against itself.
 
-        Keyword arguments go to :func:`neurotwin.model.what_if` (e.g.
-        ``lesion_regions=["rV1"]``, ``coupling_scale=0.5``); the baseline is
-        this state's fitted network.
+        Keyword arguments go to :func:`neurotwin.model.what_if`:
+        ``lesion_regions`` disconnects regions (their connections cut; they
+        keep oscillating, and with the diffusive coupling their own power
+        rises), ``silence_regions`` clamps them to rest (connections kept;
+        their power goes to zero), ``coupling_scale`` scales ``G`` and
+        ``set_params`` changes the Hopf parameters. The baseline is this
+        state's fitted network (per-region damping and frequency, coupling,
+        conduction delays).
+
+        Parameters
+        ----------
+        state : int
+            Which state's network (default the last).
+        **changes_
+            The change, as above.
 
         Returns
         -------
         result : neurotwin.model.WhatIf
+            Region PSDs and FC before and after; ``summary(band)`` per region.
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").what_if(silence_regions=["rV1"])
+        Traceback (most recent call last):
+        ...
+        neurotwin.errors.ConfigError: the twin has no fitted state yet.
         """
         from ..model.whatif import what_if
 

@@ -157,6 +157,33 @@ def test_what_if_lesion_and_coupling_closed_form():
     np.testing.assert_array_equal(same.psd["altered"], same.psd["baseline"])
 
 
+def test_silencing_a_region_clamps_it_and_differs_from_disconnecting_it():
+    from scipy.linalg import solve_continuous_lyapunov
+
+    w, _ = _net(5, seed=6)
+    w = w + w.T
+    con = Connectome(w, labels=list("ABCDE"))
+    params = {"a": -6.0, "G": 2.0, "f": 10.0}
+    silent = what_if(con, params, silence_regions=["B"]).summary().set_index("region")
+    cut = what_if(con, params, lesion_regions=["B"]).summary().set_index("region")
+    assert silent.loc["B", "power_change_pct"] == pytest.approx(-100.0)
+    assert cut.loc["B", "power_change_pct"] > 0  # disconnected, B loses its neighbours' damping
+    # the definition, independently: the linear system with B's row of the Jacobian clamped to zero
+    # (its state stays at rest) is the sub-block of the full Jacobian over the others
+    a, g, omega = -6.0, 2.0, 2 * np.pi * 10.0
+    jac = np.diag(np.full(5, a + 1j * omega) - g * w.sum(axis=1)) + g * w
+    keep = [0, 2, 3, 4]
+    sub = jac[np.ix_(keep, keep)]
+    cov = solve_continuous_lyapunov(sub, -2 * np.eye(4, dtype=complex) * 0.1 ** 2)  # Hopf sigma 0.1
+    corr = cov.real / np.sqrt(np.outer(np.diag(cov.real), np.diag(cov.real)))
+    result = what_if(con, params, silence_regions=["B"])
+    np.testing.assert_allclose(result.fc["altered"][np.ix_(keep, keep)], corr, atol=1e-8)
+    with pytest.raises(ConfigError, match="no region 'Z'"):
+        what_if(con, params, silence_regions=["Z"])
+    with pytest.raises(ConfigError, match="Hopf"):
+        what_if(con, {"G": 1.0}, model="jansen_rit", silence_regions=["B"])
+
+
 def test_what_if_by_simulation_shares_the_noise():
     w = np.array([[0.0, 1.0], [1.0, 0.0]])
     same = what_if(w, {"G": 1.0}, model="jansen_rit", duration=2.0, dt=5e-4)

@@ -121,7 +121,7 @@ def test_an_update_keeps_the_sessions_own_evidence(make_session, small_connectom
     first, second = make_session(f=10.0, seed=5), make_session(f=9.0, seed=6, session="02")
     twin = Twin("01", connectome=small_connectome).fit(first).update(second, at=30.0)
     alone = Twin("01", connectome=small_connectome).fit(second)
-    own_f, own_sd, _ = twin.states_[1].features["own"]["f"]
+    own_f, own_sd, *_ = twin.states_[1].features["own"]["f"]
     post = twin.states_[1].posterior
     filtered = post.mean[post.names.index("f")]
     solo = alone.states_[0].posterior

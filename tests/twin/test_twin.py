@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from scipy.linalg import solve_continuous_lyapunov
@@ -102,7 +104,7 @@ def test_bold_summary_of_real_hcp_time_series(shared_data):
     assert ((s["peak_freqs"] >= 0.01) & (s["peak_freqs"] <= 0.1)).all()
 
 
-def test_eeg_twin_recovers_the_alpha_frequency_and_flags_slowing(make_session, small_connectome):
+def test_eeg_twin_recovers_the_alpha_frequency_and_flags_slowing(make_session, small_connectome, caplog):
     # the simulated sessions vary only by their sampling noise: a study would estimate a small
     # between-session SD (with the literature default of 0.3 Hz, 1 Hz would be z ≈ 2.3)
     study = Variability({"f": 0.05}, {"f": 50.0}).to_dict()
@@ -122,6 +124,16 @@ def test_eeg_twin_recovers_the_alpha_frequency_and_flags_slowing(make_session, s
     fc = twin.forecast(270.0).set_index("name")
     assert fc.loc["f", "low"] < fc.loc["f", "value"] < fc.loc["f", "high"]
     assert fc.loc["f", "value"] < traj["value"].iloc[2]  # the downward trend continues
+    assert fc.loc["f", "basis"] == "trend over 3 sessions" and fc.loc["f", "label"] == "alpha frequency"
+    assert fc.loc["f", "note"] == ""
+    # extrapolated for 30 years the trend leaves the physiological range: kept, marked and logged
+    with caplog.at_level(logging.WARNING, logger="neurotwin"):
+        far = twin.forecast(180.0 + 30 * 365).set_index("name")
+    assert "outside the plausible range" in far.loc["f", "note"]
+    assert any("forecast of alpha frequency" in r.getMessage() for r in caplog.records)
+    two = Twin("01", connectome=small_connectome, restarts=0, variability=study)
+    two.states_ = twin.states_[:2]
+    assert set(two.forecast(270.0)["basis"]) == {"current level (a trend needs 3 sessions on 2 or more days)"}
 
 
 def test_states_are_immutable(make_session, small_connectome):

@@ -7,9 +7,9 @@ Examples
 {'bold': 'fc_r', 'eeg': 'r_log_psd'}
 """
 
-from .base import OBJECTIVES, Objective, get_objective, register_objective
+from .base import OBJECTIVES, Objective, describe, get_objective, register_objective
 from .bold_fc import BoldObjective
 from .eeg_psd import SpectrumObjective
 
-__all__ = ["OBJECTIVES", "BoldObjective", "Objective", "SpectrumObjective", "get_objective",
+__all__ = ["OBJECTIVES", "BoldObjective", "Objective", "SpectrumObjective", "describe", "get_objective",
            "register_objective"]

@@ -29,7 +29,7 @@ import numpy as np
 from ..._validation import did_you_mean
 from ...errors import ConfigError, DataError
 
-__all__ = ["OBJECTIVES", "Objective", "feature_array", "get_objective", "register_objective"]
+__all__ = ["OBJECTIVES", "Objective", "describe", "feature_array", "get_objective", "register_objective"]
 
 #: modality -> objective class
 OBJECTIVES: dict[str, type] = {}
@@ -63,6 +63,29 @@ def get_objective(modality: str) -> type:
     return OBJECTIVES[modality]
 
 
+def describe(names, parameters: dict) -> tuple[list[str], list[str]]:
+    """Human names and units of parameter names, from an objective's :attr:`Objective.parameters`.
+
+    An indexed name (``f_offset[O1]``) takes its base's description and adds where it applies.
+
+    Examples
+    --------
+    >>> from neurotwin.twin.objectives import describe
+    >>> describe(["f", "f_offset[O1]"], {"f": ("alpha frequency", "Hz"),
+    ...                                  "f_offset": ("alpha frequency offset", "Hz")})
+    (['alpha frequency', 'alpha frequency offset, O1'], ['Hz', 'Hz'])
+    """
+    labels, units = [], []
+    for name in names:
+        base, _, where = str(name).partition("[")
+        if base not in parameters:
+            raise ConfigError(f"parameter {name!r} is not declared (known: {sorted(parameters)}).")
+        label, unit = parameters[base]
+        labels.append(f"{label}, {where[:-1]}" if where else label)
+        units.append(unit)
+    return labels, units
+
+
 def feature_array(features, name: str):
     """The one array called ``name`` in a FeatureSet (keys may carry ``subject/session/`` prefixes)."""
     hits = [k for k in features.arrays if k == name or k.endswith("/" + name)]
@@ -76,12 +99,17 @@ class Objective:
     """Base class of twin objectives: the methods :class:`~neurotwin.twin.Twin` calls.
 
     Subclasses set ``modality``, ``quality`` (the diagnostics key of the fit
-    quality), ``change_thresholds`` (the smallest change worth flagging per
+    quality) and ``poor_fit`` (below it the fit is reported as poor),
+    ``parameters`` (each parameter's human name and natural-scale unit, by
+    base name), ``change_thresholds`` (the smallest change worth flagging per
     parameter, on the unconstrained scale) and implement the methods below.
     """
 
     modality: ClassVar[str] = ""
     quality: ClassVar[str] = ""
+    poor_fit: ClassVar[float] = 0.0
+    #: base name -> (human name, unit on the natural scale)
+    parameters: ClassVar[dict[str, tuple[str, str]]] = {}
     change_thresholds: ClassVar[dict] = {}
     #: the template connectome used when the patient has none (None: the patient's is required)
     template: ClassVar[str | None] = None

@@ -30,7 +30,7 @@ from ...errors import DataError
 from ...features.featureset import FeatureArray
 from ...io.connectome import Connectome
 from ..inference import Prior
-from .base import Objective, digest, feature_array, register_objective
+from .base import Objective, describe, digest, feature_array, register_objective
 
 __all__ = ["BoldObjective"]
 
@@ -70,6 +70,13 @@ class BoldObjective(Objective):
 
     modality = "bold"
     quality = "fc_r"
+    #: below this FC r the fit is reported as poor: the structural connectome alone predicts empirical
+    #: FC at r of about 0.3-0.5 (Honey et al. 2009), so a fitted network below 0.4 adds nothing (a
+    #: round threshold, not tuned to our data)
+    poor_fit = 0.4
+    #: human name and unit of each parameter (the Hopf model's: :class:`neurotwin.model.Hopf`)
+    parameters = {"a": ("bifurcation parameter", "1/s"), "G": ("global coupling", "1/s"),
+                  "sigma": ("noise amplitude", "1/sqrt(s)")}
     change_thresholds = {"G": 0.3}
 
     def __init__(self, weights, fc, t_eff: float, peak_freqs, labels, *, effective: bool = True):
@@ -88,7 +95,8 @@ class BoldObjective(Objective):
         transforms = ["logneg"] * n + ["log"] + ["log"] * n
         mean = np.concatenate([np.full(n, np.log(0.05)), [np.log(0.5)], np.zeros(n)])
         sd = np.concatenate([np.full(n, 1.5), [2.0], np.full(n, 1.0)])
-        self.prior = Prior(names, transforms, mean, sd)
+        labels, units = describe(names, self.parameters)
+        self.prior = Prior(names, transforms, mean, sd, labels=labels, units=units)
         self.n_extra = int(self.mask.sum())
         self.n_params = 2 * n + 1 + self.n_extra
 

@@ -80,9 +80,9 @@ def positions(features, chans: list[str]) -> np.ndarray | None:
     return np.asarray(arr.values, float)
 
 
-def eeg_info(chans: list[str], positions: np.ndarray | None) -> mne.Info:
+def eeg_info(chans: list[str], positions: np.ndarray | None, sfreq: float = 1000.0) -> mne.Info:
     """An Info of these EEG channels placed at their own positions, or at the template 10-05 ones."""
-    info = mne.create_info(list(chans), 1000.0, "eeg")
+    info = mne.create_info(list(chans), float(sfreq), "eeg")
     if positions is not None:
         montage = mne.channels.make_dig_montage(dict(zip(chans, positions)), coord_frame="head")
         info.set_montage(montage, verbose="error")

@@ -25,21 +25,7 @@ global parameter is the mean of its channels' or regions' values — the
 alpha frequency ``f`` is the network's mean intrinsic frequency, and a
 slowing of every region moves ``f`` itself.
 
-Priors (unconstrained scale; the reasons, not fitted to our validation data):
-
-* ``|a|``: log-normal around 2π·1 Hz (alpha peaks are 1-3 Hz wide), sd 0.5;
-* ``f``: normal 10 Hz, sd 2.5 (the adult alpha range 7.5-12.5 Hz at ±1 sd;
-  Klimesch 1999);
-* ``v``: log-normal around 6 m/s, sd 0.5 (cortico-cortical myelinated axons
-  conduct at about 3-10 m/s; Nunez 1995, Swadlow 2000);
-* ``G``: log-normal around 1, sd 2 (weakly informative);
-* regional offsets, pooled to the global values: ``δf_j`` sd 1 Hz (the
-  posterior-anterior gradient of the alpha frequency is about 1 Hz),
-  ``δa_j`` sd 0.5;
-* channel offsets of gain (log, sd 0.5), background (log, sd 1) and
-  exponent (sd 0.5); the knee ``κ`` log-normal around 8 Hz, sd 1 (knee
-  frequencies of cortical field potentials correspond to timescales of
-  10-30 ms, i.e. 5-16 Hz; Gao et al. 2020).
+Priors, names and units of the parameters: :mod:`.eeg_params`.
 
 Whittle likelihood of a Welch PSD averaged over ``m`` segments:
 ``-ℓ = Σ_f w_f Σ_c [log P_c(f) + P̂_c(f) / P_c(f)]`` (Whittle 1953), with
@@ -60,55 +46,12 @@ from ...features.featureset import FeatureArray
 from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from ...model.spectra import hopf_csd, hopf_psd_jacobian
 from ..inference import Prior
-from .base import Objective, digest, feature_array, register_objective
+from . import eeg_params as ep
+from .base import Objective, describe, digest, feature_array, register_objective
 from .eeg_inputs import bin_psd, cortex_for, eeg_info
 from .eeg_inputs import positions as eeg_positions
 
-__all__ = ["GLOBAL_NAMES", "NAMES", "SpectrumObjective", "hopf_from_posterior"]
-
-#: global parameters of the EEG twin, in order
-GLOBAL_NAMES = ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee", "beta_f", "beta_width",
-                "beta_power")
-NAMES = GLOBAL_NAMES  # (the names the longitudinal tools follow)
-_TRANSFORMS = ("logneg", "identity", "log", "log", "log", "log", "identity", "log", "identity", "log", "log")
-#: prior sd of the channel offsets (gain: log; background: log; exponent) and the regional ones
-CHANNEL_SD = {"gain_offset": 0.5, "background_offset": 1.0, "exponent_offset": 0.5, "beta_offset": 1.0}
-REGION_SD = {"a_offset": 0.5, "f_offset": 1.0}
-
-
-def _centred(x: np.ndarray) -> np.ndarray:
-    """Offsets minus their mean: the global parameter is then the channels' (regions') mean."""
-    return x - x.mean() if len(x) else x
-
-
-def _regional(log_damping: float, freq: float, da: np.ndarray, df: np.ndarray):
-    """Each region's damping (negative, 1/s) and intrinsic frequency (Hz) from the global values and the
-    (uncentred) offsets: the one place the offsets' centring is applied."""
-    return -np.exp(log_damping + _centred(da)), freq + _centred(df)
-
-
-def hopf_from_posterior(posterior, regions) -> tuple[dict, float]:
-    """The fitted network of an EEG twin state: per-region Hopf parameters and the velocity (m/s).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from neurotwin.twin.objectives.eeg_psd import hopf_from_posterior
-    >>> from neurotwin.twin.inference import Posterior
-    >>> post = Posterior(["a", "f", "G", "velocity", "f_offset[A]", "f_offset[B]"],
-    ...                  ["logneg", "identity", "log", "log", "identity", "identity"],
-    ...                  np.array([np.log(6.0), 10.0, 0.0, np.log(5.0), 0.5, 1.5]), np.eye(6))
-    >>> params, v = hopf_from_posterior(post, ["A", "B"])
-    >>> params["f"].tolist(), round(v, 6)
-    ([9.5, 10.5], 5.0)
-    """
-    mean = dict(zip(posterior.names, np.asarray(posterior.mean, float)))
-    regions = list(regions)
-    a, f = _regional(mean["a"], mean["f"], np.array([mean.get(f"a_offset[{r}]", 0.0) for r in regions]),
-                     np.array([mean.get(f"f_offset[{r}]", 0.0) for r in regions]))
-    params = {"a": a, "f": f, "G": float(np.exp(mean["G"])), "sigma": 1.0}
-    return params, float(np.exp(mean["velocity"]))
-
+__all__ = ["SpectrumObjective"]
 
 def _blocks(features, chans, freqs) -> FeatureArray | None:
     """The features' ``psd_blocks`` when they match the PSD's channels and frequencies."""
@@ -163,6 +106,9 @@ class SpectrumObjective(Objective):
 
     modality = "eeg"
     quality = "r_log_psd"
+    #: below this r of log-PSD the fit is reported as poor (a model that misses the spectrum's shape)
+    poor_fit = 0.8
+    parameters = ep.PARAMETERS
     template = "tvb76"
     #: the parameters change detection follows, with the smallest change worth reporting (Hz for f,
     #: log-ratios otherwise). Not followed: the gain and background levels (they scale with electrode
@@ -204,23 +150,24 @@ class SpectrumObjective(Objective):
         self.w = np.asarray(weights, float)
         self.lengths = np.asarray(lengths_mm, float)
         self.regional = bool(regional)
+        self.positions = None  # the electrodes' own positions, when the features carry them
         self._cache: tuple | None = None
         # layout of theta: globals, then channel offsets (gain, background, exponent), then regions
-        self.n_global = len(GLOBAL_NAMES)
+        self.n_global = len(ep.GLOBAL_NAMES)
         self._ch = {k: slice(self.n_global + i * n_ch, self.n_global + (i + 1) * n_ch)
-                    for i, k in enumerate(CHANNEL_SD)}
-        start = self.n_global + len(CHANNEL_SD) * n_ch
+                    for i, k in enumerate(ep.CHANNEL_SD)}
+        start = self.n_global + len(ep.CHANNEL_SD) * n_ch
         n_r = n_reg if self.regional else 0
-        self._reg = {k: slice(start + i * n_r, start + (i + 1) * n_r) for i, k in enumerate(REGION_SD)}
-        self.n_params = start + len(REGION_SD) * n_r
-        names = list(GLOBAL_NAMES)
-        transforms = list(_TRANSFORMS)
-        sd = [0.5, 2.5, 2.0, 0.5, 3.0, 3.0, 1.0, 1.0, 3.0, 0.5, 3.0]
-        for k, s in CHANNEL_SD.items():
+        self._reg = {k: slice(start + i * n_r, start + (i + 1) * n_r) for i, k in enumerate(ep.REGION_SD)}
+        self.n_params = start + len(ep.REGION_SD) * n_r
+        names = list(ep.GLOBAL_NAMES)
+        transforms = list(ep.TRANSFORMS)
+        sd = list(ep.GLOBAL_SD)
+        for k, s in ep.CHANNEL_SD.items():
             names += [f"{k}[{c}]" for c in self.channels]
             transforms += ["identity"] * n_ch
             sd += [s] * n_ch
-        for k, s in REGION_SD.items():
+        for k, s in ep.REGION_SD.items():
             names += [f"{k}[{r}]" for r in self.regions[:n_r]]
             transforms += ["identity"] * n_r
             sd += [s] * n_r
@@ -233,7 +180,8 @@ class SpectrumObjective(Objective):
         mean[6], mean[7] = 1.0, np.log(8.0)
         mean[8], mean[9] = 20.0, np.log(3.0)
         mean[10] = np.log(np.median(self.psd)) - 2.0
-        self.prior = Prior(names, transforms, mean, np.array(sd, float))
+        labels, units = describe(names, self.parameters)
+        self.prior = Prior(names, transforms, mean, np.array(sd, float), labels=labels, units=units)
         self.start = self._start(mean, net)
         #: the model's domain on the unconstrained scale (the optimiser stays inside)
         self.bounds = ([(np.log(0.2), np.log(50.0)), (0.5, 60.0), (None, np.log(1e3)),
@@ -244,7 +192,7 @@ class SpectrumObjective(Objective):
     # ------------------------------------------------------------------ parameters
     def global_index(self, name: str) -> int:
         """Position of a global parameter in ``theta``."""
-        return GLOBAL_NAMES.index(name)
+        return ep.GLOBAL_NAMES.index(name)
 
     def _start(self, mean: np.ndarray, net: np.ndarray) -> np.ndarray:
         """A starting point from the data: the alpha peak, and each channel's background line."""
@@ -292,7 +240,7 @@ class SpectrumObjective(Objective):
         n_r = len(self.regions) if self.regional else 0
         da = theta[self._reg["a_offset"]] if n_r else np.zeros(len(self.regions))
         df = theta[self._reg["f_offset"]] if n_r else np.zeros(len(self.regions))
-        a, f = _regional(theta[0], theta[1], da, df)
+        a, f = ep.regional_params(theta[0], theta[1], da, df)
         return a, f, np.exp(theta[2]), np.exp(theta[3])
 
     def hopf_params(self, theta) -> tuple[dict, np.ndarray]:
@@ -325,16 +273,16 @@ class SpectrumObjective(Objective):
     def _observation(self, theta, freqs):
         """Gains² ``(C, 1)`` and the aperiodic part ``(C, F)`` with its pieces for the gradient."""
         theta = np.asarray(theta, float)
-        g2 = np.exp(2 * (theta[4] + _centred(theta[self._ch["gain_offset"]])))[:, None]
-        chi = (theta[6] + _centred(theta[self._ch["exponent_offset"]]))[:, None]
-        b = np.exp(theta[5] + _centred(theta[self._ch["background_offset"]]))[:, None]
+        g2 = np.exp(2 * (theta[4] + ep.centred(theta[self._ch["gain_offset"]])))[:, None]
+        chi = (theta[6] + ep.centred(theta[self._ch["exponent_offset"]]))[:, None]
+        b = np.exp(theta[5] + ep.centred(theta[self._ch["background_offset"]]))[:, None]
         kappa = np.exp(theta[7])
         kc, fc = kappa ** chi, freqs[None, :] ** chi
         ap = b / (kc + fc)
         # the sensor-level beta rhythm: a Lorentzian at beta_f of half-width beta_width
         dist2 = (freqs[None, :] - theta[8]) ** 2
         gam2 = np.exp(2 * theta[9])
-        beta = np.exp(theta[10] + _centred(theta[self._ch["beta_offset"]]))[:, None] * gam2 / (dist2 + gam2)
+        beta = np.exp(theta[10] + ep.centred(theta[self._ch["beta_offset"]]))[:, None] * gam2 / (dist2 + gam2)
         return g2, ap + beta, chi, kc, fc, ap, beta, dist2, gam2
 
     def model_psd(self, theta) -> np.ndarray:
@@ -357,6 +305,23 @@ class SpectrumObjective(Objective):
         g2, ap, *_ = self._observation(theta, freqs)
         return g2 * net[0] if part == "network" else g2 * net[0] + ap
 
+    def sensor_csd(self, theta, freqs) -> np.ndarray:
+        """The model's sensor cross-spectral density ``(F, C, C)`` at any frequencies: the network's
+        CSD through the gains and lead field, plus each channel's own aperiodic and beta background."""
+        theta = np.asarray(theta, float)
+        freqs = np.asarray(freqs, float)
+        params, delays = self.hopf_params(theta)
+        g2, obs, *_ = self._observation(theta, freqs)
+        g = np.sqrt(g2[:, 0])
+        csd = hopf_csd(self.w, freqs, params, delays_ms=delays, gain=self.lf) * np.outer(g, g)
+        idx = np.arange(csd.shape[1])
+        csd[:, idx, idx] += obs.T
+        return csd
+
+    def sensor_info(self, sfreq: float):
+        """An MNE ``Info`` of the fitted channels at their positions (recorded or template 10-05)."""
+        return eeg_info(self.channels, self.positions, sfreq=sfreq)
+
     def reweight(self, theta) -> None:
         """Weigh each frequency by the channels' effective number at ``theta``.
 
@@ -367,13 +332,8 @@ class SpectrumObjective(Objective):
         ``C² / ||R(f)||²_F`` of that matrix counts the independent channels
         per frequency (the lead field's alone over-counts the redundancy).
         """
-        theta = np.asarray(theta, float)
-        params, delays = self.hopf_params(theta)
-        g2, obs, *_ = self._observation(theta, self.freqs)
-        g = np.sqrt(g2[:, 0])
-        csd = hopf_csd(self.w, self.freqs, params, delays_ms=delays, gain=self.lf) * np.outer(g, g)
+        csd = self.sensor_csd(theta, self.freqs)
         idx = np.arange(csd.shape[1])
-        csd[:, idx, idx] += obs.T
         power = csd[:, idx, idx].real
         r = np.abs(csd) ** 2 / (power[:, :, None] * power[:, None, :])
         n_eff = len(idx) ** 2 / np.sum(r ** 2, axis=(1, 2))
@@ -551,6 +511,7 @@ class SpectrumObjective(Objective):
             if len(vals):
                 summary[feat] = float(np.median(vals))
         obj.summary = summary
+        obj.positions = positions
         return obj
 
     def _array(self, values) -> FeatureArray:
@@ -596,6 +557,6 @@ class SpectrumObjective(Objective):
     @staticmethod
     def network(state, connectome) -> tuple:
         """The fitted network of a state: the connectome, per-region Hopf parameters and the velocity."""
-        params, velocity = hopf_from_posterior(state.posterior, connectome.labels)
+        params, velocity = ep.hopf_from_posterior(state.posterior, connectome.labels)
         return connectome, params, {"conduction_velocity": velocity}
 
