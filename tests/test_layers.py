@@ -1,4 +1,4 @@
-"""The package's layers import only downwards: io → features → model → twin → pipeline/report → cli."""
+"""The package's layers import only downwards: io → features → model → twin → report → pipeline → cli."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "neurotwin"
 #: rank of each subpackage; a module may import only ranks up to its own (shared helpers are rank 0)
-RANK = {"_logging": 0, "_validation": 0, "_docs": 0, "errors": 0, "io": 1, "datasets": 2, "features": 3,
-        "model": 4, "twin": 5, "testing": 5, "pipelines": 6, "pipeline": 6, "report": 6, "cli": 7}
+RANK = {"_logging": 0, "_validation": 0, "_docs": 0, "_files": 0, "_keys": 0, "errors": 0, "io": 1,
+        "datasets": 2, "features": 3, "model": 4, "twin": 5, "testing": 5, "report": 6, "pipelines": 7,
+        "pipeline": 7, "cli": 8}
 
 
 def _imports(path: Path):

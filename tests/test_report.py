@@ -44,13 +44,43 @@ def test_patient_reports_show_the_sessions_the_twin_and_only_sub02s_change(sampl
             assert f">{heading}" in html, heading
         assert html.count('id="ses-') == 3 and html.count("data:image/svg+xml;base64,") >= 8
         assert "<script" not in html  # nothing to run, nothing to fail
-    alerts = {sub: re.findall(r'badge alert">ses-(\d+): (\w+) changed', (out / f"sub-{sub}.html").read_text())
+    alerts = {sub: re.findall(r'badge alert">ses-(\d+): ([\w ]+?)(?: at \w+)? changed',
+                              (out / f"sub-{sub}.html").read_text())
               for sub in ("01", "02", "03")}
-    # sub-02's alpha slows by 0.5 Hz at session 2 and 1.0 Hz at session 3: f (and the IAF) flagged there only
-    assert alerts["01"] == [] and alerts["03"] == [] and ("03", "f") in alerts["02"]
-    assert {ses for ses, _ in alerts["02"]} <= {"02", "03"} and {n for _, n in alerts["02"]} <= {"f", "iaf"}
+    # sub-02's alpha slows by 0.5 Hz at session 2 and 1.0 Hz at session 3: f (and the IAF) flagged there only,
+    # by their human names (the slowing also lowers the spectral edge of some channels)
+    assert alerts["01"] == [] and alerts["03"] == [] and ("03", "alpha frequency") in alerts["02"]
+    assert {ses for ses, _ in alerts["02"]} <= {"02", "03"}
+    assert {n for _, n in alerts["02"]} <= {"alpha frequency", "individual alpha frequency",
+                                            "spectral edge frequency"}
     study = (out / "group" / "report.html").read_text()
     assert study.count('class="ok">ok<') >= 9 and "sub-02.html" in study and "ses-03 f" in study
+    assert "Against the participants' age and sex" in study  # the sample's participants.tsv has both
+
+
+def test_patient_pages_have_the_qc_a_clinician_expects(sample_derivatives):
+    import json
+
+    out = sample_derivatives
+    for sub in ("01", "02", "03"):
+        page = out / f"sub-{sub}.html"
+        html = page.read_text()
+        assert page.stat().st_size <= 2e6  # three sessions, every figure inline
+        assert html.count("<details><summary>Quality control") == 3
+        for alt in ("raw trace excerpt, bad channels in red", "every channel's PSD up to Nyquist",
+                    "drop log"):
+            assert html.count(f'alt="{alt}"') == 3, alt
+        sidecars = sorted((out / f"sub-{sub}").rglob("*_epo.json"))
+        logs = [{st["step"]: st["log"] for st in json.loads(p.read_text())["Steps"]} for p in sidecars]
+        removed = sum(bool(g["ica"].get("excluded")) for g in logs)
+        assert html.count('alt="removed ICA components"') == removed
+        for g in logs:  # each session's step list says what its logs say
+            assert f"bad channels: {', '.join(g['detect_bads']['bads']) or 'none'}" in html
+            assert f"notch at {', '.join(f'{f:g}' for f in g['notch']['freqs'])} Hz" in html
+        # features by their human names, not code identifiers
+        assert "individual alpha frequency (Hz)" in html and "<td>aperiodic exponent</td>" in html
+        assert ">iaf (Hz)" not in html and ">aperiodic_exponent (1)" not in html
+        assert "epochs: epochs:" not in html and "notch at None" not in html
 
 
 def test_reports_are_byte_identical_when_rebuilt_and_hold_no_dates(sample_derivatives, monkeypatch):
@@ -120,7 +150,7 @@ def test_reports_render_in_chromium(sample_derivatives, tmp_path):
 def test_a_failing_subject_is_listed_and_the_others_get_reports(sample_root, tmp_path):
     study = tmp_path / "study"
     shutil.copytree(sample_root, study)
-    for edf in (study / "sub-03").rglob("*_eeg.edf"):
+    for edf in [*(study / "sub-03").rglob("*_eeg.edf"), *(study / "sub-01").rglob("*ses-03*_eeg.edf")]:
         edf.write_bytes(edf.read_bytes()[:3000])  # truncated: refused as damaged
     from neurotwin.pipeline.config import BUILTIN_DIR
 
@@ -138,6 +168,44 @@ def test_a_failing_subject_is_listed_and_the_others_get_reports(sample_root, tmp
     rows = re.findall(r"<tr><td>03</td>.*?</tr>", report)
     assert len(rows) == 3, rows
     assert all('class="failed">failed' in r and "truncated" in r.lower() for r in rows), rows
+    # the patient's page lists the recording that failed, with the reason, and its methods count it
+    page = (out / "sub-01.html").read_text()
+    row = re.search(r"<tr><td>03</td>.*?</tr>", page).group(0)
+    assert "failed" in row and "truncated" in row.lower() and "sub-01_ses-03_task-rest_eeg.edf" in row
+    assert "2 recordings were processed; 1 failed" in page
+
+
+def _step(step, params=None, **log):
+    return {"step": step, "params": params or {}, "log": log}
+
+
+def test_the_methods_say_what_the_steps_did_not_what_they_were_set_to():
+    from neurotwin.report._methods import methods
+
+    untouched = [_step("crop", {"tmin": 0.0, "tmax": None}, unchanged=True),
+                 _step("resample", {"sfreq": 250.0, "method": "polyphase"}, unchanged=True, sfreq=128.0),
+                 _step("notch", {"line_freq": "auto", "n_harmonics": 3}, line_freq=None, unchanged=True),
+                 _step("epochs", {"length": 2.0, "reject_eeg": "auto"}, length=2.0, n_kept=28, n_total=31,
+                       n_bad_amplitude=3, n_bad_annotation=0)]
+    text, _ = methods([untouched, untouched], bids=False)
+    assert "cropped" not in text and "0--" not in text and "resampled to" not in text
+    assert "No recording was resampled" in text and "not notch-filtered" in text
+    assert "Mains interference" not in text and "MNE-BIDS" not in text
+    assert "56 of 62 epochs were kept (6 exceeded" in text
+    done = [_step("resample", {"sfreq": 250.0, "method": "polyphase"}, sfreq_from=500.0, sfreq=250.0),
+            _step("notch", {"line_freq": "auto"}, line_freq=50.0, freqs=[50.0, 100.0])]
+    text, refs = methods([done, untouched], twin={"modality": "eeg", "connectome": "tvb76",
+                                                  "head": "tvb cortex (16384 vertices)"})
+    assert "1 of 2 recordings was resampled from 500 Hz to 250 Hz" in text
+    assert "Mains interference at 50 Hz and its harmonics (100 Hz) was removed with notch filters in 1 of 2" \
+        in text
+    assert "template connectome (not the patient's own)" in text and "template cortex" in text
+    assert "reliable-change" not in text and any("Benjamini" in r for _, r in refs)
+    assert "both recordings" in methods([untouched, untouched], bids=False)[0]
+    single = methods([done], twin={"modality": "eeg", "connectome": "tvb76", "n_states": 1})[0]
+    assert "compared" not in single.replace("nothing is compared", "") and "one session so far" in single
+    own = methods([done], twin={"modality": "eeg", "connectome": "subject", "head": "region centres"})[0]
+    assert "patient's own structural connectome" in own and "region centres" in own
 
 
 def test_real_recordings_report_renders(eeg_run_real, tmp_path):

@@ -93,7 +93,7 @@ class Study:
     @property
     def subjects(self) -> list[str]:
         """Subject labels, sorted."""
-        return sorted(self.recordings["subject"].unique(), key=_natural)
+        return sorted(self.recordings["subject"].unique(), key=natural_key)
 
     def sessions(self, subject: str) -> list[str]:
         """Session labels of one subject, in natural order (``""`` if none).
@@ -108,7 +108,7 @@ class Study:
         rows = self.recordings[self.recordings["subject"] == subject]
         if rows.empty:
             raise DataError(f"No subject {subject!r} in {self.root}.{did_you_mean(subject, self.subjects)}")
-        return sorted(rows["session"].unique(), key=_natural)
+        return sorted(rows["session"].unique(), key=natural_key)
 
     def select(self, subject=None, session=None, datatype=None) -> pd.DataFrame:
         """Rows of :attr:`recordings` matching the given labels (None: any).
@@ -167,8 +167,8 @@ class Study:
             meta["subject"] = meta["participant_id"].astype(str).str.replace(r"^sub-", "", regex=True)
             meta = meta.drop(columns="participant_id")
             counts = counts.merge(meta, on="subject", how="left")
-        order = sorted(range(len(counts)), key=lambda i: (_natural(counts["subject"].iloc[i]),
-                                                          _natural(counts["session"].iloc[i])))
+        order = sorted(range(len(counts)), key=lambda i: (natural_key(counts["subject"].iloc[i]),
+                                                          natural_key(counts["session"].iloc[i])))
         return counts.iloc[order].reset_index(drop=True)
 
     def __repr__(self) -> str:
@@ -205,7 +205,15 @@ def name_entities(name: str) -> dict[str, str]:
     return dict(part.split("-", 1) for part in stem.split("_") if "-" in part)
 
 
-def _natural(label: str):
+def natural_key(label: str):
+    """Sort key of a label in natural order (``2`` before ``10``).
+
+    Examples
+    --------
+    >>> from neurotwin.io.bids import natural_key
+    >>> sorted(["10", "2", "1"], key=natural_key)
+    ['1', '2', '10']
+    """
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(label))]
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..features import read_featureset
+from ..io.derivatives import Derivatives
 from ._cache import atomic_files
 from .config import PipelineConfig
 
@@ -40,7 +41,7 @@ def _flatten(steps: list[dict]) -> dict:
 
 def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
     """Write the study-level outputs into ``OUT/group``; return their paths."""
-    status_file = out / "logs" / f"status_{cfg.pipeline.name}.tsv"
+    status_file = Derivatives(out).status_log(cfg.pipeline.name)
     if not status_file.is_file():
         raise DataError(f"{out}: no participant-level results of {cfg.pipeline.name} yet; run the "
                         f"'participant' level first.")
@@ -94,9 +95,9 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
 def _study_variability(out: Path, modality: str) -> dict | None:
     """The study's between-session SDs from its twins of a modality (None when none has two sessions)."""
     from ..twin.store import TwinStore
-    from ._twins import STORE_NAME, study_variability
+    from ._twins import study_variability
 
-    path = out / STORE_NAME
+    path = Derivatives(out).store
     if not path.is_file():
         return None
     return study_variability(TwinStore(path), modality)

@@ -22,103 +22,25 @@ on their own.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
+from .._files import atomic_files
 from .._logging import logger, use_log_level
-from ..errors import ConfigError, DataError, NeurotwinError, NoPositionsError, StoreError
+from ..errors import ConfigError, NeurotwinError, NoPositionsError, StoreError
 from ..features.featureset import read_featureset
-from ..io.bids import Study, _natural, name_entities, read_bids_tsv
+from ..io.bids import Study, name_entities, natural_key
 from ..io.connectome import read_connectome
+from ..io.derivatives import STORE_NAME, Derivatives
+from ..io.sessions import order_sessions, session_days
 from ..model.connectome import template_connectome
 from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
 from ._backends import lost_reason, run_calls
-from ._cache import atomic_files
 from ._progress import Progress
 
-__all__ = ["STORE_NAME", "run_twins", "twin_task", "session_days", "session_times", "order_sessions",
-           "choose_recordings"]
-
-#: the twin database, relative to the derivatives folder
-STORE_NAME = Path("twins") / "twins.sqlite"
-
-
-def _parse_acq_time(text: str, scans: Path, row: int) -> pd.Timestamp:
-    """One ``acq_time`` as BIDS writes it (ISO 8601), or a DataError naming the file and row."""
-    try:
-        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise DataError(
-            f"{scans}: row {row} has acq_time {text!r}, which is not an ISO 8601 date-time "
-            "(BIDS: YYYY-MM-DDThh:mm:ss, e.g. 2000-04-09T13:05:00). Correct it, or write n/a "
-            "when the time is unknown; a misread date would reorder or respace the sessions."
-        ) from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return pd.Timestamp(stamp)
-
-
-def session_times(study: Study | Path, subject: str, sessions: list[str]) -> dict[str, pd.Timestamp]:
-    """Each session's earliest acquisition time from its ``scans.tsv`` (sessions without one left out).
-
-    Raises
-    ------
-    DataError
-        If a ``scans.tsv`` cannot be decoded or parsed, or one of its
-        ``acq_time`` values is neither ISO 8601 nor ``n/a``: the message
-        names the file and row.
-    """
-    root = study.root if isinstance(study, Study) else Path(study)  # (a Path's .root is "/")
-    times = {}
-    for ses in sessions:
-        folder = root / f"sub-{subject}" / (f"ses-{ses}" if ses else "")
-        scans = folder / f"sub-{subject}{f'_ses-{ses}' if ses else ''}_scans.tsv"
-        if not scans.is_file():
-            continue
-        table = read_bids_tsv(scans)
-        if "acq_time" not in table:
-            continue
-        stamps = [_parse_acq_time(text, scans, i + 2) for i, text in enumerate(table["acq_time"])
-                  if text.strip() and text.strip().lower() != "n/a"]
-        if stamps:
-            times[ses] = min(stamps)
-    return times
-
-
-def session_days(study: Study | Path, subject: str, sessions: list[str]) -> dict[str, float]:
-    """Days since the subject's first session, from ``scans.tsv`` acquisition times.
-
-    ``study`` is a :class:`Study` or its root folder (only the ``scans.tsv``
-    files are read). Sessions recorded at the same time get the same day.
-    When a session has no acquisition time (no ``scans.tsv``, no
-    ``acq_time`` column, or ``n/a``), the days cannot be known: every
-    session gets day 0 (a 0-day gap; they are ordered by label), with a
-    warning. A time that is not ISO 8601 is an error, never guessed.
-
-    Examples
-    --------
-    >>> from neurotwin.datasets import sample_data_path
-    >>> from neurotwin.io import discover_study
-    >>> session_days(discover_study(sample_data_path()), "02", ["01", "02", "03"])
-    {'01': 0.0, '02': 90.0, '03': 180.0}
-    """
-    times = session_times(study, subject, sessions)
-    if len(times) == len(sessions) and times:
-        first = min(times.values())
-        return {s: round((t - first).total_seconds() / 86400.0, 4) for s, t in times.items()}
-    if len(sessions) > 1:
-        missing = [s or "-" for s in sessions if s not in times]
-        logger.warning("sub-%s: session(s) %s have no acquisition time; the sessions are taken in label "
-                       "order with 0-day gaps (no trend over time)", subject, missing)
-    return {s: 0.0 for s in sessions}
-
-
-def order_sessions(days: dict[str, float]) -> list[str]:
-    """Sessions by day, then by label in natural order (``2`` before ``10``)."""
-    return sorted(days, key=lambda s: (days[s], _natural(s)))
+__all__ = ["STORE_NAME", "run_twins", "twin_task", "choose_recordings"]
 
 
 def _connectome(settings, study: Study, subject: str):
@@ -217,7 +139,7 @@ def choose_recordings(paths: list[Path], task: str | None = None, run: str | Non
             items = [(p, e) for p, e in items if e.get("run") == run]
             if not items:
                 continue
-        items = sorted(items, key=lambda pe: (_natural(pe[1].get("run", "")), pe[0].name))
+        items = sorted(items, key=lambda pe: (natural_key(pe[1].get("run", "")), pe[0].name))
         chosen[ses] = items[0][0]
         for p, _ in items[1:]:
             skipped.append(f"{p.name}: session {ses or '-'} has several recordings; the twin takes the "
@@ -349,7 +271,7 @@ def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int
     settings = config.twin
     columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error", "notes"]
     try:
-        store = TwinStore(out / STORE_NAME)
+        store = TwinStore(Derivatives(out).store)
     except NeurotwinError as err:  # the recordings' outputs stand; every twin failed, and says why
         logger.error("twins: %s", err)
         table = pd.DataFrame([{"subject": s, "sessions": "", "added": 0, "status": "failed", "alerts": "",
@@ -420,7 +342,7 @@ def twin_task(config, study: Study, out: Path, subject: str, log_level: int | st
     feats = {}
     with use_log_level(log_level), threadpool_limits(limits=1):
         try:
-            store = TwinStore(out / STORE_NAME)
+            store = TwinStore(Derivatives(out).store)
             feats, left_out = _features(out, subject, config.pipeline.desc, settings)
             row["notes"] = "; ".join(left_out)
             if not feats:
@@ -442,5 +364,6 @@ def twin_task(config, study: Study, out: Path, subject: str, log_level: int | st
 
 
 def _write_table(table: pd.DataFrame, out: Path, config) -> None:
-    with atomic_files(out / "logs") as tmp:
-        table.drop(columns="seconds").to_csv(tmp / f"twins_{config.pipeline.name}.tsv", sep="\t", index=False)
+    path = Derivatives(out).twins_log(config.pipeline.name)
+    with atomic_files(path.parent) as tmp:
+        table.drop(columns="seconds").to_csv(tmp / path.name, sep="\t", index=False)

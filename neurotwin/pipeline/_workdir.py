@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..io.derivatives import Derivatives
 
 __all__ = ["clean_work", "default_work_dir", "folder_bytes", "mark_work"]
 
@@ -25,7 +26,7 @@ MARKER = ".neurotwin-cache"
 
 def default_work_dir(out: Path) -> Path:
     """``OUT/.neurotwin/work``."""
-    return out / ".neurotwin" / "work"
+    return Derivatives(out).work
 
 
 def mark_work(work: Path) -> None:
@@ -55,7 +56,8 @@ def folder_bytes(path: Path) -> int:
 
 def clean_work(out_dir: str | os.PathLike,
                work_dir: str | os.PathLike | None = None) -> tuple[Path, int | None]:
-    """Delete a run's step cache; the derivatives, twin store and reports stay.
+    """Delete a run's step cache (and the reports' figure cache); the derivatives, twin store and reports
+    stay.
 
     A later run recomputes what it needs (a run with nothing to do needs
     nothing: its outputs are up to date).
@@ -93,10 +95,13 @@ def clean_work(out_dir: str | os.PathLike,
     """
     out = Path(out_dir)
     work = Path(work_dir) if work_dir is not None else default_work_dir(out)
-    if not work.exists():
+    figures = Derivatives(out).figure_cache  # the reports' drawn QC figures go with it
+    if not work.exists() and not figures.exists():
         return work, None
-    if not (work / MARKER).is_file() and work != default_work_dir(out):
+    if work.exists() and not (work / MARKER).is_file() and work != default_work_dir(out):
         raise ConfigError(f"{work}: not a neurotwin step cache (no {MARKER} file in it); nothing deleted.")
-    freed = folder_bytes(work)
-    shutil.rmtree(work)
+    freed = folder_bytes(work) + folder_bytes(figures)
+    for folder in (work, figures):
+        if folder.exists():
+            shutil.rmtree(folder)
     return work, freed

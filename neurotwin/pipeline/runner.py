@@ -25,6 +25,7 @@ from .._logging import logger, verbose
 from .._validation import check_option, check_range, check_type
 from ..errors import ConfigError, DataError, NeurotwinError
 from ..io import Study, discover_study
+from ..io.derivatives import Derivatives
 from . import _backends
 from ._cache import atomic_files, clean_temporaries
 from ._execute import Recording, Task, TaskResult, _dumps
@@ -66,6 +67,13 @@ class RunResult:
     skipped : list of (subject, session, source, reason)
         The recordings of the pipeline's kind that the selection left out
         (another task or run, the BIDS filter), with the reason.
+
+    Examples
+    --------
+    >>> from neurotwin.pipeline.runner import RunResult
+    >>> result = RunResult(skipped=[("01", "01", "sub-01_ses-01_task-arith_eeg.edf", "task arith")])
+    >>> result.exit_code, result.summary()[["source", "status", "error"]].values.tolist()
+    (0, [['sub-01_ses-01_task-arith_eeg.edf', 'skipped', 'task arith']])
     """
 
     tasks: list[TaskResult] = field(default_factory=list)
@@ -470,8 +478,8 @@ class Pipeline:
         A recording this run left out (``skipped``) keeps the status an earlier run gave it: a run
         of another task does not undo the outputs of the resting one.
         """
-        logs = out / "logs"
-        fname = logs / f"status_{self.config.pipeline.name}.tsv"
+        fname = Derivatives(out).status_log(self.config.pipeline.name)
+        logs = fname.parent
         new = result.summary()
         if fname.is_file():
             old = pd.read_csv(fname, sep="\t", dtype=str, keep_default_na=False)

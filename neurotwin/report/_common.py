@@ -13,7 +13,8 @@ from pathlib import Path
 import jinja2
 
 from .. import __version__
-from ..pipeline._cache import atomic_files, file_sha256
+from .._files import atomic_files, file_sha256
+from ..io.derivatives import Derivatives
 from ._methods import methods, versions
 
 
@@ -30,7 +31,7 @@ _INPUTS_META = re.compile(rb'<meta name="neurotwin-inputs" content="([0-9a-f]{64
 
 
 @functools.cache
-def _code_digest() -> str:
+def code_digest() -> str:
     """A hash of the report code and templates (a page is rebuilt when they change)."""
     h = hashlib.sha256(__version__.encode())
     here = Path(__file__).parent
@@ -41,7 +42,7 @@ def _code_digest() -> str:
 
 def inputs_digest(*parts) -> str:
     """A hash of what a page shows (JSON-able parts), of the report code and of ``SOURCE_DATE_EPOCH``."""
-    blob = json.dumps([_code_digest(), os.environ.get("SOURCE_DATE_EPOCH", ""), *parts], sort_keys=True,
+    blob = json.dumps([code_digest(), os.environ.get("SOURCE_DATE_EPOCH", ""), *parts], sort_keys=True,
                       default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -66,19 +67,14 @@ def built_note() -> str:
     return "No build time is recorded, so that rebuilding from the same inputs gives the same file."
 
 
-def raw_root(out: Path) -> Path | None:
-    """The raw dataset of a derivatives folder (``DatasetLinks.raw``)."""
-    desc = out / "dataset_description.json"
-    if not desc.is_file():
-        return None
-    link = json.loads(desc.read_text()).get("DatasetLinks", {}).get("raw")
-    return (out / link).resolve() if link else None
-
-
-def provenance(config, out: Path, inputs: list[str], command: str | None, twin: bool) -> dict:
-    """The provenance section's content."""
+def provenance(config, out: Path, inputs: list[str], command: str | None, twin: dict | None, *,
+               records: list[list[dict]] = (), n_failed: int = 0) -> dict:
+    """The provenance section's content; the methods paragraph is made from the recordings' step logs
+    (``records``: each recording's sidecar ``Steps``) and what the twins record (``twin``)."""
     steps = [{"step": s.step, **s.params()} for s in config.steps]
-    text, refs = methods(steps, twin)
+    root = Derivatives(out).raw_root()
+    bids = root is not None and (root / "dataset_description.json").is_file()
+    text, refs = methods(list(records), steps=steps, twin=twin, n_failed=n_failed, bids=bids)
     source = Path(config.source) if config.source else None
     pipeline_text = (
         source.read_text()
@@ -87,8 +83,7 @@ def provenance(config, out: Path, inputs: list[str], command: str | None, twin: 
     )
     seeds = [(s.step, str(s.params()["random_state"])) for s in config.steps if "random_state" in s.params()]
     if twin:
-        seeds.append(("twin fits", "0"))
-    root = raw_root(out)
+        seeds.append(("twin fits", str(twin.get("random_state", "-"))))
     hashed = []
     for rel in sorted(set(inputs)):
         path = root / rel if root is not None else None

@@ -56,8 +56,11 @@ def psd_before_after(freqs_before, before, freqs_after, after) -> str:
         return to_uri(fig)
 
 
-def topomaps(maps: list[tuple[str, np.ndarray, list[str], str]]) -> str:
-    """One topomap per ``(title, values, channel names, unit)``, standard 10-05 positions."""
+def topomaps(maps: list[tuple]) -> str:
+    """One topomap per ``(title, values, channel names, unit[, smallest span])``, standard 10-05 positions.
+
+    The colour scale covers the values, and at least ``smallest span`` around their middle.
+    """
     import mne
 
     from ..io.channels import standard_montage
@@ -67,7 +70,7 @@ def topomaps(maps: list[tuple[str, np.ndarray, list[str], str]]) -> str:
         axes = fig.subplots(1, len(maps))
         axes = np.atleast_1d(axes)
         montage = standard_montage()
-        for ax, (title, values, names, unit) in zip(axes, maps):
+        for ax, (title, values, names, unit, *span) in zip(axes, maps):
             keep = [i for i, n in enumerate(names) if n in montage.ch_names and np.isfinite(values[i])]
             if len(keep) < 4:  # no standard positions (e.g. numbered channels): no map
                 ax.set_axis_off()
@@ -75,10 +78,13 @@ def topomaps(maps: list[tuple[str, np.ndarray, list[str], str]]) -> str:
                 continue
             info = mne.create_info([names[i] for i in keep], 100.0, "eeg")
             info.set_montage(montage, verbose="error")
-            im, _ = mne.viz.plot_topomap(
-                np.asarray(values)[keep], info, axes=ax, show=False, contours=4, cmap="viridis", sensors=True,
-                vlim=(float(np.nanmin(np.asarray(values)[keep])), float(np.nanmax(np.asarray(values)[keep]))),
-            )
+            shown = np.asarray(values, float)[keep]
+            lo, hi = float(np.nanmin(shown)), float(np.nanmax(shown))
+            if span and hi - lo < span[0]:
+                mid = (lo + hi) / 2
+                lo, hi = mid - span[0] / 2, mid + span[0] / 2
+            im, _ = mne.viz.plot_topomap(shown, info, axes=ax, show=False, contours=4, cmap="viridis",
+                                         sensors=True, vlim=(lo, hi))
             ax.set_title(f"{title}\n({unit})", fontsize=8)
             fig.colorbar(im, ax=ax, shrink=0.6)
         return to_uri(fig)
@@ -151,18 +157,66 @@ def trajectory(traj, forecast_row, flagged_sessions: set, name: str, unit: str) 
         return to_uri(fig)
 
 
+def _title(feat: str, unit: str) -> str:
+    from ..twin.longitudinal import FEATURE_INFO
+
+    label = FEATURE_INFO[feat][0] if feat in FEATURE_INFO else feat.replace("_", " ")
+    return f"{label}\n({unit})" if unit not in ("", "1") else label
+
+
+def _groups(table) -> list[tuple[str, object]]:
+    """The (label, mask) of each session (and task, when there are several) of a feature table."""
+    tasks = sorted(set(table["task"])) if "task" in table else [""]
+    keys = sorted({(s, t if len(tasks) > 1 else "") for s, t in zip(table["session"], table.get("task", ""))})
+    out = []
+    for ses, task in keys:
+        mask = table["session"] == ses
+        if task:
+            mask &= table["task"] == task
+        out.append(((f"ses-{ses}" if ses else "no session") + (f"\n{task}" if task else ""), mask))
+    return out
+
+
 def distributions(table, features: list[tuple[str, str]]) -> str:
-    """Strip plots of per-recording values (one panel a feature)."""
+    """Strip plots of per-recording values, one panel a feature, one column a session (and task)."""
+    groups = _groups(table)
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(2.6 * len(features), 2.6))
+        fig = Figure(figsize=(max(2.6, 0.9 * len(groups) + 1.2) * len(features), 2.8))
         axes = fig.subplots(1, len(features))
         axes = np.atleast_1d(axes)
         for ax, (feat, unit) in zip(axes, features):
-            vals = table[table["feature"] == feat]["value"].to_numpy(float)
-            vals = vals[np.isfinite(vals)]
-            x = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(len(vals))
-            ax.plot(x, vals, "o", color=BLUE, alpha=0.7, ms=5)
-            if len(vals):
-                ax.hlines(np.median(vals), -0.3, 0.3, color=ORANGE)
-            ax.set(xlim=(-0.5, 0.5), xticks=[], title=f"{feat} ({unit})")
+            for k, (_, mask) in enumerate(groups):
+                vals = table[(table["feature"] == feat) & mask]["value"].to_numpy(float)
+                vals = vals[np.isfinite(vals)]
+                x = k + (np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(len(vals)))
+                ax.plot(x, vals, "o", color=BLUE, alpha=0.7, ms=4)
+                if len(vals):
+                    ax.hlines(np.median(vals), k - 0.3, k + 0.3, color=ORANGE)
+            ax.set(xlim=(-0.6, len(groups) - 0.4), xticks=range(len(groups)), title=_title(feat, unit))
+            ax.set_xticklabels([g[0] for g in groups], fontsize=7)
+        return to_uri(fig)
+
+
+def covariates(table, features: list[tuple[str, str]], participants) -> str:
+    """Each feature against age (one point a recording, coloured by sex), or by sex without ages."""
+    merged = table.merge(participants, on="subject", how="inner")
+    has_age = "age" in merged and merged["age"].notna().any()
+    sexes = sorted(s for s in set(merged.get("sex", [])) if s)
+    colours = dict(zip(sexes, [BLUE, ORANGE, GREY, RED]))
+    with mpl.rc_context(RC):
+        fig = Figure(figsize=(2.8 * len(features), 2.6))
+        axes = np.atleast_1d(fig.subplots(1, len(features)))
+        for ax, (feat, unit) in zip(axes, features):
+            rows = merged[merged["feature"] == feat]
+            for k, sex in enumerate(sexes or [""]):
+                part = rows[rows["sex"] == sex] if sexes else rows
+                x = part["age"].to_numpy(float) if has_age else np.full(len(part), float(k))
+                ax.plot(x, part["value"].to_numpy(float), "o", ms=4, alpha=0.7, color=colours.get(sex, BLUE),
+                        label=sex or None)
+            ax.set(xlabel="age (years)" if has_age else "sex", title=_title(feat, unit))
+            if not has_age and sexes:
+                ax.set_xticks(range(len(sexes)))
+                ax.set_xticklabels(sexes)
+        if sexes and has_age:
+            axes[0].legend(frameon=False, fontsize=7, title="sex", title_fontsize=7, loc="best")
         return to_uri(fig)

@@ -5,40 +5,16 @@ from __future__ import annotations
 import importlib.metadata
 import re
 
-#: what each step did, in a sentence; ``{...}`` fields come from the step's parameters
+import numpy as np
+
+#: the sentence of a step that logs nothing specific (MRI and BOLD steps); ``{...}`` are its parameters
 STEP_TEXT = {
-    "crop": "Recordings were cropped to {tmin}-{tmax} s.",
-    "resample": "Data were resampled to {sfreq} Hz ({method} resampling) [mne].",
-    "bandpass": "A zero-phase FIR band-pass filter of {l_freq}-{h_freq} Hz was applied [mne].",
-    "notch": "Mains interference and {n_harmonics} harmonics were removed with notch filters "
-    "(mains frequency {line_freq}) [mne].",
-    "detect_bads": "Bad channels were detected with the PREP criteria (deviation, correlation, "
-    "high-frequency noise) [prep]",
-    "interpolate": "and interpolated with spherical splines [mne].",
-    "ica": "Ocular (and cardiac) artefacts were removed by independent component analysis ({method}, "
-    "seed {random_state}) [picard, mne], with components identified by correlation with EOG/ECG "
-    "channels or frontal proxies.",
-    "rereference": "Data were re-referenced to the {ref} reference.",
-    "epochs": "Continuous data were cut into {length}-s epochs; epochs overlapping bad annotations or "
-    "exceeding amplitude limits learnt by autoreject were dropped [autoreject].",
-    "features": "Power spectra (Welch), band powers, individual alpha frequency and aperiodic (1/f) "
-    "fits were computed [scipy, specparam].",
     "reorient": "Images were reoriented to the canonical (RAS) orientation [nibabel].",
     "regional_volumes": "Regional volumes were measured from the label images [nibabel].",
     "parcellate": "BOLD time series were averaged within the regions of the subject's segmentation "
     "[nilearn].",
     "regress_confounds": "Confound signals were regressed out [nilearn].",
 }
-TWIN_TEXT = (
-    "Each patient's neurological twin is a network of Stuart-Landau (Hopf) oscillators coupled "
-    "through a structural connectome with conduction delays [deco2017, tvb], observed through a "
-    "spherical-head lead field; below the bifurcation its sensor cross-spectrum has a closed form. The "
-    "twin was fitted to each session's power spectra by maximising the Whittle likelihood [whittle] "
-    "(L-BFGS with restarts) with a Laplace approximation of the posterior, sessions in time order, "
-    "each session's posterior (plus a random-walk drift) serving as the next session's prior. Changes "
-    "were flagged when the posterior probability of a change larger than a clinically meaningful "
-    "threshold exceeded 0.95, and features by the reliable-change index [jacobson1991]."
-)
 REFERENCES = {
     "mne": "Gramfort A, et al. MEG and EEG data analysis with MNE-Python. Front Neurosci 7:267 (2013).",
     "prep": "Bigdely-Shamlo N, et al. The PREP pipeline: standardized preprocessing for large-scale EEG "
@@ -61,8 +37,10 @@ REFERENCES = {
     "tvb": "Sanz Leon P, et al. The Virtual Brain: a simulator of primate brain network dynamics. "
     "Front Neuroinform 7:10 (2013).",
     "whittle": "Whittle P. The analysis of multiple stationary time series. J R Stat Soc B 15:125 (1953).",
-    "jacobson1991": "Jacobson NS, Truax P. Clinical significance: a statistical approach to defining "
-    "meaningful change in psychotherapy research. J Consult Clin Psychol 59:12 (1991).",
+    "huber1967": "Huber PJ. The behavior of maximum likelihood estimates under nonstandard conditions. "
+    "Proc Fifth Berkeley Symp Math Stat Probab 1:221 (1967).",
+    "bb2014": "Benjamini Y, Bogomolov M. Selective inference on multiple families of hypotheses. "
+    "J R Stat Soc B 76:297 (2014).",
 }
 PACKAGES = (
     "neurotwin",
@@ -99,23 +77,245 @@ def _fmt(value):
     return "-" if value is None else str(value)
 
 
-def methods(steps: list[dict], twin: bool) -> tuple[str, list[tuple[str, str]]]:
-    """The methods paragraph for a pipeline's steps, and its numbered references ``(key, text)``."""
-    sentences = []
-    for step in steps:
-        template = STEP_TEXT.get(step["step"])
-        if template is None:
-            continue
-        fields = {k: _fmt(v) for k, v in sorted(step.items())}
-        try:
-            sentences.append(template.format(**fields))
-        except (KeyError, IndexError):
-            sentences.append(template.split("{")[0].rstrip(" (") + ".")
-    text = (
-        " ".join(sentences)
-        + " Data were organised and read with MNE-BIDS [mnebids]."
-        + (" " + TWIN_TEXT if twin else "")
+def _rec(k: int, n: int) -> str:
+    """``k`` of ``n`` recordings, in words."""
+    if k == n:
+        return {1: "the recording", 2: "both recordings"}.get(n, f"all {n} recordings")
+    return f"{k} of {n} recording{'s' if n > 1 else ''}"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _were(k: int) -> str:
+    return "was" if k == 1 else "were"
+
+
+def _range(values) -> str:
+    values = sorted(values)
+    if not values:
+        return "none"
+    if values[0] == values[-1]:
+        return f"{values[0]:g}"
+    mid = float(np.median(values))
+    return f"median {mid:g}, range {values[0]:g}-{values[-1]:g}"
+
+
+def _crop(entries: list[dict], n: int) -> str | None:
+    done = [e for e in entries if not e["log"].get("unchanged")]
+    if not done:
+        return None  # nothing was cut: nothing to say
+    spans = sorted({f"{e['log']['kept'][0]:g}-{e['log']['kept'][1]:g} s" for e in done if "kept" in e["log"]})
+    where = f" (kept {', '.join(spans[:3])}{', ...' if len(spans) > 3 else ''})" if spans else ""
+    return f"{_cap(_rec(len(done), n))} {_were(len(done))} cropped{where}."
+
+
+def _resample(entries, n):
+    done = [e for e in entries if not e["log"].get("unchanged")]
+    target = _fmt(float(entries[0]["params"].get("sfreq", 0))) if entries else "?"
+    if not done:
+        return f"No recording was resampled (all were at or below {target} Hz)."
+    froms = sorted({float(e["log"]["sfreq_from"]) for e in done if "sfreq_from" in e["log"]})
+    origin = f" from {'/'.join(f'{f:g}' for f in froms)} Hz" if froms else ""
+    rest = "; the others were already at or below it" if len(done) < n else ""
+    return (f"{_cap(_rec(len(done), n))} {_were(len(done))} resampled{origin} to {target} Hz "
+            f"({done[0]['params'].get('method', 'polyphase')} resampling) [mne]{rest}.")
+
+
+def _bandpass(entries, n):
+    p = entries[0]["params"]
+    lo, hi = p.get("l_freq"), p.get("h_freq")
+    kind = (f"band-pass filter of {lo:g}-{hi:g} Hz" if lo is not None and hi is not None
+            else f"high-pass filter at {lo:g} Hz" if lo is not None else f"low-pass filter at {hi:g} Hz")
+    return f"A zero-phase FIR {kind} was applied [mne]."
+
+
+def _notch(entries, n):
+    done = [e for e in entries if e["log"].get("line_freq") is not None and not e["log"].get("unchanged")]
+    text = ""
+    if done:
+        mains = sorted({float(e["log"]["line_freq"]) for e in done})
+        freqs = sorted({float(f) for e in done for f in e["log"].get("freqs", [])} - set(mains))
+        harm = f" and its harmonics ({', '.join(f'{f:g}' for f in freqs)} Hz)" if freqs else ""
+        text = (f"Mains interference at {'/'.join(f'{f:g}' for f in mains)} Hz{harm} was removed with "
+                f"notch filters in {_rec(len(done), n)} [mne]")
+    missed = n - len(done)
+    if missed:
+        text += ("; " if text else "") + (f"no mains peak was found in {_rec(missed, n)}, which "
+                                          f"{_were(missed)} not notch-filtered")
+    return _cap(text) + "."
+
+
+def _bads(entries, n):
+    counts = [len(e["log"].get("bads", [])) for e in entries]
+    hit = sum(c > 0 for c in counts)
+    found = (f"{_rec(hit, n)} had any ({_range(counts)} per recording)" if hit else "none was found")
+    return (f"Bad channels were detected with the PREP criteria (deviation, correlation, high-frequency "
+            f"noise) [prep]: {found}.")
+
+
+def _interpolate(entries, n):
+    done = [e for e in entries if e["log"].get("interpolated")]
+    if not done:
+        return None
+    return f"They were interpolated with spherical splines in {_rec(len(done), n)} [mne]."
+
+
+def _ica(entries, n):
+    done = [e for e in entries if "excluded" in e["log"]]
+    if not done:
+        return None
+    method = done[0]["log"].get("method") or done[0]["params"].get("method", "picard")
+    seed = done[0]["log"].get("random_state", done[0]["params"].get("random_state"))
+    removed = [len(e["log"]["excluded"]) for e in done]
+    kinds = sorted({k for e in done for k, v in e["log"].get("found", {}).items() if v})
+    cite = "[picard, mne]" if method == "picard" else "[mne]"
+    return (f"Independent component analysis ({method}, seed {seed}) {cite} of {_rec(len(done), n)} "
+            f"removed {_range(removed)} component(s) per recording, identified by their "
+            f"correlation with {'/'.join(k.upper() for k in kinds) or 'EOG'} signals (EOG channels, or "
+            f"frontal channels as a proxy).")
+
+
+def _rereference(entries, n):
+    refs = sorted({str(e["log"].get("ref", e["params"].get("ref", "average"))) for e in entries})
+    return f"Data were re-referenced to the {' / '.join(refs)} reference."
+
+
+def _epochs(entries, n):
+    logs = [e["log"] for e in entries if "n_total" in e["log"]]
+    if not logs:
+        return None
+    length = logs[0].get("length", entries[0]["params"].get("length"))
+    kept, total = sum(g.get("n_kept", 0) for g in logs), sum(g.get("n_total", 0) for g in logs)
+    amp = sum(g.get("n_bad_amplitude", 0) for g in logs)
+    ann = sum(g.get("n_bad_annotation", 0) for g in logs)
+    auto = any(e["params"].get("reject_eeg") == "auto" for e in entries)
+    limits = "amplitude limits" + (" learnt per recording by autoreject [autoreject]" if auto else "")
+    return (f"Continuous data were cut into {_fmt(float(length))}-s epochs; {kept} of {total} epochs were "
+            f"kept ({amp} exceeded the {limits}, {ann} overlapped bad segments).")
+
+
+def _features(entries, n):
+    names = entries[0]["params"].get("features") or []
+    spectral = {"psd", "band_power", "iaf", "aperiodic", "spectral_edge", "theta_beta"} & set(names)
+    cite = " [scipy, specparam]" if {"aperiodic", "iaf"} & set(names) else " [scipy]"
+    method = entries[0]["params"].get("psd_method", "welch")
+    return (f"Features were computed per recording ({', '.join(names)}), spectra by "
+            f"{'Welch' if method == 'welch' else 'multitaper'} estimation{cite if spectral else ''}.")
+
+
+#: each step's sentence from what it logged in every recording (``None``: nothing worth saying)
+SENTENCES = {"crop": _crop, "resample": _resample, "bandpass": _bandpass, "notch": _notch,
+             "detect_bads": _bads, "interpolate": _interpolate, "ica": _ica, "rereference": _rereference,
+             "epochs": _epochs, "features": _features}
+
+
+def twin_text(info: dict) -> str:
+    """The twin's paragraph from what its states record (modality, connectome, head, variability source).
+
+    Examples
+    --------
+    >>> from neurotwin.report._methods import twin_text
+    >>> "template connectome" in twin_text({"modality": "eeg", "connectome": "tvb76", "head": "tvb cortex"})
+    True
+    """
+    con = info.get("connectome", "")
+    network = ("TVB's 76-region template connectome (not the patient's own)" if con.startswith("tvb")
+               else "the patient's own structural connectome")
+    kinds = {"study": "the study's other subjects", "own": "the patient's own history",
+             "default": "published test-retest studies"}
+    sources = [v for k, v in kinds.items() if any(str(x).startswith(k) for x in info.get("sd_sources") or [])]
+    variability = (f"the between-session variability estimated from {' and '.join(sources)}" if sources else
+                   "the between-session variability")
+    compare = (
+        " Later sessions were compared with the first on the twin's parameters (each session's own "
+        f"estimate) and on every channel's features, against the measured standard errors and {variability}; "
+        "alerts control the false discovery rate at 5 % per session in two levels (families of measures, "
+        "then within them) [bb2014]."
     )
+    update = (" Sessions were fitted in time order, each session's posterior (plus a random-walk drift) "
+              "serving as the next one's prior.")
+    if info.get("n_states", 2) < 2:  # one session: nothing was updated or compared
+        update, compare = " The twin has one session so far: nothing is compared or forecast yet.", ""
+    if info.get("modality") == "bold":
+        return (f"Each patient's twin is a network of Stuart-Landau (Hopf) oscillators coupled through "
+                f"{network} [deco2017, tvb], fitted to band-passed BOLD functional connectivity by "
+                f"maximising a Wishart likelihood (L-BFGS) with a Laplace posterior." + update + compare)
+    head = str(info.get("head", ""))
+    head = ("dipoles normal to the template cortex" if head.startswith("tvb cortex")
+            else "radial dipoles at the region centres")
+    return (
+        f"Each patient's twin is a network of Stuart-Landau (Hopf) oscillators, each region with its own "
+        f"alpha frequency and damping, coupled through {network} with conduction delays [deco2017, tvb], "
+        f"seen through a lead field of {head} in a three-shell spherical head fitted to the electrodes, "
+        f"plus each channel's gain, aperiodic background and beta rhythm; below the bifurcation its sensor "
+        f"spectrum has a closed form. It was fitted to each session's power spectra by maximising the "
+        f"Whittle likelihood [whittle] (L-BFGS), with a Fisher-information posterior widened by the "
+        f"sandwich estimator over the recording's blocks [huber1967]." + update + compare
+    )
+
+
+def methods(records: list[list[dict]], *, steps: list[dict] | None = None, twin: dict | None = None,
+            n_failed: int = 0, bids: bool = True) -> tuple[str, list[tuple[str, str]]]:
+    """The methods paragraph from what each step logged in each recording, and its references.
+
+    Parameters
+    ----------
+    records : list of list of dict
+        Per recording, its sidecar's ``Steps`` (``step``, ``params``, ``log``).
+    steps : list of dict | None
+        The pipeline's steps (``step`` and parameters), for steps no recording logged.
+    twin : dict | None
+        What the twin's states record (:func:`twin_text`); None: no twin paragraph.
+    n_failed : int
+        Recordings that failed (said, not described).
+    bids : bool
+        Whether the recordings were read from a BIDS dataset (through MNE-BIDS).
+
+    Returns
+    -------
+    text : str
+    references : list of (key, text)
+
+    Examples
+    --------
+    >>> from neurotwin.report._methods import methods
+    >>> log = {"line_freq": None, "unchanged": True}
+    >>> rec = [{"step": "notch", "params": {"line_freq": "auto"}, "log": log}]
+    >>> methods([rec], bids=False)[0]
+    'One recording was processed. No mains peak was found in the recording, which was not notch-filtered.'
+    """
+    n = len(records)
+    order: list[str] = []
+    by_step: dict[str, list[dict]] = {}
+    for rec in records:
+        for e in rec:
+            if e["step"] not in by_step:
+                order.append(e["step"])
+            by_step.setdefault(e["step"], []).append({"params": e.get("params", {}), "log": e.get("log", {})})
+    for step in steps or []:
+        if step["step"] not in by_step:
+            order.append(step["step"])
+    failed = f"; {n_failed} failed and are not described here" if n_failed else ""
+    sentences = [f"{'One recording was' if n == 1 else f'{n} recordings were'} processed{failed}."]
+    for name in order:
+        entries = by_step.get(name)
+        if not entries and name in SENTENCES:  # a step that writes no sidecar of its own (features)
+            entries = [{"params": next(s for s in steps if s["step"] == name), "log": {}}]
+        if entries and name in SENTENCES:
+            text = SENTENCES[name](entries, n)
+        else:
+            params = entries[0]["params"] if entries else next(s for s in steps if s["step"] == name)
+            template = STEP_TEXT.get(name)
+            text = None if template is None else template.format(**{k: _fmt(v) for k, v in params.items()})
+        if text:
+            sentences.append(text)
+    if bids:
+        sentences.append("Data were read with MNE-BIDS [mnebids].")
+    if twin:
+        sentences.append(twin_text(twin))
+    text = " ".join(sentences)
     keys: list[str] = []
 
     def number(match):

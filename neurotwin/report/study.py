@@ -3,12 +3,15 @@ twin summaries and alerts, with the same provenance section as the patients' rep
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from .._logging import logger
 from ..errors import DataError, NeurotwinError
+from ..io.bids import name_entities
+from ..io.derivatives import Derivatives
 from . import _figures as figs
 from ._common import env, fmt, provenance, write
 
@@ -34,19 +37,17 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
     path : pathlib.Path
     """
     from ..features.featureset import read_featureset
-    from ..pipeline._twins import STORE_NAME
     from ..twin import TwinStore
 
     out = Path(out_dir).resolve()
-    status = out / "logs" / f"status_{config.pipeline.name}.tsv"
+    deriv = Derivatives(out)
+    status = deriv.status_log(config.pipeline.name)
     if not status.is_file():
         raise DataError(f"{status}: missing; run the participant level first.")
-    table = pd.read_csv(status, sep="\t", dtype=str, keep_default_na=False).sort_values(
-        ["subject", "session", "source"]
-    )
+    table = deriv.read_log(status).sort_values(["subject", "session", "source"])
     recordings = []
     for _, r in table.iterrows():
-        report = out / f"sub-{r['subject']}.html"
+        report = deriv.subject_page(r["subject"])
         recordings.append(
             {
                 "subject": r["subject"],
@@ -61,15 +62,20 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
     rows = []
     for path in sorted(out.glob(f"sub-*/**/*_desc-{config.pipeline.desc}_features.tsv")):
         t = read_featureset(path).table
-        rows.append(t[(t["location"] == "global") & (t["status"] == "ok")])
+        t = t[(t["location"] == "global") & (t["status"] == "ok")].copy()
+        t["task"] = name_entities(path.name).get("task", "")
+        rows.append(t)
     features = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     present = [f for f in FEATURES if len(features) and (features["feature"] == f[0]).any()]
     fig = figs.distributions(features, present) if present else None
-    twins, params = [], []
-    log = out / "logs" / f"twins_{config.pipeline.name}.tsv"
-    store_path = out / STORE_NAME
-    if log.is_file():
-        tt = pd.read_csv(log, sep="\t", dtype=str, keep_default_na=False).sort_values("subject")
+    covariates = _participants(deriv)
+    fig_covariates = (figs.covariates(features, present, covariates)
+                      if present and covariates is not None else None)
+    twins, params, labels, info = [], [], [], None
+    tt = deriv.read_log(deriv.twins_log(config.pipeline.name))
+    store_path = deriv.store
+    if tt is not None:
+        tt = tt.sort_values("subject")
         try:
             store = TwinStore(store_path, create=False) if store_path.exists() else None
         except NeurotwinError as err:
@@ -84,8 +90,16 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
                 logger.warning("study report: sub-%s's twin cannot be read: %s", r["subject"], err)
                 twin = None
             if twin is not None and twin.states_:
-                values = {n: v for n, v in twin.states_[-1].params().items() if "[" not in n}
-                params = params or list(values)
+                summary = twin.states_[-1].summary()
+                values = dict(zip(summary["name"], summary["median"]))
+                if not params:
+                    params = list(summary["name"])
+                    labels = [f"{lb} ({u})" if u not in ("", "1") else lb
+                              for lb, u in zip(summary["label"], summary["unit"])]
+                    first = twin.states_[0]
+                    info = {"modality": twin.modality, "connectome": first.provenance.get("connectome", ""),
+                            "head": first.features.get("head", ""),
+                            "random_state": first.provenance.get("random_state")}
             twins.append(
                 {
                     "subject": r["subject"],
@@ -100,7 +114,11 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
             got = t.pop("_values")
             t["cells"] = [fmt(got.get(p)) for p in params]
     inputs = [r["source"] for _, r in table.iterrows()]
-    prov = provenance(config, out, inputs, command, bool(twins))
+    records = [json.loads(p.read_text()).get("Steps", [])
+               for p in sorted(out.glob(f"sub-*/**/*_desc-{config.pipeline.desc}_*.json"))
+               if not p.name.endswith("_features.json")]
+    prov = provenance(config, out, inputs, command, info, records=[r for r in records if r],
+                      n_failed=int((table["status"] == "failed").sum()))
     nav = [
         ("recordings", "Recordings"),
         ("features", "Distributions"),
@@ -119,9 +137,35 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
             n_recordings=len(table),
             n_failed=int((table["status"] == "failed").sum()),
             fig_features=fig,
+            fig_covariates=fig_covariates,
             twins=twins,
-            twin_params=params,
+            twin_params=labels,
             prov=prov,
         )
     )
-    return write(out / "group" / "report.html", html)
+    return write(deriv.group_page, html)
+
+
+def _participants(deriv: Derivatives) -> pd.DataFrame | None:
+    """Age and sex by subject label from the raw study's ``participants.tsv`` (None without either)."""
+    from ..io.bids import read_bids_tsv
+
+    root = deriv.raw_root()
+    path = root / "participants.tsv" if root is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        table = read_bids_tsv(path)
+    except NeurotwinError as err:
+        logger.warning("study report: %s cannot be read (%s); no covariates shown", path, err)
+        return None
+    keep = [c for c in ("age", "sex") if c in table.columns]
+    if "participant_id" not in table.columns or not keep:
+        return None
+    out = pd.DataFrame({"subject": table["participant_id"].str.removeprefix("sub-")})
+    if "age" in keep:
+        out["age"] = pd.to_numeric(table["age"].where(table["age"].str.lower() != "n/a"), errors="coerce")
+    if "sex" in keep:
+        out["sex"] = table["sex"].where(table["sex"].str.lower() != "n/a", "")
+    return out
+

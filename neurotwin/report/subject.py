@@ -10,17 +10,21 @@ sessions' sections and refreshes the trajectories.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_files
 from .._logging import logger
 from ..errors import DataError, NeurotwinError
 from ..features.featureset import read_featureset
+from ..io.derivatives import Derivatives
 from . import _figures as figs
-from ._common import env, fmt, inputs_digest, provenance, raw_root, up_to_date, write
+from . import _qc as qcfigs
+from ._common import code_digest, env, fmt, inputs_digest, provenance, up_to_date, write
 
 __all__ = ["subject_report"]
 
@@ -32,11 +36,19 @@ _STEP_SUMMARY = {
         f"{len(log.get('excluded', []))} ({', '.join(sorted(log.get('found', {}))) or 'none'})"
     ),
     "epochs": lambda log: (
-        f"epochs: {log.get('n_kept', '?')} of {log.get('n_total', '?')} kept of "
+        f"{log.get('n_kept', '?')} of {log.get('n_total', '?')} epochs kept of "
         f"{log.get('length', '?')} s ({log.get('n_bad_amplitude', 0)} over amplitude limits, "
         f"{log.get('n_bad_annotation', 0)} in bad segments)"
     ),
-    "notch": lambda log: f"notch at {log.get('line_freq', '?')} Hz and harmonics",
+    "notch": lambda log: (
+        "no mains peak found: not filtered" if log.get("line_freq") is None
+        else f"notch at {', '.join(f'{f:g}' for f in log.get('freqs', [log['line_freq']]))} Hz"
+    ),
+    "resample": lambda log: (
+        f"left at {log['sfreq']:g} Hz" if log.get("unchanged") and "sfreq" in log
+        else f"{log['sfreq_from']:g} -> {log['sfreq']:g} Hz" if "sfreq_from" in log else ""
+    ),
+    "crop": lambda log: f"kept {log['kept'][0]:g}-{log['kept'][1]:g} s" if "kept" in log else "",
 }
 
 
@@ -52,35 +64,104 @@ def _sidecars(out: Path, subject: str, desc: str) -> list[tuple[str, Path, dict]
     return found
 
 
+#: human names of feature rows the twin does not follow (those are in FEATURE_INFO)
+_FEATURE_NAMES = {"band_power": "band power", "aperiodic_knee": "aperiodic knee",
+                  "sample_entropy": "sample entropy", "perm_entropy": "permutation entropy",
+                  "lziv": "Lempel-Ziv complexity", "hjorth_mobility": "Hjorth mobility",
+                  "hjorth_complexity": "Hjorth complexity"}
+
+
+def feature_label(name: str, band: str = "", unit: str = "") -> str:
+    """A feature row's human name, band and unit (``relative band power, alpha``, ``IAF (Hz)``...).
+
+    Examples
+    --------
+    >>> from neurotwin.report.subject import feature_label
+    >>> feature_label("band_power_rel", "alpha", "1"), feature_label("iaf", unit="Hz")
+    ('relative band power, alpha', 'individual alpha frequency (Hz)')
+    """
+    from ..twin.longitudinal import FEATURE_INFO
+
+    known = FEATURE_INFO.get(name)
+    label = known[0] if known else _FEATURE_NAMES.get(name, name.replace("_", " "))
+    unit = {"data": "data units", "1": ""}.get(unit, unit)
+    return f"{label}{', ' + band if band else ''}{f' ({unit})' if unit else ''}"
+
+
 def _source(meta: dict) -> str:
     src = (meta.get("Sources") or [""])[0]
     return src.split(":", 2)[-1] if src.startswith("bids:") else src
 
 
-def _raw_psd(out: Path, rel: str):
-    from ..io import read_raw
+def _raw_part(out: Path, rel: str, logs: dict, sidecar: Path) -> dict | None:
+    """What the page shows of the raw recording: its good channels' mean PSD, size, and the QC figures
+    (traces, every channel's PSD, the drop log, the removed ICA components); None without the raw file.
 
-    root = raw_root(out)
+    Kept in the figure cache (``.neurotwin/report/``) under a hash of the recording's sidecar (its
+    input's cache key and every step's log) and of the report code: a page rebuilt because the twin
+    changed does not read and draw every recording again.
+    """
+    deriv = Derivatives(out)
+    root = deriv.raw_root()
     path = root / rel if root is not None else None
     if path is None or not path.exists():
         return None
+    key = hashlib.sha256(json.dumps([code_digest(), rel, sidecar.read_text()]).encode()).hexdigest()
+    cached = deriv.figure_cache / f"{key}.json"
+    if cached.is_file():
+        try:
+            part = json.loads(cached.read_text())
+            part["freqs"], part["psd"] = np.asarray(part["freqs"]), np.asarray(part["psd"])
+            return part
+        except (ValueError, KeyError):  # a damaged entry is drawn again
+            pass
+    part = _draw_raw_part(path, rel, logs, sidecar)
+    if part is not None:
+        try:
+            with atomic_files(cached.parent) as tmp:
+                (tmp / cached.name).write_text(json.dumps(
+                    {**part, "freqs": part["freqs"].tolist(), "psd": part["psd"].tolist()}))
+        except OSError as err:  # a read-only cache: the page is still written
+            logger.info("report: QC figures not cached (%s)", err)
+    return part
+
+
+def _draw_raw_part(path: Path, rel: str, logs: dict, sidecar: Path) -> dict | None:
+    from ..io import read_raw
+
     try:
-        raw = read_raw(path, verbose="error")
+        raw = read_raw(path, verbose="error").load_data(verbose="error")
     except NeurotwinError as err:
         logger.info("report: no raw PSD of %s (%s)", rel, err)
         return None
-    picks = [i for i, t in enumerate(raw.get_channel_types()) if t in ("eeg", "mag", "grad")]
+    bads = list(logs.get("detect_bads", {}).get("bads", []))
+    picks = [i for i, (n, t) in enumerate(zip(raw.ch_names, raw.get_channel_types()))
+             if t in ("eeg", "mag", "grad") and n not in bads]
     if not picks:
         return None
     spec = raw.compute_psd(
         fmax=min(60.0, raw.info["sfreq"] / 2), picks=picks, n_fft=int(2 * raw.info["sfreq"]), verbose="error"
     )
     info = {
-        "n_channels": len(picks),
+        "n_channels": len(raw.ch_names),
         "duration": fmt(raw.n_times / raw.info["sfreq"], 4),
         "sfreq": fmt(raw.info["sfreq"], 4),
     }
-    return spec.freqs, spec.get_data().mean(axis=0) * 1e12, info
+    notch = logs.get("notch", {})
+    notched = notch.get("freqs") or ([notch["line_freq"]] if notch.get("line_freq") else [])
+    qc = qcfigs.raw_qc(raw, bads, notched)
+    epo = sidecar.with_suffix(".fif")
+    if epo.is_file() and epo.name.endswith("_epo.fif"):
+        import mne
+
+        qc["drops"] = qcfigs.drop_log(mne.read_epochs(epo, preload=False, verbose="error"))
+    if logs.get("ica", {}).get("qc"):
+        if raw.get_montage() is None:
+            from ..io.channels import standard_montage
+
+            raw.set_montage(standard_montage(), on_missing="ignore", verbose="error")
+        qc["ica"] = qcfigs.ica_components(logs["ica"]["qc"], raw.info)
+    return {"freqs": spec.freqs, "psd": spec.get_data().mean(axis=0) * 1e12, "info": info, "qc": qc}
 
 
 def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days: dict) -> dict:
@@ -95,6 +176,7 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
         "steps": [],
         "features": [],
         "fig_psd": None,
+        "qc": {},
         "fig_topo": None,
         "fig_matrices": [],
         "n_channels": "-",
@@ -114,7 +196,10 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
             row["ica"] = str(len(log.get("excluded", [])))
         elif step["step"] == "epochs":
             row["epochs"] = f"{log.get('n_kept', '?')}/{log.get('n_total', '?')}"
-    before = _raw_psd(out, rel)
+    before = _raw_part(out, rel, {st["step"]: st.get("log", {}) for st in meta["Steps"]}, sidecar)
+    if before is not None:
+        row.update(before["info"])
+        row["qc"] = before["qc"]
     feat_path = next(sidecar.parent.glob(sidecar.name.split("_desc-")[0] + "_desc-*_features.tsv"), None)
     if feat_path is None:
         return row
@@ -122,25 +207,23 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
     psd = next((a for k, a in fs.arrays.items() if k.endswith("psd")), None)
     if psd is not None:
         freqs = np.asarray(psd.coords["freq"], float)
-        b = (before[0], before[1]) if before is not None else (None, None)
+        b = (before["freqs"], before["psd"]) if before is not None else (None, None)
         row["fig_psd"] = figs.psd_before_after(b[0], b[1], freqs, np.asarray(psd.values).mean(axis=0))
-    if before is not None:
-        row.update(before[2])
     t = fs.table[fs.table["status"] == "ok"]
     glob = t[t["location"] == "global"]
     for _, r in glob.sort_values(["feature", "band"]).iterrows():
-        row["features"].append(
-            (f"{r['feature']}{' ' + r['band'] if r['band'] else ''} ({r['unit']})", fmt(r["value"], 4))
-        )
+        row["features"].append((feature_label(r["feature"], r["band"], r["unit"]), fmt(r["value"], 4)))
     maps = []
-    for feat, band, title, unit in (
-        ("band_power_rel", "alpha", "relative alpha power", "1"),
-        ("iaf", "", "IAF", "Hz"),
-        ("aperiodic_exponent", "", "aperiodic exponent", "1"),
+    # each map's colour scale spans at least a difference worth seeing (about twice a channel's
+    # measurement SE), so that noise between channels is not stretched over the whole scale
+    for feat, band, title, unit, span in (
+        ("band_power_rel", "alpha", "relative alpha power", "1", 0.05),
+        ("iaf", "", "IAF", "Hz", 1.0),
+        ("aperiodic_exponent", "", "aperiodic exponent", "1", 0.3),
     ):
         sel = t[(t["feature"] == feat) & (t["band"] == band) & (t["location"] != "global")]
         if len(sel) >= 4:
-            maps.append((title, sel["value"].to_numpy(float), list(sel["location"]), unit))
+            maps.append((title, sel["value"].to_numpy(float), list(sel["location"]), unit, span))
     if maps and fs.table["modality"].iloc[0] == "eeg":
         row["fig_topo"] = figs.topomaps(maps)
     for key, arr in sorted(fs.arrays.items()):
@@ -157,14 +240,14 @@ def _damaged_text(twin) -> str:
 
 
 def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
-    from ..pipeline._twins import STORE_NAME
     from ..twin import TwinStore
 
-    path = out / STORE_NAME
+    deriv = Derivatives(out)
+    path = deriv.store
     reason = "not fitted"
-    logs = sorted((out / "logs").glob("twins_*.tsv"))
+    logs = deriv.twin_logs()
     if logs:
-        table = pd.read_csv(logs[0], sep="\t", dtype=str, keep_default_na=False)
+        table = deriv.read_log(logs[0])
         hit = table[table["subject"] == subject]
         if len(hit) and hit["status"].iloc[0] != "ok":
             reason = f"{hit['status'].iloc[0]}: {hit['error'].iloc[0]}"
@@ -220,15 +303,21 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
                 "quality": fmt(d.get(quality), 3),
                 "model_iaf": fmt(d.get("model_iaf"), 4),
                 "converged": "yes" if d.get("converged") else "no",
-                "warnings": "; ".join(w.split(" (")[0] for w in d.get("warnings", [])),
+                "poor": next((w for w in d.get("warnings", []) if w.startswith("poor fit")), ""),
+                "warnings": "; ".join(w.split(" (")[0] for w in d.get("warnings", [])
+                                      if not w.startswith("poor fit")),
             }
         )
-    names = [n for n in st[0].posterior.names if "[" not in n]
-    intervals = [s.posterior.interval(0.9) for s in st]
+    tables = [s.summary(0.9) for s in st]
+    names = list(tables[0]["name"])
     out_["params"] = [
-        {"name": n, "cells": [f"{fmt(iv[n][0])} [{fmt(iv[n][1])}, {fmt(iv[n][2])}]" for iv in intervals]}
-        for n in names
+        {"name": n, "label": tables[0].iloc[i]["label"], "unit": tables[0].iloc[i]["unit"],
+         "cells": [{"text": f"{fmt(t.iloc[i]['median'])} [{fmt(t.iloc[i]['low'])}, {fmt(t.iloc[i]['high'])}]",
+                    "note": t.iloc[i]["note"]} for t in tables]}
+        for i, n in enumerate(names)
     ]
+    out_["implausible"] = [f"ses-{s.session}: {r['label']} {fmt(r['median'])} {r['unit']} is {r['note']}"
+                           for s, t in zip(st, tables) for _, r in t.iterrows() if r["note"]]
     # model against data, per session (EEG: mean PSD over channels)
     by_session = {s["session"]: s for s in sessions}
     for s in st:
@@ -247,20 +336,26 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         )
     changes = twin.changes()
     out_["changes"], out_["change_control"] = _change_rows(changes)
+    out_["info"] = {"modality": twin.modality, "connectome": con_name, "head": st[0].features.get("head", ""),
+                    "random_state": st[0].provenance.get("random_state"), "n_states": len(st),
+                    "sd_sources": sorted(set(changes["sd_source"])) if len(changes) else []}
     if len(st) >= 2:
         horizon = 90.0
         fc = twin.forecast(st[-1].at + horizon)
         out_["forecast"] = [
             {
                 "kind": r["kind"],
-                "name": r["name"],
+                "name": r["label"],
+                "code": r["name"],
+                "unit": r["unit"],
                 "at": fmt(r["at"], 4),
                 "value": fmt(r["value"], 4),
                 "interval": f"[{fmt(r['low'], 4)}, {fmt(r['high'], 4)}]",
+                "basis": r["basis"],
+                "note": r["note"],
             }
             for _, r in fc.iterrows()
         ]
-        units = {"f": "Hz", "a": "1/s", "G": "1/s", "exponent": "1", "velocity": "m/s"}
         shown = [n for n in ("f", "exponent", "a", "G") if n in names] or names[:4]
         for name in shown:
             flagged = (
@@ -274,8 +369,8 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
                     twin.trajectory(name),
                     row.iloc[0] if len(row) else None,
                     flagged,
-                    name,
-                    units.get(name, ""),
+                    st[-1].posterior.label(name)[0],
+                    st[-1].posterior.label(name)[1],
                 )
             )
     return out_
@@ -299,36 +394,43 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     -------
     path : pathlib.Path
     """
-    from ..pipeline._twins import session_days
-
     out = Path(out_dir).resolve()
+    deriv = Derivatives(out)
     found = _sidecars(out, subject, config.pipeline.desc)
     if not found:
         raise DataError(f"{out}: no outputs of sub-{subject} to report on.")
     days = {}
-    root = raw_root(out)
-    if root is not None and root.is_dir():
-        try:
-            days = session_days(root, subject, [ses for ses, _, _ in found])
-        except NeurotwinError as err:
-            logger.info("sub-%s: no session days (%s)", subject, err)
-    page = out / f"sub-{subject}.html"
+    try:
+        days = deriv.session_days(subject, [ses for ses, _, _ in found])
+    except NeurotwinError as err:
+        logger.info("sub-%s: no session days (%s)", subject, err)
+    page = deriv.subject_page(subject)
     digest = _inputs(out, subject, config, command, days)
     if digest is not None and up_to_date(page, digest):  # nothing it shows changed
         logger.debug("sub-%s: report up to date", subject)
         return page
     sessions = [_session(out, subject, ses, path, meta, days) for ses, path, meta in found]
-    status = out / "logs" / f"status_{config.pipeline.name}.tsv"
-    if status.is_file():
-        table = pd.read_csv(status, sep="\t", dtype=str, keep_default_na=False)
+    table = deriv.read_log(deriv.status_log(config.pipeline.name))
+    missing = []  # recordings of this subject with no outputs: failed or left out, with the reason
+    if table is not None:
+        mine = table[table["subject"] == subject]
         for s in sessions:
-            hit = table[(table["subject"] == subject) & (table["session"] == s["session"].replace("-", ""))]
+            hit = mine[mine["session"] == s["session"].replace("-", "")]
             if len(hit) and (hit["status"] == "failed").any():
                 s["status"], s["error"] = "failed", hit[hit["status"] == "failed"]["error"].iloc[0]
+        shown = {s["source"] for s in sessions}
+        for _, r in mine.iterrows():
+            if r["status"] in ("failed", "skipped") and Path(r["source"]).name not in shown:
+                missing.append({"session": r["session"] or "-", "day": fmt(days.get(r["session"]), 4),
+                                "source": Path(r["source"]).name, "status": r["status"],
+                                "error": r["error"] or "-"})
     twin = _twin_section(out, subject, sessions)
     alerts = [c for c in twin["changes"] if c["flagged"]]
     inputs = [_source(meta) for _, _, meta in found]
-    prov = provenance(config, out, inputs, command, bool(twin["states"]))
+    n_failed = sum(m["status"] == "failed" for m in missing)
+    prov = provenance(config, out, inputs, command, twin.pop("info", None),
+                      records=[meta["Steps"] for _, _, meta in found if not meta.get("Failed")],
+                      n_failed=n_failed)
     nav = (
         [("overview", "Overview")]
         + [(f"ses-{s['session']}", f"Session {s['session']}") for s in sessions]
@@ -345,6 +447,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
             subtitle=f"pipeline {config.pipeline.name}; {len(sessions)} session(s)",
             nav=nav,
             sessions=sessions,
+            missing=missing,
             twin=twin,
             alerts=alerts,
             prov=prov,
@@ -359,25 +462,24 @@ def _inputs(out: Path, subject: str, config, command: str | None, days: dict) ->
     data's content hash and cache key, hence the raw input's), the run's status and twin log rows, the
     twin store's record of the subject, the session days, the pipeline and the command (None when the
     store cannot be read: such a page is always rebuilt)."""
-    from ..pipeline._twins import STORE_NAME
     from ..twin import TwinStore
 
+    deriv = Derivatives(out)
     sidecars = [(str(p.relative_to(out)), p.read_bytes().hex())
                 for p in sorted((out / f"sub-{subject}").rglob("*.json"))]
     rows = []  # what the page takes from the logs: each recording's and the twin's status and error
-    logs = out / "logs"
-    for log in [logs / f"status_{config.pipeline.name}.tsv", *sorted(logs.glob("twins_*.tsv"))]:
-        if log.is_file():
-            table = pd.read_csv(log, sep="\t", dtype=str, keep_default_na=False)
+    for log in [deriv.status_log(config.pipeline.name), *deriv.twin_logs()]:
+        table = deriv.read_log(log)
+        if table is not None:
             if {"subject", "status", "error"} <= set(table.columns):
                 mine = table[table["subject"] == subject]
                 status = mine["status"].replace("up to date", "ok")  # a rerun's "up to date" shows as ok
                 key = mine["source"] if "source" in mine else mine["subject"]
                 rows.append(sorted(zip(key, status, mine["error"])))
     store = ""
-    if (out / STORE_NAME).exists():
+    if deriv.store.exists():
         try:
-            store = TwinStore(out / STORE_NAME, create=False).fingerprint(subject)
+            store = TwinStore(deriv.store, create=False).fingerprint(subject)
         except NeurotwinError:  # the page shows the error: rebuild it whenever asked
             return None
     source = Path(config.source) if config.source else None
@@ -394,7 +496,8 @@ def _change_rows(changes: pd.DataFrame) -> tuple[list[dict], str]:
             "session": r["session"],
             "at": fmt(r["at"], 4),
             "kind": r["kind"],
-            "name": r["name"] + (f" ({r['band']})" if r["band"] else ""),
+            "name": r["label"] + (f" ({r['band']})" if r["band"] else ""),
+            "code": r["name"],
             "location": r["location"] or "-",
             "baseline": fmt(r["baseline"], 4),
             "value": fmt(r["value"], 4),

@@ -17,7 +17,8 @@ import neurotwin.pipeline as ntp
 from neurotwin.datasets import make_connectome, make_resting_eeg
 from neurotwin.datasets.synthetic import write_tvb_zip
 from neurotwin.errors import DataError
-from neurotwin.pipeline._twins import choose_recordings, session_days
+from neurotwin.io.sessions import session_days
+from neurotwin.pipeline._twins import choose_recordings
 
 PIPELINE = """
 [pipeline]
@@ -195,7 +196,7 @@ def test_kill_9_at_five_points_with_two_jobs_changes_nothing(same_day, tmp_path)
            "--progress", "off"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     killed = 0
-    for delay in (2.0, 4.0, 6.0, 8.0, 11.0):
+    for delay in (1.5, 3.0, 4.5, 6.5, 9.0):  # start-up, reading, recordings, twins
         child = subprocess.Popen(cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         time.sleep(delay)

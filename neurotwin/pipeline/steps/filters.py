@@ -74,7 +74,7 @@ class Notch(Step):
         if not freqs:
             raise ConfigError(f"notch: line_freq={freq} Hz is above Nyquist ({nyq} Hz).")
         if log is not None:
-            log["line_freq"] = float(freq)
+            log.update(line_freq=float(freq), freqs=[float(f) for f in freqs])
         return raw.notch_filter(freqs, picks="data", verbose="error")
 
 
@@ -116,6 +116,8 @@ class Bandpass(Step):
                 f"bandpass: h_freq={self.h_freq} Hz is not below Nyquist ({nyq} Hz) of this "
                 f"recording; lower h_freq or resample first."
             )
+        if log is not None:
+            log.update(l_freq=self.l_freq, h_freq=self.h_freq)
         return raw.filter(self.l_freq, self.h_freq, picks="data", verbose="error")
 
     def _apply_timeseries(self, ts):

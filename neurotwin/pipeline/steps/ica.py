@@ -146,4 +146,33 @@ class ICA(Step):
         if log is not None:
             log.update(n_components=int(ica.n_components_), excluded=exclude, found=found, scores=scores,
                        eog_channels=eog, method=self.method, random_state=self.random_state, decim=decim)
+            if exclude:
+                log["qc"] = _removed_components(ica, fit_raw, exclude)
         return raw
+
+
+#: what the report shows of each removed component: its map, and this many seconds of its time course
+#: at no more than this rate (the JSON sidecar stays a few kB)
+QC_SECONDS, QC_SFREQ = 10.0, 50.0
+
+
+def _removed_components(ica, raw, exclude: list[int]) -> dict:
+    """The removed components' scalp maps and a time-course excerpt (z-scored), for the report's QC.
+
+    Examples
+    --------
+    >>> from neurotwin.pipeline.steps.ica import QC_SECONDS
+    >>> QC_SECONDS
+    10.0
+    """
+    maps = ica.get_components()
+    sfreq = raw.info["sfreq"]
+    step = max(1, int(np.ceil(sfreq / QC_SFREQ)))
+    start = max(0, raw.n_times // 2 - int(QC_SECONDS * sfreq / 2))  # from the middle of the recording
+    stop = min(raw.n_times, start + int(QC_SECONDS * sfreq))
+    src = ica.get_sources(raw, start=start, stop=stop).get_data()[exclude][:, ::step]
+    src = (src - src.mean(axis=1, keepdims=True)) / np.maximum(src.std(axis=1, keepdims=True), 1e-30)
+    return {"channels": list(ica.ch_names), "sfreq": sfreq / step,
+            "maps": {str(i): np.round(maps[:, i] / np.abs(maps[:, i]).max(), 3).tolist() for i in exclude},
+            "sources": {str(i): np.round(row, 2).tolist() for i, row in zip(exclude, src)}}
+

@@ -57,6 +57,8 @@ class Rereference(Step):
             channels = "average"
         elif self.ref == "rest":
             raw.set_eeg_reference("REST", forward=_sphere_forward(raw.info), verbose="error")
+            if log is not None:
+                log["ref"] = "REST"
             return raw
         elif self.ref == "mastoids":
             names = set(raw.ch_names)
@@ -73,4 +75,6 @@ class Rereference(Step):
                 raise ConfigError(f"rereference: channel(s) {missing} are not in this recording.")
             channels = list(self.ref)
         raw.set_eeg_reference(channels, projection=False, verbose="error")
+        if log is not None:
+            log["ref"] = channels
         return raw

@@ -41,8 +41,12 @@ class Crop(Step):
         if self.tmin >= end:
             raise ConfigError(f"crop: tmin={self.tmin} s is past the end of the recording ({end:.1f} s).")
         if self.tmax is None or self.tmax > end:
-            return raw.crop(self.tmin, None, verbose="error")  # to the last sample
-        return raw.crop(self.tmin, self.tmax, include_tmax=False, verbose="error")
+            raw = raw.crop(self.tmin, None, verbose="error")  # to the last sample
+        else:
+            raw = raw.crop(self.tmin, self.tmax, include_tmax=False, verbose="error")
+        if log is not None:  # what was kept, in the original recording's seconds
+            log["kept"] = [float(self.tmin), round(float(self.tmin + raw.n_times / raw.info["sfreq"]), 3)]
+        return raw
 
 
 class Resample(Step):
@@ -70,6 +74,8 @@ class Resample(Step):
         current = raw.info["sfreq"]
         if self.sfreq == current or (self.only_down and self.sfreq > current):
             if log is not None:
-                log["unchanged"] = True
+                log.update(unchanged=True, sfreq=float(current))
             return raw
+        if log is not None:
+            log.update(sfreq_from=float(current), sfreq=float(self.sfreq))
         return raw.resample(self.sfreq, method=self.method, verbose="error")
