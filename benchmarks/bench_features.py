@@ -53,8 +53,9 @@ def _epochs(minutes: float, seed: int = 0):
     from neurotwin.io import standard_montage
 
     names = [c for c in standard_montage().ch_names if c[-1].isdigit() or c.endswith("z")][:N_CH]
-    raw = make_resting_eeg(duration=minutes * 60, sfreq=SFREQ, ch_names=names, line_freq=None,
-                           blink_rate=0, random_state=seed).filter(1.0, 45.0, verbose="error")
+    raw = make_resting_eeg(
+        duration=minutes * 60, sfreq=SFREQ, ch_names=names, line_freq=None, blink_rate=0, random_state=seed
+    ).filter(1.0, 45.0, verbose="error")
     return mne.make_fixed_length_epochs(raw.pick("eeg"), duration=2.0, preload=True, verbose="error")
 
 
@@ -64,14 +65,23 @@ def direct(epochs, psd: str = "mne") -> dict:
     from specparam import SpectralGroupModel
 
     if psd == "mne":
-        spec = epochs.compute_psd(method="welch", fmin=0, fmax=45.0, n_fft=500, n_per_seg=500, n_overlap=0,
-                                  window="hamming", verbose="error")
+        spec = epochs.compute_psd(
+            method="welch",
+            fmin=0,
+            fmax=45.0,
+            n_fft=500,
+            n_per_seg=500,
+            n_overlap=0,
+            window="hamming",
+            verbose="error",
+        )
         f, p = spec.freqs, spec.get_data().mean(axis=0) * 1e12
     else:
         from scipy.signal import welch
 
-        f, p = welch(epochs.get_data(), fs=SFREQ, window="hamming", nperseg=500, noverlap=0, detrend=False,
-                     axis=-1)
+        f, p = welch(
+            epochs.get_data(), fs=SFREQ, window="hamming", nperseg=500, noverlap=0, detrend=False, axis=-1
+        )
         p = p[..., f <= 45.0].mean(axis=0) * 1e12
         f = f[f <= 45.0]
     bands = {"delta": (1, 4), "theta": (4, 8), "alpha": (8, 13), "beta": (13, 30), "gamma": (30, 45)}
@@ -82,16 +92,16 @@ def direct(epochs, psd: str = "mne") -> dict:
     m = (f >= 1) & (f <= 45)
     total = np.trapezoid(p[:, m], f[m], axis=-1)
     out["rel"] = {k: v / total for k, v in out.items() if k in bands}
-    cum = np.concatenate([np.zeros((len(p), 1)),
-                          np.cumsum(np.diff(f[m]) * (p[:, m][:, 1:] + p[:, m][:, :-1]) / 2, axis=1)], axis=1)
+    cum = np.concatenate(
+        [np.zeros((len(p), 1)), np.cumsum(np.diff(f[m]) * (p[:, m][:, 1:] + p[:, m][:, :-1]) / 2, axis=1)],
+        axis=1,
+    )
     out["sef"] = [np.interp(0.95 * c[-1], c, f[m]) for c in cum]
     out["tbr"] = out["theta"] / out["beta"]
     model = SpectralGroupModel(peak_width_limits=[1, 8], max_n_peaks=6, min_peak_height=0.1, verbose=False)
     model.fit(f, np.vstack([p, p.mean(axis=0)]), [2, 40])
     out["aperiodic"] = model.get_params("aperiodic")
     return out
-
-
 
 
 def worker(case: str, minutes: float) -> dict:
@@ -102,8 +112,11 @@ def worker(case: str, minutes: float) -> dict:
     names = {"direct": None, "scipy": None, "neurotwin": list(DEFAULT_FEATURES), "all": everything}[case]
 
     def run(epochs):
-        return direct(epochs, "mne" if case == "direct" else "scipy") if names is None else \
-            compute_features(epochs, names)
+        return (
+            direct(epochs, "mne" if case == "direct" else "scipy")
+            if names is None
+            else compute_features(epochs, names)
+        )
 
     run(_epochs(20 / 60, seed=1))
     epochs = _epochs(minutes)
@@ -113,8 +126,12 @@ def worker(case: str, minutes: float) -> dict:
     t0 = time.perf_counter()
     run(epochs)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "real_s": minutes * 60, "peak_mb": status_mb("VmHWM") - base,
-            "data_mb": data_mb}
+    return {
+        "seconds": seconds,
+        "real_s": minutes * 60,
+        "peak_mb": status_mb("VmHWM") - base,
+        "data_mb": data_mb,
+    }
 
 
 def main() -> None:
@@ -130,19 +147,27 @@ def main() -> None:
 
     import neurotwin
 
-    print(f"neurotwin {neurotwin.__version__}, MNE {mne.__version__}; {N_CH} ch x {args.minutes:g} min x "
-          f"{SFREQ:g} Hz in 2-s epochs; each case pinned to one core, one BLAS thread")
+    print(
+        f"neurotwin {neurotwin.__version__}, MNE {mne.__version__}; {N_CH} ch x {args.minutes:g} min x "
+        f"{SFREQ:g} Hz in 2-s epochs; each case pinned to one core, one BLAS thread"
+    )
     print(f"  {'case':<33} {'min':>7} {'median':>7} {'max':>7}  {'x real':>7}  {'vs direct':>9}   peak RSS")
     env = {**os.environ, **ONE_THREAD}
     baseline = scipy_med = None
-    for case, label, repeats in (("direct", "direct calls (baseline)", args.repeats),
-                                 ("scipy", "direct, SciPy Welch on the array", args.repeats),
-                                 ("neurotwin", "neurotwin, default set", args.repeats),
-                                 ("all", "neurotwin, all features", max(1, args.repeats // 2))):
+    for case, label, repeats in (
+        ("direct", "direct calls (baseline)", args.repeats),
+        ("scipy", "direct, SciPy Welch on the array", args.repeats),
+        ("neurotwin", "neurotwin, default set", args.repeats),
+        ("all", "neurotwin, all features", max(1, args.repeats // 2)),
+    ):
         runs = []
         for _ in range(repeats):
-            proc = subprocess.run([sys.executable, __file__, "--worker", case, str(args.minutes)],
-                                  capture_output=True, text=True, env=env)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--worker", case, str(args.minutes)],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             if proc.returncode:
                 raise RuntimeError(f"{case} failed:\n{proc.stderr[-3000:]}")
             runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -155,8 +180,10 @@ def main() -> None:
         if case == "neurotwin":
             ratio += f" ({med / scipy_med:.2f}x SciPy)"
         peak = max(r["peak_mb"] for r in runs)
-        print(f"  {label:<33} {min(secs):7.2f} {med:7.2f} {max(secs):7.2f}  {runs[0]['real_s'] / med:6.0f}x  "
-              f"{ratio}   {peak:6.0f} MB ({peak / runs[0]['data_mb']:.1f}x the epochs array)")
+        print(
+            f"  {label:<33} {min(secs):7.2f} {med:7.2f} {max(secs):7.2f}  {runs[0]['real_s'] / med:6.0f}x  "
+            f"{ratio}   {peak:6.0f} MB ({peak / runs[0]['data_mb']:.1f}x the epochs array)"
+        )
 
 
 if __name__ == "__main__":

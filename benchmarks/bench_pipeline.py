@@ -61,8 +61,15 @@ def make_recording(path: Path, minutes: float, seed: int) -> None:
     """Simulate one recording and write it as FIF (double precision)."""
     from neurotwin.datasets import make_resting_eeg
 
-    raw = make_resting_eeg(duration=minutes * 60, sfreq=SFREQ, ch_names=_channels(), line_freq=50.0,
-                           blink_rate=0.2, bad_channels=["T8"], random_state=seed)
+    raw = make_resting_eeg(
+        duration=minutes * 60,
+        sfreq=SFREQ,
+        ch_names=_channels(),
+        line_freq=50.0,
+        blink_rate=0.2,
+        bad_channels=["T8"],
+        random_state=seed,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     raw.save(path, fmt="double", overwrite=True, verbose="error")
 
@@ -94,20 +101,23 @@ def plain_mne(raw, ica: bool):
     raw.info["bads"] = nc.get_bads()
     raw.interpolate_bads(reset_bads=True, verbose="error")
     if ica:
-        model = mne.preprocessing.ICA(n_components=0.99, method="picard", random_state=97,
-                                      fit_params={"ortho": False, "extended": True}, verbose="error")
+        model = mne.preprocessing.ICA(
+            n_components=0.99,
+            method="picard",
+            random_state=97,
+            fit_params={"ortho": False, "extended": True},
+            verbose="error",
+        )
         model.fit(raw, picks="eeg", decim=3, verbose="error")
         model.exclude, _ = model.find_bads_eog(raw, threshold=0.5, measure="correlation", verbose="error")
         model.apply(raw, verbose="error")
     raw.set_eeg_reference("average", projection=False, verbose="error")
     epochs = mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
-    epochs.drop_bad(reject=get_rejection_threshold(epochs, ch_types="eeg", random_state=97, verbose=False),
-                    verbose="error")
+    epochs.drop_bad(
+        reject=get_rejection_threshold(epochs, ch_types="eeg", random_state=97, verbose=False),
+        verbose="error",
+    )
     return epochs
-
-
-
-
 
 
 def worker(case: str, target: str, ica: bool) -> dict:
@@ -140,8 +150,9 @@ def worker(case: str, target: str, ica: bool) -> dict:
         study, out = target.split("::")
         result = pipe.run(study, out, progress="off")
         assert result.exit_code == 0, result.summary().to_string()
-        n_samples = sum(mne.io.read_raw_fif(p, verbose="error").n_times
-                        for p in Path(study).rglob("*_eeg.fif"))
+        n_samples = sum(
+            mne.io.read_raw_fif(p, verbose="error").n_times for p in Path(study).rglob("*_eeg.fif")
+        )
         n_rec = len(list(Path(study).rglob("*_eeg.fif")))
     else:
         raw = mne.io.read_raw_fif(target, preload=True, verbose="error")
@@ -153,8 +164,13 @@ def worker(case: str, target: str, ica: bool) -> dict:
     seconds = time.perf_counter() - t0
     peak = status_mb("VmHWM")
     raw_mb = n_samples / n_rec * (N_EEG + 1) * 8 / 2**20  # one recording's float64 array
-    return {"seconds": seconds, "real_s": n_samples / SFREQ, "peak_mb": peak, "base_mb": base,
-            "raw_mb": raw_mb}
+    return {
+        "seconds": seconds,
+        "real_s": n_samples / SFREQ,
+        "peak_mb": peak,
+        "base_mb": base,
+        "raw_mb": raw_mb,
+    }
 
 
 def measure(case: str, target: str, ica: bool, repeats: int, fresh_out=None) -> list[dict]:
@@ -163,8 +179,12 @@ def measure(case: str, target: str, ica: bool, repeats: int, fresh_out=None) -> 
         out = None if fresh_out is None else tempfile.mkdtemp(dir=fresh_out)
         arg = target if out is None else f"{target}::{out}"
         env = {**os.environ, **ONE_THREAD}
-        proc = subprocess.run([sys.executable, __file__, "--worker", case, arg, str(int(ica))],
-                              capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", case, arg, str(int(ica))],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if proc.returncode:
             raise RuntimeError(f"{case} failed:\n{proc.stderr[-3000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -180,8 +200,10 @@ def report(label: str, runs: list[dict], baseline: list[dict] | None) -> float:
     xrt = runs[0]["real_s"] / med
     extra = max(r["peak_mb"] - r["base_mb"] for r in runs)
     ratio = f"{med / statistics.median([b['seconds'] for b in baseline]):5.2f}x" if baseline else "  -   "
-    print(f"  {label:<34} {min(secs):7.2f} {med:7.2f} {max(secs):7.2f}  {xrt:7.0f}x  {ratio}   "
-          f"{extra:7.0f} MB = {extra / runs[0]['raw_mb']:4.2f}x raw ({runs[0]['raw_mb']:.0f} MB)")
+    print(
+        f"  {label:<34} {min(secs):7.2f} {med:7.2f} {max(secs):7.2f}  {xrt:7.0f}x  {ratio}   "
+        f"{extra:7.0f} MB = {extra / runs[0]['raw_mb']:4.2f}x raw ({runs[0]['raw_mb']:.0f} MB)"
+    )
     return med
 
 
@@ -201,44 +223,56 @@ def main() -> None:
 
     import neurotwin
 
-    print(f"neurotwin {neurotwin.__version__}, MNE {mne.__version__}, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs (each case pinned to one core, one BLAS thread)")
+    print(
+        f"neurotwin {neurotwin.__version__}, MNE {mne.__version__}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs (each case pinned to one core, one BLAS thread)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         medians = {}
         for minutes in durations:
             tag = f"{minutes:g}min"
             for sub in ("a", "b") if minutes == durations[0] else ("a",):
-                make_recording(tmp / tag / f"sub-{sub}/eeg/sub-{sub}_task-rest_eeg.fif", minutes,
-                               seed=ord(sub))
+                make_recording(
+                    tmp / tag / f"sub-{sub}/eeg/sub-{sub}_task-rest_eeg.fif", minutes, seed=ord(sub)
+                )
             one = tmp / f"{tag}-one"
             fif = str(tmp / tag / "sub-a/eeg/sub-a_task-rest_eeg.fif")
             (one / "sub-a/eeg").mkdir(parents=True)
             (one / "sub-a/eeg/sub-a_task-rest_eeg.fif").symlink_to(fif)
-            print(f"\n{minutes:g} min, {N_EEG} ch + VEOG, {SFREQ:g} Hz          "
-                  f"   min  median     max  x real  vs MNE   peak RSS above start")
+            print(
+                f"\n{minutes:g} min, {N_EEG} ch + VEOG, {SFREQ:g} Hz          "
+                f"   min  median     max  x real  vs MNE   peak RSS above start"
+            )
             for ica in (False, True):
                 name = "with ICA" if ica else "without ICA"
                 base = measure("mne", fif, ica, repeats)
                 report(f"plain MNE, {name}", base, None)
-                medians[(minutes, ica)] = report(f"neurotwin steps, {name}",
-                                                 measure("steps", fif, ica, repeats), base)
+                medians[(minutes, ica)] = report(
+                    f"neurotwin steps, {name}", measure("steps", fif, ica, repeats), base
+                )
             base = measure("mne", fif, False, 1)
             outs = tmp / "outs"
             outs.mkdir(exist_ok=True)
-            medians[(minutes, "run1")] = report("neurotwin run, 1 subject, no ICA",
-                                                measure("run", str(one), False, repeats, outs), base)
+            medians[(minutes, "run1")] = report(
+                "neurotwin run, 1 subject, no ICA", measure("run", str(one), False, repeats, outs), base
+            )
             if minutes == durations[0]:
-                medians["run2"] = report("neurotwin run, 2 subjects, no ICA",
-                                         measure("run", str(tmp / tag), False, repeats, outs), None)
+                medians["run2"] = report(
+                    "neurotwin run, 2 subjects, no ICA",
+                    measure("run", str(tmp / tag), False, repeats, outs),
+                    None,
+                )
         if len(durations) > 1:
             lo, hi = durations[0], durations[-1]
 
             def grow(key):
                 return medians[(hi, key)] / medians[(lo, key)]
 
-            print(f"\nscaling with duration ({lo:g} -> {hi:g} min, x{hi / lo:g}): steps without ICA "
-                  f"x{grow(False):.2f}, with ICA x{grow(True):.2f}, run x{grow('run1'):.2f}")
+            print(
+                f"\nscaling with duration ({lo:g} -> {hi:g} min, x{hi / lo:g}): steps without ICA "
+                f"x{grow(False):.2f}, with ICA x{grow(True):.2f}, run x{grow('run1'):.2f}"
+            )
         print(f"scaling with subjects (1 -> 2): run x{medians['run2'] / medians[(durations[0], 'run1')]:.2f}")
 
 

@@ -89,8 +89,18 @@ def ours(w, delays_ms, duration, batch, engine="numba"):
     if batch > 1:
         params["a"] = np.linspace(-6.0, -4.0, batch)  # K different parameter sets
     t0 = time.perf_counter()
-    sim = simulate("hopf", w, params, delays_ms=delays_ms, duration=duration, dt=DT_MS / 1000,
-                   transient=0.0, decimate=10, engine=engine, random_state=0)
+    sim = simulate(
+        "hopf",
+        w,
+        params,
+        delays_ms=delays_ms,
+        duration=duration,
+        dt=DT_MS / 1000,
+        transient=0.0,
+        decimate=10,
+        engine=engine,
+        random_state=0,
+    )
     return time.perf_counter() - t0, sim.data[0], sim.sfreq
 
 
@@ -99,9 +109,15 @@ def tvb_run(w, lengths, velocity, duration):
     from tvb.simulator import coupling, integrators, models, monitors, noise, simulator
 
     n = len(w)
-    conn = connectivity.Connectivity(weights=w, tract_lengths=lengths, region_labels=np.array(
-        [f"r{i}" for i in range(n)]), centres=np.zeros((n, 3)), speed=np.array([velocity]))
+    conn = connectivity.Connectivity(
+        weights=w,
+        tract_lengths=lengths,
+        region_labels=np.array([f"r{i}" for i in range(n)]),
+        centres=np.zeros((n, 3)),
+        speed=np.array([velocity]),
+    )
     conn.configure()
+
     class SupHopf(models.SupHopf):
         # tvb-library 2.10's numba gufunc for SupHopf returns NaN for every other region with
         # numba 0.68 (seen here); TVB's own NumPy form of the same equations is correct
@@ -110,17 +126,22 @@ def tvb_run(w, lengths, velocity, duration):
 
     model = SupHopf(a=np.array([PARAMS["a"] / 1000]), omega=np.array([2 * np.pi * PARAMS["f"] / 1000]))
     sim = simulator.Simulator(
-        model=model, connectivity=conn, coupling=coupling.Difference(a=np.array([PARAMS["G"] / 1000])),
-        integrator=integrators.HeunStochastic(dt=DT_MS, noise=noise.Additive(
-            nsig=np.array([PARAMS["sigma"] ** 2 / 2 / 1000]))),
-        monitors=(monitors.SubSample(period=1.0),), simulation_length=duration * 1000,
+        model=model,
+        connectivity=conn,
+        coupling=coupling.Difference(a=np.array([PARAMS["G"] / 1000])),
+        integrator=integrators.HeunStochastic(
+            dt=DT_MS, noise=noise.Additive(nsig=np.array([PARAMS["sigma"] ** 2 / 2 / 1000]))
+        ),
+        monitors=(monitors.SubSample(period=1.0),),
+        simulation_length=duration * 1000,
         # TVB's default start (x, y uniform in +-5) diverges at dt = 0.1 ms with these parameters;
         # start near the fixed point, as neurotwin does
-        initial_conditions=0.01 * np.random.default_rng(0).standard_normal(
-            (int(np.rint(conn.delays.max() / DT_MS)) + 1, 2, n, 1)))
+        initial_conditions=0.01
+        * np.random.default_rng(0).standard_normal((int(np.rint(conn.delays.max() / DT_MS)) + 1, 2, n, 1)),
+    )
     sim.configure()
     t0 = time.perf_counter()
-    (_, data), = sim.run()
+    ((_, data),) = sim.run()
     seconds = time.perf_counter() - t0
     if not np.isfinite(data).all():
         raise RuntimeError("TVB's simulation gave non-finite values")
@@ -172,36 +193,62 @@ def main() -> None:
         from importlib.metadata import version
 
         tvb_version = version("tvb-library")
-    print(f"neurotwin {neurotwin.__version__}, NumPy {np.__version__}, TVB {tvb_version}; one core, "
-          f"one thread; dt {DT_MS} ms, delays <= {MAX_DELAY_MS:g} ms, Heun, output every 1 ms; "
-          f"{args.repeats} repeats")
+    print(
+        f"neurotwin {neurotwin.__version__}, NumPy {np.__version__}, TVB {tvb_version}; one core, "
+        f"one thread; dt {DT_MS} ms, delays <= {MAX_DELAY_MS:g} ms, Heun, output every 1 ms; "
+        f"{args.repeats} repeats"
+    )
     long = 10.0
-    plan = {"76 regions": (tvb76, {"k1": long, "k64": long if args.full else 2.0, "numpy": 0.5,
-                                   "tvb": long}),
-            "1000 regions": (random_sparse, {"k1": long if args.full else 2.0,
-                                             "k64": long if args.full else 0.2, "numpy": 0.05,
-                                             "tvb": long if args.full else 0.2})}
+    plan = {
+        "76 regions": (tvb76, {"k1": long, "k64": long if args.full else 2.0, "numpy": 0.5, "tvb": long}),
+        "1000 regions": (
+            random_sparse,
+            {
+                "k1": long if args.full else 2.0,
+                "k64": long if args.full else 0.2,
+                "numpy": 0.05,
+                "tvb": long if args.full else 0.2,
+            },
+        ),
+    }
     for name, (make, dur) in plan.items():
         w, lengths = make()
         n = len(w)
         velocity = lengths[w > 0].max() / MAX_DELAY_MS  # mm/ms = m/s
         delays = lengths / velocity
         nnz = int(np.count_nonzero(w))
-        print(f"\n{name}: {nnz} connections (mean degree {nnz / n:.0f}), velocity {velocity:.2f} m/s, "
-              f"longest delay {delays[w > 0].max():.1f} ms")
-        print(f"  {'case':<34} {'sim s':>5} {'min':>7} {'median':>7} {'max':>7} {'steps/s':>9} "
-              f"{'region-steps/s':>14}  {'vs TVB':>7}  peak Hz")
+        print(
+            f"\n{name}: {nnz} connections (mean degree {nnz / n:.0f}), velocity {velocity:.2f} m/s, "
+            f"longest delay {delays[w > 0].max():.1f} ms"
+        )
+        print(
+            f"  {'case':<34} {'sim s':>5} {'min':>7} {'median':>7} {'max':>7} {'steps/s':>9} "
+            f"{'region-steps/s':>14}  {'vs TVB':>7}  peak Hz"
+        )
         ours(w, delays, 0.01, 1)  # compile and warm up
         ours(w, delays, 0.01, 64)
         rows = {}
-        cases = [("neurotwin numba, K = 1", partial(ours, w, delays, dur["k1"], 1), dur["k1"], 1),
-                 ("neurotwin numba, K = 64", partial(ours, w, delays, dur["k64"], 64), dur["k64"], 64),
-                 ("neurotwin NumPy engine, K = 1", partial(ours, w, delays, dur["numpy"], 1, "numpy"),
-                  dur["numpy"], 1)]
+        cases = [
+            ("neurotwin numba, K = 1", partial(ours, w, delays, dur["k1"], 1), dur["k1"], 1),
+            ("neurotwin numba, K = 64", partial(ours, w, delays, dur["k64"], 64), dur["k64"], 64),
+            (
+                "neurotwin NumPy engine, K = 1",
+                partial(ours, w, delays, dur["numpy"], 1, "numpy"),
+                dur["numpy"],
+                1,
+            ),
+        ]
         if have_tvb:
             tvb_run(w, lengths, velocity, 0.01)
-            cases.insert(0, ("TVB simulator (baseline)", partial(tvb_run, w, lengths, velocity, dur["tvb"]),
-                             dur["tvb"], 1))
+            cases.insert(
+                0,
+                (
+                    "TVB simulator (baseline)",
+                    partial(tvb_run, w, lengths, velocity, dur["tvb"]),
+                    dur["tvb"],
+                    1,
+                ),
+            )
         for label, fn, sim_s, k in cases:
             secs, (_, data, sfreq) = timed(fn, args.repeats)
             med = statistics.median(secs)
@@ -210,17 +257,21 @@ def main() -> None:
             base = rows.get("TVB simulator (baseline)")
             ratio = f"{steps / base:6.1f}x" if base and not label.startswith("TVB") else "      -"
             pk = f"{peak(data, sfreq):5.1f}" if sim_s >= 1.0 else "    -"
-            print(f"  {label:<34} {sim_s:5.2g} {min(secs):7.3f} {med:7.3f} {max(secs):7.3f} {steps:9.0f} "
-                  f"{steps * n * k:14.3g}  {ratio}  {pk}")
+            print(
+                f"  {label:<34} {sim_s:5.2g} {min(secs):7.3f} {med:7.3f} {max(secs):7.3f} {steps:9.0f} "
+                f"{steps * n * k:14.3g}  {ratio}  {pk}"
+            )
         k1, k64 = rows["neurotwin numba, K = 1"], rows["neurotwin numba, K = 64"]
         print(f"  batching: K = 64 gives {64 * k64 / k1:.1f}x the region-steps/s of K = 1")
         for k, steps in ((1, k1), (64, k64)):
             sec, flops = roofline(n, k)
             ours_flops = 2 * nnz * 2 * k * steps
-            print(f"  roofline K = {k:<2}: one dense {'GEMV' if k == 1 else 'GEMM'} per step = "
-                  f"{1 / sec:9.0f} steps/s ({flops / sec / 1e9:5.1f} GFLOP/s dense); ours "
-                  f"{steps:9.0f} steps/s ({ours_flops / 1e9:5.2f} GFLOP/s on the {nnz} delayed connections, "
-                  f"{steps * sec:.2f}x the dense product's rate)")
+            print(
+                f"  roofline K = {k:<2}: one dense {'GEMV' if k == 1 else 'GEMM'} per step = "
+                f"{1 / sec:9.0f} steps/s ({flops / sec / 1e9:5.1f} GFLOP/s dense); ours "
+                f"{steps:9.0f} steps/s ({ours_flops / 1e9:5.2f} GFLOP/s on the {nnz} delayed connections, "
+                f"{steps * sec:.2f}x the dense product's rate)"
+            )
     from neurotwin.model import hopf_csd, hopf_psd
 
     w, lengths = tvb76()
@@ -236,9 +287,12 @@ def main() -> None:
                 t0 = time.perf_counter()
                 fn(w, freqs, params, delays_ms=delays)
                 secs.append(time.perf_counter() - t0)
-            print(f"  {label:<25} {len(freqs):3d} frequencies (1-45 Hz by {step} Hz): min "
-                  f"{min(secs) * 1e3:6.1f} ms, median {statistics.median(secs) * 1e3:6.1f} ms, max "
-                  f"{max(secs) * 1e3:6.1f} ms")
+            print(
+                f"  {label:<25} {len(freqs):3d} frequencies (1-45 Hz by {step} Hz): min "
+                f"{min(secs) * 1e3:6.1f} ms, median {statistics.median(secs) * 1e3:6.1f} ms, max "
+                f"{max(secs) * 1e3:6.1f} ms"
+            )
+
 
 if __name__ == "__main__":
     main()

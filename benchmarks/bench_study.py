@@ -46,9 +46,40 @@ import tempfile
 import time
 from pathlib import Path
 
-CHANNELS_32 = ("Fp1", "Fp2", "AF3", "AF4", "F7", "F3", "Fz", "F4", "F8", "FC5", "FC1", "FC2", "FC6", "T7",
-               "C3", "Cz", "C4", "T8", "CP5", "CP1", "CP2", "CP6", "P7", "P3", "Pz", "P4", "P8", "PO3",
-               "PO4", "O1", "Oz", "O2")
+CHANNELS_32 = (
+    "Fp1",
+    "Fp2",
+    "AF3",
+    "AF4",
+    "F7",
+    "F3",
+    "Fz",
+    "F4",
+    "F8",
+    "FC5",
+    "FC1",
+    "FC2",
+    "FC6",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "CP5",
+    "CP1",
+    "CP2",
+    "CP6",
+    "P7",
+    "P3",
+    "Pz",
+    "P4",
+    "P8",
+    "PO3",
+    "PO4",
+    "O1",
+    "Oz",
+    "O2",
+)
 
 
 def make_study(root: Path, subjects: int, sessions: int, minutes: float) -> int:
@@ -64,9 +95,14 @@ def make_study(root: Path, subjects: int, sessions: int, minutes: float) -> int:
     for s in range(1, subjects + 1):
         alpha = rng.uniform(9.0, 11.0)
         for k in range(1, sessions + 1):
-            raw = make_resting_eeg(duration=60.0 * minutes, sfreq=250.0, ch_names=CHANNELS_32,
-                                   alpha_freq=alpha + rng.normal(0, 0.1), blink_rate=0.2,
-                                   random_state=1000 * s + k)
+            raw = make_resting_eeg(
+                duration=60.0 * minutes,
+                sfreq=250.0,
+                ch_names=CHANNELS_32,
+                alpha_freq=alpha + rng.normal(0, 0.1),
+                blink_rate=0.2,
+                random_state=1000 * s + k,
+            )
             raw.set_meas_date(dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=90 * (k - 1)))
             bp = BIDSPath(subject=f"{s:03d}", session=f"{k:02d}", task="rest", datatype="eeg", root=root)
             write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose="error")
@@ -83,8 +119,11 @@ def run(args: list[str]) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 3):
         raise SystemExit(f"neurotwin run failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "peak_mib": after.ru_maxrss / 1024}
+    return {
+        "wall": wall,
+        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "peak_mib": after.ru_maxrss / 1024,
+    }
 
 
 def disk(out: Path) -> tuple[int, int]:
@@ -103,11 +142,13 @@ def line(row: dict) -> str:
     """One size and setting's figures."""
     n, rec, twin = row["n"], row["rec"], row["twin"]
     peak = max(rec["peak_mib"], twin["peak_mib"])
-    return (f"{n:4d} subjects --jobs {row['jobs']}: recordings {rec['wall']:.1f} s wall, "
-            f"{rec['cpu']:.1f} s CPU ({rec['wall'] / n:.1f} s/subject); twins {twin['wall']:.1f} s wall, "
-            f"{twin['cpu']:.1f} s CPU ({twin['wall'] / n:.1f} s/subject); peak {peak:.0f} MiB; "
-            f"cache {row['own'] / 2**20:.1f} MiB ({row['own'] / row['input']:.2f}x input); derivatives "
-            f"{row['deriv'] / 2**20:.1f} MiB; input {row['input'] / 2**20:.1f} MiB")
+    return (
+        f"{n:4d} subjects --jobs {row['jobs']}: recordings {rec['wall']:.1f} s wall, "
+        f"{rec['cpu']:.1f} s CPU ({rec['wall'] / n:.1f} s/subject); twins {twin['wall']:.1f} s wall, "
+        f"{twin['cpu']:.1f} s CPU ({twin['wall'] / n:.1f} s/subject); peak {peak:.0f} MiB; "
+        f"cache {row['own'] / 2**20:.1f} MiB ({row['own'] / row['input']:.2f}x input); derivatives "
+        f"{row['deriv'] / 2**20:.1f} MiB; input {row['input'] / 2**20:.1f} MiB"
+    )
 
 
 def main() -> None:
@@ -141,16 +182,27 @@ def main() -> None:
             rec = run([*common, "--pipeline", str(no_twin)])
             twin = run([*common, "--pipeline", "resting_eeg"])
             own, derivatives = disk(out)
-            rows.append({"n": n, "jobs": jobs, "rec": rec, "twin": twin, "own": own, "deriv": derivatives,
-                         "input": size})
+            rows.append(
+                {
+                    "n": n,
+                    "jobs": jobs,
+                    "rec": rec,
+                    "twin": twin,
+                    "own": own,
+                    "deriv": derivatives,
+                    "input": size,
+                }
+            )
             print(line(rows[-1]), flush=True)
     for n in args.subjects:
         by = {r["jobs"]: r for r in rows if r["n"] == n}
         if 1 in by and 2 in by:
             rec = by[1]["rec"]["wall"] / by[2]["rec"]["wall"]
             twin = by[1]["twin"]["wall"] / by[2]["twin"]["wall"]
-            print(f"{n} subjects, --jobs 1 / --jobs 2 wall: recordings {rec:.2f}x, twin phase {twin:.2f}x "
-                  f"(target >= 1.8)")
+            print(
+                f"{n} subjects, --jobs 1 / --jobs 2 wall: recordings {rec:.2f}x, twin phase {twin:.2f}x "
+                f"(target >= 1.8)"
+            )
     if len(args.subjects) > 1:
         lo, hi = min(args.subjects), max(args.subjects)
         for jobs in args.jobs:

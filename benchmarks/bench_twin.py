@@ -126,29 +126,42 @@ def main() -> None:
 
     neurotwin.set_log_level("error")
     data = Path(args.data)
-    print(f"neurotwin {neurotwin.__version__}; one core, one thread; median of {args.repeats} after a "
-          f"warm-up")
+    print(
+        f"neurotwin {neurotwin.__version__}; one core, one thread; median of {args.repeats} after a warm-up"
+    )
     print(f"  {'case':<44} {'min':>7} {'median':>7} {'max':>7}")
     con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
     feats = eeg_features(data)
     secs, twin = timed(lambda: Twin("eegbci", connectome=con).fit(feats), args.repeats)
     d = twin.states_[0].diagnostics
-    row("EEG: 64 ch, 76 regions (fit + posterior)", secs,
-        f"r log-PSD {d['r_log_psd']:.3f}, {d['n_evals']} evaluations, target <= 30 s")
+    row(
+        "EEG: 64 ch, 76 regions (fit + posterior)",
+        secs,
+        f"r log-PSD {d['r_log_psd']:.3f}, {d['n_evals']} evaluations, target <= 30 s",
+    )
     sc, lengths, tc = hcp(data)
     bfeats, labels, fc = bold_features(tc)
-    secs, twin = timed(lambda: Twin("hcp", modality="bold", connectome=Connectome(sc, labels=labels),
-                                    restarts=0).fit(bfeats), args.repeats)
+    secs, twin = timed(
+        lambda: Twin("hcp", modality="bold", connectome=Connectome(sc, labels=labels), restarts=0).fit(
+            bfeats
+        ),
+        args.repeats,
+    )
     d = twin.states_[0].diagnostics
-    row("BOLD: 94 regions, 1200 volumes (fit + posterior)", secs,
-        f"FC r {d['fc_r']:.3f}, {d['n_evals']} evaluations, target <= 30 s")
+    row(
+        "BOLD: 94 regions, 1200 volumes (fit + posterior)",
+        secs,
+        f"FC r {d['fc_r']:.3f}, {d['n_evals']} evaluations, target <= 30 s",
+    )
     if importlib.util.find_spec("neurolib") is None:
         print("  neurolib: not installed in this environment (pip install neurolib)")
         return
     neurolib_grid(sc, lengths, fc, couplings=(0.4,), seconds=2.0)  # compile
     seconds, best = neurolib_grid(sc, lengths, fc)
-    print(f"  {'neurolib Hopf + BOLD, 4-point grid x 120 s':<44} {seconds:7.2f} {'':7} {'':7}  "
-          f"best FC r {best:.3f}; {seconds / 480:.3f} s per simulated second (the recording is 864 s)")
+    print(
+        f"  {'neurolib Hopf + BOLD, 4-point grid x 120 s':<44} {seconds:7.2f} {'':7} {'':7}  "
+        f"best FC r {best:.3f}; {seconds / 480:.3f} s per simulated second (the recording is 864 s)"
+    )
 
 
 if __name__ == "__main__":

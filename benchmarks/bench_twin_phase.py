@@ -70,8 +70,13 @@ def make_study(root: Path, n_subjects: int) -> Path:
     for k in range(n_subjects):
         sub = f"{k + 1:02d}"
         for ses in (1, 2):
-            raw = make_resting_eeg(duration=60.0, sfreq=128.0, alpha_freq=10.0 - 0.3 * (ses - 1) * (k % 2),
-                                   line_freq=None, random_state=100 * k + ses)
+            raw = make_resting_eeg(
+                duration=60.0,
+                sfreq=128.0,
+                alpha_freq=10.0 - 0.3 * (ses - 1) * (k % 2),
+                line_freq=None,
+                random_state=100 * k + ses,
+            )
             raw.set_meas_date(day + dt.timedelta(days=60 * (ses - 1)))
             bp = BIDSPath(subject=sub, session=f"{ses:02d}", task="rest", datatype="eeg", root=root)
             write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose="error")
@@ -125,8 +130,9 @@ def main() -> None:
                 times[jobs].append(time.perf_counter() - t0)
                 assert (table["status"] == "ok").all(), table
                 kept[jobs] = states(store)
-        print(f"twin phase, {len(subjects)} subjects x 2 sessions "
-              f"(wall s, {args.repeats} repeats, alternating)")
+        print(
+            f"twin phase, {len(subjects)} subjects x 2 sessions (wall s, {args.repeats} repeats, alternating)"
+        )
         for jobs, ts in times.items():
             med = statistics.median(ts)
             print(f"  jobs={jobs}: min {min(ts):6.1f}  median {med:6.1f}  max {max(ts):6.1f}")

@@ -72,11 +72,14 @@ def main() -> None:
             results["warm"].append(run(cold))  # the cache the cold run just wrote
     print(f"{'setting':8} {'process s (min med max)':>26} {'first simulation s (min med max)':>36}")
     for name, runs in results.items():
-        print(f"{name:8} {summary([r['process'] for r in runs]):>26} "
-              f"{summary([r['first'] for r in runs]):>36}")
+        print(
+            f"{name:8} {summary([r['process'] for r in runs]):>26} {summary([r['first'] for r in runs]):>36}"
+        )
     med = {k: statistics.median(r["first"] for r in v) for k, v in results.items()}
-    print(f"cold / warm (first simulation, medians): {med['cold'] / med['warm']:.1f}x; "
-          f"warm start-up {med['warm']:.2f} s (target < 2 s): {'met' if med['warm'] < 2 else 'MISSED'}")
+    print(
+        f"cold / warm (first simulation, medians): {med['cold'] / med['warm']:.1f}x; "
+        f"warm start-up {med['warm']:.2f} s (target < 2 s): {'met' if med['warm'] < 2 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

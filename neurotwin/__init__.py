@@ -22,11 +22,27 @@ from ._logging import set_log_level
 from .errors import ConfigError, DataError, NeurotwinError
 
 _SUBPACKAGES = ("datasets", "features", "io", "model", "pipeline", "report", "twin")
-_NAMES = {"Twin": "twin", "TwinStore": "twin", "read_raw": "io", "read_eeg": "io", "read_meg": "io",
-          "read_mri": "io", "discover_study": "io", "compute_features": "features"}
+_NAMES = {
+    "Twin": "twin",
+    "TwinStore": "twin",
+    "read_raw": "io",
+    "read_eeg": "io",
+    "read_meg": "io",
+    "read_mri": "io",
+    "discover_study": "io",
+    "compute_features": "features",
+}
 
-__all__ = ["ConfigError", "DataError", "NeurotwinError", "__version__", "errors", "set_log_level",
-           *_SUBPACKAGES, *_NAMES]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "NeurotwinError",
+    "__version__",
+    "errors",
+    "set_log_level",
+    *_SUBPACKAGES,
+    *_NAMES,
+]
 
 
 def __getattr__(name: str):

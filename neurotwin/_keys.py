@@ -74,11 +74,15 @@ def _read(path: Path) -> bytes:
     try:
         key = path.read_bytes().strip()
     except OSError as err:
-        raise ConfigError(f"{path}: the de-identification key cannot be read ({err.strerror}); ask its "
-                          f"owner for read access, or set {KEY_ENV} to the study's key.") from None
+        raise ConfigError(
+            f"{path}: the de-identification key cannot be read ({err.strerror}); ask its "
+            f"owner for read access, or set {KEY_ENV} to the study's key."
+        ) from None
     if not key:
-        raise ConfigError(f"{path}: the de-identification key file is empty; restore it, or set {KEY_ENV} "
-                          f"to the study's key.")
+        raise ConfigError(
+            f"{path}: the de-identification key file is empty; restore it, or set {KEY_ENV} "
+            f"to the study's key."
+        )
     return key
 
 

@@ -41,10 +41,7 @@ def _to_level(verbose: bool | int | str | None) -> int | None:
         return _LEVELS[verbose.lower()]
     from .errors import ConfigError
 
-    raise ConfigError(
-        f"verbose must be None, a bool, an int or one of {sorted(_LEVELS)}; "
-        f"got {verbose!r}."
-    )
+    raise ConfigError(f"verbose must be None, a bool, an int or one of {sorted(_LEVELS)}; got {verbose!r}.")
 
 
 def set_log_level(verbose: bool | int | str | None = "info") -> None:

@@ -22,14 +22,8 @@ def did_you_mean(value: str, options: Iterable[str]) -> str:
 def check_type(value: Any, types: type | tuple[type, ...], name: str) -> Any:
     """Raise a ConfigError naming ``name`` unless ``value`` is of ``types``."""
     if not isinstance(value, types):
-        names = (
-            types.__name__
-            if isinstance(types, type)
-            else " or ".join(t.__name__ for t in types)
-        )
-        raise ConfigError(
-            f"{name} must be {names}; got {type(value).__name__} ({value!r})."
-        )
+        names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        raise ConfigError(f"{name} must be {names}; got {type(value).__name__} ({value!r}).")
     return value
 
 
@@ -38,9 +32,7 @@ def check_option(value: Any, allowed: Iterable[Any], name: str) -> Any:
     allowed = list(allowed)
     if value not in allowed:
         hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
-        raise ConfigError(
-            f"{name} must be one of {allowed}; got {value!r}.{hint}"
-        )
+        raise ConfigError(f"{name} must be one of {allowed}; got {value!r}.{hint}")
     return value
 
 
@@ -59,9 +51,7 @@ def check_range(
     if not np.isfinite(value):
         raise ConfigError(f"{name} must be finite; got {value!r}.")
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
-    bad_high = high is not None and (
-        value > high if high_inclusive else value >= high
-    )
+    bad_high = high is not None and (value > high if high_inclusive else value >= high)
     if bad_low or bad_high:
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
@@ -81,6 +71,4 @@ def check_random_state(seed: None | int | np.random.Generator) -> np.random.Gene
         return np.random.default_rng(seed)
     if isinstance(seed, np.random.Generator):
         return seed
-    raise ConfigError(
-        f"random_state must be None, an int or a numpy Generator; got {seed!r}."
-    )
+    raise ConfigError(f"random_state must be None, an int or a numpy Generator; got {seed!r}.")

@@ -44,9 +44,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if spec.modality == "ephys":
         raw = read_raw(path, preload=False)
         types = pd.Series(raw.get_channel_types()).value_counts().to_dict()
-        print(f"{path.name}: {spec.name}, {raw.times[-1] + 1 / raw.info['sfreq']:.1f} s at "
-              f"{raw.info['sfreq']:g} Hz, channels {types}, bads {raw.info['bads']}, "
-              f"{len(raw.annotations)} annotations")
+        print(
+            f"{path.name}: {spec.name}, {raw.times[-1] + 1 / raw.info['sfreq']:.1f} s at "
+            f"{raw.info['sfreq']:g} Hz, channels {types}, bads {raw.info['bads']}, "
+            f"{len(raw.annotations)} annotations"
+        )
     elif spec.modality == "mri":
         info = inspect_mri(read_mri(path))
         extra = f", TR {info.tr:g} s" if info.tr else ""
@@ -61,8 +63,10 @@ def _cmd_pipeline_check(args: argparse.Namespace) -> int:
     from .pipeline import load_config
 
     cfg = load_config(args.file)
-    print(f"{args.file}: valid {cfg.pipeline.modality} pipeline {cfg.pipeline.name!r} with "
-          f"{len(cfg.steps)} steps: {', '.join(s.step for s in cfg.steps)}")
+    print(
+        f"{args.file}: valid {cfg.pipeline.modality} pipeline {cfg.pipeline.name!r} with "
+        f"{len(cfg.steps)} steps: {', '.join(s.step for s in cfg.steps)}"
+    )
     return 0
 
 
@@ -80,12 +84,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
         return 0
     study = discover_study(args.bids_root, pattern=args.pattern)
-    result = pipe.run(study, args.out_dir, participant_label=args.participant_label,
-                      session_label=args.session_label, jobs=args.jobs, scheduler=args.scheduler,
-                      dask_workers=args.dask_workers, work_dir=args.work_dir, progress=args.progress,
-                      command=args.command_line, task=args.task, run=args.run,
-                      bids_filter=args.bids_filter_file, keep_intermediates=args.keep_intermediates,
-                      reports=not args.no_reports)
+    result = pipe.run(
+        study,
+        args.out_dir,
+        participant_label=args.participant_label,
+        session_label=args.session_label,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        dask_workers=args.dask_workers,
+        work_dir=args.work_dir,
+        progress=args.progress,
+        command=args.command_line,
+        task=args.task,
+        run=args.run,
+        bids_filter=args.bids_filter_file,
+        keep_intermediates=args.keep_intermediates,
+        reports=not args.no_reports,
+    )
     table = result.summary()
     table["session"] = table["session"].replace("", "-")
     skipped = table[table["status"] == "skipped"]
@@ -109,10 +124,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for _, row in twins[twins["status"] != "ok"].iterrows():
             print(f"  sub-{row['subject']} ({row['status']}): {row['error']}")
     if result.reports:
-        print("\nreports: " + ", ".join(Path(p).name if not p.startswith("failed") else f"sub-{s} {p}"
-                                        for s, p in sorted(result.reports.items())))
-    print(f"\n{len(result.tasks)} subject/session tasks, {result.n_failed} failed, "
-          f"{result.executed} steps run in {result.seconds:.1f} s; outputs in {result.out_dir}")
+        print(
+            "\nreports: "
+            + ", ".join(
+                Path(p).name if not p.startswith("failed") else f"sub-{s} {p}"
+                for s, p in sorted(result.reports.items())
+            )
+        )
+    print(
+        f"\n{len(result.tasks)} subject/session tasks, {result.n_failed} failed, "
+        f"{result.executed} steps run in {result.seconds:.1f} s; outputs in {result.out_dir}"
+    )
     return result.exit_code
 
 
@@ -123,8 +145,9 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     if freed is None:
         print(f"no step cache at {folder}; nothing to remove")
         return 0
-    print(f"removed the step cache {folder} ({freed / 2**20:.1f} MiB); derivatives, twins and reports "
-          f"are kept")
+    print(
+        f"removed the step cache {folder} ({freed / 2**20:.1f} MiB); derivatives, twins and reports are kept"
+    )
     return 0
 
 
@@ -136,8 +159,9 @@ def _twin_store(out_dir: str):
 
     path = Derivatives(out_dir).store
     if not path.exists():
-        raise MissingFileError(f"{path}: no twin store; run 'neurotwin run BIDS {out_dir} participant' "
-                               f"first.")
+        raise MissingFileError(
+            f"{path}: no twin store; run 'neurotwin run BIDS {out_dir} participant' first."
+        )
     return TwinStore(path, create=False)
 
 
@@ -152,8 +176,9 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
         row = {"parameter": first["label"], "unit": first["unit"]}
         for s, t in zip(twin.states_, tables):
             r = t.iloc[i]
-            row[f"ses-{s.session} (day {s.at:g})"] = (f"{r['median']:.3g} [{r['low']:.3g}, {r['high']:.3g}]"
-                                                      + (" !" if r["note"] else ""))
+            row[f"ses-{s.session} (day {s.at:g})"] = (
+                f"{r['median']:.3g} [{r['low']:.3g}, {r['high']:.3g}]" + (" !" if r["note"] else "")
+            )
             if r["note"]:
                 notes.append(f"  ses-{s.session}: {r['label']} {r['median']:.3g} {r['unit']} is {r['note']}")
         rows.append(row)
@@ -163,8 +188,10 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
         quality[f"ses-{s.session} (day {s.at:g})"] = q + (" poor" if s.diagnostics.get("poor_fit") else "")
     rows.append(quality)
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
-        print(f"twin of sub-{args.subject} ({twin.modality}), {len(twin.states_)} session(s); "
-              f"parameters: posterior median [90% interval]")
+        print(
+            f"twin of sub-{args.subject} ({twin.modality}), {len(twin.states_)} session(s); "
+            f"parameters: posterior median [90% interval]"
+        )
         print(pd.DataFrame(rows).to_string(index=False))
         if notes:
             print("\n! implausible values (do not read them as the patient's):\n" + "\n".join(notes))
@@ -174,19 +201,25 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
             for name, label, unit in zip(tables[0]["name"], tables[0]["label"], tables[0]["unit"]):
                 values = twin.trajectory(name)["value"]
                 trends[f"{label}"] = (values.iloc[-1] - values.iloc[0]) / span * 365, unit
-            print("\ntrends (change per year, first to last session): "
-                  + ", ".join(f"{n} {v:+.3g} {u}".rstrip() for n, (v, u) in trends.items()))
+            print(
+                "\ntrends (change per year, first to last session): "
+                + ", ".join(f"{n} {v:+.3g} {u}".rstrip() for n, (v, u) in trends.items())
+            )
         ch = twin.changes()
         flagged = ch.query("flagged")
-        print(f"\nalerts (Benjamini-Hochberg, false discovery rate 5 % over each session's "
-              f"{int(ch['n_tests'].max()) if len(ch) else 0} tests): " + ("none" if flagged.empty else ""))
+        print(
+            f"\nalerts (Benjamini-Hochberg, false discovery rate 5 % over each session's "
+            f"{int(ch['n_tests'].max()) if len(ch) else 0} tests): " + ("none" if flagged.empty else "")
+        )
         for _, r in flagged.iterrows():
             where = f" at {r['location']}" if r["location"] and r["location"] != "global" else ""
             band = f" ({r['band']})" if r["band"] else ""
             unit = f" {r['unit']}" if r["unit"] not in ("", "1") else ""
-            print(f"  ses-{r['session']} (day {r['at']:g}): {r['label']}{band}{where} {r['baseline']:.3g} -> "
-                  f"{r['value']:.3g}{unit} (q = {r['q_value']:.2g}, SE of the difference {r['se']:.2g}, "
-                  f"between-session SD {r['between_sd']:.2g})")
+            print(
+                f"  ses-{r['session']} (day {r['at']:g}): {r['label']}{band}{where} {r['baseline']:.3g} -> "
+                f"{r['value']:.3g}{unit} (q = {r['q_value']:.2g}, SE of the difference {r['se']:.2g}, "
+                f"between-session SD {r['between_sd']:.2g})"
+            )
     return 0
 
 
@@ -200,13 +233,19 @@ def _cmd_twin_simulate(args: argparse.Namespace) -> int:
 
             raise ConfigError(f"--set takes NAME=VALUE, got {item!r}.")
         set_params[name] = float(value)
-    result = twin.what_if(lesion_regions=args.lesion or (), silence_regions=args.silence or (),
-                          coupling_scale=args.coupling_scale, set_params=set_params or None)
+    result = twin.what_if(
+        lesion_regions=args.lesion or (),
+        silence_regions=args.silence or (),
+        coupling_scale=args.coupling_scale,
+        set_params=set_params or None,
+    )
     band = tuple(args.band)
     table = result.summary(band).sort_values("power_change_pct")
-    print(f"what-if for sub-{args.subject} ({result.method}): disconnect {args.lesion or '-'}, silence "
-          f"{args.silence or '-'}, coupling x"
-          f"{args.coupling_scale:g}, set {set_params or '-'}; {band[0]:g}-{band[1]:g} Hz power")
+    print(
+        f"what-if for sub-{args.subject} ({result.method}): disconnect {args.lesion or '-'}, silence "
+        f"{args.silence or '-'}, coupling x"
+        f"{args.coupling_scale:g}, set {set_params or '-'}; {band[0]:g}-{band[1]:g} Hz power"
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     return 0
 
@@ -217,13 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurotwin", description="Neurological digital twins from EEG, MEG and MRI."
     )
     parser.add_argument("--version", action="version", version=f"neurotwin {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-v info, -vv debug)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="describe a study folder or one recording/volume/connectome")
     info.add_argument("path", help="a BIDS dataset, a folder of recordings, or one file")
-    info.add_argument("--pattern", default=None,
-                      help="regex with named groups subject/session to map a plain folder")
+    info.add_argument(
+        "--pattern", default=None, help="regex with named groups subject/session to map a plain folder"
+    )
     info.set_defaults(func=_cmd_info)
     pipe = sub.add_parser("pipeline", help="work with pipeline definitions")
     pipe_sub = pipe.add_subparsers(dest="pipeline_command", required=True)
@@ -231,46 +272,87 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="a pipeline definition (.toml)")
     check.set_defaults(func=_cmd_pipeline_check)
     run = sub.add_parser(
-        "run", help="run a pipeline over a study (BIDS-App style)",
+        "run",
+        help="run a pipeline over a study (BIDS-App style)",
         description="Run a pipeline on every subject/session of a study, writing a BIDS-derivatives "
-                    "dataset. Exit codes: 0 all done, 2 usage or pipeline-file error (nothing run), "
-                    "3 some subjects failed, 4 all failed.")
+        "dataset. Exit codes: 0 all done, 2 usage or pipeline-file error (nothing run), "
+        "3 some subjects failed, 4 all failed.",
+    )
     run.add_argument("bids_root", help="the study: a BIDS dataset or a folder of recordings")
     run.add_argument("out_dir", help="the derivatives folder (created; reruns reuse its cache)")
-    run.add_argument("analysis_level", choices=["participant", "group"],
-                     help="participant: process subjects; group: study-level outputs")
-    run.add_argument("--participant-label", "--participant_label", nargs="+", default=None,
-                     help="only these subjects (labels without 'sub-')")
-    run.add_argument("--session-label", "--session_label", nargs="+", default=None,
-                     help="only these sessions (labels without 'ses-')")
-    run.add_argument("--pipeline", default="resting_eeg",
-                     help="pipeline file or built-in name (resting_eeg, resting_meg, mri_structural, "
-                          "rest_fmri); default resting_eeg")
-    run.add_argument("--pattern", default=None,
-                     help="regex with named groups subject/session to map a plain (non-BIDS) folder")
-    run.add_argument("--task", nargs="+", default=None,
-                     help="only recordings of these BIDS tasks (labels or patterns such as 'rest*'; "
-                          "default: the pipeline's own, rest* for the resting pipelines)")
+    run.add_argument(
+        "analysis_level",
+        choices=["participant", "group"],
+        help="participant: process subjects; group: study-level outputs",
+    )
+    run.add_argument(
+        "--participant-label",
+        "--participant_label",
+        nargs="+",
+        default=None,
+        help="only these subjects (labels without 'sub-')",
+    )
+    run.add_argument(
+        "--session-label",
+        "--session_label",
+        nargs="+",
+        default=None,
+        help="only these sessions (labels without 'ses-')",
+    )
+    run.add_argument(
+        "--pipeline",
+        default="resting_eeg",
+        help="pipeline file or built-in name (resting_eeg, resting_meg, mri_structural, "
+        "rest_fmri); default resting_eeg",
+    )
+    run.add_argument(
+        "--pattern",
+        default=None,
+        help="regex with named groups subject/session to map a plain (non-BIDS) folder",
+    )
+    run.add_argument(
+        "--task",
+        nargs="+",
+        default=None,
+        help="only recordings of these BIDS tasks (labels or patterns such as 'rest*'; "
+        "default: the pipeline's own, rest* for the resting pipelines)",
+    )
     run.add_argument("--run", nargs="+", default=None, help="only these BIDS runs")
-    run.add_argument("--bids-filter-file", default=None,
-                     help="a JSON file of entity filters per input (fMRIPrep's shape), "
-                          'e.g. {"eeg": {"task": "rest", "acquisition": null}}')
-    run.add_argument("--keep-intermediates", action="store_true",
-                     help="keep every step's result in the cache (default: only what resuming needs)")
-    run.add_argument("--no-reports", action="store_true",
-                     help="participant level: write no patient reports (e.g. on a cluster node; a later "
-                          "run without it writes them from the outputs)")
+    run.add_argument(
+        "--bids-filter-file",
+        default=None,
+        help="a JSON file of entity filters per input (fMRIPrep's shape), "
+        'e.g. {"eeg": {"task": "rest", "acquisition": null}}',
+    )
+    run.add_argument(
+        "--keep-intermediates",
+        action="store_true",
+        help="keep every step's result in the cache (default: only what resuming needs)",
+    )
+    run.add_argument(
+        "--no-reports",
+        action="store_true",
+        help="participant level: write no patient reports (e.g. on a cluster node; a later "
+        "run without it writes them from the outputs)",
+    )
     run.add_argument("--jobs", "-j", type=int, default=1, help="worker processes on this machine")
     run.add_argument("--scheduler", default=None, help="address of a Dask scheduler (tcp://host:8786)")
     run.add_argument("--dask-workers", type=int, default=None, help="start a local Dask cluster of N workers")
     run.add_argument("--work-dir", default=None, help="step cache (default OUT/.neurotwin/work)")
-    run.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default="auto",
-                     help="progress display (auto: bars on a terminal, lines otherwise)")
+    run.add_argument(
+        "--progress",
+        choices=["auto", "bar", "lines", "off"],
+        default="auto",
+        help="progress display (auto: bars on a terminal, lines otherwise)",
+    )
     run.set_defaults(func=_cmd_run)
-    clean = sub.add_parser("clean", help="delete the step cache of a derivatives folder (outputs stay)",
-                           description="Delete the step cache of 'neurotwin run' (OUT/.neurotwin/work, or "
-                                       "the --work-dir the run was given). Derivatives, the twin store and "
-                                       "reports stay; a rerun recomputes only what is not up to date.")
+    clean = sub.add_parser(
+        "clean",
+        help="delete the step cache of a derivatives folder (outputs stay)",
+        description="Delete the step cache of 'neurotwin run' (OUT/.neurotwin/work, or "
+        "the --work-dir the run was given). Derivatives, the twin store and "
+        "reports stay; a rerun recomputes only what is not up to date.",
+    )
     clean.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
     clean.add_argument("--work-dir", default=None, help="the cache folder, if the run had --work-dir")
     clean.set_defaults(func=_cmd_clean)
@@ -283,15 +365,30 @@ def build_parser() -> argparse.ArgumentParser:
     sim = twin_sub.add_parser("simulate", help="run a twin's model with a change (what-if) against itself")
     sim.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
     sim.add_argument("subject", help="subject label (without 'sub-')")
-    sim.add_argument("--lesion", nargs="+", default=None,
-                     help="regions to disconnect: their connections cut, they keep oscillating (labels)")
-    sim.add_argument("--silence", nargs="+", default=None,
-                     help="regions to silence: clamped to rest, connections kept (labels)")
+    sim.add_argument(
+        "--lesion",
+        nargs="+",
+        default=None,
+        help="regions to disconnect: their connections cut, they keep oscillating (labels)",
+    )
+    sim.add_argument(
+        "--silence",
+        nargs="+",
+        default=None,
+        help="regions to silence: clamped to rest, connections kept (labels)",
+    )
     sim.add_argument("--coupling-scale", type=float, default=1.0, help="factor on the global coupling G")
-    sim.add_argument("--set", nargs="+", default=None, metavar="NAME=VALUE",
-                     help="model parameters to change, e.g. f=9.0")
-    sim.add_argument("--band", nargs=2, type=float, default=[8.0, 13.0], metavar=("FMIN", "FMAX"),
-                     help="band of the power change (default 8 13 Hz)")
+    sim.add_argument(
+        "--set", nargs="+", default=None, metavar="NAME=VALUE", help="model parameters to change, e.g. f=9.0"
+    )
+    sim.add_argument(
+        "--band",
+        nargs=2,
+        type=float,
+        default=[8.0, 13.0],
+        metavar=("FMIN", "FMAX"),
+        help="band of the power change (default 8 13 Hz)",
+    )
     sim.set_defaults(func=_cmd_twin_simulate)
     return parser
 

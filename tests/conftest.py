@@ -35,8 +35,18 @@ def sample_root() -> Path:
     return sample_data_path()
 
 
-def write_edf(path: Path, *, n_channels: int = 3, sfreq: int = 128, seconds: int = 4,
-              names=None, patient=None, annotations=(), data=None, bdf: bool = False) -> Path:
+def write_edf(
+    path: Path,
+    *,
+    n_channels: int = 3,
+    sfreq: int = 128,
+    seconds: int = 4,
+    names=None,
+    patient=None,
+    annotations=(),
+    data=None,
+    bdf: bool = False,
+) -> Path:
     """Write a small EDF/BDF with edfio (physical range +-500 uV)."""
     import edfio
 
@@ -47,8 +57,13 @@ def write_edf(path: Path, *, n_channels: int = 3, sfreq: int = 128, seconds: int
         data = rng.normal(0, 20, (len(names), n))
     signal_cls, file_cls = (edfio.BdfSignal, edfio.Bdf) if bdf else (edfio.EdfSignal, edfio.Edf)
     signals = [
-        signal_cls(np.asarray(x, float), sampling_frequency=sfreq, label=name,
-                   physical_dimension="uV", physical_range=(-500, 500))
+        signal_cls(
+            np.asarray(x, float),
+            sampling_frequency=sfreq,
+            label=name,
+            physical_dimension="uV",
+            physical_range=(-500, 500),
+        )
         for name, x in zip(names, data)
     ]
     edf = file_cls(signals, patient=patient or edfio.Patient())
@@ -78,20 +93,28 @@ def build_real_study(shared: Path, root: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(shared / src)
 
-    links = {f"physionet-eegmat/Subject0{i}_1.edf": f"sub-eegmat0{i}/eeg/sub-eegmat0{i}_task-rest_eeg.edf"
-             for i in range(4)}
+    links = {
+        f"physionet-eegmat/Subject0{i}_1.edf": f"sub-eegmat0{i}/eeg/sub-eegmat0{i}_task-rest_eeg.edf"
+        for i in range(4)
+    }
     for r in (1, 2):
         bids = f"sub-eegbci/eeg/sub-eegbci_task-rest_run-0{r}_eeg.edf"
         links[f"physionet-eegbci-S001/S001R0{r}.edf"] = bids
-    links.update({
-        "mne-testing-data/EEGLAB/test_raw.set": "sub-eeglab/eeg/sub-eeglab_task-rest_eeg.set",
-        "mne-testing-data/EEGLAB/test_raw.fdt": "sub-eeglab/eeg/test_raw.fdt",  # the .set names it
-        "mne-testing-data/SSS/sample_audvis_trunc_raw_sss.fif":
-            "sub-mnesample/meg/sub-mnesample_task-rest_meg.fif",
-        "mne-testing-data/subjects/sample/mri/aseg.mgz":
-            "sub-mnesample/anat/sub-mnesample_desc-aseg_dseg.mgz",
-        "mne-misc-data/ecog/sample_ecog/mri/aparc+aseg.mgz": "sub-ecog/anat/sub-ecog_desc-aparcaseg_dseg.mgz",
-    })
+    links.update(
+        {
+            "mne-testing-data/EEGLAB/test_raw.set": "sub-eeglab/eeg/sub-eeglab_task-rest_eeg.set",
+            "mne-testing-data/EEGLAB/test_raw.fdt": "sub-eeglab/eeg/test_raw.fdt",  # the .set names it
+            "mne-testing-data/SSS/sample_audvis_trunc_raw_sss.fif": (
+                "sub-mnesample/meg/sub-mnesample_task-rest_meg.fif"
+            ),
+            "mne-testing-data/subjects/sample/mri/aseg.mgz": (
+                "sub-mnesample/anat/sub-mnesample_desc-aseg_dseg.mgz"
+            ),
+            "mne-misc-data/ecog/sample_ecog/mri/aparc+aseg.mgz": (
+                "sub-ecog/anat/sub-ecog_desc-aparcaseg_dseg.mgz"
+            ),
+        }
+    )
     for src, dst in links.items():
         link(src, dst)
     (root / "dataset_description.json").write_text(json.dumps({"Name": "real", "BIDSVersion": "1.10.0"}))

@@ -25,8 +25,9 @@ def test_info_files(shared_data, capsys):
 def test_error_is_one_line_no_traceback(tmp_path):
     bad = tmp_path / "broken.edf"
     bad.write_bytes(b"0       " + b"x" * 100)
-    proc = subprocess.run([sys.executable, "-m", "neurotwin.cli", "info", str(bad)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurotwin.cli", "info", str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "broken.edf" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -45,8 +46,10 @@ def test_the_cli_and_the_package_import_nothing_heavy_until_used():
     import subprocess
     import sys
 
-    code = ("import sys, neurotwin, neurotwin.cli; "
-            "print(sorted(m for m in ('mne', 'numpy', 'pandas', 'scipy', 'numba') if m in sys.modules))")
+    code = (
+        "import sys, neurotwin, neurotwin.cli; "
+        "print(sorted(m for m in ('mne', 'numpy', 'pandas', 'scipy', 'numba') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     code = "import neurotwin as nt; print(nt.Twin.__name__, nt.discover_study.__name__)"

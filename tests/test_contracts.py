@@ -40,7 +40,6 @@ def test_unknown_model_names_the_models():
         get_model("hopff")
 
 
-
 def test_no_public_docstring_shows_a_template_key():
     """Every ``%(key)s`` of the shared docstring text is filled (``fill_doc``)."""
     import importlib

@@ -9,9 +9,24 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "neurotwin"
 #: rank of each subpackage; a module may import only ranks up to its own (shared helpers are rank 0)
-RANK = {"_logging": 0, "_validation": 0, "_docs": 0, "_files": 0, "_keys": 0, "errors": 0, "io": 1,
-        "datasets": 2, "features": 3, "model": 4, "twin": 5, "testing": 5, "report": 6, "pipelines": 7,
-        "pipeline": 7, "cli": 8}
+RANK = {
+    "_logging": 0,
+    "_validation": 0,
+    "_docs": 0,
+    "_files": 0,
+    "_keys": 0,
+    "errors": 0,
+    "io": 1,
+    "datasets": 2,
+    "features": 3,
+    "model": 4,
+    "twin": 5,
+    "testing": 5,
+    "report": 6,
+    "pipelines": 7,
+    "pipeline": 7,
+    "cli": 8,
+}
 
 
 def _imports(path: Path):

@@ -16,8 +16,16 @@ from neurotwin.report import study_report, subject_report
 from .conftest import chromium
 
 SECTIONS = ["Overview", "Session 01", "Twin", "Longitudinal view", "Provenance and methods"]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-         "--no-first-run", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _browser(html: Path, tmp_path: Path) -> tuple[str, np.ndarray, str]:
@@ -29,8 +37,12 @@ def _browser(html: Path, tmp_path: Path) -> tuple[str, np.ndarray, str]:
     base = [exe, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
     dom = subprocess.run([*base, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120)
     shot = tmp_path / f"{html.stem}.png"
-    run = subprocess.run([*base, f"--screenshot={shot}", "--window-size=1280,2400", html.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1280,2400", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     import matplotlib.image
 
     return dom.stdout, matplotlib.image.imread(shot), dom.stderr + run.stderr
@@ -44,15 +56,21 @@ def test_patient_reports_show_the_sessions_the_twin_and_only_sub02s_change(sampl
             assert f">{heading}" in html, heading
         assert html.count('id="ses-') == 3 and html.count("data:image/svg+xml;base64,") >= 8
         assert "<script" not in html  # nothing to run, nothing to fail
-    alerts = {sub: re.findall(r'badge alert">ses-(\d+): ([\w ]+?)(?: at \w+)? changed',
-                              (out / f"sub-{sub}.html").read_text())
-              for sub in ("01", "02", "03")}
+    alerts = {
+        sub: re.findall(
+            r'badge alert">ses-(\d+): ([\w ]+?)(?: at \w+)? changed', (out / f"sub-{sub}.html").read_text()
+        )
+        for sub in ("01", "02", "03")
+    }
     # sub-02's alpha slows by 0.5 Hz at session 2 and 1.0 Hz at session 3: f (and the IAF) flagged there only,
     # by their human names (the slowing also lowers the spectral edge of some channels)
     assert alerts["01"] == [] and alerts["03"] == [] and ("03", "alpha frequency") in alerts["02"]
     assert {ses for ses, _ in alerts["02"]} <= {"02", "03"}
-    assert {n for _, n in alerts["02"]} <= {"alpha frequency", "individual alpha frequency",
-                                            "spectral edge frequency"}
+    assert {n for _, n in alerts["02"]} <= {
+        "alpha frequency",
+        "individual alpha frequency",
+        "spectral edge frequency",
+    }
     study = (out / "group" / "report.html").read_text()
     assert study.count('class="ok">ok<') >= 9 and "sub-02.html" in study and "ses-03 f" in study
     assert "Against the participants' age and sex" in study  # the sample's participants.tsv has both
@@ -67,8 +85,11 @@ def test_patient_pages_have_the_qc_a_clinician_expects(sample_derivatives):
         html = page.read_text()
         assert page.stat().st_size <= 2e6  # three sessions, every figure inline
         assert html.count("<details><summary>Quality control") == 3
-        for alt in ("raw trace excerpt, bad channels in red", "every channel's PSD up to Nyquist",
-                    "drop log"):
+        for alt in (
+            "raw trace excerpt, bad channels in red",
+            "every channel's PSD up to Nyquist",
+            "drop log",
+        ):
             assert html.count(f'alt="{alt}"') == 3, alt
         sidecars = sorted((out / f"sub-{sub}").rglob("*_epo.json"))
         logs = [{st["step"]: st["log"] for st in json.loads(p.read_text())["Steps"]} for p in sidecars]
@@ -135,8 +156,10 @@ def test_a_report_is_rebuilt_only_when_what_it_shows_changed(sample_derivatives,
 @pytest.mark.slow
 def test_reports_render_in_chromium(sample_derivatives, tmp_path):
     study_headings = ["Recordings", "Group distributions", "Twins", "Provenance and methods"]
-    for page, headings, n_img in ((sample_derivatives / "sub-02.html", SECTIONS, 8),
-                                  (sample_derivatives / "group" / "report.html", study_headings, 1)):
+    for page, headings, n_img in (
+        (sample_derivatives / "sub-02.html", SECTIONS, 8),
+        (sample_derivatives / "group" / "report.html", study_headings, 1),
+    ):
         dom, pixels, log = _browser(page, tmp_path)
         h2 = re.findall(r"<h2[^>]*>([^<]+)", dom)
         for heading in headings:
@@ -160,8 +183,24 @@ def test_a_failing_subject_is_listed_and_the_others_get_reports(sample_root, tmp
     out = tmp_path / "out"
     from neurotwin.cli import main
 
-    assert main(["run", str(study), str(out), "participant", "--pipeline", str(pipe), "--progress", "off",
-                 "--participant-label", "01", "03"]) == 3
+    assert (
+        main(
+            [
+                "run",
+                str(study),
+                str(out),
+                "participant",
+                "--pipeline",
+                str(pipe),
+                "--progress",
+                "off",
+                "--participant-label",
+                "01",
+                "03",
+            ]
+        )
+        == 3
+    )
     assert main(["run", str(study), str(out), "group", "--pipeline", str(pipe)]) == 0
     assert (out / "sub-01.html").is_file() and not (out / "sub-03.html").is_file()
     report = (out / "group" / "report.html").read_text()
@@ -182,23 +221,38 @@ def _step(step, params=None, **log):
 def test_the_methods_say_what_the_steps_did_not_what_they_were_set_to():
     from neurotwin.report._methods import methods
 
-    untouched = [_step("crop", {"tmin": 0.0, "tmax": None}, unchanged=True),
-                 _step("resample", {"sfreq": 250.0, "method": "polyphase"}, unchanged=True, sfreq=128.0),
-                 _step("notch", {"line_freq": "auto", "n_harmonics": 3}, line_freq=None, unchanged=True),
-                 _step("epochs", {"length": 2.0, "reject_eeg": "auto"}, length=2.0, n_kept=28, n_total=31,
-                       n_bad_amplitude=3, n_bad_annotation=0)]
+    untouched = [
+        _step("crop", {"tmin": 0.0, "tmax": None}, unchanged=True),
+        _step("resample", {"sfreq": 250.0, "method": "polyphase"}, unchanged=True, sfreq=128.0),
+        _step("notch", {"line_freq": "auto", "n_harmonics": 3}, line_freq=None, unchanged=True),
+        _step(
+            "epochs",
+            {"length": 2.0, "reject_eeg": "auto"},
+            length=2.0,
+            n_kept=28,
+            n_total=31,
+            n_bad_amplitude=3,
+            n_bad_annotation=0,
+        ),
+    ]
     text, _ = methods([untouched, untouched], bids=False)
     assert "cropped" not in text and "0--" not in text and "resampled to" not in text
     assert "No recording was resampled" in text and "not notch-filtered" in text
     assert "Mains interference" not in text and "MNE-BIDS" not in text
     assert "56 of 62 epochs were kept (6 exceeded" in text
-    done = [_step("resample", {"sfreq": 250.0, "method": "polyphase"}, sfreq_from=500.0, sfreq=250.0),
-            _step("notch", {"line_freq": "auto"}, line_freq=50.0, freqs=[50.0, 100.0])]
-    text, refs = methods([done, untouched], twin={"modality": "eeg", "connectome": "tvb76",
-                                                  "head": "tvb cortex (16384 vertices)"})
+    done = [
+        _step("resample", {"sfreq": 250.0, "method": "polyphase"}, sfreq_from=500.0, sfreq=250.0),
+        _step("notch", {"line_freq": "auto"}, line_freq=50.0, freqs=[50.0, 100.0]),
+    ]
+    text, refs = methods(
+        [done, untouched],
+        twin={"modality": "eeg", "connectome": "tvb76", "head": "tvb cortex (16384 vertices)"},
+    )
     assert "1 of 2 recordings was resampled from 500 Hz to 250 Hz" in text
-    assert "Mains interference at 50 Hz and its harmonics (100 Hz) was removed with notch filters in 1 of 2" \
+    assert (
+        "Mains interference at 50 Hz and its harmonics (100 Hz) was removed with notch filters in 1 of 2"
         in text
+    )
     assert "template connectome (not the patient's own)" in text and "template cortex" in text
     assert "reliable-change" not in text and any("Benjamini" in r for _, r in refs)
     assert "both recordings" in methods([untouched, untouched], bids=False)[0]

@@ -19,8 +19,27 @@ from neurotwin.features import FeatureArray, FeatureSet
 from neurotwin.io import standard_montage
 from neurotwin.model import hopf_csd, sphere_leadfield
 
-CHANNELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4",
-            "P8", "O1", "O2"]
+CHANNELS = [
+    "Fp1",
+    "Fp2",
+    "F7",
+    "F3",
+    "Fz",
+    "F4",
+    "F8",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P7",
+    "P3",
+    "Pz",
+    "P4",
+    "P8",
+    "O1",
+    "O2",
+]
 FREQS = np.arange(1.0, 45.01, 0.5)
 N_AVERAGES = 60  # 2-min recording in 2-s epochs
 SFREQ = 250.0
@@ -41,8 +60,13 @@ class Patient:
         """A FeatureSet (PSD array, IAF rows) for natural parameters ``theta``."""
         con = self.connectome
         w = con.weights / con.weights.max()
-        csd = hopf_csd(w, FREQS, {"a": theta["a"], "f": theta["f"], "G": theta["G"], "sigma": 1.0},
-                       delays_ms=con.tract_lengths / theta["velocity"], gain=self.lf)
+        csd = hopf_csd(
+            w,
+            FREQS,
+            {"a": theta["a"], "f": theta["f"], "G": theta["G"], "sigma": 1.0},
+            delays_ms=con.tract_lengths / theta["velocity"],
+            gain=self.lf,
+        )
         csd = theta["gain"] ** 2 * csd
         # the twin's background: a knee form (the knee from the draw, else none)
         bg = theta["background"] / (theta.get("knee", 0.0) ** theta["exponent"] + FREQS ** theta["exponent"])
@@ -56,28 +80,48 @@ class Patient:
             psd[:, k] = np.mean(np.abs(x) ** 2, axis=1)
         alpha = (FREQS >= 7) & (FREQS <= 14)
         iaf = FREQS[alpha][np.argmax(psd[:, alpha] * FREQS[alpha], axis=1)]
-        rows = [{"feature": "iaf", "location": ch, "value": float(v), "unit": "Hz"}
-                for ch, v in zip(CHANNELS, iaf)]
-        arr = FeatureArray(psd, ("channel", "freq"), {"channel": CHANNELS, "freq": list(FREQS)},
-                           unit="uV^2/Hz")
-        return FeatureSet.from_rows(rows, subject="syn", session=session, modality="eeg", arrays={"psd": arr},
-                                    provenance={"psd": {"n_averages": N_AVERAGES}})
+        rows = [
+            {"feature": "iaf", "location": ch, "value": float(v), "unit": "Hz"}
+            for ch, v in zip(CHANNELS, iaf)
+        ]
+        arr = FeatureArray(
+            psd, ("channel", "freq"), {"channel": CHANNELS, "freq": list(FREQS)}, unit="uV^2/Hz"
+        )
+        return FeatureSet.from_rows(
+            rows,
+            subject="syn",
+            session=session,
+            modality="eeg",
+            arrays={"psd": arr},
+            provenance={"psd": {"n_averages": N_AVERAGES}},
+        )
 
 
 def draw_theta(rng: np.random.Generator) -> dict:
     """Parameters of a plausible patient (alpha 8-12 Hz, half-width 0.5-2 Hz, ...)."""
-    return {"a": -2 * np.pi * rng.uniform(0.5, 2.0), "f": rng.uniform(8.0, 12.0), "G": rng.uniform(0.5, 4.0),
-            "velocity": rng.uniform(4.0, 10.0), "gain": rng.uniform(0.5, 2.0),
-            "background": rng.uniform(5.0, 40.0), "exponent": rng.uniform(1.0, 2.0),
-            "knee": rng.uniform(2.0, 15.0)}
+    return {
+        "a": -2 * np.pi * rng.uniform(0.5, 2.0),
+        "f": rng.uniform(8.0, 12.0),
+        "G": rng.uniform(0.5, 4.0),
+        "velocity": rng.uniform(4.0, 10.0),
+        "gain": rng.uniform(0.5, 2.0),
+        "background": rng.uniform(5.0, 40.0),
+        "exponent": rng.uniform(1.0, 2.0),
+        "knee": rng.uniform(2.0, 15.0),
+    }
 
 
 def sensor_csd(patient: Patient, theta: dict, freqs: np.ndarray) -> np.ndarray:
     """The model's sensor cross-spectrum ``(F, C, C)`` (µV²/Hz): network plus diagonal background."""
     con = patient.connectome
     w = con.weights / con.weights.max()
-    csd = hopf_csd(w, freqs, {"a": theta["a"], "f": theta["f"], "G": theta["G"], "sigma": 1.0},
-                   delays_ms=con.tract_lengths / theta["velocity"], gain=patient.lf)
+    csd = hopf_csd(
+        w,
+        freqs,
+        {"a": theta["a"], "f": theta["f"], "G": theta["G"], "sigma": 1.0},
+        delays_ms=con.tract_lengths / theta["velocity"],
+        gain=patient.lf,
+    )
     csd = theta["gain"] ** 2 * csd
     with np.errstate(divide="ignore"):
         bg = theta["background"] / (theta.get("knee", 0.0) ** theta["exponent"] + freqs ** theta["exponent"])

@@ -32,7 +32,9 @@ from neurotwin.model import template_connectome
 from neurotwin.twin import Twin
 
 RECORDINGS = [("eegmat", f"physionet-eegmat/Subject0{i}_1.edf") for i in range(4)] + [
-    ("eegbci", "physionet-eegbci-S001/S001R01.edf"), ("eegbci", "physionet-eegbci-S001/S001R02.edf")]
+    ("eegbci", "physionet-eegbci-S001/S001R01.edf"),
+    ("eegbci", "physionet-eegbci-S001/S001R02.edf"),
+]
 
 
 def features(path: Path):
@@ -50,8 +52,10 @@ def main() -> None:
     data = Path(args.data)
     con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
     print(f"neurotwin {neurotwin.__version__}: EEG twins (TVB 76 regions) fitted to real resting PSDs")
-    print(f"  {'recording':<18} {'ch':>3} {'epochs':>6} {'r log-PSD':>9} {'IAF':>6} {'model':>6} "
-          f"{'error':>6} {'fit s':>6}  warnings")
+    print(
+        f"  {'recording':<18} {'ch':>3} {'epochs':>6} {'r log-PSD':>9} {'IAF':>6} {'model':>6} "
+        f"{'error':>6} {'fit s':>6}  warnings"
+    )
     rs, errs = [], []
     for _, rel in RECORDINGS:
         fs, n_ep = features(data / rel)
@@ -64,10 +68,14 @@ def main() -> None:
         errs.append(d["model_iaf"] - iaf)
         n_ch = len(twin.states_[0].features["channels"])
         warn = "; ".join(w.split(" (")[0] for w in d["warnings"]) or "-"
-        print(f"  {Path(rel).name:<18} {n_ch:3d} {n_ep:6d} {d['r_log_psd']:9.3f} {iaf:6.2f} "
-              f"{d['model_iaf']:6.2f} {errs[-1]:+6.2f} {seconds:6.1f}  {warn}")
-    print(f"  median r of log-PSD {np.median(rs):.3f} (min {min(rs):.3f}); median |IAF error| "
-          f"{np.median(np.abs(errs)):.2f} Hz (max {np.max(np.abs(errs)):.2f})")
+        print(
+            f"  {Path(rel).name:<18} {n_ch:3d} {n_ep:6d} {d['r_log_psd']:9.3f} {iaf:6.2f} "
+            f"{d['model_iaf']:6.2f} {errs[-1]:+6.2f} {seconds:6.1f}  {warn}"
+        )
+    print(
+        f"  median r of log-PSD {np.median(rs):.3f} (min {min(rs):.3f}); median |IAF error| "
+        f"{np.median(np.abs(errs)):.2f} Hz (max {np.max(np.abs(errs)):.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -61,11 +61,15 @@ TR = 0.72
 
 def eeg_recordings(data: Path, people) -> list[tuple[str, str, Path]]:
     """(label, person, path) of every resting EEG recording."""
-    out = [(f"eegmat-{i:02d}", f"eegmat-{i:02d}", data / "physionet-eegmat" / f"Subject{i:02d}_1.edf")
-           for i in range(16)]
-    out += [("eegbci-R01", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R01.edf"),
-            ("eegbci-R02", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R02.edf"),
-            ("eeglab", "eeglab", data / "mne-testing-data" / "EEGLAB" / "test_raw.set")]
+    out = [
+        (f"eegmat-{i:02d}", f"eegmat-{i:02d}", data / "physionet-eegmat" / f"Subject{i:02d}_1.edf")
+        for i in range(16)
+    ]
+    out += [
+        ("eegbci-R01", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R01.edf"),
+        ("eegbci-R02", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R02.edf"),
+        ("eeglab", "eeglab", data / "mne-testing-data" / "EEGLAB" / "test_raw.set"),
+    ]
     if people:
         out = [r for r in out if any(r[0].endswith(p) for p in people)]
     return out
@@ -77,8 +81,10 @@ def halves(path: Path):
     raw.filter(1.0, 45.0, verbose="error").set_eeg_reference("average", verbose="error")
     epochs = mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
     n = len(epochs) // 2
-    return [compute_features(ep, ["psd", "iaf"], subject="x", session=s)
-            for s, ep in (("1", epochs[:n]), ("2", epochs[n:2 * n]))], n
+    return [
+        compute_features(ep, ["psd", "iaf"], subject="x", session=s)
+        for s, ep in (("1", epochs[:n]), ("2", epochs[n : 2 * n]))
+    ], n
 
 
 def positions(fs) -> dict[str, np.ndarray]:
@@ -104,8 +110,10 @@ def r(a, b) -> float:
 def run_eeg(data: Path, people) -> None:
     con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
     recs = eeg_recordings(data, people)
-    print(f"neurotwin {neurotwin.__version__}: EEG twins fitted to the first half of each resting recording "
-          f"(TVB 76 regions), scored on the second half (log-PSD r, 2-40 Hz)")
+    print(
+        f"neurotwin {neurotwin.__version__}: EEG twins fitted to the first half of each resting recording "
+        f"(TVB 76 regions), scored on the second half (log-PSD r, 2-40 Hz)"
+    )
     rows, fits, skipped = {}, {}, []
     for label, person, path in recs:
         (first, second), n_ep = halves(path)
@@ -121,12 +129,19 @@ def run_eeg(data: Path, people) -> None:
         grid = twin.predict()  # the model's log-PSD grid (channel x freq)
         obs = [twin.observed(fs) for fs in (first, second)]
         score = twin.score(second)
-        rows[label] = dict(person=person, pos=positions(first), obs=obs, n_ep=n_ep, seconds=seconds,
-                           twin=r(np.log(grid.values), np.log(obs[1].values)), loglik=score["loglik"],
-                           ceiling=r(np.log(obs[0].values), np.log(obs[1].values)),
-                           iaf=twin.states_[0].features.get("iaf", np.nan),
-                           model_iaf=twin.states_[0].diagnostics["model_iaf"],
-                           at_bound=twin.states_[0].diagnostics.get("at_bound", []))
+        rows[label] = dict(
+            person=person,
+            pos=positions(first),
+            obs=obs,
+            n_ep=n_ep,
+            seconds=seconds,
+            twin=r(np.log(grid.values), np.log(obs[1].values)),
+            loglik=score["loglik"],
+            ceiling=r(np.log(obs[0].values), np.log(obs[1].values)),
+            iaf=twin.states_[0].features.get("iaf", np.nan),
+            model_iaf=twin.states_[0].diagnostics["model_iaf"],
+            at_bound=twin.states_[0].diagnostics.get("at_bound", []),
+        )
         fits[label] = (twin, twin2)
         print(f"  fitted {label} ({n_ep} + {n_ep} epochs, {seconds:.1f} s)", flush=True)
     # the leave-one-out group mean, at each channel's nearest electrode of every other person
@@ -141,26 +156,34 @@ def run_eeg(data: Path, people) -> None:
             idx = nearest(ro["pos"], row["pos"])
             stack.append(np.mean([np.log(x.values) for x in ro["obs"]], axis=0)[idx])
         row["group"] = r(np.mean(stack, axis=0), np.log(row["obs"][1].values))
-    print(f"\n  {'recording':<11} {'ch':>3} {'epochs':>6} {'twin':>6} {'group':>6} {'ceiling':>7} "
-          f"{'margin':>7} {'loglik':>7} {'IAF':>6} {'model':>6} {'fit s':>6}  at bound")
+    print(
+        f"\n  {'recording':<11} {'ch':>3} {'epochs':>6} {'twin':>6} {'group':>6} {'ceiling':>7} "
+        f"{'margin':>7} {'loglik':>7} {'IAF':>6} {'model':>6} {'fit s':>6}  at bound"
+    )
     for label, row in rows.items():
-        print(f"  {label:<11} {len(row['pos']):3d} {row['n_ep']:6d} {row['twin']:6.3f} {row['group']:6.3f} "
-              f"{row['ceiling']:7.3f} {row['twin'] - row['group']:+7.3f} {row['loglik']:7.3f} "
-              f"{row['iaf']:6.2f} {row['model_iaf']:6.2f} {row['seconds']:6.1f}  "
-              f"{', '.join(row['at_bound']) or '-'}")
+        print(
+            f"  {label:<11} {len(row['pos']):3d} {row['n_ep']:6d} {row['twin']:6.3f} {row['group']:6.3f} "
+            f"{row['ceiling']:7.3f} {row['twin'] - row['group']:+7.3f} {row['loglik']:7.3f} "
+            f"{row['iaf']:6.2f} {row['model_iaf']:6.2f} {row['seconds']:6.1f}  "
+            f"{', '.join(row['at_bound']) or '-'}"
+        )
     tw = np.array([row["twin"] for row in rows.values()])
     gr = np.array([row["group"] for row in rows.values()])
     ce = np.array([row["ceiling"] for row in rows.values()])
     ok = np.isfinite(gr)
     secs = [row["seconds"] for row in rows.values()]
     margin = tw[ok] - gr[ok]
-    print(f"  median r: twin {np.median(tw):.3f}, group {np.median(gr[ok]):.3f}, "
-          f"ceiling {np.median(ce):.3f}; "
-          f"mean margin {np.mean(margin):+.3f} (min {np.min(margin):+.3f}, max {np.max(margin):+.3f}); "
-          f"twin better in {int(np.sum(margin > 0))}/{int(ok.sum())}")
-    print(f"  fit seconds min/median/max {min(secs):.1f} / {np.median(secs):.1f} / {max(secs):.1f}; "
-          f"fits with a parameter at a bound: {sum(bool(row['at_bound']) for row in rows.values())}/"
-          f"{len(rows)}")
+    print(
+        f"  median r: twin {np.median(tw):.3f}, group {np.median(gr[ok]):.3f}, "
+        f"ceiling {np.median(ce):.3f}; "
+        f"mean margin {np.mean(margin):+.3f} (min {np.min(margin):+.3f}, max {np.max(margin):+.3f}); "
+        f"twin better in {int(np.sum(margin > 0))}/{int(ok.sum())}"
+    )
+    print(
+        f"  fit seconds min/median/max {min(secs):.1f} / {np.median(secs):.1f} / {max(secs):.1f}; "
+        f"fits with a parameter at a bound: {sum(bool(row['at_bound']) for row in rows.values())}/"
+        f"{len(rows)}"
+    )
     for label, why in skipped:
         print(f"  {label:<11} no twin: {why}")
     fingerprint(rows, fits)
@@ -186,9 +209,11 @@ def fingerprint(rows: dict, fits: dict) -> None:
             corr.append(r(np.log(rows[cand]["obs"][0].values)[idx], np.log(rows[lb]["obs"][1].values)))
         hits_twin += labels[int(np.argmin(dist))] == lb
         hits_feat += labels[int(np.argmax(corr))] == lb
-    print(f"  fingerprinting over {len(labels)} people: twin top-1 {hits_twin}/{len(labels)} "
-          f"({100 * hits_twin / len(labels):.0f} %), features (log-PSD r) {hits_feat}/{len(labels)} "
-          f"({100 * hits_feat / len(labels):.0f} %)")
+    print(
+        f"  fingerprinting over {len(labels)} people: twin top-1 {hits_twin}/{len(labels)} "
+        f"({100 * hits_twin / len(labels):.0f} %), features (log-PSD r) {hits_feat}/{len(labels)} "
+        f"({100 * hits_feat / len(labels):.0f} %)"
+    )
 
 
 def run_bold(data: Path) -> None:
@@ -203,10 +228,14 @@ def run_bold(data: Path) -> None:
     n = next(iter(halves_.values()))[0].shape[0]
     iu = np.triu_indices(n, 1)
     labels = [f"r{i:02d}" for i in range(n)]
-    print(f"\nneurotwin {neurotwin.__version__}: HCP BOLD twins, {len(subjects)} subjects x {n} regions, "
-          f"fit on volumes 1-600, scored on 601-1200 (FC r)")
-    print(f"  {'subject':<8} {'twin':>6} {'SC-FC':>6} {'group':>6} {'ceiling':>7} {'margin':>7} {'fit s':>6} "
-          f"{'converged':>9}")
+    print(
+        f"\nneurotwin {neurotwin.__version__}: HCP BOLD twins, {len(subjects)} subjects x {n} regions, "
+        f"fit on volumes 1-600, scored on 601-1200 (FC r)"
+    )
+    print(
+        f"  {'subject':<8} {'twin':>6} {'SC-FC':>6} {'group':>6} {'ceiling':>7} {'margin':>7} {'fit s':>6} "
+        f"{'converged':>9}"
+    )
     rows = []
     for s in subjects:
         sc, first, second = halves_[s]
@@ -216,19 +245,29 @@ def run_bold(data: Path) -> None:
         seconds = time.perf_counter() - t0
         model = twin.predict().values
         group = np.mean([(halves_[o][1]["fc"] + halves_[o][2]["fc"]) / 2 for o in subjects if o != s], axis=0)
-        row = (r(model[iu], second["fc"][iu]), r(np.log1p(sc)[iu], second["fc"][iu]),
-               r(group[iu], second["fc"][iu]), r(first["fc"][iu], second["fc"][iu]), seconds,
-               twin.states_[0].diagnostics["converged"])
+        row = (
+            r(model[iu], second["fc"][iu]),
+            r(np.log1p(sc)[iu], second["fc"][iu]),
+            r(group[iu], second["fc"][iu]),
+            r(first["fc"][iu], second["fc"][iu]),
+            seconds,
+            twin.states_[0].diagnostics["converged"],
+        )
         rows.append(row)
-        print(f"  {s:<8} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:7.3f} {row[0] - row[2]:+7.3f} "
-              f"{row[4]:6.1f} {str(row[5]):>9}", flush=True)
+        print(
+            f"  {s:<8} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:7.3f} {row[0] - row[2]:+7.3f} "
+            f"{row[4]:6.1f} {str(row[5]):>9}",
+            flush=True,
+        )
     a = np.array([row[:5] for row in rows])
     margin = a[:, 0] - a[:, 2]
-    print(f"  mean r: twin {a[:, 0].mean():.3f}, SC-FC {a[:, 1].mean():.3f}, group {a[:, 2].mean():.3f}, "
-          f"ceiling {a[:, 3].mean():.3f}; margin over the group {np.mean(margin):+.3f} "
-          f"(min {np.min(margin):+.3f}); twin better in {int(np.sum(margin > 0))}/{len(a)}; "
-          f"converged {sum(row[5] for row in rows)}/{len(rows)}; fit seconds min/median/max "
-          f"{a[:, 4].min():.1f} / {np.median(a[:, 4]):.1f} / {a[:, 4].max():.1f}")
+    print(
+        f"  mean r: twin {a[:, 0].mean():.3f}, SC-FC {a[:, 1].mean():.3f}, group {a[:, 2].mean():.3f}, "
+        f"ceiling {a[:, 3].mean():.3f}; margin over the group {np.mean(margin):+.3f} "
+        f"(min {np.min(margin):+.3f}); twin better in {int(np.sum(margin > 0))}/{len(a)}; "
+        f"converged {sum(row[5] for row in rows)}/{len(rows)}; fit seconds min/median/max "
+        f"{a[:, 4].min():.1f} / {np.median(a[:, 4]):.1f} / {a[:, 4].max():.1f}"
+    )
 
 
 def main() -> None:

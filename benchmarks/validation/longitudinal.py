@@ -65,8 +65,12 @@ from neurotwin.twin import Twin, TwinState
 from neurotwin.twin.longitudinal import feature_changes, population_variability
 
 DAYS = (0.0, 90.0, 180.0, 270.0)
-SCENARIOS = {"none": {}, "slow 0.5 Hz": {"f": -0.5}, "slow 1.0 Hz": {"f": -1.0},
-             "exponent +0.3": {"exponent": 0.3}}
+SCENARIOS = {
+    "none": {},
+    "slow 0.5 Hz": {"f": -0.5},
+    "slow 1.0 Hz": {"f": -1.0},
+    "exponent +0.3": {"exponent": 0.3},
+}
 ALPHA = ("f", "iaf")
 
 
@@ -82,8 +86,15 @@ def synthetic_patient(args) -> dict:
     patient = Patient(20, seed=seed + i)
     rng = np.random.default_rng(100_000 * (seed + 1) + i)
     base = draw_theta(rng)
-    noise = [{"f": rng.normal(0, 0.1), "gain": rng.normal(0, 0.1), "background": rng.normal(0, 0.1),
-              "exponent": rng.normal(0, 0.05)} for _ in DAYS]
+    noise = [
+        {
+            "f": rng.normal(0, 0.1),
+            "gain": rng.normal(0, 0.1),
+            "background": rng.normal(0, 0.1),
+            "exponent": rng.normal(0, 0.05),
+        }
+        for _ in DAYS
+    ]
 
     def theta(k, change):
         th = dict(base)
@@ -115,9 +126,12 @@ def _twin(records, connectome=None) -> Twin:
 
 def _alpha_flag(table, session) -> dict:
     at = table[(table["session"] == session) & table["flagged"]]
-    return {"f": bool((at["name"] == "f").any()), "iaf": bool((at["name"] == "iaf").any()),
-            "exponent": bool(at["name"].isin(["exponent", "aperiodic_exponent"]).any()),
-            "any": bool(len(at))}
+    return {
+        "f": bool((at["name"] == "f").any()),
+        "iaf": bool((at["name"] == "iaf").any()),
+        "exponent": bool(at["name"].isin(["exponent", "aperiodic_exponent"]).any()),
+        "any": bool(len(at)),
+    }
 
 
 def run_synthetic(n: int, seed: int, jobs: int, keep: Path | None = None) -> None:
@@ -131,27 +145,33 @@ def run_synthetic(n: int, seed: int, jobs: int, keep: Path | None = None) -> Non
         if keep is not None:
             with open(keep, "wb") as fh:
                 pickle.dump(results, fh)
-    print(f"synthetic: {n} patients x {len(SCENARIOS)} scenarios, 4 sessions each (days 0, 90, 180, 270), "
-          f"seed {seed}, {time.perf_counter() - t0:.0f} s")
+    print(
+        f"synthetic: {n} patients x {len(SCENARIOS)} scenarios, 4 sessions each (days 0, 90, 180, 270), "
+        f"seed {seed}, {time.perf_counter() - t0:.0f} s"
+    )
     none = [_twin(r["none"]) for r in results]
     for label, loo in (("study estimate (leave-one-out)", True), ("built-in defaults", False)):
         print(f"  between-session SDs: {label}")
         if loo:
             example = population_variability(none[1:])
             est = {k: example.sd.get(k, np.nan) for k in ("f", "exponent", "iaf")}
-            print(f"    estimated (all but the first patient): f {est['f']:.3f} Hz (true 0.1), exponent "
-                  f"{est['exponent']:.3f} (true 0.05), IAF {est['iaf']:.3f} Hz")
+            print(
+                f"    estimated (all but the first patient): f {est['f']:.3f} Hz (true 0.1), exponent "
+                f"{est['exponent']:.3f} (true 0.05), IAF {est['iaf']:.3f} Hz"
+            )
         for scen in SCENARIOS:
             flags, delays, cover = [], [], {"f": [], "iaf": []}
             for j, r in enumerate(results):
                 twin = _twin(r[scen])
-                twin.variability = (population_variability(none[:j] + none[j + 1:]).to_dict() if loo
-                                    else None)
+                twin.variability = population_variability(none[:j] + none[j + 1 :]).to_dict() if loo else None
                 table = twin.changes()
                 flags.append([_alpha_flag(table, f"0{k + 1}") for k in range(1, len(DAYS))])
                 key = "exponent" if "exponent" in scen else "alpha"
-                hit = [k for k, fl in enumerate(flags[-1], start=1)
-                       if (fl["exponent"] if key == "exponent" else fl["f"] or fl["iaf"])]
+                hit = [
+                    k
+                    for k, fl in enumerate(flags[-1], start=1)
+                    if (fl["exponent"] if key == "exponent" else fl["f"] or fl["iaf"])
+                ]
                 delays.append(hit[0] if hit else np.nan)
                 if loo and scen in ("none", "slow 1.0 Hz"):
                     for k in (2, 3):  # forecast session k+1 from the sessions before it
@@ -167,33 +187,43 @@ def run_synthetic(n: int, seed: int, jobs: int, keep: Path | None = None) -> Non
             if scen == "none":
                 pairs = [fl["any"] for per in flags for fl in per]
                 alpha = [fl["f"] or fl["iaf"] for per in flags for fl in per]
-                print(f"    {scen:<14} false alarms per session pair: any test "
-                      f"{100 * np.mean(pairs):5.1f} %, alpha (f or IAF) {100 * np.mean(alpha):5.1f} % "
-                      f"({len(pairs)} pairs)")
+                print(
+                    f"    {scen:<14} false alarms per session pair: any test "
+                    f"{100 * np.mean(pairs):5.1f} %, alpha (f or IAF) {100 * np.mean(alpha):5.1f} % "
+                    f"({len(pairs)} pairs)"
+                )
             else:
                 last = [per[-1] for per in flags]
                 if "exponent" in scen:
-                    print(f"    {scen:<14} detected at the last session: exponent (twin or feature) "
-                          f"{100 * np.mean([fl['exponent'] for fl in last]):5.1f} %")
+                    print(
+                        f"    {scen:<14} detected at the last session: exponent (twin or feature) "
+                        f"{100 * np.mean([fl['exponent'] for fl in last]):5.1f} %"
+                    )
                 else:
                     rate = {k: 100 * np.mean([fl[k] for fl in last]) for k in ("f", "iaf")}
                     either = 100 * np.mean([fl["f"] or fl["iaf"] for fl in last])
                     delay = np.nanmedian(delays) if np.isfinite(delays).any() else np.nan
-                    print(f"    {scen:<14} detected at the last session: f {rate['f']:5.1f} %, IAF "
-                          f"{rate['iaf']:5.1f} %, either {either:5.1f} %; median delay {delay:.0f} "
-                          f"session(s) after the first")
+                    print(
+                        f"    {scen:<14} detected at the last session: f {rate['f']:5.1f} %, IAF "
+                        f"{rate['iaf']:5.1f} %, either {either:5.1f} %; median delay {delay:.0f} "
+                        f"session(s) after the first"
+                    )
             if cover["f"]:
-                print(f"    {'':<14} 90 % forecast of the next session covers: f "
-                      f"{100 * np.mean(cover['f']):5.1f} % ({len(cover['f'])}), IAF "
-                      f"{100 * np.mean(cover['iaf']):5.1f} % ({len(cover['iaf'])})")
+                print(
+                    f"    {'':<14} 90 % forecast of the next session covers: f "
+                    f"{100 * np.mean(cover['f']):5.1f} % ({len(cover['f'])}), IAF "
+                    f"{100 * np.mean(cover['iaf']):5.1f} % ({len(cover['iaf'])})"
+                )
 
 
 # ---------------------------------------------------------------------------------------------- real
 def _recordings(data: Path):
     out = [(f"eegmat-{i:02d}", data / "physionet-eegmat" / f"Subject{i:02d}_1.edf") for i in range(16)]
-    out += [("eegbci-R01", data / "physionet-eegbci-S001" / "S001R01.edf"),
-            ("eegbci-R02", data / "physionet-eegbci-S001" / "S001R02.edf"),
-            ("eeglab", data / "mne-testing-data" / "EEGLAB" / "test_raw.set")]
+    out += [
+        ("eegbci-R01", data / "physionet-eegbci-S001" / "S001R01.edf"),
+        ("eegbci-R02", data / "physionet-eegbci-S001" / "S001R02.edf"),
+        ("eeglab", data / "mne-testing-data" / "EEGLAB" / "test_raw.set"),
+    ]
     return out
 
 
@@ -224,7 +254,7 @@ def real_nochange(args) -> dict:
     con = template_connectome("tvb76", tvb_data=tvb)
     ep = _epochs(path)
     n = len(ep) // 3
-    feats = [compute_features(ep[k * n:(k + 1) * n], subject="x", session=f"0{k + 1}") for k in range(3)]
+    feats = [compute_features(ep[k * n : (k + 1) * n], subject="x", session=f"0{k + 1}") for k in range(3)]
     states, why = _fit(feats, con)
     return {"label": label, "states": states, "why": why, "features": feats, "n_epochs": n}
 
@@ -236,7 +266,7 @@ def real_change(args) -> dict:
 
     con = template_connectome("tvb76", tvb_data=tvb)
     a, b = _epochs(before), _epochs(after)
-    a = a[max(0, len(a) - len(b)):]  # the same length as the second recording (its last part)
+    a = a[max(0, len(a) - len(b)) :]  # the same length as the second recording (its last part)
     feats = [compute_features(ep, subject="x", session=s) for ep, s in ((a, "01"), (b, "02"))]
     states, why = _fit(feats, con)
     return {"label": label, "states": states, "why": why, "features": feats}
@@ -259,17 +289,31 @@ def run_real(data: Path, jobs: int, keep: Path | None = None) -> None:
     else:
         with ProcessPoolExecutor(jobs) as pool:
             nochange = list(pool.map(real_nochange, [(lab, p, tvb) for lab, p in _recordings(data)]))
-            pairs = [("eegbci R01->R02 (eyes open->closed)", data / "physionet-eegbci-S001" / "S001R01.edf",
-                      data / "physionet-eegbci-S001" / "S001R02.edf", tvb)]
-            pairs += [(f"eegmat-{i:02d} rest->arithmetic",
-                       data / "physionet-eegmat" / f"Subject{i:02d}_1.edf",
-                       data / "physionet-eegmat" / f"Subject{i:02d}_2.edf", tvb) for i in range(16)]
+            pairs = [
+                (
+                    "eegbci R01->R02 (eyes open->closed)",
+                    data / "physionet-eegbci-S001" / "S001R01.edf",
+                    data / "physionet-eegbci-S001" / "S001R02.edf",
+                    tvb,
+                )
+            ]
+            pairs += [
+                (
+                    f"eegmat-{i:02d} rest->arithmetic",
+                    data / "physionet-eegmat" / f"Subject{i:02d}_1.edf",
+                    data / "physionet-eegmat" / f"Subject{i:02d}_2.edf",
+                    tvb,
+                )
+                for i in range(16)
+            ]
             change = list(pool.map(real_change, pairs))
         if keep is not None:
             with open(keep, "wb") as fh:
                 pickle.dump((nochange, change), fh)
-    print(f"real: {len(nochange)} resting recordings in 3 consecutive parts; {len(change)} true changes of "
-          f"state ({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"real: {len(nochange)} resting recordings in 3 consecutive parts; {len(change)} true changes of "
+        f"state ({time.perf_counter() - t0:.0f} s)"
+    )
     twins = {r["label"]: _twin(r["states"]) for r in nochange if r["states"] is not None}
     person = {lab: ("eegbci" if lab.startswith("eegbci") else lab) for lab in (r["label"] for r in nochange)}
     for r in nochange:
@@ -286,12 +330,19 @@ def run_real(data: Path, jobs: int, keep: Path | None = None) -> None:
                 flagged.append(bool(len(at)))
                 alpha.append(bool(at["name"].isin(ALPHA).any()))
                 if len(at):
-                    rows.append(f"{r['label']} ses-{ses}: " + ", ".join(
-                        f"{a['name']}{'/' + a['location'] if a['location'] not in ('', 'global') else ''}"
-                        f"{'/' + a['band'] if a['band'] else ''}" for _, a in at.head(4).iterrows()))
-        print(f"  no change, between-session SDs from {label}: false alarms per session pair "
-              f"{100 * np.mean(flagged):5.1f} % (any test), {100 * np.mean(alpha):5.1f} % (f or IAF), "
-              f"{len(flagged)} pairs")
+                    rows.append(
+                        f"{r['label']} ses-{ses}: "
+                        + ", ".join(
+                            f"{a['name']}{'/' + a['location'] if a['location'] not in ('', 'global') else ''}"
+                            f"{'/' + a['band'] if a['band'] else ''}"
+                            for _, a in at.head(4).iterrows()
+                        )
+                    )
+        print(
+            f"  no change, between-session SDs from {label}: false alarms per session pair "
+            f"{100 * np.mean(flagged):5.1f} % (any test), {100 * np.mean(alpha):5.1f} % (f or IAF), "
+            f"{len(flagged)} pairs"
+        )
         for line in rows:
             print(f"      {line}")
     var = population_variability(list(twins.values())).to_dict()
@@ -316,14 +367,20 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="pickle of the fits (the real part's beside it, .real.pkl): written when "
-                             "missing, read when present")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="pickle of the fits (the real part's beside it, .real.pkl): written when "
+        "missing, read when present",
+    )
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
     args = parser.parse_args()
     neurotwin.set_log_level("error")
-    print(f"neurotwin {neurotwin.__version__}: change detection (Benjamini-Hochberg, false discovery rate "
-          f"5 % per session) and forecasts")
+    print(
+        f"neurotwin {neurotwin.__version__}: change detection (Benjamini-Hochberg, false discovery rate "
+        f"5 % per session) and forecasts"
+    )
     if args.part in ("synthetic", "all"):
         run_synthetic(args.patients, args.seed, args.jobs, args.keep)
     if args.part in ("real", "all"):

@@ -68,8 +68,10 @@ def eeg(n: int, seed: int) -> None:
         interval = twin.states_[0].posterior.interval(0.9)
         for k in rows:
             rows[k].append((theta[k], *interval[k]))
-    print(f"EEG: {n} synthetic patients (20 regions, 19 channels, 60 Welch segments), "
-          f"{(time.perf_counter() - t0) / n:.1f} s a fit")
+    print(
+        f"EEG: {n} synthetic patients (20 regions, 19 channels, 60 Welch segments), "
+        f"{(time.perf_counter() - t0) / n:.1f} s a fit"
+    )
     covers = [_report(k, *zip(*v)) for k, v in rows.items()]
     print(f"  mean coverage {100 * np.mean(covers):.1f} % (target 85-95 %)")
 
@@ -89,6 +91,7 @@ def _bold_patient(rng, n=20, t=1200, tr=0.72):
     step = expm(jac * tr)
     innov = cov - step @ cov @ step.conj().T
     chol = np.linalg.cholesky((innov + innov.conj().T) / 2)
+
     def white():
         return (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
 
@@ -116,8 +119,10 @@ def bold(n: int, seed: int) -> None:
         # mean damping: its own interval from the posterior of log(-a) (delta method on the draws)
         draws = -np.exp(post.sample(2000, random_state=i)[:, idx]).mean(axis=1)
         rows["a_mean"].append((truth["a_mean"], float(np.median(draws)), *np.percentile(draws, [5, 95])))
-    print(f"\nBOLD: {n} synthetic patients (20 regions, 1200 volumes at TR 0.72 s, exact OU sampling), "
-          f"{(time.perf_counter() - t0) / n:.1f} s a fit")
+    print(
+        f"\nBOLD: {n} synthetic patients (20 regions, 1200 volumes at TR 0.72 s, exact OU sampling), "
+        f"{(time.perf_counter() - t0) / n:.1f} s a fit"
+    )
     for k, v in rows.items():
         _report("G" if k == "G" else k, *zip(*v))
 

@@ -3,5 +3,12 @@
 from .sample import SAMPLE_TRUTH, make_sample_study, sample_data_path
 from .synthetic import CHANNELS_1020, make_connectome, make_resting_eeg, write_tvb_zip
 
-__all__ = ["CHANNELS_1020", "SAMPLE_TRUTH", "make_connectome", "make_resting_eeg", "make_sample_study",
-           "sample_data_path", "write_tvb_zip"]
+__all__ = [
+    "CHANNELS_1020",
+    "SAMPLE_TRUTH",
+    "make_connectome",
+    "make_resting_eeg",
+    "make_sample_study",
+    "sample_data_path",
+    "write_tvb_zip",
+]

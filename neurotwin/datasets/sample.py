@@ -40,7 +40,9 @@ _SUBJECTS = {  # subject: (alpha per session, aperiodic exponent, bad channel, s
 for _sub, (_alphas, _chi, _bad, _sex, _age) in _SUBJECTS.items():
     for _i, _a in enumerate(_alphas):
         SAMPLE_TRUTH[(_sub, f"{_i + 1:02d}")] = {
-            "alpha_freq": _a, "aperiodic_exponent": _chi, "bad_channel": _bad,
+            "alpha_freq": _a,
+            "aperiodic_exponent": _chi,
+            "bad_channel": _bad,
             "days": 90 * _i,
         }
 
@@ -94,8 +96,12 @@ def make_sample_study(
         for i, alpha in enumerate(alphas):
             ses = f"{i + 1:02d}"
             raw = make_resting_eeg(
-                duration=_DURATION, sfreq=_SFREQ, alpha_freq=alpha, aperiodic_exponent=chi,
-                bad_channels=(bad,), random_state=1000 * (k + 1) + i,
+                duration=_DURATION,
+                sfreq=_SFREQ,
+                alpha_freq=alpha,
+                aperiodic_exponent=chi,
+                bad_channels=(bad,),
+                random_state=1000 * (k + 1) + i,
             )
             date = _FIRST_DATE + dt.timedelta(days=SAMPLE_TRUTH[(sub, ses)]["days"])
             raw.set_meas_date(date)
@@ -104,17 +110,23 @@ def make_sample_study(
                 raw.info["subject_info"] = {"sex": 2 if sex == "F" else 1, "hand": 1, "birthday": birthday}
             bp = BIDSPath(subject=sub, session=ses, task="rest", datatype="eeg", root=root)
             write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose="error")
-        anat = BIDSPath(subject=sub, session="01", datatype="anat", suffix="T1w",
-                        extension=".nii.gz", root=root)
+        anat = BIDSPath(
+            subject=sub, session="01", datatype="anat", suffix="T1w", extension=".nii.gz", root=root
+        )
         write_anat(nib.load(t1_src), anat, overwrite=True, verbose="error")
         # no diffusion data: a synthetic connectome stands in for the subject's own (the twin uses it)
         con_dir = root / "derivatives" / "connectomes" / f"sub-{sub}"
         con_dir.mkdir(parents=True, exist_ok=True)
-        write_tvb_zip(make_connectome(40, random_state=k),
-                      con_dir / f"sub-{sub}_desc-synthetic_connectome.zip")
+        write_tvb_zip(
+            make_connectome(40, random_state=k), con_dir / f"sub-{sub}_desc-synthetic_connectome.zip"
+        )
     make_dataset_description(
-        path=root, name="neurotwin sample study (synthetic)", dataset_type="raw",
-        authors=["neurotwin developers"], overwrite=True, verbose="error",
+        path=root,
+        name="neurotwin sample study (synthetic)",
+        dataset_type="raw",
+        authors=["neurotwin developers"],
+        overwrite=True,
+        verbose="error",
         generated_by=[{"Name": "neurotwin.datasets.make_sample_study"}],
     )
     (root / "README").write_text(

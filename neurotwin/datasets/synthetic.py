@@ -34,8 +34,25 @@ __all__ = ["make_connectome", "make_resting_eeg", "write_tvb_zip", "CHANNELS_102
 
 #: The 19 channels of the 10-20 system.
 CHANNELS_1020 = (
-    "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
-    "P7", "P3", "Pz", "P4", "P8", "O1", "O2",
+    "Fp1",
+    "Fp2",
+    "F7",
+    "F3",
+    "Fz",
+    "F4",
+    "F8",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P7",
+    "P3",
+    "Pz",
+    "P4",
+    "P8",
+    "O1",
+    "O2",
 )
 
 
@@ -131,16 +148,14 @@ def make_resting_eeg(
 
     # aperiodic background, smoothed over the scalp (volume conduction)
     f0 = 0.5  # below this the 1/f spectrum is flattened (no DC blow-up)
-    bg = _shaped_noise(rng, n_ch, n_t, sfreq,
-                       lambda f: np.maximum(f, f0) ** (-aperiodic_exponent / 2))
+    bg = _shaped_noise(rng, n_ch, n_t, sfreq, lambda f: np.maximum(f, f0) ** (-aperiodic_exponent / 2))
     dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
     mix = np.exp(-dist / 0.07)  # scalp correlations of real EEG (neighbours r ~ 0.7-0.9)
     mix /= np.linalg.norm(mix, axis=1, keepdims=True)
     data = background_amplitude * (mix @ bg)
 
     if alpha_freq is not None:
-        src = _shaped_noise(rng, 1, n_t, sfreq,
-                            lambda f: np.exp(-0.5 * ((f - alpha_freq) / 0.4) ** 2))[0]
+        src = _shaped_noise(rng, 1, n_t, sfreq, lambda f: np.exp(-0.5 * ((f - alpha_freq) / 0.4) ** 2))[0]
         d_oz = np.linalg.norm(pos - pos_all["Oz"], axis=1)
         data += alpha_amplitude * np.exp(-d_oz / 0.1)[:, None] * src[None]
 
@@ -204,7 +219,7 @@ def make_connectome(n_regions: int = 40, *, random_state=0) -> Connectome:
     half = n_regions // 2
     k = np.arange(half) + 0.5
     z = 1 - 1.2 * k / half  # from the top down to 20 % below the equator
-    phi = np.pi * (1 + 5 ** 0.5) * k
+    phi = np.pi * (1 + 5**0.5) * k
     r = np.sqrt(1 - np.clip(z, -1, 1) ** 2)
     x = np.abs(r * np.cos(phi)) * 0.9 + 0.1
     y = r * np.sin(phi)
@@ -218,9 +233,14 @@ def make_connectome(n_regions: int = 40, *, random_state=0) -> Connectome:
     w = w + w.T
     keep = w >= np.quantile(w, 0.7, axis=1, keepdims=True)
     w = np.where(keep | keep.T, w, 0.0)
-    return Connectome(w / w.max(), tract_lengths=1.2 * dist, labels=labels, centres=centres,
-                      name="synthetic", provenance={"source": "neurotwin.datasets.make_connectome",
-                                                    "random_state": str(random_state)})
+    return Connectome(
+        w / w.max(),
+        tract_lengths=1.2 * dist,
+        labels=labels,
+        centres=centres,
+        name="synthetic",
+        provenance={"source": "neurotwin.datasets.make_connectome", "random_state": str(random_state)},
+    )
 
 
 def write_tvb_zip(con: Connectome, fname) -> Path:
@@ -241,8 +261,9 @@ def write_tvb_zip(con: Connectome, fname) -> Path:
     members = {
         "weights.txt": "\n".join(" ".join(f"{v:.6g}" for v in row) for row in con.weights),
         "tract_lengths.txt": "\n".join(" ".join(f"{v:.6g}" for v in row) for row in con.tract_lengths),
-        "centres.txt": "\n".join(f"{lab} {c[0]:.3f} {c[1]:.3f} {c[2]:.3f}"
-                                 for lab, c in zip(con.labels, con.centres)),
+        "centres.txt": "\n".join(
+            f"{lab} {c[0]:.3f} {c[1]:.3f} {c[2]:.3f}" for lab, c in zip(con.labels, con.centres)
+        ),
     }
     with zipfile.ZipFile(fname, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(members):

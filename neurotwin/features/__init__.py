@@ -18,5 +18,17 @@ from .context import DEFAULT_BANDS, Context
 from .featureset import COLUMNS, FeatureArray, FeatureSet, concat, read_featureset
 from .registry import FEATURES, FeatureSpec, register_feature
 
-__all__ = ["COLUMNS", "DEFAULT_BANDS", "DEFAULT_FEATURES", "FEATURES", "Context", "FeatureArray",
-           "FeatureSet", "FeatureSpec", "compute_features", "concat", "read_featureset", "register_feature"]
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_BANDS",
+    "DEFAULT_FEATURES",
+    "FEATURES",
+    "Context",
+    "FeatureArray",
+    "FeatureSet",
+    "FeatureSpec",
+    "compute_features",
+    "concat",
+    "read_featureset",
+    "register_feature",
+]

@@ -22,12 +22,23 @@ from .featureset import FeatureArray
 from .registry import register_feature
 from .spectral import _valid
 
-_FIT_DEFAULTS = {"freq_range": (2.0, 40.0), "aperiodic_mode": "fixed", "peak_width_limits": (1.0, 8.0),
-                 "max_n_peaks": 6, "min_peak_height": 0.1}
+_FIT_DEFAULTS = {
+    "freq_range": (2.0, 40.0),
+    "aperiodic_mode": "fixed",
+    "peak_width_limits": (1.0, 8.0),
+    "max_n_peaks": 6,
+    "min_peak_height": 0.1,
+}
 
 
-def fit_aperiodic(ctx: Context, freq_range=(2.0, 40.0), aperiodic_mode="fixed", peak_width_limits=(1.0, 8.0),
-                  max_n_peaks=6, min_peak_height=0.1) -> dict:
+def fit_aperiodic(
+    ctx: Context,
+    freq_range=(2.0, 40.0),
+    aperiodic_mode="fixed",
+    peak_width_limits=(1.0, 8.0),
+    max_n_peaks=6,
+    min_peak_height=0.1,
+) -> dict:
     """Fit every good channel and the channel-mean spectrum (cached in ``ctx``).
 
     Returns
@@ -39,8 +50,14 @@ def fit_aperiodic(ctx: Context, freq_range=(2.0, 40.0), aperiodic_mode="fixed", 
     """
     from specparam import SpectralGroupModel
 
-    key = ("aperiodic", tuple(freq_range), aperiodic_mode, tuple(peak_width_limits), max_n_peaks,
-           min_peak_height)
+    key = (
+        "aperiodic",
+        tuple(freq_range),
+        aperiodic_mode,
+        tuple(peak_width_limits),
+        max_n_peaks,
+        min_peak_height,
+    )
     if key in ctx.cache:
         return ctx.cache[key]
     if aperiodic_mode not in ("fixed", "knee"):
@@ -55,13 +72,23 @@ def fit_aperiodic(ctx: Context, freq_range=(2.0, 40.0), aperiodic_mode="fixed", 
     status.append("ok" if good else "not computable: no usable channel")
     index = [*good, len(names) - 1]
     n_ap = 3 if aperiodic_mode == "knee" else 2
-    out = {"names": names, "aperiodic": np.full((len(names), n_ap), np.nan),
-           "peaks": [np.empty((0, 3)) for _ in names], "r_squared": np.full(len(names), np.nan),
-           "error": np.full(len(names), np.nan), "status": status, "mode": aperiodic_mode}
+    out = {
+        "names": names,
+        "aperiodic": np.full((len(names), n_ap), np.nan),
+        "peaks": [np.empty((0, 3)) for _ in names],
+        "r_squared": np.full(len(names), np.nan),
+        "error": np.full(len(names), np.nan),
+        "status": status,
+        "mode": aperiodic_mode,
+    }
     if good:
-        model = SpectralGroupModel(peak_width_limits=list(peak_width_limits), max_n_peaks=max_n_peaks,
-                                   min_peak_height=min_peak_height, aperiodic_mode=aperiodic_mode,
-                                   verbose=False)
+        model = SpectralGroupModel(
+            peak_width_limits=list(peak_width_limits),
+            max_n_peaks=max_n_peaks,
+            min_peak_height=min_peak_height,
+            aperiodic_mode=aperiodic_mode,
+            verbose=False,
+        )
         model.fit(spec.freqs, rows, list(freq_range))
         ap = model.get_params("aperiodic")
         peaks = model.get_params("peak")
@@ -77,9 +104,14 @@ def fit_aperiodic(ctx: Context, freq_range=(2.0, 40.0), aperiodic_mode="fixed", 
     return out
 
 
-@register_feature("aperiodic", modality=("eeg", "meg"), unit="1", params=dict(_FIT_DEFAULTS),
-                  doc="1/f exponent, offset (and knee) of each channel's spectrum, with fit quality.",
-                  se="spectrum")
+@register_feature(
+    "aperiodic",
+    modality=("eeg", "meg"),
+    unit="1",
+    params=dict(_FIT_DEFAULTS),
+    doc="1/f exponent, offset (and knee) of each channel's spectrum, with fit quality.",
+    se="spectrum",
+)
 def aperiodic(ctx: Context, **fit) -> tuple[list[dict], dict]:
     """Aperiodic exponent, offset (knee), r² and error per channel and for the mean spectrum."""
     res = fit_aperiodic(ctx, **fit)
@@ -87,23 +119,32 @@ def aperiodic(ctx: Context, **fit) -> tuple[list[dict], dict]:
     rows = []
     for k, name in enumerate(res["names"]):
         ap = res["aperiodic"][k]
-        values = {"aperiodic_offset": (ap[0], "log10(power)"), "aperiodic_exponent": (ap[-1], "1"),
-                  "aperiodic_r2": (res["r_squared"][k], "1"), "aperiodic_error": (res["error"][k], "1")}
+        values = {
+            "aperiodic_offset": (ap[0], "log10(power)"),
+            "aperiodic_exponent": (ap[-1], "1"),
+            "aperiodic_r2": (res["r_squared"][k], "1"),
+            "aperiodic_error": (res["error"][k], "1"),
+        }
         if knee:
             values["aperiodic_knee"] = (ap[1], "Hz^exponent")
         for feat, (value, unit) in values.items():
-            rows.append({"feature": feat, "location": name, "value": value, "unit": unit,
-                         "status": res["status"][k]})
+            rows.append(
+                {"feature": feat, "location": name, "value": value, "unit": unit, "status": res["status"][k]}
+            )
     peaks = [np.column_stack([np.full(len(p), k), p]) for k, p in enumerate(res["peaks"]) if len(p)]
     table = np.vstack(peaks) if peaks else np.empty((0, 4))
     arr = FeatureArray(table, ("peak", "param"), {"param": ["location_index", "freq", "power", "bandwidth"]})
     return rows, {"periodic_peaks": arr}
 
 
-@register_feature("iaf", modality=("eeg", "meg"), unit="Hz",
-                  params={"search": (7.0, 14.0), "min_power": 0.3, **_FIT_DEFAULTS},
-                  doc="Individual alpha frequency: the strongest specparam peak in the search range.",
-                  se="spectrum")
+@register_feature(
+    "iaf",
+    modality=("eeg", "meg"),
+    unit="Hz",
+    params={"search": (7.0, 14.0), "min_power": 0.3, **_FIT_DEFAULTS},
+    doc="Individual alpha frequency: the strongest specparam peak in the search range.",
+    se="spectrum",
+)
 def iaf(ctx: Context, search=(7.0, 14.0), min_power=0.3, **fit) -> list[dict]:
     """Individual alpha peak frequency per channel and for the mean spectrum."""
     ctx.check_band("search", *search)

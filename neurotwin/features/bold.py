@@ -47,7 +47,7 @@ def bold_summary(timeseries: np.ndarray, tr: float, band: tuple[float, float] = 
     z = (y - y.mean(axis=0)) / y.std(axis=0)
     lags = min(t // 4, 60)
     rho = np.array([np.mean(z[k:] * z[:-k], axis=0) for k in range(1, lags + 1)])  # (lags, N)
-    t_eff = float(t / (1 + 2 * np.mean(np.sum(rho ** 2, axis=0))))
+    t_eff = float(t / (1 + 2 * np.mean(np.sum(rho**2, axis=0))))
     f, p = welch(y.T, fs=fs, nperseg=min(t, 256))
     sel = (f >= band[0]) & (f <= band[1])
     peaks = f[sel][np.argmax(p[:, sel], axis=1)]
@@ -66,12 +66,16 @@ def bold_rows(summary: dict, labels: list[str]) -> tuple[list[dict], dict]:
     (['bold_peak_freq', 'bold_peak_freq', 'bold_t_eff'], ['fc_pearson'])
     """
     labels = list(labels)
-    rows = [{"feature": "bold_peak_freq", "location": lab, "value": float(f), "unit": "Hz"}
-            for lab, f in zip(labels, summary["peak_freqs"])]
-    rows.append({"feature": "bold_t_eff", "location": "global", "value": float(summary["t_eff"]),
-                 "unit": "samples"})
-    fc = FeatureArray(np.asarray(summary["fc"], float), ("region", "region2"),
-                      {"region": labels, "region2": labels})
+    rows = [
+        {"feature": "bold_peak_freq", "location": lab, "value": float(f), "unit": "Hz"}
+        for lab, f in zip(labels, summary["peak_freqs"])
+    ]
+    rows.append(
+        {"feature": "bold_t_eff", "location": "global", "value": float(summary["t_eff"]), "unit": "samples"}
+    )
+    fc = FeatureArray(
+        np.asarray(summary["fc"], float), ("region", "region2"), {"region": labels, "region2": labels}
+    )
     return rows, {"fc_pearson": fc}
 
 

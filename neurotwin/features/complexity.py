@@ -36,9 +36,15 @@ def _measure(name: str, x: np.ndarray, sfreq: float) -> float:
     return ant.lziv_complexity(binary, normalize=True)
 
 
-@register_feature("complexity", modality=("eeg", "meg"), unit="1", params={"measures": list(MEASURES)},
-                  choices={"measures": MEASURES},
-                  doc="Sample/permutation/spectral entropy, Higuchi/Katz FD, Lempel-Ziv (antropy).", se="own")
+@register_feature(
+    "complexity",
+    modality=("eeg", "meg"),
+    unit="1",
+    params={"measures": list(MEASURES)},
+    choices={"measures": MEASURES},
+    doc="Sample/permutation/spectral entropy, Higuchi/Katz FD, Lempel-Ziv (antropy).",
+    se="own",
+)
 def complexity(ctx: Context, measures=MEASURES) -> list[dict]:
     """Entropy and fractal measures per channel, averaged over epochs."""
     unknown = [m for m in measures if m not in MEASURES]
@@ -57,12 +63,23 @@ def complexity(ctx: Context, measures=MEASURES) -> list[dict]:
         seg = x[:, k]
         bad = (not np.isfinite(seg).all()) or np.ptp(seg) == 0
         for name in measures:
-            per_epoch = np.full(len(seg), np.nan) if bad else np.array([_measure(name, e, ctx.sfreq)
-                                                                       for e in seg], float)
+            per_epoch = (
+                np.full(len(seg), np.nan)
+                if bad
+                else np.array([_measure(name, e, ctx.sfreq) for e in seg], float)
+            )
             value = float(np.mean(per_epoch))
             se = float(block_mean_se(per_epoch)) if np.isfinite(value) else np.nan
-            status = "ok" if np.isfinite(value) else ("not computable: flat or NaN channel" if bad else
-                                                      "not computable: undefined for this signal")
-            rows.append({"feature": name, "location": ch, "value": value, "se": se, "unit": "1",
-                         "status": status})
+            status = (
+                "ok"
+                if np.isfinite(value)
+                else (
+                    "not computable: flat or NaN channel"
+                    if bad
+                    else "not computable: undefined for this signal"
+                )
+            )
+            rows.append(
+                {"feature": name, "location": ch, "value": value, "se": se, "unit": "1", "status": status}
+            )
     return rows

@@ -32,9 +32,19 @@ def _modality(data) -> str:
 
 @fill_doc
 @verbose
-def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = None, subject: str = "",
-                     session: str = "", psd_method: str = "welch", n_per_seg: float = 2.0,
-                     fmax: float = 45.0, n_blocks: int = N_BLOCKS, verbose=None) -> FeatureSet:
+def compute_features(
+    data,
+    features=DEFAULT_FEATURES,
+    *,
+    params: dict | None = None,
+    subject: str = "",
+    session: str = "",
+    psd_method: str = "welch",
+    n_per_seg: float = 2.0,
+    fmax: float = 45.0,
+    n_blocks: int = N_BLOCKS,
+    verbose=None,
+) -> FeatureSet:
     """Compute features of one preprocessed recording.
 
     Parameters
@@ -76,8 +86,9 @@ def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = N
     params = params or {}
     unknown = [k for k in params if k not in features]
     if unknown:
-        raise ConfigError(f"parameters given for feature(s) {unknown} that are not computed "
-                          f"({list(features)}).")
+        raise ConfigError(
+            f"parameters given for feature(s) {unknown} that are not computed ({list(features)})."
+        )
     specs = [get_spec(name) for name in features]
     checked = {s.name: s.check_params(params.get(s.name, {})) for s in specs}
     modality = _modality(data)
@@ -95,8 +106,13 @@ def compute_features(data, features=DEFAULT_FEATURES, *, params: dict | None = N
         arrays.update(got_arrays)
     attach_se(ctx, specs, checked, by_spec, n_blocks)
     rows = [r for spec in specs for r in by_spec[spec.name]]
-    prov = {"neurotwin": __version__, "mne": mne.__version__, "features": checked,
-            "psd": ctx.cache["psd"].settings if "psd" in ctx.cache else None, "se": {
-                "method": "delete-a-block jackknife", "n_blocks": int(n_blocks)}}
-    return FeatureSet.from_rows(rows, subject=subject, session=session, modality=modality, arrays=arrays,
-                                provenance=prov)
+    prov = {
+        "neurotwin": __version__,
+        "mne": mne.__version__,
+        "features": checked,
+        "psd": ctx.cache["psd"].settings if "psd" in ctx.cache else None,
+        "se": {"method": "delete-a-block jackknife", "n_blocks": int(n_blocks)},
+    }
+    return FeatureSet.from_rows(
+        rows, subject=subject, session=session, modality=modality, arrays=arrays, provenance=prov
+    )

@@ -37,17 +37,27 @@ def _good_epochs(ctx: Context) -> mne.BaseEpochs:
 def _matrix_rows(name: str, band: str, mat: np.ndarray, names: list[str]):
     iu = np.triu_indices(len(names), 1)
     value = float(np.mean(mat[iu])) if np.isfinite(mat[iu]).all() else np.nan
-    row = {"feature": name, "location": "global", "band": band, "value": value, "unit": "1",
-           "status": "ok" if np.isfinite(value) else "not computable: NaN in the data"}
+    row = {
+        "feature": name,
+        "location": "global",
+        "band": band,
+        "value": value,
+        "unit": "1",
+        "status": "ok" if np.isfinite(value) else "not computable: NaN in the data",
+    }
     arr = FeatureArray(mat, ("channel", "channel2"), {"channel": names, "channel2": names})
     return row, arr
 
 
-@register_feature("connectivity", modality=("eeg", "meg"), unit="1",
-                  params={"methods": list(SPECTRAL_METHODS), "bands": None},
-                  choices={"methods": SPECTRAL_METHODS},
-                  doc="Band-averaged coherence, imaginary coherence, PLV, PLI and debiased wPLI.",
-                  se="epochs")
+@register_feature(
+    "connectivity",
+    modality=("eeg", "meg"),
+    unit="1",
+    params={"methods": list(SPECTRAL_METHODS), "bands": None},
+    choices={"methods": SPECTRAL_METHODS},
+    doc="Band-averaged coherence, imaginary coherence, PLV, PLI and debiased wPLI.",
+    se="epochs",
+)
 def connectivity(ctx: Context, methods=SPECTRAL_METHODS, bands=None) -> tuple[list[dict], dict]:
     """Spectral connectivity matrices per band (mne-connectivity, multitaper)."""
     from mne_connectivity import spectral_connectivity_epochs
@@ -60,8 +70,9 @@ def connectivity(ctx: Context, methods=SPECTRAL_METHODS, bands=None) -> tuple[li
     fmin = tuple(lo for lo, _ in bands.values())
     fmax = tuple(hi for _, hi in bands.values())
     methods = list(methods)
-    result = spectral_connectivity_epochs(epochs, method=methods, mode="multitaper", fmin=fmin, fmax=fmax,
-                                          faverage=True, verbose="error")
+    result = spectral_connectivity_epochs(
+        epochs, method=methods, mode="multitaper", fmin=fmin, fmax=fmax, faverage=True, verbose="error"
+    )
     result = result if isinstance(result, list) else [result]
     rows, arrays = [], {}
     for method, con in zip(methods, result):
@@ -77,8 +88,14 @@ def connectivity(ctx: Context, methods=SPECTRAL_METHODS, bands=None) -> tuple[li
     return rows, arrays
 
 
-@register_feature("envelope_correlation", modality=("eeg", "meg"), unit="1", params={"bands": None},
-                  doc="Orthogonalised amplitude-envelope correlation per band.", se="epochs")
+@register_feature(
+    "envelope_correlation",
+    modality=("eeg", "meg"),
+    unit="1",
+    params={"bands": None},
+    doc="Orthogonalised amplitude-envelope correlation per band.",
+    se="epochs",
+)
 def envelope_correlation(ctx: Context, bands=None) -> tuple[list[dict], dict]:
     """Orthogonalised AEC per band (mne-connectivity), averaged over epochs."""
     from mne_connectivity import envelope_correlation as aec
@@ -100,10 +117,14 @@ def envelope_correlation(ctx: Context, bands=None) -> tuple[list[dict], dict]:
     return rows, arrays
 
 
-@register_feature("bold_fc", modality=("bold",), unit="1", params={"kinds": ["correlation",
-                                                                          "partial correlation"]},
-                  choices={"kinds": ("correlation", "partial correlation")},
-                  doc="BOLD functional connectivity: Ledoit-Wolf correlation and partial correlation.")
+@register_feature(
+    "bold_fc",
+    modality=("bold",),
+    unit="1",
+    params={"kinds": ["correlation", "partial correlation"]},
+    choices={"kinds": ("correlation", "partial correlation")},
+    doc="BOLD functional connectivity: Ledoit-Wolf correlation and partial correlation.",
+)
 def bold_fc(ctx: Context, kinds=("correlation", "partial correlation")) -> tuple[list[dict], dict]:
     """Region-by-region FC of BOLD time series (Ledoit-Wolf shrunk covariance, scikit-learn)."""
     from sklearn.covariance import LedoitWolf
@@ -134,14 +155,20 @@ def bold_fc(ctx: Context, kinds=("correlation", "partial correlation")) -> tuple
         name = kind.replace(" ", "_")
         row, _ = _matrix_rows(f"fc_{name}", "", mat, ts.labels)
         rows.append(row)
-        arrays[f"fc_{name}"] = FeatureArray(mat, ("region", "region2"), {"region": ts.labels,
-                                                                         "region2": ts.labels})
+        arrays[f"fc_{name}"] = FeatureArray(
+            mat, ("region", "region2"), {"region": ts.labels, "region2": ts.labels}
+        )
     return rows, arrays
 
 
-@register_feature("bold_dynamics", modality=("bold",), unit="1", params={"band": [0.01, 0.1]},
-                  doc="What the BOLD twin fits: band-passed Pearson FC, each region's peak frequency and the "
-                      "effective number of samples.")
+@register_feature(
+    "bold_dynamics",
+    modality=("bold",),
+    unit="1",
+    params={"band": [0.01, 0.1]},
+    doc="What the BOLD twin fits: band-passed Pearson FC, each region's peak frequency and the "
+    "effective number of samples.",
+)
 def bold_dynamics(ctx: Context, band=(0.01, 0.1)) -> tuple[list[dict], dict]:
     """Band-passed Pearson FC, per-region BOLD peak frequency and effective samples (Bartlett)."""
     ts = ctx.data

@@ -15,11 +15,21 @@ import numpy as np
 from ..errors import ConfigError, DataError
 
 #: channel type -> (scale from SI, unit of the PSD)
-PSD_UNITS = {"eeg": (1e12, "uV^2/Hz"), "mag": (1e30, "fT^2/Hz"), "grad": (1e26, "(fT/cm)^2/Hz"),
-             "seeg": (1e12, "uV^2/Hz"), "ecog": (1e12, "uV^2/Hz")}
+PSD_UNITS = {
+    "eeg": (1e12, "uV^2/Hz"),
+    "mag": (1e30, "fT^2/Hz"),
+    "grad": (1e26, "(fT/cm)^2/Hz"),
+    "seeg": (1e12, "uV^2/Hz"),
+    "ecog": (1e12, "uV^2/Hz"),
+}
 
-DEFAULT_BANDS = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0),
-                 "gamma": (30.0, 45.0)}
+DEFAULT_BANDS = {
+    "delta": (1.0, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (8.0, 13.0),
+    "beta": (13.0, 30.0),
+    "gamma": (30.0, 45.0),
+}
 
 
 @dataclass
@@ -88,8 +98,10 @@ class Context:
         if not 0 <= fmin < fmax:
             raise ConfigError(f"band {name!r} ({fmin}-{fmax} Hz) is empty.")
         if fmax > top:
-            raise ConfigError(f"band {name!r} ({fmin}-{fmax} Hz) reaches above {top:g} Hz, the top of the "
-                              f"spectrum (Nyquist {self.sfreq / 2:g} Hz, fmax {self.fmax:g} Hz).")
+            raise ConfigError(
+                f"band {name!r} ({fmin}-{fmax} Hz) reaches above {top:g} Hz, the top of the "
+                f"spectrum (Nyquist {self.sfreq / 2:g} Hz, fmax {self.fmax:g} Hz)."
+            )
 
     def spectrum(self) -> Spectrum:
         """The PSD (computed once)."""
@@ -106,8 +118,9 @@ class Context:
             raise DataError("no good EEG/MEG channels to compute spectra from.")
         n_times = len(data.times)
         if isinstance(data, mne.BaseEpochs) and len(data) == 0:
-            raise DataError("no epochs are left (all rejected?); loosen the rejection or check the "
-                            "recording.")
+            raise DataError(
+                "no epochs are left (all rejected?); loosen the rejection or check the recording."
+            )
         seg = int(round(min(self.n_per_seg, n_times / sf) * sf))
         if seg < int(sf):  # under 1 s: no frequency resolution for bands of a few Hz
             raise DataError(f"segments of {n_times / sf:.2f} s are too short for spectra (need >= 1 s).")
@@ -127,9 +140,17 @@ class Context:
 
             blocks = []
             for start in range(0, len(picks), 8):  # 8 channels at a time bounds the memory
-                freqs, p = welch(data.get_data(picks=picks[start:start + 8]), fs=sf, window="hamming",
-                                 nperseg=seg, noverlap=overlap, nfft=seg, detrend=False, axis=-1,
-                                 average="mean")
+                freqs, p = welch(
+                    data.get_data(picks=picks[start : start + 8]),
+                    fs=sf,
+                    window="hamming",
+                    nperseg=seg,
+                    noverlap=overlap,
+                    nfft=seg,
+                    detrend=False,
+                    axis=-1,
+                    average="mean",
+                )
                 blocks.append(p[..., freqs <= fmax])  # (epochs, channels, freqs)
             freqs, segments = freqs[freqs <= fmax], np.concatenate(blocks, axis=1)
             power = segments.mean(axis=0)  # average over epochs
@@ -141,15 +162,17 @@ class Context:
                 if self.psd_method == "welch":
                     kw["average"] = None  # keep the segments (their mean is the "mean" average)
             try:
-                spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks,
-                                        verbose="error", **kw)
+                spec = data.compute_psd(
+                    method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks, verbose="error", **kw
+                )
                 freqs, power = spec.freqs, spec.get_data()
             except ValueError:
                 # a Raw with bad spans: MNE cannot keep the segments of several spans, so the PSD is
                 # its plain mean and its features get no standard errors
                 kw["average"] = "mean"
-                spec = data.compute_psd(method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks,
-                                        verbose="error", **kw)
+                spec = data.compute_psd(
+                    method=self.psd_method, fmin=0.0, fmax=fmax, picks=picks, verbose="error", **kw
+                )
                 freqs, power = spec.freqs, spec.get_data()
             n_seg = max(1, (n_times - seg) // max(seg - overlap, 1) + 1)
             if isinstance(data, mne.io.BaseRaw) and power.ndim == 3:  # (channels, freqs, segments)
@@ -167,6 +190,13 @@ class Context:
         scale = np.array([PSD_UNITS.get(t, (1.0, ""))[0] for t in types])
         if segments is not None and len(segments) < 2:
             segments = None
-        return Spectrum(freqs, power * scale[:, None], [data.ch_names[p] for p in picks], types,
-                        [PSD_UNITS.get(t, (1.0, "a.u."))[1] for t in types], self.psd_method, settings,
-                        None if segments is None else segments * scale[:, None])
+        return Spectrum(
+            freqs,
+            power * scale[:, None],
+            [data.ch_names[p] for p in picks],
+            types,
+            [PSD_UNITS.get(t, (1.0, "a.u."))[1] for t in types],
+            self.psd_method,
+            settings,
+            None if segments is None else segments * scale[:, None],
+        )

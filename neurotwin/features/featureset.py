@@ -96,11 +96,26 @@ class FeatureSet:
         self.table = self.table[COLUMNS].reset_index(drop=True)
 
     @classmethod
-    def from_rows(cls, rows: list[dict], *, subject: str = "", session: str = "", modality: str = "",
-                  arrays: dict | None = None, provenance: dict | None = None) -> FeatureSet:
+    def from_rows(
+        cls,
+        rows: list[dict],
+        *,
+        subject: str = "",
+        session: str = "",
+        modality: str = "",
+        arrays: dict | None = None,
+        provenance: dict | None = None,
+    ) -> FeatureSet:
         """Build a set from row dicts (missing fields filled: band "", status "ok")."""
-        base = {"subject": subject, "session": session, "modality": modality, "location": "global",
-                "band": "", "unit": "", "status": "ok"}
+        base = {
+            "subject": subject,
+            "session": session,
+            "modality": modality,
+            "location": "global",
+            "band": "",
+            "unit": "",
+            "status": "ok",
+        }
         table = pd.DataFrame([{**base, **r} for r in rows], columns=COLUMNS)
         table["value"] = table["value"].astype(float)
         table["se"] = table["se"].astype(float)
@@ -111,8 +126,10 @@ class FeatureSet:
 
     def __repr__(self) -> str:
         feats = sorted(set(self.table["feature"]))
-        return (f"<FeatureSet | {len(self.table)} values, {len(feats)} features "
-                f"({', '.join(feats[:6])}{', ...' if len(feats) > 6 else ''}), {len(self.arrays)} arrays>")
+        return (
+            f"<FeatureSet | {len(self.table)} values, {len(feats)} features "
+            f"({', '.join(feats[:6])}{', ...' if len(feats) > 6 else ''}), {len(self.arrays)} arrays>"
+        )
 
     def get(self, feature: str, location: str | None = None, band: str | None = None):
         """The value(s) of one feature (a float when one row matches, else a Series)."""
@@ -135,12 +152,19 @@ class FeatureSet:
         self.table.to_csv(path, sep="\t", index=False, float_format="%.10g", na_rep="n/a")
         meta = {"provenance": self.provenance, "arrays": {}}
         if self.arrays:
-            np.savez_compressed(path.with_name(stem + ".npz"),
-                                **{f"a{i}": a.values for i, a in enumerate(self.arrays.values())})
+            np.savez_compressed(
+                path.with_name(stem + ".npz"),
+                **{f"a{i}": a.values for i, a in enumerate(self.arrays.values())},
+            )
             for i, (name, a) in enumerate(self.arrays.items()):
-                meta["arrays"][name] = {"key": f"a{i}", "dims": list(a.dims), "unit": a.unit,
-                                        "coords": {k: [v if isinstance(v, str) else float(v) for v in c]
-                                                   for k, c in a.coords.items()}}
+                meta["arrays"][name] = {
+                    "key": f"a{i}",
+                    "dims": list(a.dims),
+                    "unit": a.unit,
+                    "coords": {
+                        k: [v if isinstance(v, str) else float(v) for v in c] for k, c in a.coords.items()
+                    },
+                }
         path.with_name(stem + ".json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         return path
 
@@ -162,8 +186,13 @@ def read_featureset(fname: str | os.PathLike) -> FeatureSet:
     if not path.is_file():
         raise MissingFileError(f"{path}: no such feature table.")
     stem = path.name.rsplit(".", 1)[0]
-    table = pd.read_csv(path, sep="\t", dtype={c: str for c in COLUMNS if c not in ("value", "se")},
-                        keep_default_na=False, na_values={"value": ["n/a"], "se": ["n/a"]})
+    table = pd.read_csv(
+        path,
+        sep="\t",
+        dtype={c: str for c in COLUMNS if c not in ("value", "se")},
+        keep_default_na=False,
+        na_values={"value": ["n/a"], "se": ["n/a"]},
+    )
     meta_path = path.with_name(stem + ".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"provenance": {}, "arrays": {}}
     arrays = {}

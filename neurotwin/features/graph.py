@@ -54,9 +54,14 @@ def graph_measures(w: np.ndarray, seed: int = 0) -> dict:
         modularity = float(nx.community.modularity(graph, communities, weight="weight"))
     else:
         communities, modularity = [], np.nan
-    return {"strength": w.sum(axis=1), "clustering": np.array([clustering[i] for i in range(n)]),
-            "path_length": path_length, "efficiency": efficiency, "modularity": modularity,
-            "n_communities": len(communities)}
+    return {
+        "strength": w.sum(axis=1),
+        "clustering": np.array([clustering[i] for i in range(n)]),
+        "path_length": path_length,
+        "efficiency": efficiency,
+        "modularity": modularity,
+        "n_communities": len(communities),
+    }
 
 
 def _matrix(ctx: Context, method: str, band: str):
@@ -77,25 +82,51 @@ def _matrix(ctx: Context, method: str, band: str):
     return ctx.cache[key]
 
 
-@register_feature("graph", modality=("eeg", "meg", "bold"), unit="data",
-                  params={"method": "wpli2_debiased", "band": "alpha", "seed": 0},
-                  choices={"method": ("coh", "imcoh", "plv", "pli", "wpli2_debiased", "aec_orth",
-                                      "fc_correlation", "fc_partial_correlation"),
-                           "band": ("", *DEFAULT_BANDS)},  # "": none (BOLD FC)
-                  doc="Strength, clustering, path length, efficiency, modularity of a connectivity graph.",
-                  se="epochs")
+@register_feature(
+    "graph",
+    modality=("eeg", "meg", "bold"),
+    unit="data",
+    params={"method": "wpli2_debiased", "band": "alpha", "seed": 0},
+    choices={
+        "method": (
+            "coh",
+            "imcoh",
+            "plv",
+            "pli",
+            "wpli2_debiased",
+            "aec_orth",
+            "fc_correlation",
+            "fc_partial_correlation",
+        ),
+        "band": ("", *DEFAULT_BANDS),
+    },  # "": none (BOLD FC)
+    doc="Strength, clustering, path length, efficiency, modularity of a connectivity graph.",
+    se="epochs",
+)
 def graph(ctx: Context, method="wpli2_debiased", band="alpha", seed=0) -> list[dict]:
     """Graph measures of one connectivity matrix (a method and band; ``fc_*`` for BOLD)."""
     arr = _matrix(ctx, method, band)
     names = arr.coords[arr.dims[0]]
     g = graph_measures(arr.values, seed=seed)
     tag = f"{method}_{band}" if band else method
-    rows = [{"feature": "strength", "location": n, "band": tag, "value": v, "unit": "1"}
-            for n, v in zip(names, g["strength"])]
-    rows += [{"feature": "clustering", "location": n, "band": tag, "value": v, "unit": "1"}
-             for n, v in zip(names, g["clustering"])]
+    rows = [
+        {"feature": "strength", "location": n, "band": tag, "value": v, "unit": "1"}
+        for n, v in zip(names, g["strength"])
+    ]
+    rows += [
+        {"feature": "clustering", "location": n, "band": tag, "value": v, "unit": "1"}
+        for n, v in zip(names, g["clustering"])
+    ]
     for feat in ("path_length", "efficiency", "modularity"):
         ok = np.isfinite(g[feat])
-        rows.append({"feature": feat, "location": "global", "band": tag, "value": g[feat], "unit": "1",
-                     "status": "ok" if ok else "not computable: disconnected or empty graph"})
+        rows.append(
+            {
+                "feature": feat,
+                "location": "global",
+                "band": tag,
+                "value": g[feat],
+                "unit": "1",
+                "status": "ok" if ok else "not computable: disconnected or empty graph",
+            }
+        )
     return rows

@@ -78,24 +78,31 @@ class FeatureSpec:
         neurotwin.errors.ConfigError: feature 'graph': band 'alfa' is not one of ... Did you mean 'alpha'?
         """
         if not isinstance(given, dict):
-            raise ConfigError(f"feature {self.name!r}: parameters must be a table of name = value, got "
-                              f"{given!r}.")
+            raise ConfigError(
+                f"feature {self.name!r}: parameters must be a table of name = value, got {given!r}."
+            )
         valid = sorted(self.params) or "none (it takes no parameters)"
         unknown = [k for k in given if k not in self.params]
         if unknown:
-            raise ConfigError(f"feature {self.name!r}: unknown parameter(s) {unknown}; valid: "
-                              f"{valid}.{did_you_mean(unknown[0], self.params)}")
+            raise ConfigError(
+                f"feature {self.name!r}: unknown parameter(s) {unknown}; valid: "
+                f"{valid}.{did_you_mean(unknown[0], self.params)}"
+            )
         for key, value in given.items():
             accepts = _accepts(self.params[key])
             if accepts is not None and not accepts[1](value):
-                raise ConfigError(f"feature {self.name!r}: {key} = {value!r} must be {accepts[0]} "
-                                  f"(the default is {self.params[key]!r}).")
+                raise ConfigError(
+                    f"feature {self.name!r}: {key} = {value!r} must be {accepts[0]} "
+                    f"(the default is {self.params[key]!r})."
+                )
             if key in self.choices and value is not None:
                 allowed = self.choices[key]
                 for item in value if isinstance(value, (list, tuple)) else [value]:
                     if item not in allowed:
-                        raise ConfigError(f"feature {self.name!r}: {key} {item!r} is not one of "
-                                          f"{sorted(allowed)}.{did_you_mean(str(item), list(allowed))}")
+                        raise ConfigError(
+                            f"feature {self.name!r}: {key} {item!r} is not one of "
+                            f"{sorted(allowed)}.{did_you_mean(str(item), list(allowed))}"
+                        )
         return {**self.params, **given}
 
 
@@ -118,8 +125,16 @@ def _accepts(default):
 FEATURES: dict[str, FeatureSpec] = {}
 
 
-def register_feature(name: str, *, modality: tuple[str, ...], unit: str, params: dict | None = None,
-                     doc: str = "", se: str | None = None, choices: dict | None = None) -> Callable:
+def register_feature(
+    name: str,
+    *,
+    modality: tuple[str, ...],
+    unit: str,
+    params: dict | None = None,
+    doc: str = "",
+    se: str | None = None,
+    choices: dict | None = None,
+) -> Callable:
     """Decorator declaring a feature function.
 
     Examples
@@ -135,8 +150,16 @@ def register_feature(name: str, *, modality: tuple[str, ...], unit: str, params:
     def wrap(func: Callable) -> Callable:
         if name in FEATURES:
             raise ConfigError(f"feature {name!r} is registered twice.")
-        FEATURES[name] = FeatureSpec(name, func, modality, unit, dict(params or {}), doc or
-                                     (func.__doc__ or "").strip().splitlines()[0], se, dict(choices or {}))
+        FEATURES[name] = FeatureSpec(
+            name,
+            func,
+            modality,
+            unit,
+            dict(params or {}),
+            doc or (func.__doc__ or "").strip().splitlines()[0],
+            se,
+            dict(choices or {}),
+        )
         return func
 
     return wrap
@@ -145,6 +168,7 @@ def register_feature(name: str, *, modality: tuple[str, ...], unit: str, params:
 def get_spec(name: str) -> FeatureSpec:
     """The spec of a feature; a did-you-mean ConfigError for unknown names."""
     if name not in FEATURES:
-        raise ConfigError(f"unknown feature {name!r}; features are {sorted(FEATURES)}."
-                          f"{did_you_mean(name, FEATURES)}")
+        raise ConfigError(
+            f"unknown feature {name!r}; features are {sorted(FEATURES)}.{did_you_mean(name, FEATURES)}"
+        )
     return FEATURES[name]

@@ -37,13 +37,22 @@ def _bands(ctx: Context, bands: dict | None) -> dict[str, tuple[float, float]]:
     return bands
 
 
-@register_feature("psd", modality=("eeg", "meg"), unit="data", params={},
-                  doc="Power spectral density per channel (array only; with its blocks' PSDs).")
+@register_feature(
+    "psd",
+    modality=("eeg", "meg"),
+    unit="data",
+    params={},
+    doc="Power spectral density per channel (array only; with its blocks' PSDs).",
+)
 def psd(ctx: Context) -> tuple[list[dict], dict]:
     """Power spectral density per channel (array only)."""
     spec = ctx.spectrum()
-    arr = FeatureArray(spec.power, ("channel", "freq"), {"channel": spec.ch_names, "freq": list(spec.freqs)},
-                       unit=spec.units[0])
+    arr = FeatureArray(
+        spec.power,
+        ("channel", "freq"),
+        {"channel": spec.ch_names, "freq": list(spec.freqs)},
+        unit=spec.units[0],
+    )
     arrays = {"psd": arr}
     blocks = block_indices(len(spec.segments), ctx.n_blocks) if spec.segments is not None else None
     if blocks is not None and ctx.n_blocks:
@@ -52,13 +61,16 @@ def psd(ctx: Context) -> tuple[list[dict], dict]:
         counts = [len(b) for b in blocks]
         scale = spec.settings["n_averages"] / len(spec.segments)  # Welch segments per unit
         arrays["psd_blocks"] = FeatureArray(
-            np.stack([spec.segments[b].mean(axis=0) for b in blocks]), ("block", "channel", "freq"),
-            {"block": [float(c * scale) for c in counts], "channel": spec.ch_names,
-             "freq": list(spec.freqs)}, unit=spec.units[0])
+            np.stack([spec.segments[b].mean(axis=0) for b in blocks]),
+            ("block", "channel", "freq"),
+            {"block": [float(c * scale) for c in counts], "channel": spec.ch_names, "freq": list(spec.freqs)},
+            unit=spec.units[0],
+        )
     pos = _positions(ctx, spec.ch_names)
     if pos is not None:
-        arrays["channel_positions"] = FeatureArray(pos, ("channel", "xyz"), {"channel": spec.ch_names,
-                                                                          "xyz": ["x", "y", "z"]}, unit="m")
+        arrays["channel_positions"] = FeatureArray(
+            pos, ("channel", "xyz"), {"channel": spec.ch_names, "xyz": ["x", "y", "z"]}, unit="m"
+        )
     return [], arrays
 
 
@@ -73,9 +85,14 @@ def _positions(ctx: Context, ch_names: list[str]) -> np.ndarray | None:
     return pos
 
 
-@register_feature("band_power", modality=("eeg", "meg"), unit="data",
-                  params={"bands": None, "total": (1.0, 45.0), "relative": True},
-                  doc="Absolute band power (and relative to the total range) per channel.", se="spectrum")
+@register_feature(
+    "band_power",
+    modality=("eeg", "meg"),
+    unit="data",
+    params={"bands": None, "total": (1.0, 45.0), "relative": True},
+    doc="Absolute band power (and relative to the total range) per channel.",
+    se="spectrum",
+)
 def band_power(ctx: Context, bands=None, total=(1.0, 45.0), relative=True) -> list[dict]:
     """Absolute band power (and relative to the total range) per channel."""
     spec = ctx.spectrum()
@@ -87,20 +104,41 @@ def band_power(ctx: Context, bands=None, total=(1.0, 45.0), relative=True) -> li
     for name, (lo, hi) in bands.items():
         absolute = _band_power(spec.freqs, spec.power, lo, hi)
         for k, ch in enumerate(spec.ch_names):
-            rows.append({"feature": "band_power", "location": ch, "band": name, "value": absolute[k],
-                         "unit": spec.units[k].replace("/Hz", ""), "status": status[k]})
+            rows.append(
+                {
+                    "feature": "band_power",
+                    "location": ch,
+                    "band": name,
+                    "value": absolute[k],
+                    "unit": spec.units[k].replace("/Hz", ""),
+                    "status": status[k],
+                }
+            )
             if relative:
                 ok = status[k] == "ok" and tot[k] > 0
-                rows.append({"feature": "band_power_rel", "location": ch, "band": name,
-                             "value": absolute[k] / tot[k] if ok else np.nan, "unit": "1",
-                             "status": status[k] if status[k] != "ok" else ("ok" if ok else
-                                                                            "not computable: no power")})
+                rows.append(
+                    {
+                        "feature": "band_power_rel",
+                        "location": ch,
+                        "band": name,
+                        "value": absolute[k] / tot[k] if ok else np.nan,
+                        "unit": "1",
+                        "status": status[k]
+                        if status[k] != "ok"
+                        else ("ok" if ok else "not computable: no power"),
+                    }
+                )
     return rows
 
 
-@register_feature("spectral_edge", modality=("eeg", "meg"), unit="Hz",
-                  params={"edge": 0.95, "total": (1.0, 45.0)},
-                  doc="Frequency below which `edge` of the power in the total range lies.", se="spectrum")
+@register_feature(
+    "spectral_edge",
+    modality=("eeg", "meg"),
+    unit="Hz",
+    params={"edge": 0.95, "total": (1.0, 45.0)},
+    doc="Frequency below which `edge` of the power in the total range lies.",
+    se="spectrum",
+)
 def spectral_edge(ctx: Context, edge=0.95, total=(1.0, 45.0)) -> list[dict]:
     """Spectral edge frequency (95 % by default) per channel."""
     spec = ctx.spectrum()
@@ -116,14 +154,20 @@ def spectral_edge(ctx: Context, edge=0.95, total=(1.0, 45.0)) -> list[dict]:
         value = np.nan
         if status[k] == "ok" and cum[k, -1] > 0:
             value = float(np.interp(edge * cum[k, -1], cum[k], f))
-        rows.append({"feature": "spectral_edge", "location": ch, "value": value, "unit": "Hz",
-                     "status": status[k]})
+        rows.append(
+            {"feature": "spectral_edge", "location": ch, "value": value, "unit": "Hz", "status": status[k]}
+        )
     return rows
 
 
-@register_feature("theta_beta", modality=("eeg",), unit="1",
-                  params={"theta": (4.0, 8.0), "beta": (13.0, 30.0)},
-                  doc="Ratio of absolute theta to beta power per channel.", se="spectrum")
+@register_feature(
+    "theta_beta",
+    modality=("eeg",),
+    unit="1",
+    params={"theta": (4.0, 8.0), "beta": (13.0, 30.0)},
+    doc="Ratio of absolute theta to beta power per channel.",
+    se="spectrum",
+)
 def theta_beta(ctx: Context, theta=(4.0, 8.0), beta=(13.0, 30.0)) -> list[dict]:
     """Theta/beta power ratio per channel."""
     spec = ctx.spectrum()
@@ -132,5 +176,13 @@ def theta_beta(ctx: Context, theta=(4.0, 8.0), beta=(13.0, 30.0)) -> list[dict]:
     t = _band_power(spec.freqs, spec.power, *theta)
     b = _band_power(spec.freqs, spec.power, *beta)
     status = _valid(spec.power)
-    return [{"feature": "theta_beta", "location": ch, "value": t[k] / b[k] if status[k] == "ok" and b[k] > 0
-             else np.nan, "unit": "1", "status": status[k]} for k, ch in enumerate(spec.ch_names)]
+    return [
+        {
+            "feature": "theta_beta",
+            "location": ch,
+            "value": t[k] / b[k] if status[k] == "ok" and b[k] > 0 else np.nan,
+            "unit": "1",
+            "status": status[k],
+        }
+        for k, ch in enumerate(spec.ch_names)
+    ]

@@ -83,7 +83,7 @@ def jackknife_se(replicates) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.nansum(np.where(ok, reps, 0.0), axis=0) / n
         dev = np.where(ok, reps - mean, 0.0)
-        var = (n - 1) / n * np.sum(dev ** 2, axis=0)
+        var = (n - 1) / n * np.sum(dev**2, axis=0)
     return np.where(n >= max(k - 1, 2), np.sqrt(var), np.nan)
 
 
@@ -140,8 +140,11 @@ def replicate_contexts(ctx, n_blocks: int, need_signal: bool):
         power = (total - spec.segments[b].sum(axis=0)) / len(keep)
         loo = dataclasses.replace(spec, power=power, segments=None)
         data = ctx.data[keep] if need_signal and units == "epochs" else ctx.data
-        out.append(Context(data, psd_method=ctx.psd_method, n_per_seg=ctx.n_per_seg, fmax=ctx.fmax,
-                           cache={"psd": loo}))
+        out.append(
+            Context(
+                data, psd_method=ctx.psd_method, n_per_seg=ctx.n_per_seg, fmax=ctx.fmax, cache={"psd": loo}
+            )
+        )
     return out, units
 
 

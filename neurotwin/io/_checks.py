@@ -150,13 +150,10 @@ def check_edf(path: Path) -> None:
         sig = fid.read(_EDF_PER_SIGNAL * n_sig)
     if len(sig) < _EDF_PER_SIGNAL * n_sig:
         raise DataError(f"{path}: the signal headers are cut short: the file is truncated.")
-    labels = [
-        _field(sig, 16 * i, 16 * (i + 1), f"label {i + 1}", path) for i in range(n_sig)
-    ]
+    labels = [_field(sig, 16 * i, 16 * (i + 1), f"label {i + 1}", path) for i in range(n_sig)]
     off = n_sig * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80)
     n_samps = [
-        _number(sig, off + 8 * i, off + 8 * (i + 1), f"samples of {labels[i]!r}", path)
-        for i in range(n_sig)
+        _number(sig, off + 8 * i, off + 8 * (i + 1), f"samples of {labels[i]!r}", path) for i in range(n_sig)
     ]
     signal_idx = [i for i, lab in enumerate(labels) if "annotations" not in lab.lower()]
     if signal_idx:
@@ -171,8 +168,11 @@ def check_edf(path: Path) -> None:
                 f"{path}: signal(s) {bad} have {min(n_samps[i] for i in signal_idx)} samples "
                 "per record (sampling rate <= 0). The header is damaged."
             )
-        check_sfreq(max(n_samps[i] for i in signal_idx) / duration, path,
-                    f"{max(n_samps[i] for i in signal_idx)} samples per {duration:g}-s record")
+        check_sfreq(
+            max(n_samps[i] for i in signal_idx) / duration,
+            path,
+            f"{max(n_samps[i] for i in signal_idx)} samples per {duration:g}-s record",
+        )
         _check_edf_ranges(sig, n_sig, labels, signal_idx, path)
     width = 3 if is_bdf else 2
     record = sum(n_samps) * width
@@ -205,15 +205,16 @@ def check_edf(path: Path) -> None:
     )
 
 
-def _check_edf_ranges(sig: bytes, n_sig: int, labels: list[str], signal_idx: list[int],
-                      path: Path) -> None:
+def _check_edf_ranges(sig: bytes, n_sig: int, labels: list[str], signal_idx: list[int], path: Path) -> None:
     """Refuse signals whose physical or digital range is empty (no gain)."""
     base = n_sig * (16 + 80 + 8)  # label, transducer, physical dimension
 
     def column(k: int, what: str) -> list[float]:
         off = base + k * 8 * n_sig
-        return [_number(sig, off + 8 * i, off + 8 * (i + 1), f"{what} of {labels[i]!r}", path, float)
-                for i in range(n_sig)]
+        return [
+            _number(sig, off + 8 * i, off + 8 * (i + 1), f"{what} of {labels[i]!r}", path, float)
+            for i in range(n_sig)
+        ]
 
     pmin, pmax = column(0, "physical minimum"), column(1, "physical maximum")
     dmin, dmax = column(2, "digital minimum"), column(3, "digital maximum")
@@ -373,4 +374,3 @@ def check_eeglab_data(path: Path, n_channels: int, n_times: int) -> None:
             f"describes {n_channels} channels x {n_times} samples of float32 ({expected} "
             "bytes): the data file is truncated or damaged."
         )
-

@@ -166,21 +166,17 @@ def find_reader(fname: str | os.PathLike, modality: str | None = None) -> Reader
         other = match_reader(path)
         suffix = "".join(path.suffixes[-2:]).lower() or "(no extension)"
         extra = (
-            f" It is a {other.name} file ({other.modality}); use the "
-            f"{other.modality} reader instead."
+            f" It is a {other.name} file ({other.modality}); use the {other.modality} reader instead."
             if other is not None
             else ""
         )
         raise UnsupportedFormatError(
-            f"{path}: no reader for files ending in {suffix!r}. "
-            f"Supported: {', '.join(exts)}.{extra}"
+            f"{path}: no reader for files ending in {suffix!r}. Supported: {', '.join(exts)}.{extra}"
         )
     if spec.is_dir and not path.is_dir():
         raise MissingFileError(f"{path}: {spec.name} data must be a folder.")
     if not spec.is_dir and not path.is_file():
-        raise MissingFileError(
-            f"{path}: is a folder, not a {spec.name} file. Pass the file itself."
-        )
+        raise MissingFileError(f"{path}: is a folder, not a {spec.name} file. Pass the file itself.")
     return spec
 
 

@@ -43,8 +43,11 @@ _COLUMNS = ["subject", "session", "datatype", "suffix", "task", "run", "format",
 
 
 # MNE's names for FIF files that hold no raw recording
-_NOT_RAW_FIF = re.compile(r"[-_](cov|trans|fwd|inv|bem|bem-sol|sol|epo|ave|fiducials|head|src|morph|ica|"
-                          r"proj|eve|annot)\.fif(\.gz)?$", re.IGNORECASE)
+_NOT_RAW_FIF = re.compile(
+    r"[-_](cov|trans|fwd|inv|bem|bem-sol|sol|epo|ave|fiducials|head|src|morph|ica|"
+    r"proj|eve|annot)\.fif(\.gz)?$",
+    re.IGNORECASE,
+)
 
 
 def _match_spec(path: Path):
@@ -158,23 +161,25 @@ class Study:
         rec = self.recordings
         if rec.empty:
             return pd.DataFrame(columns=["subject", "session"])
-        counts = (
-            rec.groupby(["subject", "session", "datatype"]).size().unstack(fill_value=0).reset_index()
-        )
+        counts = rec.groupby(["subject", "session", "datatype"]).size().unstack(fill_value=0).reset_index()
         counts.columns.name = None
         if not self.participants.empty and "participant_id" in self.participants:
             meta = self.participants.copy()
             meta["subject"] = meta["participant_id"].astype(str).str.replace(r"^sub-", "", regex=True)
             meta = meta.drop(columns="participant_id")
             counts = counts.merge(meta, on="subject", how="left")
-        order = sorted(range(len(counts)), key=lambda i: (natural_key(counts["subject"].iloc[i]),
-                                                          natural_key(counts["session"].iloc[i])))
+        order = sorted(
+            range(len(counts)),
+            key=lambda i: (natural_key(counts["subject"].iloc[i]), natural_key(counts["session"].iloc[i])),
+        )
         return counts.iloc[order].reset_index(drop=True)
 
     def __repr__(self) -> str:
         n_ses = self.recordings.groupby("subject")["session"].nunique().sum() if len(self.recordings) else 0
-        return (f"<Study {self.root.name} ({self.layout}) | {len(self.subjects)} subjects, "
-                f"{n_ses} sessions, {len(self.recordings)} recordings, {len(self.problems)} problems>")
+        return (
+            f"<Study {self.root.name} ({self.layout}) | {len(self.subjects)} subjects, "
+            f"{n_ses} sessions, {len(self.recordings)} recordings, {len(self.problems)} problems>"
+        )
 
 
 def read_bids_tsv(path: Path) -> pd.DataFrame:
@@ -189,8 +194,10 @@ def read_bids_tsv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"{path}: cannot be read as a UTF-8 tab-separated table "
-                        f"({type(err).__name__}: {err}). Save it again as UTF-8 text.") from None
+        raise DataError(
+            f"{path}: cannot be read as a UTF-8 tab-separated table "
+            f"({type(err).__name__}: {err}). Save it again as UTF-8 text."
+        ) from None
 
 
 def name_entities(name: str) -> dict[str, str]:
@@ -264,8 +271,12 @@ def _parse_bids(path: Path, root: Path):
     stem = name.split(".")[0]
     suffix = stem.rsplit("_", 1)[-1] if "_" in stem else ""
     return {
-        "subject": ent["subject"], "session": session, "datatype": datatype, "suffix": suffix,
-        "task": ent.get("task") or "", "run": ent.get("run") or "",
+        "subject": ent["subject"],
+        "session": session,
+        "datatype": datatype,
+        "suffix": suffix,
+        "task": ent.get("task") or "",
+        "run": ent.get("run") or "",
     }, None
 
 
@@ -278,8 +289,12 @@ def _parse_folder(path: Path, root: Path, spec, pattern: re.Pattern | None):
         g = m.groupdict()
         if not g.get("subject"):
             return None, "pattern matched but gave no subject"
-        row = {"subject": g["subject"], "session": g.get("session") or "",
-               "task": g.get("task") or "", "run": g.get("run") or ""}
+        row = {
+            "subject": g["subject"],
+            "session": g.get("session") or "",
+            "task": g.get("task") or "",
+            "run": g.get("run") or "",
+        }
     else:
         parts = rel.parts
         stem = parts[-1]

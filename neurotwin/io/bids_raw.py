@@ -108,8 +108,13 @@ def read_bids(path: Path, root: Path, spec, read_kwargs: dict) -> mne.io.BaseRaw
 
 def sidecar_problem(err: Exception) -> bool:
     """Whether an mne-bids error is about the sidecars (not the data file)."""
-    return bool(re.search(r"channels\.tsv|sidecar|events\.tsv|electrodes|coordsystem|scans\.tsv|"
-                          r"participants\.tsv|mismatch|\.json", str(err)))
+    return bool(
+        re.search(
+            r"channels\.tsv|sidecar|events\.tsv|electrodes|coordsystem|scans\.tsv|"
+            r"participants\.tsv|mismatch|\.json",
+            str(err),
+        )
+    )
 
 
 def first_sentence(err: Exception) -> str:

@@ -193,7 +193,5 @@ def _set_template_montage(raw: mne.io.BaseRaw) -> None:
     missing = [raw.ch_names[p] for p in picks if raw.ch_names[p].lower() not in known]
     raw.set_montage(montage, match_case=False, on_missing="ignore", verbose="error")
     if missing:
-        logger.warning(
-            "No template position for EEG channel(s) %s; they have no position.", missing
-        )
+        logger.warning("No template position for EEG channel(s) %s; they have no position.", missing)
     logger.info("Template montage %s set (the file had no positions).", _standard_montage_name())

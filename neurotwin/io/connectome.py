@@ -197,8 +197,9 @@ def _read_tvb_zip(path: Path, **kwargs) -> Connectome:
                 centres = np.array([[float(x) for x in r[1:4]] for r in rows])
             except (ValueError, IndexError) as err:
                 raise DataError(f"{path}: centres.txt is not 'label x y z' rows ({err}).") from None
-    return Connectome(w, t, labels, centres, name=path.stem,
-                      provenance={"file": str(path), "format": "TVB zip"}, **kwargs)
+    return Connectome(
+        w, t, labels, centres, name=path.stem, provenance={"file": str(path), "format": "TVB zip"}, **kwargs
+    )
 
 
 def _mat_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -225,17 +226,16 @@ def _read_mat(path: Path, *, tract_lengths=None, **kwargs) -> Connectome:
     found = _pick(arrays, _WEIGHT_KEYS)
     if found is None:
         raise DataError(
-            f"{path}: no weights matrix; looked for variables {list(_WEIGHT_KEYS)}, "
-            f"found {sorted(arrays)}."
+            f"{path}: no weights matrix; looked for variables {list(_WEIGHT_KEYS)}, found {sorted(arrays)}."
         )
     key, w = found
     lengths = _pick(arrays, _LENGTH_KEYS)
     t = lengths[1] if lengths else None
     if tract_lengths is not None:
         t = _load_lengths(Path(tract_lengths))
-    return Connectome(w, t, name=path.stem,
-                      provenance={"file": str(path), "format": "MATLAB", "weights_key": key},
-                      **kwargs)
+    return Connectome(
+        w, t, name=path.stem, provenance={"file": str(path), "format": "MATLAB", "weights_key": key}, **kwargs
+    )
 
 
 def _load_lengths(path: Path) -> np.ndarray:
@@ -266,15 +266,17 @@ def _read_plain(path: Path) -> np.ndarray:
 def _read_matrix(path: Path, *, tract_lengths=None, **kwargs) -> Connectome:
     w = _read_plain(path)
     t = _load_lengths(Path(tract_lengths)) if tract_lengths is not None else None
-    return Connectome(w, t, name=path.stem, provenance={"file": str(path), "format": path.suffix[1:]},
-                      **kwargs)
+    return Connectome(
+        w, t, name=path.stem, provenance={"file": str(path), "format": path.suffix[1:]}, **kwargs
+    )
 
 
 for _spec in (
     ReaderSpec("TVB connectivity zip", (".zip",), "connectome", _read_tvb_zip, _checks.check_nonempty),
     ReaderSpec("MATLAB connectome", (".mat",), "connectome", _read_mat, _checks.check_nonempty),
-    ReaderSpec("CSV/TXT matrix", (".csv", ".tsv", ".txt"), "connectome", _read_matrix,
-               _checks.check_nonempty),
+    ReaderSpec(
+        "CSV/TXT matrix", (".csv", ".tsv", ".txt"), "connectome", _read_matrix, _checks.check_nonempty
+    ),
     ReaderSpec("NumPy matrix", (".npy",), "connectome", _read_matrix, _checks.check_nonempty),
 ):
     register_reader(_spec)
@@ -345,7 +347,8 @@ def read_connectome(
             "(a failed tractography export?). Export the weights again."
         )
     if labels is not None:
-        con = Connectome(con.weights, con.tract_lengths, list(labels), con.centres,
-                         con.directed, con.name, con.provenance)
+        con = Connectome(
+            con.weights, con.tract_lengths, list(labels), con.centres, con.directed, con.name, con.provenance
+        )
     logger.info("Read connectome %s: %d regions", path.name, con.n_regions)
     return con

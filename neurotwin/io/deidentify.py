@@ -33,8 +33,13 @@ import numpy as np
 from .._keys import deid_key
 from .._logging import logger
 
-__all__ = ["deidentify_raw", "scrub_participants", "annotation_kept", "PARTICIPANT_COLUMNS",
-           "ANNOTATION_WORDS"]
+__all__ = [
+    "deidentify_raw",
+    "scrub_participants",
+    "annotation_kept",
+    "PARTICIPANT_COLUMNS",
+    "ANNOTATION_WORDS",
+]
 
 _MIN_SHIFT, _SPAN = 3650, 3650  # shift back 10 to 20 years
 _EPOCH = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
@@ -42,12 +47,25 @@ _REDACTED = "[redacted]"
 
 #: participants.tsv columns kept (an allowlist: any other column is dropped,
 #: since a free-text or local column may identify a person).
-PARTICIPANT_COLUMNS = ("participant_id", "age", "sex", "gender", "handedness", "hand", "group",
-                       "condition", "diagnosis", "species", "strain", "arm")
+PARTICIPANT_COLUMNS = (
+    "participant_id",
+    "age",
+    "sex",
+    "gender",
+    "handedness",
+    "hand",
+    "group",
+    "condition",
+    "diagnosis",
+    "species",
+    "strain",
+    "arm",
+)
 
 #: Words an annotation may consist of (with numbers up to 4 digits and short
 #: codes such as ``S 1``, ``R128``, ``N2``) to be kept as it is.
-ANNOTATION_WORDS = frozenset("""
+ANNOTATION_WORDS = frozenset(
+    """
 bad edge boundary eyes eye open opened closed close ec eo rest resting task blink blinks saccade saccades
 movement move moving muscle artifact artefact artifacts artefacts arousal sleep stage wake awake drowsy
 drowsiness seizure spike spikes sharp wave waves photic stimulation stim stimulus response trigger marker
@@ -56,12 +74,16 @@ on off dc correction impedance calibration hz trial block run condition baseline
 left right hand foot feet tongue fixation cross cue feedback button press counting count arithmetic math
 eeg ecg emg eog channel lights light talking talk swallow swallowing cough chewing electrode pop noise
 rem nrem flat jump discontinuity gap nan acq skip acquisition t0 t1 t2 break
-""".split())
+""".split()
+)
 
 _CODE = re.compile(r"^[A-Za-z]{0,4}\d{1,4}[A-Za-z]?$")  # S1, R128, T0, N2, 255, 10
 _DATE = re.compile(r"\d{1,4}\s*[./-]\s*\d{1,2}\s*[./-]\s*\d{2,4}")  # 02.01.1950, 1950-01-02, 2/1/50
-_BV_TYPE = re.compile(r"^(Stimulus|Response|Trigger|Marker|New Segment|SyncStatus|DC Correction|Impedance|"
-                      r"Optic|Voice|Bad Interval|Time 0)/", re.IGNORECASE)
+_BV_TYPE = re.compile(
+    r"^(Stimulus|Response|Trigger|Marker|New Segment|SyncStatus|DC Correction|Impedance|"
+    r"Optic|Voice|Bad Interval|Time 0)/",
+    re.IGNORECASE,
+)
 
 
 def annotation_kept(description: str, extra: tuple[str, ...] | frozenset = ()) -> bool:
@@ -87,7 +109,7 @@ def annotation_kept(description: str, extra: tuple[str, ...] | frozenset = ()) -
         return False
     match = _BV_TYPE.match(text)
     if match:
-        text = text[match.end():]
+        text = text[match.end() :]
     words = [w for w in re.split(r"[\s_/:,;.()\-]+", text) if w]
     known = all(len(w) == 1 or w.lower() in ANNOTATION_WORDS or _CODE.match(w) for w in words)
     return known and len(words) <= 8
@@ -119,8 +141,17 @@ def _identifying_tokens(info: mne.Info) -> list[str]:
             tokens.add(value)
     birthday = si.get("birthday")
     if isinstance(birthday, dt.date):
-        for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%Y%m%d",
-                    "%d-%b-%Y", "%d %b %Y", "%d.%m.%y", "%d-%m-%Y"):
+        for fmt in (
+            "%Y-%m-%d",
+            "%d.%m.%Y",
+            "%d/%m/%Y",
+            "%m/%d/%Y",
+            "%Y%m%d",
+            "%d-%b-%Y",
+            "%d %b %Y",
+            "%d.%m.%y",
+            "%d-%m-%Y",
+        ):
             tokens.add(birthday.strftime(fmt))
     experimenter = str(info.get("experimenter") or "")
     tokens.update(p for p in re.split(r"[\s_,]+", experimenter) if len(p) >= 3)
@@ -181,9 +212,7 @@ def deidentify_raw(
     si = dict(info.get("subject_info") or {})
     tokens = _identifying_tokens(info)
     if subject is None:
-        subject = "|".join(
-            str(si.get(k) or "") for k in ("his_id", "last_name", "first_name", "birthday")
-        )
+        subject = "|".join(str(si.get(k) or "") for k in ("his_id", "last_name", "first_name", "birthday"))
     meas_date = info["meas_date"]
     days = None
     if meas_date is not None:
@@ -211,8 +240,11 @@ def deidentify_raw(
         n = sum(a != b for a, b in zip(desc, new))
         if n:
             raw.annotations.description = np.array(new, dtype=object)
-            logger.info("De-identification replaced %d annotation description(s) that are not known event or "
-                        "artefact labels (pass keep_annotations= to keep a study's own).", n)
+            logger.info(
+                "De-identification replaced %d annotation description(s) that are not known event or "
+                "artefact labels (pass keep_annotations= to keep a study's own).",
+                n,
+            )
     return raw
 
 

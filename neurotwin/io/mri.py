@@ -215,8 +215,9 @@ def _check_size(img, path: Path, max_gib: float) -> None:
     """
     shape = tuple(int(s) for s in img.shape)
     if not shape or any(s <= 0 for s in shape):
-        raise DataError(f"{path}: the header declares dimensions {shape}; the volume is empty "
-                        "or its header is damaged.")
+        raise DataError(
+            f"{path}: the header declares dimensions {shape}; the volume is empty or its header is damaged."
+        )
     extra = shape[4:] if len(shape) > 4 else ()
     if any(s != 1 for s in extra):
         raise DataError(
@@ -303,8 +304,13 @@ def read_mri(
         data = np.asanyarray(img.dataobj)
     except NeurotwinError:
         raise
-    except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError,
-            KeyError, OverflowError, TypeError) as err:
+    except (
+        nib.filebasedimages.ImageFileError,
+        nib.spatialimages.HeaderDataError,
+        KeyError,
+        OverflowError,
+        TypeError,
+    ) as err:
         raise DataError(f"{path}: not a valid {spec.name} image: its header is damaged ({err}).") from err
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as err:
         raise DataError(

@@ -47,8 +47,14 @@ for _spec in (
     ReaderSpec("EEGLAB", (".set",), "ephys", _read_eeglab, _checks.check_nonempty),
     ReaderSpec("FIF", (".fif", ".fif.gz"), "ephys", mne.io.read_raw_fif, _checks.check_nonempty),
     # MNE's 'auto' guess of the CNT sample width is wrong on common files
-    ReaderSpec("CNT", (".cnt",), "ephys", mne.io.read_raw_cnt, _checks.check_nonempty,
-               kwargs={"data_format": "int16"}),
+    ReaderSpec(
+        "CNT",
+        (".cnt",),
+        "ephys",
+        mne.io.read_raw_cnt,
+        _checks.check_nonempty,
+        kwargs={"data_format": "int16"},
+    ),
     ReaderSpec("KIT", (".sqd", ".con"), "ephys", mne.io.read_raw_kit, _checks.check_nonempty),
     ReaderSpec("CTF", (".ds",), "ephys", mne.io.read_raw_ctf, None, is_dir=True),
     ReaderSpec("BTi/4D", ("c,rfdc", ",rfhp0.1hz"), "ephys", mne.io.read_raw_bti, _checks.check_nonempty),
@@ -71,11 +77,13 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
     _checks.check_sfreq(sfreq, path)
     if raw.n_times < 2:
         raise DataError(f"{path}: holds {raw.n_times} sample(s); nothing to analyse.")
-    picks = mne.pick_types(raw.info, meg=True, eeg=True, seeg=True, ecog=True, dbs=True,
-                           eog=False, exclude=())
+    picks = mne.pick_types(
+        raw.info, meg=True, eeg=True, seeg=True, ecog=True, dbs=True, eog=False, exclude=()
+    )
     if len(picks) == 0:
         picks = np.arange(len(raw.ch_names))
     if raw.preload:
+
         def block(idx):  # a few channels at a time: no copy of the whole recording
             return raw._data[idx]
     else:
@@ -91,7 +99,7 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
     n_nan = np.zeros(len(picks), int)
     nan_any_time = None
     for start in range(0, len(picks), 8):
-        idx = picks[start:start + 8]
+        idx = picks[start : start + 8]
         rows = slice(start, start + len(idx))
         data = block(idx)
         nan = np.isnan(data)
@@ -104,9 +112,12 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
         n_nan[rows] = nan.sum(axis=1)
         all_nan[rows] = nan.all(axis=1)
         with np.errstate(invalid="ignore"):
-            spread = np.where(finite.any(axis=1),
-                              np.max(np.where(finite, data, -np.inf), axis=1)
-                              - np.min(np.where(finite, data, np.inf), axis=1), 0.0)
+            spread = np.where(
+                finite.any(axis=1),
+                np.max(np.where(finite, data, -np.inf), axis=1)
+                - np.min(np.where(finite, data, np.inf), axis=1),
+                0.0,
+            )
         flat[rows] = spread == 0
         if nan.any():
             partial_rows = nan.any(axis=1) & ~nan.all(axis=1) & ~has_inf[rows]
@@ -116,8 +127,13 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
     bad = all_nan | flat | has_inf
     names = [raw.ch_names[p] for p in picks]
     if bad.all():
-        cause = ("NaN" if all_nan.all() else "infinite or NaN" if (all_nan | has_inf).all()
-                 else "flat (constant), NaN or infinite")
+        cause = (
+            "NaN"
+            if all_nan.all()
+            else "infinite or NaN"
+            if (all_nan | has_inf).all()
+            else "flat (constant), NaN or infinite"
+        )
         raise DataError(
             f"{path}: every data channel is {cause}; the recording holds no signal. "
             "Check the export settings or the amplifier's recording."
@@ -132,10 +148,11 @@ def _check_values(raw: mne.io.BaseRaw, path: Path, allow_nan: bool) -> None:
                 "allow_nan=True to load them anyway (gaps are annotated BAD_nan)."
             )
         _annotate_nan(raw, nan_any_time)
-    for mask, reason in ((has_inf, "hold infinite values (set to 0)" if raw.preload
-                          else "hold infinite values"),
-                         (all_nan & ~has_inf, "are all NaN"),
-                         (flat & ~all_nan & ~has_inf, "are flat (constant)")):
+    for mask, reason in (
+        (has_inf, "hold infinite values (set to 0)" if raw.preload else "hold infinite values"),
+        (all_nan & ~has_inf, "are all NaN"),
+        (flat & ~all_nan & ~has_inf, "are flat (constant)"),
+    ):
         newly = [n for n, b in zip(names, mask) if b and n not in raw.info["bads"]]
         if newly:
             raw.info["bads"] += newly
@@ -148,9 +165,7 @@ def _annotate_nan(raw: mne.io.BaseRaw, mask: np.ndarray) -> None:
     edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(int), 0]))
     onsets, ends = edges[::2], edges[1::2]
     sf = raw.info["sfreq"]
-    raw.annotations.append(
-        raw.first_time + onsets / sf, (ends - onsets) / sf, ["BAD_nan"] * len(onsets)
-    )
+    raw.annotations.append(raw.first_time + onsets / sf, (ends - onsets) / sf, ["BAD_nan"] * len(onsets))
 
 
 @fill_doc
@@ -260,8 +275,11 @@ def read_raw(
     if deidentify:
         deidentify_raw(raw, subject=subject, secret=secret, keep_annotations=keep_annotations)
     logger.info(
-        "Read %s: %d channels, %.1f s at %g Hz", path.name, len(raw.ch_names),
-        raw.times[-1] if raw.n_times else 0.0, raw.info["sfreq"],
+        "Read %s: %d channels, %.1f s at %g Hz",
+        path.name,
+        len(raw.ch_names),
+        raw.times[-1] if raw.n_times else 0.0,
+        raw.info["sfreq"],
     )
     return raw
 

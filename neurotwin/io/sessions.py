@@ -55,8 +55,11 @@ def session_times(study: Study | Path, subject: str, sessions: list[str]) -> dic
         table = read_bids_tsv(scans)
         if "acq_time" not in table:
             continue
-        stamps = [_parse_acq_time(text, scans, i + 2) for i, text in enumerate(table["acq_time"])
-                  if text.strip() and text.strip().lower() != "n/a"]
+        stamps = [
+            _parse_acq_time(text, scans, i + 2)
+            for i, text in enumerate(table["acq_time"])
+            if text.strip() and text.strip().lower() != "n/a"
+        ]
         if stamps:
             times[ses] = min(stamps)
     return times
@@ -86,8 +89,12 @@ def session_days(study: Study | Path, subject: str, sessions: list[str]) -> dict
         return {s: round((t - first).total_seconds() / 86400.0, 4) for s, t in times.items()}
     if len(sessions) > 1:
         missing = [s or "-" for s in sessions if s not in times]
-        logger.warning("sub-%s: session(s) %s have no acquisition time; the sessions are taken in label "
-                       "order with 0-day gaps (no trend over time)", subject, missing)
+        logger.warning(
+            "sub-%s: session(s) %s have no acquisition time; the sessions are taken in label "
+            "order with 0-day gaps (no trend over time)",
+            subject,
+            missing,
+        )
     return {s: 0.0 for s in sessions}
 
 

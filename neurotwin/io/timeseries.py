@@ -91,7 +91,8 @@ class RegionTimeseries:
         if self.confounds is not None:
             side["Confounds"] = self.confounds.to_dict(orient="list")
         path.with_name(path.name.rsplit(".", 1)[0] + ".json").write_text(
-            json.dumps(side, indent=1, sort_keys=True))
+            json.dumps(side, indent=1, sort_keys=True)
+        )
         return path
 
 

@@ -15,8 +15,32 @@ import numpy as np
 drift = send = observe = normal = None
 
 
-def kernel(x, hist, acc, t0, n_steps, far_ptr, far_tgt, far_dly, far_w, near_ptr, near_src, near_dly,
-           near_w, prm, sigsq, words, ki, wi, fi, dt, heun, n_skip, decimate, out):  # pragma: no cover
+def kernel(
+    x,
+    hist,
+    acc,
+    t0,
+    n_steps,
+    far_ptr,
+    far_tgt,
+    far_dly,
+    far_w,
+    near_ptr,
+    near_src,
+    near_dly,
+    near_w,
+    prm,
+    sigsq,
+    words,
+    ki,
+    wi,
+    fi,
+    dt,
+    heun,
+    n_skip,
+    decimate,
+    out,
+):  # pragma: no cover
     # Units j = i * K + k (region i, parameter set k) along the last axis of x (d, M), prm
     # (P + 1, M) and sigsq (d, M): each stage of a step is a loop over j, which the compiler
     # vectorises. The noise is drawn here from the SFC64 state `words` (see _normal), in the

@@ -100,8 +100,16 @@ class Plan:
     near_w: np.ndarray
 
     def arrays(self) -> tuple:
-        return (self.far_ptr, self.far_tgt, self.far_dly, self.far_w, self.near_ptr, self.near_src,
-                self.near_dly, self.near_w)
+        return (
+            self.far_ptr,
+            self.far_tgt,
+            self.far_dly,
+            self.far_w,
+            self.near_ptr,
+            self.near_src,
+            self.near_dly,
+            self.near_w,
+        )
 
 
 def plan(w: np.ndarray, dsteps: np.ndarray, batch: int, n_coupled: int) -> Plan:
@@ -121,11 +129,14 @@ def plan(w: np.ndarray, dsteps: np.ndarray, batch: int, n_coupled: int) -> Plan:
         order = np.lexsort((others[sel], keys[sel]))
         ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(keys[sel], minlength=n), out=ptr[1:])
-        return (ptr, others[sel][order].astype(np.int64), dly[sel][order],
-                w[rows[sel], cols[sel]][order].astype(float))
+        return (
+            ptr,
+            others[sel][order].astype(np.int64),
+            dly[sel][order],
+            w[rows[sel], cols[sel]][order].astype(float),
+        )
 
     return Plan(block, *csr(cols, rows, far), *csr(rows, cols, ~far))
-
 
 
 def kernel_cache_dir() -> Path | None:
@@ -154,8 +165,13 @@ def kernel_cache_dir() -> Path | None:
 def _importable(func) -> bool:
     """Whether ``func`` can be imported by name from a module that another process can import."""
     module = sys.modules.get(func.__module__)
-    return bool(module is not None and func.__module__ != "__main__" and "<" not in func.__qualname__
-                and getattr(module, func.__qualname__, None) is func and getattr(module, "__file__", None))
+    return bool(
+        module is not None
+        and func.__module__ != "__main__"
+        and "<" not in func.__qualname__
+        and getattr(module, func.__qualname__, None) is func
+        and getattr(module, "__file__", None)
+    )
 
 
 def source_key(funcs) -> str:
@@ -163,8 +179,13 @@ def source_key(funcs) -> str:
     import numba
 
     h = hashlib.sha256()
-    for part in (inspect.getsource(_kernel), inspect.getsource(_normal), numba.__version__, np.__version__,
-                 sys.version):
+    for part in (
+        inspect.getsource(_kernel),
+        inspect.getsource(_normal),
+        numba.__version__,
+        np.__version__,
+        sys.version,
+    ):
         h.update(part.encode() + b"\0")
     for func in funcs:
         h.update(f"{func.__module__}:{func.__qualname__}".encode() + b"\0")
@@ -194,8 +215,10 @@ kernel = numba.njit(nogil=True, error_model="numpy", cache=True)(kernel)
 
 
 def _module_source(funcs) -> str:
-    imports = "\n".join(f"from {f.__module__} import {f.__qualname__} as _{role}_py"
-                        for role, f in zip(("drift", "send", "observe"), funcs))
+    imports = "\n".join(
+        f"from {f.__module__} import {f.__qualname__} as _{role}_py"
+        for role, f in zip(("drift", "send", "observe"), funcs)
+    )
     names = ", ".join(f"{f.__module__}.{f.__qualname__}" for f in funcs)
     return _MODULE.format(names=names, imports=imports, loop=inspect.getsource(_kernel.kernel).rstrip())
 
@@ -242,7 +265,13 @@ def _compile(drift_py, send_py, observe_py):
     import numba
 
     inline = numba.njit(inline="always")
-    scope = {"__name__": _kernel.__name__, "np": np, "normal": _normal.compiled()[0],
-             "drift": inline(drift_py), "send": inline(send_py), "observe": inline(observe_py)}
+    scope = {
+        "__name__": _kernel.__name__,
+        "np": np,
+        "normal": _normal.compiled()[0],
+        "drift": inline(drift_py),
+        "send": inline(send_py),
+        "observe": inline(observe_py),
+    }
     loop = types.FunctionType(_kernel.kernel.__code__, scope, "kernel")
     return numba.njit(nogil=True, error_model="numpy")(loop)

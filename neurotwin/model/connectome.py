@@ -59,14 +59,20 @@ def template_connectome(name: str = "tvb76", *, tvb_data: str | os.PathLike | No
     if tvb_data is None:
         spec = importlib.util.find_spec("tvb_data")
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"the {name} template comes from the 'tvb-data' package (GPL-3 data, not "
-                              f'bundled): pip install "neurotwin[tvb]", or pass tvb_data= its folder, or '
-                              f"use the subject's own connectome (neurotwin.io.read_connectome).")
+            raise ConfigError(
+                f"the {name} template comes from the 'tvb-data' package (GPL-3 data, not "
+                f'bundled): pip install "neurotwin[tvb]", or pass tvb_data= its folder, or '
+                f"use the subject's own connectome (neurotwin.io.read_connectome)."
+            )
         tvb_data = list(spec.submodule_search_locations)[0]
     path = Path(tvb_data) / TEMPLATES[name]
     con = read_connectome(path)
-    return replace(con, name=name, centres=tvb_to_ras(con.centres),
-                   provenance={**con.provenance, "template": name, "source": "tvb-data", "frame": "RAS"})
+    return replace(
+        con,
+        name=name,
+        centres=tvb_to_ras(con.centres),
+        provenance={**con.provenance, "template": name, "source": "tvb-data", "frame": "RAS"},
+    )
 
 
 def tvb_to_ras(xyz: np.ndarray) -> np.ndarray:
@@ -114,8 +120,7 @@ def normalize_weights(con: Connectome, method: str = "max") -> Connectome:
         s = w.sum(axis=1, keepdims=True)
         w = np.divide(w, s, out=np.zeros_like(w), where=s > 0)
     directed = con.directed or method == "sum"
-    return replace(con, weights=w, directed=directed,
-                   provenance={**con.provenance, "normalized": method})
+    return replace(con, weights=w, directed=directed, provenance={**con.provenance, "normalized": method})
 
 
 def region_index(con: Connectome, region) -> int:
@@ -158,6 +163,7 @@ def lesion(con: Connectome, regions=(), edges=()) -> Connectome:
     >>> lesion(con, regions=["B"]).weights.sum(axis=0).tolist()
     [1.0, 0.0, 1.0]
     """
+
     def index(r):
         return region_index(con, r)
 

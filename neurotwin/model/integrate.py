@@ -87,14 +87,18 @@ class Simulation:
                 raise ConfigError(f"{len(names)} channel names for {n} regions.")
             info = mne.create_info(names, self.sfreq, "misc")
         elif len(info["ch_names"]) != n or not np.isclose(info["sfreq"], self.sfreq):
-            raise DataError(f"info has {len(info['ch_names'])} channels at {info['sfreq']:g} Hz; the "
-                            f"simulation has {n} regions at {self.sfreq:g} Hz.")
+            raise DataError(
+                f"info has {len(info['ch_names'])} channels at {info['sfreq']:g} Hz; the "
+                f"simulation has {n} regions at {self.sfreq:g} Hz."
+            )
         return mne.io.RawArray(self.data[batch].T, info, verbose="error")
 
     def __repr__(self) -> str:
         k, t, n = self.data.shape
-        return (f"<Simulation | {k} parameter set(s), {n} regions, {t} samples at {self.sfreq:g} Hz "
-                f"({t / self.sfreq:g} s)>")
+        return (
+            f"<Simulation | {k} parameter set(s), {n} regions, {t} samples at {self.sfreq:g} Hz "
+            f"({t / self.sfreq:g} s)>"
+        )
 
 
 _NOISE_BLOCK = 1 << 16  # noise values the NumPy engine draws at once (the compiled one draws its own)
@@ -118,9 +122,20 @@ def _network(weights, delays_ms, dt: float):
     return w, steps
 
 
-def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, delays_ms=None,
-             duration: float = 10.0, dt: float = 1e-4, method: str = "heun", transient: float = 1.0,
-             decimate: int = 10, engine: str = "auto", random_state=None) -> Simulation:
+def simulate(
+    model: NeuralMass | str,
+    weights,
+    params: dict | None = None,
+    *,
+    delays_ms=None,
+    duration: float = 10.0,
+    dt: float = 1e-4,
+    method: str = "heun",
+    transient: float = 1.0,
+    decimate: int = 10,
+    engine: str = "auto",
+    random_state=None,
+) -> Simulation:
     """Simulate a network of neural masses for K parameter sets at once.
 
     Parameters
@@ -163,17 +178,41 @@ def simulate(model: NeuralMass | str, weights, params: dict | None = None, *, de
     >>> sim.data.shape, sim.sfreq
     ((1, 1000, 2), 1000.0)
     """
-    chunks = list(iter_simulate(model, weights, params, delays_ms=delays_ms, duration=duration, dt=dt,
-                                method=method, transient=transient, decimate=decimate, engine=engine,
-                                random_state=random_state, chunk_duration=None))
+    chunks = list(
+        iter_simulate(
+            model,
+            weights,
+            params,
+            delays_ms=delays_ms,
+            duration=duration,
+            dt=dt,
+            method=method,
+            transient=transient,
+            decimate=decimate,
+            engine=engine,
+            random_state=random_state,
+            chunk_duration=None,
+        )
+    )
     data = np.concatenate([c.data for c in chunks], axis=1)
     return Simulation(data, chunks[0].sfreq, chunks[0].params)
 
 
-def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, *, delays_ms=None,
-                  duration: float = 10.0, dt: float = 1e-4, method: str = "heun", transient: float = 1.0,
-                  decimate: int = 10, engine: str = "auto", random_state=None,
-                  chunk_duration: float | None = 1.0):
+def iter_simulate(
+    model: NeuralMass | str,
+    weights,
+    params: dict | None = None,
+    *,
+    delays_ms=None,
+    duration: float = 10.0,
+    dt: float = 1e-4,
+    method: str = "heun",
+    transient: float = 1.0,
+    decimate: int = 10,
+    engine: str = "auto",
+    random_state=None,
+    chunk_duration: float | None = 1.0,
+):
     """Like :func:`simulate`, but yield the output in chunks of ``chunk_duration`` seconds.
 
     Memory stays bounded by one chunk (plus the delay history), whatever
@@ -202,8 +241,9 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     model = get_model(model)
     compiled = model.scalar_kernels() is not None and _numba.available()
     if engine == "numba" and not compiled:
-        raise ConfigError("engine='numba' needs numba (pip install 'neurotwin[fast]') and a model with "
-                          "scalar_kernels().")
+        raise ConfigError(
+            "engine='numba' needs numba (pip install 'neurotwin[fast]') and a model with scalar_kernels()."
+        )
     use_numba = engine == "numba" or (engine == "auto" and compiled)
     rng = check_random_state(random_state)
     w, dsteps = _network(weights, delays_ms, dt)
@@ -214,7 +254,7 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     state = model.initial_state(k, n, rng)
     # the noise from NumPy's SFC64 generator, seeded from random_state: the compiled engine draws
     # the same values inside its kernel (see _normal)
-    noise_rng = np.random.Generator(np.random.SFC64(rng.integers(2 ** 63)))
+    noise_rng = np.random.Generator(np.random.SFC64(rng.integers(2**63)))
     n_transient = int(round(transient / dt))
     n_keep = int(round(duration / dt)) // decimate
     if n_keep == 0:
@@ -223,8 +263,9 @@ def iter_simulate(model: NeuralMass | str, weights, params: dict | None = None, 
     sfreq = 1.0 / (dt * decimate)
     public = {k_: v for k_, v in p.items() if not k_.startswith("_")}
     per_chunk = n_keep if chunk_duration is None else max(1, int(round(chunk_duration * sfreq)))
-    stepper = (_NumbaStepper if use_numba else _NumpyStepper)(model, w, dsteps, p, k, n, state, sigma, dt,
-                                                              method == "heun", n_transient, decimate)
+    stepper = (_NumbaStepper if use_numba else _NumpyStepper)(
+        model, w, dsteps, p, k, n, state, sigma, dt, method == "heun", n_transient, decimate
+    )
     if use_numba:  # the kernel draws its own noise (see _normal): one call a chunk
         stepper.noise_from(noise_rng)
         block, noise = total, None
@@ -298,13 +339,21 @@ class _NumbaStepper:
         def units(a):  # (K, N, v) -> (v, N * K): unit j = i * K + k, see _numba
             return np.ascontiguousarray(a.transpose(2, 1, 0).reshape(a.shape[2], n * k))
 
-        self.prm = units(np.stack([np.broadcast_to(p[name] if p[name].ndim == 2 else p[name][:, None], (k, n))
-                                   for name in order], axis=-1))
+        self.prm = units(
+            np.stack(
+                [
+                    np.broadcast_to(p[name] if p[name].ndim == 2 else p[name][:, None], (k, n))
+                    for name in order
+                ],
+                axis=-1,
+            )
+        )
         self.sigsq = units(sigma * np.sqrt(dt))
         self.state = units(state)
         # (N, L, c, K): each region's past along the rows, see _numba
-        self.hist = np.ascontiguousarray(np.repeat(sent.transpose(1, 2, 0)[:, None], int(dsteps.max()) + 1,
-                                                   axis=1))
+        self.hist = np.ascontiguousarray(
+            np.repeat(sent.transpose(1, 2, 0)[:, None], int(dsteps.max()) + 1, axis=1)
+        )
         self.acc = np.zeros((n, self.plan.block, sent.shape[-1], k))  # the current block's far input
 
     def noise_from(self, generator):
@@ -314,8 +363,22 @@ class _NumbaStepper:
         r0, r1 = max(t0 - self.n_skip, 0), t0 + n_steps - self.n_skip
         n_out = max(0, -(-r1 // self.decimate) - (-(-r0 // self.decimate)))
         out = np.empty((self.k, n_out, self.n))
-        got = self.kernel(self.state, self.hist, self.acc, t0, n_steps, *self.plan.arrays(), self.prm,
-                          self.sigsq, self.words, *_normal.tables(), self.dt, self.heun, self.n_skip,
-                          self.decimate, out)
+        got = self.kernel(
+            self.state,
+            self.hist,
+            self.acc,
+            t0,
+            n_steps,
+            *self.plan.arrays(),
+            self.prm,
+            self.sigsq,
+            self.words,
+            *_normal.tables(),
+            self.dt,
+            self.heun,
+            self.n_skip,
+            self.decimate,
+            out,
+        )
         _normal.set_state(self.rng, self.words)  # the generator goes on where the kernel stopped
         return out[:, :got]

@@ -44,8 +44,10 @@ class LeadField:
         """The rows of these channels, in this order (absent names are an error)."""
         missing = [c for c in ch_names if c not in self.ch_names]
         if missing:
-            raise DataError(f"channel(s) {missing[:5]} are not in the lead field (it has "
-                            f"{len(self.ch_names)} channels).{did_you_mean(str(missing[0]), self.ch_names)}")
+            raise DataError(
+                f"channel(s) {missing[:5]} are not in the lead field (it has "
+                f"{len(self.ch_names)} channels).{did_you_mean(str(missing[0]), self.ch_names)}"
+            )
         idx = [self.ch_names.index(c) for c in ch_names]
         return LeadField(self.gain[idx], list(ch_names), list(self.regions))
 
@@ -134,8 +136,9 @@ def _head(info: mne.Info):
 def _oriented_gain(eeg: mne.Info, sphere, rr: np.ndarray, nn: np.ndarray, what: str) -> np.ndarray:
     """MNE's EEG forward solution of dipoles at ``rr`` (m) oriented along ``nn``: ``(C, n_sources)``."""
     src = mne.setup_volume_source_space(pos={"rr": rr, "nn": nn}, sphere=sphere, verbose="error")
-    fwd = mne.make_forward_solution(eeg, trans=None, src=src, bem=sphere, eeg=True, meg=False,
-                                    verbose="error")
+    fwd = mne.make_forward_solution(
+        eeg, trans=None, src=src, bem=sphere, eeg=True, meg=False, verbose="error"
+    )
     if fwd["nsource"] != len(rr):
         raise DataError(f"{len(rr) - fwd['nsource']} {what} fall outside the head model.")
     free = fwd["sol"]["data"].reshape(len(eeg.ch_names), len(rr), 3)
@@ -203,8 +206,10 @@ def template_cortex(tvb_data, n_regions: int = 76) -> Cortex:
     surf = root / "surfaceData" / "cortex_16384.zip"
     mapping = root / "regionMapping" / f"regionMapping_16k_{n_regions}.txt"
     if not surf.is_file() or not mapping.is_file():
-        raise DataError(f"the template cortex is not in {root}: it needs {surf.name} and {mapping.name} "
-                        f"(the 'tvb-data' package).")
+        raise DataError(
+            f"the template cortex is not in {root}: it needs {surf.name} and {mapping.name} "
+            f"(the 'tvb-data' package)."
+        )
     with zipfile.ZipFile(surf) as z:
         vertices = np.loadtxt(z.open("vertices.txt"))
         normals = np.loadtxt(z.open("vertex_normals.txt"))
@@ -244,8 +249,10 @@ def cortical_leadfield(info: mne.Info, cortex: Cortex, regions) -> LeadField:
     eeg, sphere = _head(info)
     regions = list(regions)
     if cortex.region.max() >= len(regions):
-        raise DataError(f"the cortex maps vertices to {cortex.region.max() + 1} regions; the connectome has "
-                        f"{len(regions)}.")
+        raise DataError(
+            f"the cortex maps vertices to {cortex.region.max() + 1} regions; the connectome has "
+            f"{len(regions)}."
+        )
     origin = np.asarray(sphere["r0"])
     inner = sphere["layers"][0]["rad"]  # the innermost shell (brain), m
     v = cortex.vertices / 1000.0

@@ -90,14 +90,16 @@ def balloon_windkessel(activity, sfreq: float, *, tr: float | None = None, **par
     for t in range(z.shape[-2]):
         zt = z[..., t, :]
         e = 1 - (1 - p["rho"]) ** (1 / f)
-        vq = v ** ia
+        vq = v**ia
         ds = zt - p["kappa"] * s - p["gamma"] * (f - 1)
         dv = (f - vq) / p["tau"]
         dq = (f * e / p["rho"] - vq * q / v) / p["tau"]
         s, f, v, q = s + dt * ds, f + dt * s, v + dt * dv, q + dt * dq
         if np.any(f <= 0) or np.any(v <= 0):
-            raise DataError("the hemodynamics left the physiological range (flow or volume <= 0); "
-                            "scale the activity down.")
+            raise DataError(
+                "the hemodynamics left the physiological range (flow or volume <= 0); "
+                "scale the activity down."
+            )
         if t % step == step - 1:
             out.append(_bold(v, q, p["rho"], p["v0"]))
     return np.stack(out, axis=-2)

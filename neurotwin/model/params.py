@@ -39,8 +39,9 @@ class ParamSpec:
     doc: str = ""
 
 
-def resolve_params(specs: tuple[ParamSpec, ...], given: dict, n_regions: int, batch: int | None = None
-                   ) -> tuple[dict[str, np.ndarray], int]:
+def resolve_params(
+    specs: tuple[ParamSpec, ...], given: dict, n_regions: int, batch: int | None = None
+) -> tuple[dict[str, np.ndarray], int]:
     """Validate parameters and broadcast them to ``(K, N)`` (per region) or ``(K,)`` (global).
 
     Parameters
@@ -72,8 +73,10 @@ def resolve_params(specs: tuple[ParamSpec, ...], given: dict, n_regions: int, ba
     names = {s.name: s for s in specs}
     unknown = [k for k in given if k not in names]
     if unknown:
-        raise ConfigError(f"unknown parameter(s) {unknown}; this model has {sorted(names)}."
-                          f"{did_you_mean(unknown[0], names)}")
+        raise ConfigError(
+            f"unknown parameter(s) {unknown}; this model has {sorted(names)}."
+            f"{did_you_mean(unknown[0], names)}"
+        )
     arrays = {}
     for spec in specs:
         value = np.asarray(given.get(spec.name, spec.default), dtype=float)
@@ -81,8 +84,10 @@ def resolve_params(specs: tuple[ParamSpec, ...], given: dict, n_regions: int, ba
             raise ConfigError(f"parameter {spec.name!r} must be finite.")
         lo, hi = spec.bounds
         if (value < lo).any() or (value > hi).any():
-            raise ConfigError(f"parameter {spec.name!r} = {value.min():g}..{value.max():g} is outside its "
-                              f"bounds [{lo:g}, {hi:g}] {spec.unit}.")
+            raise ConfigError(
+                f"parameter {spec.name!r} = {value.min():g}..{value.max():g} is outside its "
+                f"bounds [{lo:g}, {hi:g}] {spec.unit}."
+            )
         arrays[spec.name] = value
     sizes = set()
     for spec in specs:
@@ -110,7 +115,8 @@ def resolve_params(specs: tuple[ParamSpec, ...], given: dict, n_regions: int, ba
                     raise ValueError
                 out[spec.name] = np.broadcast_to(v, (batch,)).copy()
         except ValueError:
-            raise ConfigError(f"parameter {spec.name!r} of shape {v.shape} does not fit "
-                              f"{'(K, N)' if spec.per_region else '(K,)'} with K={batch}, N={n_regions}."
-                              ) from None
+            raise ConfigError(
+                f"parameter {spec.name!r} of shape {v.shape} does not fit "
+                f"{'(K, N)' if spec.per_region else '(K,)'} with K={batch}, N={n_regions}."
+            ) from None
     return out, batch

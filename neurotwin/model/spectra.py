@@ -96,7 +96,7 @@ def _factor_chunks(w, p, tau, freqs, inverse: bool):
     at = np.empty((2, _CHUNK, n, n), dtype=complex)
     out = np.empty_like(at)
     for start in range(0, len(freqs), _CHUNK):
-        f = freqs[start:start + _CHUNK]
+        f = freqs[start : start + _CHUNK]
         m = len(f)
         b = at[:, :m]
         b[...] = 0.0
@@ -115,8 +115,9 @@ def _factor_chunks(w, p, tau, freqs, inverse: bool):
                 trace = mat.diagonal().real.sum()
                 u, info = _zpotrf(mat, lower=0, overwrite_a=1, clean=1)
                 if info == 0:
-                    r, info = (_zpotri(u, lower=0, overwrite_c=1) if inverse
-                               else _ztrtri(u, lower=0, overwrite_c=1))
+                    r, info = (
+                        _zpotri(u, lower=0, overwrite_c=1) if inverse else _ztrtri(u, lower=0, overwrite_c=1)
+                    )
                     # cond(M) <= tr(M) tr(M⁻¹) (positive definite), and tr(M⁻¹) = tr(X Xᴴ) = |X|²
                     inv_trace = r.diagonal().real.sum() if inverse else np.vdot(r.T, r.T).real
                     if info == 0 and trace * inv_trace <= _COND_MAX:
@@ -126,8 +127,10 @@ def _factor_chunks(w, p, tau, freqs, inverse: bool):
                 try:
                     x = np.linalg.inv(b[h, q].T)  # B⁻¹ = H D^{1/2}
                 except np.linalg.LinAlgError:
-                    raise DataError("the linearised network is singular at some frequency (an undamped "
-                                    "mode); make the damping a more negative.") from None
+                    raise DataError(
+                        "the linearised network is singular at some frequency (an undamped "
+                        "mode); make the damping a more negative."
+                    ) from None
                 y[h, q] = x @ x.conj().T if inverse else x
         yield slice(start, start + m), y
 
@@ -211,12 +214,13 @@ def hopf_psd(weights, freqs, params: dict | None = None, *, delays_ms=None, gain
     out = np.empty((len(freqs), len(w) if lg is None else len(lg)))
     for sl, y in _factor_chunks(w, p, tau, freqs, inverse=False):
         x = y if lg is None else _times(lg, y)
-        out[sl] = (x.real ** 2 + x.imag ** 2).sum(axis=3).sum(axis=0)  # S = X Xᴴ: row norms
+        out[sl] = (x.real**2 + x.imag**2).sum(axis=3).sum(axis=0)  # S = X Xᴴ: row norms
     return out
 
 
-def hopf_psd_jacobian(weights, freqs, params: dict | None = None, *, delays_ms=None,
-                      gain=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def hopf_psd_jacobian(
+    weights, freqs, params: dict | None = None, *, delays_ms=None, gain=None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """:func:`hopf_psd` and its exact derivatives by every region's ``a`` and ``f``, ``G`` and the delays.
 
     With ``A(f) = i2πf I - J(f)`` and ``H = A⁻¹``, the sensor PSD is
@@ -271,29 +275,35 @@ def hopf_psd_jacobian(weights, freqs, params: dict | None = None, *, delays_ms=N
     e_g[:, idx, idx] += w.sum(axis=1)
     spins = np.array([1.0, -1.0])[:, None, None]
     a_mat = np.broadcast_to(-p["G"] * coupled, (2, len(freqs), n, n)).copy()
-    a_mat[:, :, idx, idx] += 2j * np.pi * freqs[None, :, None] - (local[None, None] + spins * 2j * np.pi
-                                                                   * p["f"][None, None])
+    a_mat[:, :, idx, idx] += 2j * np.pi * freqs[None, :, None] - (
+        local[None, None] + spins * 2j * np.pi * p["f"][None, None]
+    )
     try:
         h = np.linalg.inv(a_mat)  # (2, F, N, N)
     except np.linalg.LinAlgError:
-        raise DataError("the linearised network is singular at some frequency (an undamped "
-                        "mode); make the damping a more negative.") from None
+        raise DataError(
+            "the linearised network is singular at some frequency (an undamped "
+            "mode); make the damping a more negative."
+        ) from None
     qm = np.matmul(lg, h)  # L H, (2, F, C, N)
     rm = np.matmul(h * var, qm.conj().swapaxes(-1, -2))  # H D Qᴴ, (2, F, N, C)
     qr = qm * rm.swapaxes(-1, -2)  # Q_cj R_jc
-    psd = ((qm.real ** 2 + qm.imag ** 2) @ var).sum(axis=0)
-    jac = {"a": 2 * qr.real.sum(axis=0),  # E = -e_j e_jᵀ
-           "f": 2 * (spins[..., None] * 2j * np.pi * qr).real.sum(axis=0),  # E = ∓i2π e_j e_jᵀ
-           "G": -2 * np.einsum("hfcj,hfjc->fc", qm, np.matmul(e_g, rm)).real,
-           "log_delay": np.zeros((len(freqs), len(lg)))}
+    psd = ((qm.real**2 + qm.imag**2) @ var).sum(axis=0)
+    jac = {
+        "a": 2 * qr.real.sum(axis=0),  # E = -e_j e_jᵀ
+        "f": 2 * (spins[..., None] * 2j * np.pi * qr).real.sum(axis=0),  # E = ∓i2π e_j e_jᵀ
+        "G": -2 * np.einsum("hfcj,hfjc->fc", qm, np.matmul(e_g, rm)).real,
+        "log_delay": np.zeros((len(freqs), len(lg))),
+    }
     if tau is not None:
         e_d = p["G"] * coupled * (2j * np.pi * f * tau[None])  # dA/dlog(τ)
         jac["log_delay"] = -2 * np.einsum("hfcj,hfjc->fc", qm, np.matmul(e_d, rm)).real
     return psd, jac
 
 
-def hopf_covariance(weights, params: dict | None = None, *, delays_ms=None, df: float | None = None,
-                    fmax: float | None = None) -> np.ndarray:
+def hopf_covariance(
+    weights, params: dict | None = None, *, delays_ms=None, df: float | None = None, fmax: float | None = None
+) -> np.ndarray:
     """Stationary covariance of ``x``, shape ``(N, N)``.
 
     Without delays, exactly from the Lyapunov equation. With ``delays_ms``,
@@ -320,8 +330,11 @@ def hopf_covariance(weights, params: dict | None = None, *, delays_ms=None, df: 
         return cov[:n, :n]
     damping = np.abs(p["a"]).min()
     df = damping / (2 * np.pi) / 2 if df is None else float(df)
-    fmax = float(p["f"].max() + 40 * (np.abs(p["a"]).max() + p["G"] * w.sum(axis=1).max()) / (2 * np.pi)
-                 + 20.0) if fmax is None else float(fmax)
+    fmax = (
+        float(p["f"].max() + 40 * (np.abs(p["a"]).max() + p["G"] * w.sum(axis=1).max()) / (2 * np.pi) + 20.0)
+        if fmax is None
+        else float(fmax)
+    )
     grid = np.arange(0.0, fmax + df / 2, df)
     total = np.zeros((n, n))
     for chunk in np.array_split(grid, max(1, len(grid) // 256)):  # bounded memory

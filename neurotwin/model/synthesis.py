@@ -67,8 +67,9 @@ def gaussian_from_csd(csd, freqs, n_times: int, sfreq: float, *, random_state=No
     if n_times < 2 or not sfreq > 0:
         raise ConfigError(f"need n_times >= 2 and sfreq > 0, got {n_times} and {sfreq}.")
     if freqs[0] > 0 or freqs[-1] < sfreq / 2 * (1 - 1e-9) or (np.diff(freqs) <= 0).any():
-        raise DataError(f"freqs must increase from 0 to Nyquist ({sfreq / 2:g} Hz), got "
-                        f"{freqs[0]:g}-{freqs[-1]:g} Hz.")
+        raise DataError(
+            f"freqs must increase from 0 to Nyquist ({sfreq / 2:g} Hz), got {freqs[0]:g}-{freqs[-1]:g} Hz."
+        )
     rng = check_random_state(random_state)
     n_ch = csd.shape[1]
     fk = np.fft.rfftfreq(n_times, 1.0 / sfreq)

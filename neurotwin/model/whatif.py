@@ -53,8 +53,10 @@ class WhatIf:
 
     def __repr__(self) -> str:
         done = [f"{k} {v}" for k, v in self.change.items() if v not in ([], 1.0, ())]
-        return (f"<WhatIf | {self.method}, {len(self.labels)} regions, {len(self.freqs)} frequencies; "
-                f"changed: {', '.join(done) or 'nothing'}>")
+        return (
+            f"<WhatIf | {self.method}, {len(self.labels)} regions, {len(self.freqs)} frequencies; "
+            f"changed: {', '.join(done) or 'nothing'}>"
+        )
 
     def summary(self, band: tuple[float, float] = (8.0, 13.0)) -> pd.DataFrame:
         """Per region: band power change (%) and change of FC strength (mean |r| to the others).
@@ -75,17 +77,32 @@ class WhatIf:
         n = len(self.labels)
         off = ~np.eye(n, dtype=bool)
         strength = {k: np.abs(np.where(off, v, 0)).sum(axis=1) / max(n - 1, 1) for k, v in self.fc.items()}
-        return pd.DataFrame({
-            "region": self.labels,
-            "power_change_pct": 100 * (power["altered"] / power["baseline"] - 1),
-            "fc_strength_change": strength["altered"] - strength["baseline"],
-        })
+        return pd.DataFrame(
+            {
+                "region": self.labels,
+                "power_change_pct": 100 * (power["altered"] / power["baseline"] - 1),
+                "fc_strength_change": strength["altered"] - strength["baseline"],
+            }
+        )
 
 
-def what_if(connectome, params: dict | None = None, *, model: str = "hopf", conduction_velocity=None,
-            lesion_regions=(), lesion_edges=(), silence_regions=(), coupling_scale: float = 1.0,
-            set_params: dict | None = None, freqs=None, method: str = "auto", duration: float = 60.0,
-            dt: float = 1e-4, random_state=0) -> WhatIf:
+def what_if(
+    connectome,
+    params: dict | None = None,
+    *,
+    model: str = "hopf",
+    conduction_velocity=None,
+    lesion_regions=(),
+    lesion_edges=(),
+    silence_regions=(),
+    coupling_scale: float = 1.0,
+    set_params: dict | None = None,
+    freqs=None,
+    method: str = "auto",
+    duration: float = 60.0,
+    dt: float = 1e-4,
+    random_state=0,
+) -> WhatIf:
     """Run a model before and after a change and return both outputs.
 
     Two ways to take a region out, which answer different questions:
@@ -147,8 +164,9 @@ def what_if(connectome, params: dict | None = None, *, model: str = "hopf", cond
         con = Connectome(w, directed=w.shape[:1] == w.shape[1:] and not np.allclose(w, w.T))
     labels = list(con.labels) if con.labels else [str(i) for i in range(con.n_regions)]
     base = dict(params or {})
-    altered_con = lesion(con, regions=lesion_regions, edges=lesion_edges) if (
-        lesion_regions or lesion_edges) else con
+    altered_con = (
+        lesion(con, regions=lesion_regions, edges=lesion_edges) if (lesion_regions or lesion_edges) else con
+    )
     if not np.isfinite(coupling_scale) or coupling_scale < 0:
         raise ConfigError(f"coupling_scale must be >= 0, got {coupling_scale!r}.")
     mass = get_model(model)
@@ -157,8 +175,10 @@ def what_if(connectome, params: dict | None = None, *, model: str = "hopf", cond
     altered["G"] = np.asarray(altered.get("G", defaults["G"]), float) * coupling_scale
     silent = sorted({region_index(con, r) for r in silence_regions})
     if silent and mass.name != "hopf":
-        raise ConfigError("silence_regions needs the Hopf model (diffusive coupling); use lesion_regions to "
-                          "disconnect regions of other models.")
+        raise ConfigError(
+            "silence_regions needs the Hopf model (diffusive coupling); use lesion_regions to "
+            "disconnect regions of other models."
+        )
     delays = None if conduction_velocity is None else con.delays(conduction_velocity)
     freqs = np.arange(1.0, 45.01, 0.5) if freqs is None else np.asarray(freqs, float)
     if method not in ("auto", "closed_form", "simulation"):
@@ -169,8 +189,14 @@ def what_if(connectome, params: dict | None = None, *, model: str = "hopf", cond
         raise ConfigError("the closed form needs the Hopf model below the bifurcation (a < 0 everywhere).")
     use_closed = closed and method != "simulation"
     psd, fc = {}, {}
-    run = {"use_closed": use_closed, "mass": mass, "freqs": freqs, "duration": duration, "dt": dt,
-           "random_state": random_state}
+    run = {
+        "use_closed": use_closed,
+        "mass": mass,
+        "freqs": freqs,
+        "duration": duration,
+        "dt": dt,
+        "random_state": random_state,
+    }
     psd["baseline"], fc["baseline"] = _outputs(con.weights, base, delays, **run)
     if not silent:
         psd["altered"], fc["altered"] = _outputs(altered_con.weights, altered, delays, **run)
@@ -192,10 +218,13 @@ def what_if(connectome, params: dict | None = None, *, model: str = "hopf", cond
         psd["altered"][keep] = p_sub
         fc["altered"] = np.eye(n)
         fc["altered"][np.ix_(keep, keep)] = fc_sub
-    change = {"lesion_regions": [str(r) for r in lesion_regions],
-              "lesion_edges": [[str(a), str(b)] for a, b in lesion_edges],
-              "silence_regions": [str(r) for r in silence_regions],
-              "coupling_scale": float(coupling_scale), "set_params": sorted(set_params or {})}
+    change = {
+        "lesion_regions": [str(r) for r in lesion_regions],
+        "lesion_edges": [[str(a), str(b)] for a, b in lesion_edges],
+        "silence_regions": [str(r) for r in silence_regions],
+        "coupling_scale": float(coupling_scale),
+        "set_params": sorted(set_params or {}),
+    }
     return WhatIf(labels, freqs, psd, fc, "closed_form" if use_closed else "simulation", change)
 
 
@@ -204,8 +233,16 @@ def _outputs(weights, p: dict, delays, *, use_closed: bool, mass, freqs, duratio
     if use_closed:
         csd = hopf_csd(weights, freqs, p, delays_ms=delays)
         return np.einsum("fii->if", csd).real, cov_to_corr(hopf_covariance(weights, p, delays_ms=delays))
-    sim = simulate(mass, weights, p, delays_ms=delays, duration=duration, dt=dt,
-                   decimate=max(1, int(round(1 / (dt * 250)))), random_state=random_state)
+    sim = simulate(
+        mass,
+        weights,
+        p,
+        delays_ms=delays,
+        duration=duration,
+        dt=dt,
+        decimate=max(1, int(round(1 / (dt * 250)))),
+        random_state=random_state,
+    )
     x = sim.data[0]
     f, pxx = welch(x.T, fs=sim.sfreq, nperseg=min(len(x), int(4 * sim.sfreq)))
     return np.stack([np.interp(freqs, f, row) for row in pxx]), np.corrcoef(x.T)

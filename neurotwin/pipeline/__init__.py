@@ -12,5 +12,13 @@ from .config import PipelineConfig, load_config, resolve_pipeline
 from .runner import Pipeline, RunResult, load
 from .steps import STEPS
 
-__all__ = ["STEPS", "Pipeline", "PipelineConfig", "RunResult", "clean_work", "load", "load_config",
-           "resolve_pipeline"]
+__all__ = [
+    "STEPS",
+    "Pipeline",
+    "PipelineConfig",
+    "RunResult",
+    "clean_work",
+    "load",
+    "load_config",
+    "resolve_pipeline",
+]

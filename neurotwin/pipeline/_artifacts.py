@@ -101,8 +101,11 @@ def digest(data) -> str:
         meta = {"ch_names": data.ch_names, "sfreq": data.info["sfreq"], "bads": data.info["bads"]}
         if kind == "raw":
             a = data.annotations
-            meta["annotations"] = [list(map(float, a.onset)), list(map(float, a.duration)),
-                                   list(a.description)]
+            meta["annotations"] = [
+                list(map(float, a.onset)),
+                list(map(float, a.duration)),
+                list(a.description),
+            ]
         else:
             meta["events"] = data.events[:, 0].tolist()
         h.update(json.dumps(meta, sort_keys=True).encode())

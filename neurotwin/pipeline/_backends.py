@@ -26,17 +26,21 @@ def lost_reason(err: BaseException) -> str:
     text = f"worker lost: {type(err).__name__}: {err}"
     main = sys.modules.get("__main__")
     if isinstance(err, BrokenProcessPool) and getattr(main, "__file__", None):
-        text += (f" The workers are spawned and import the script {Path(main.__file__).name} again: if the "
-                 f"run is not under 'if __name__ == \"__main__\":', each worker starts the run itself and "
-                 f"dies. Put it under that guard (or use jobs=1).")
+        text += (
+            f" The workers are spawned and import the script {Path(main.__file__).name} again: if the "
+            f"run is not under 'if __name__ == \"__main__\":', each worker starts the run itself and "
+            f"dies. Put it under that guard (or use jobs=1)."
+        )
     return text
 
 
 def _lost(task: Task, err: BaseException) -> TaskResult:
     """The result of a task whose worker died (killed, out of memory, a script without a main guard)."""
     res = TaskResult(task.subject, task.session, status="failed")
-    res.recordings = [{"source": r.source, "status": "failed", "executed": [], "cached": [],
-                       "error": lost_reason(err)} for r in task.recordings]
+    res.recordings = [
+        {"source": r.source, "status": "failed", "executed": [], "cached": [], "error": lost_reason(err)}
+        for r in task.recordings
+    ]
     return res
 
 
@@ -76,8 +80,11 @@ def worker_environ() -> dict:
     """
     import dask
 
-    return {k: v for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()
-            if k != "MALLOC_TRIM_THRESHOLD_"}
+    return {
+        k: v
+        for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()
+        if k != "MALLOC_TRIM_THRESHOLD_"
+    }
 
 
 @contextlib.contextmanager
@@ -94,8 +101,9 @@ def _dask_client(scheduler: str | None = None, n_workers: int | None = None):
         import dask
 
         with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
-            cluster = LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0")  # any free port: never clash with another cluster
+            cluster = LocalCluster(
+                n_workers=n_workers or 2, threads_per_worker=1, processes=True, dashboard_address=":0"
+            )  # any free port: never clash with another cluster
         client = Client(cluster)
     try:
         yield client
@@ -110,8 +118,9 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None):
     return _dask_client(scheduler, n_workers)
 
 
-def run_dask(tasks: list[Task], scheduler: str | None = None,
-             n_workers: int | None = None, client=None) -> Iterator[TaskResult]:
+def run_dask(
+    tasks: list[Task], scheduler: str | None = None, n_workers: int | None = None, client=None
+) -> Iterator[TaskResult]:
     """Run tasks on a Dask distributed cluster.
 
     Parameters
@@ -140,8 +149,16 @@ def run_dask(tasks: list[Task], scheduler: str | None = None,
                 yield _lost(futures[fut], err)
 
 
-def run_calls(fn: Callable, calls: list[tuple], *, jobs: int = 1, scheduler: str | None = None,
-              dask_workers: int | None = None, name: str = "call", client=None) -> Iterator[tuple[int, Any]]:
+def run_calls(
+    fn: Callable,
+    calls: list[tuple],
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    dask_workers: int | None = None,
+    name: str = "call",
+    client=None,
+) -> Iterator[tuple[int, Any]]:
     """Run ``fn(*args)`` for each ``args`` of ``calls`` where the recordings ran; yield ``(i, result)``
     as each ends.
 
@@ -154,11 +171,14 @@ def run_calls(fn: Callable, calls: list[tuple], *, jobs: int = 1, scheduler: str
     if client is not None or scheduler or dask_workers:
         from distributed import as_completed as dask_completed
 
-        opened = (contextlib.nullcontext(client) if client is not None
-                  else _dask_client(scheduler, dask_workers))
+        opened = (
+            contextlib.nullcontext(client) if client is not None else _dask_client(scheduler, dask_workers)
+        )
         with opened as client:
-            futures = {client.submit(fn, *args, pure=False, key=f"neurotwin-{name}-{i}"): i
-                       for i, args in enumerate(calls)}
+            futures = {
+                client.submit(fn, *args, pure=False, key=f"neurotwin-{name}-{i}"): i
+                for i, args in enumerate(calls)
+            }
             for fut in dask_completed(list(futures)):
                 try:
                     yield futures[fut], fut.result()

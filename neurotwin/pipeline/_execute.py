@@ -127,16 +127,23 @@ def _trial_types(path: Path) -> tuple[str, ...]:
 def _read_input(rec: Recording, kind: str, task: Task):
     path = Path(rec.path)
     if kind == "raw":  # de-identified with the study's key (the date shift)
-        raw = read_raw(path, subject=task.subject, keep_annotations=_trial_types(path),
-                       bids_root=rec.bids_root, secret=deid_key(out_dir=task.out_dir), verbose=False)
+        raw = read_raw(
+            path,
+            subject=task.subject,
+            keep_annotations=_trial_types(path),
+            bids_root=rec.bids_root,
+            secret=deid_key(out_dir=task.out_dir),
+            verbose=False,
+        )
         tsv = _sidecar_tsv(path, "channels")
         if tsv is not None and not (rec.bids_root and bids_readable(path)):  # read without mne-bids:
             # channels marked bad by the lab stay bad
             table = read_bids_tsv(tsv)
             if {"name", "status"} <= set(table.columns):
                 bads = [n for n, s in zip(table["name"], table["status"]) if s.lower() == "bad"]
-                raw.info["bads"] = sorted(set(raw.info["bads"]) | {b for b in bads if b in raw.ch_names},
-                                          key=raw.ch_names.index)
+                raw.info["bads"] = sorted(
+                    set(raw.info["bads"]) | {b for b in bads if b in raw.ch_names}, key=raw.ch_names.index
+                )
         return raw
     return read_mri(path, verbose=False)
 
@@ -165,9 +172,16 @@ def derivative_name(rec: Recording, cfg: PipelineConfig, kind: str, step) -> tup
     if ents.get("desc"):  # keep the input's own description: desc-aseg -> desc-asegVolumes
         desc = ents["desc"] + desc[:1].upper() + desc[1:]
     parts.append(f"desc-{desc}")
-    suffix = getattr(step, "out_suffix", None) or {"raw": rec.datatype, "epochs": "epo",
-                                                   "image": rec.suffix, "timeseries": "timeseries",
-                                                   "table": "table"}[kind]
+    suffix = (
+        getattr(step, "out_suffix", None)
+        or {
+            "raw": rec.datatype,
+            "epochs": "epo",
+            "image": rec.suffix,
+            "timeseries": "timeseries",
+            "table": "table",
+        }[kind]
+    )
     ending = {"raw": ".fif", "epochs": ".fif", "image": ".nii.gz"}.get(kind, ".tsv")
     folder = f"sub-{ents['sub']}" + (f"/ses-{ents['ses']}" if "ses" in ents else "") + f"/{rec.datatype}"
     return folder, "_".join(parts) + f"_{suffix}{ending}"
@@ -252,8 +266,9 @@ def _sidecar(folder: Path, name: str) -> Path:
     return folder / f"{stem}.json"
 
 
-def _write_output(task: Task, rec: Recording, i: int, data, source: Path | None, logs: list[dict],
-                  key: str) -> str:
+def _write_output(
+    task: Task, rec: Recording, i: int, data, source: Path | None, logs: list[dict], key: str
+) -> str:
     """Write step ``i``'s result into the derivatives (atomically); return its content hash."""
     cfg = task.config
     kind = cfg.kinds()[i + 1]
@@ -264,9 +279,10 @@ def _write_output(task: Task, rec: Recording, i: int, data, source: Path | None,
         "Description": cfg.pipeline.description or cfg.pipeline.name,
         "Sources": [f"bids:raw:{rec.source}"],
         "Pipeline": {"Name": cfg.pipeline.name, "File": Path(cfg.source).name if cfg.source else None},
-        "Steps": [{"step": s.step, "params": s.params(),
-                   "log": {k: v for k, v in lg.items() if k != "seconds"}}
-                  for s, lg in zip(cfg.steps[: i + 1], logs)],
+        "Steps": [
+            {"step": s.step, "params": s.params(), "log": {k: v for k, v in lg.items() if k != "seconds"}}
+            for s, lg in zip(cfg.steps[: i + 1], logs)
+        ],
         "neurotwin": {"Version": __version__, "CacheKey": key, "ContentHash": content},
     }
     with atomic_files(out_folder) as tmp:
@@ -298,8 +314,12 @@ def _process_recording(task: Task, rec: Recording, on_step=None) -> dict:
         keys.append(chain_key(keys[-1], step.step, step.version, params))
     outputs = [i for i, step in enumerate(cfg.steps) if step.save or i == n - 1]
     paths = {i: derivative_name(rec, cfg, kinds[i + 1], cfg.steps[i]) for i in outputs}
-    result = {"source": rec.source, "executed": [], "cached": [],
-              "outputs": [f"{folder}/{name}" for folder, name in paths.values()]}
+    result = {
+        "source": rec.source,
+        "executed": [],
+        "cached": [],
+        "outputs": [f"{folder}/{name}" for folder, name in paths.values()],
+    }
 
     def current(i: int) -> str | None:
         """The content hash of output ``i`` if it is there and up to date."""
@@ -387,8 +407,13 @@ def run_task(task: Task, on_step=None) -> TaskResult:
                 reason = (str(err).strip() or type(err).__name__) if known else f"{type(err).__name__}: {err}"
                 logger.error("%s: %s failed: %s", task.label, rec.source, reason)
                 logger.log(10 if known else 40, "%s", traceback.format_exc())
-                res = {"source": rec.source, "status": "failed", "error": reason.splitlines()[0],
-                       "executed": [], "cached": []}
+                res = {
+                    "source": rec.source,
+                    "status": "failed",
+                    "error": reason.splitlines()[0],
+                    "executed": [],
+                    "cached": [],
+                }
                 out.status = "failed"
             res["seconds"] = round(time.perf_counter() - r0, 3)
             out.recordings.append(res)

@@ -43,18 +43,27 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
     """Write the study-level outputs into ``OUT/group``; return their paths."""
     status_file = Derivatives(out).status_log(cfg.pipeline.name)
     if not status_file.is_file():
-        raise DataError(f"{out}: no participant-level results of {cfg.pipeline.name} yet; run the "
-                        f"'participant' level first.")
+        raise DataError(
+            f"{out}: no participant-level results of {cfg.pipeline.name} yet; run the "
+            f"'participant' level first."
+        )
     status = pd.read_csv(status_file, sep="\t", dtype=str, keep_default_na=False)
     rows, tables, features = [], [], []
     for _, st in status.iterrows():
-        row = {"subject": st["subject"], "session": st["session"], "source": st["source"],
-               "status": st["status"], "error": st["error"]}
+        row = {
+            "subject": st["subject"],
+            "session": st["session"],
+            "source": st["source"],
+            "status": st["status"],
+            "error": st["error"],
+        }
         sidecars = sorted(out.glob(f"sub-{st['subject']}/**/*_desc-*.json"))
         for sc in sidecars:
             meta = json.loads(sc.read_text())
-            if (meta.get("Sources") != [f"bids:raw:{st['source']}"]
-                    or meta.get("Pipeline", {}).get("Name") != cfg.pipeline.name):
+            if (
+                meta.get("Sources") != [f"bids:raw:{st['source']}"]
+                or meta.get("Pipeline", {}).get("Name") != cfg.pipeline.name
+            ):
                 continue
             data_files = [p for p in sc.parent.glob(sc.name.rsplit(".", 1)[0] + ".*") if p.suffix != ".json"]
             row["output"] = str(data_files[0].relative_to(out)) if data_files else ""
@@ -76,13 +85,15 @@ def write_group(cfg: PipelineConfig, out: Path) -> list[Path]:
         written.append(group / name)
         if tables:
             name = f"{cfg.pipeline.name}_desc-{cfg.pipeline.desc}_morph.tsv"
-            pd.concat(tables, ignore_index=True).to_csv(tmp / name, sep="\t", index=False,
-                                                        float_format="%.6g")
+            pd.concat(tables, ignore_index=True).to_csv(
+                tmp / name, sep="\t", index=False, float_format="%.6g"
+            )
             written.append(group / name)
         if features:  # every subject's and session's features in one long table
             name = f"{cfg.pipeline.name}_desc-{cfg.pipeline.desc}_features.tsv"
-            pd.concat(features, ignore_index=True).to_csv(tmp / name, sep="\t", index=False,
-                                                          float_format="%.10g", na_rep="n/a")
+            pd.concat(features, ignore_index=True).to_csv(
+                tmp / name, sep="\t", index=False, float_format="%.10g", na_rep="n/a"
+            )
             written.append(group / name)
         variability = _study_variability(out, cfg.twin.modality) if cfg.twin is not None else None
         if variability is not None:

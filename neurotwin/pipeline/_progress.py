@@ -26,8 +26,9 @@ class Progress:
 
             self._bar = tqdm(total=total, desc=desc, unit="task", file=self.stream, position=0)
             if n_steps:
-                self._sub = tqdm(total=n_steps, desc="steps", unit="step", file=self.stream, position=1,
-                                 leave=False)
+                self._sub = tqdm(
+                    total=n_steps, desc="steps", unit="step", file=self.stream, position=1, leave=False
+                )
 
     def start(self, label: str) -> None:
         """A task begins (serial runs only)."""
@@ -48,8 +49,11 @@ class Progress:
             self._bar.set_postfix_str(f"{label}: {status}")
             self._bar.update(1)
         elif self.mode == "lines":
-            print(f"[{self.done}/{self.total}] {label}: {status}{' (' + detail + ')' if detail else ''}",
-                  file=self.stream, flush=True)
+            print(
+                f"[{self.done}/{self.total}] {label}: {status}{' (' + detail + ')' if detail else ''}",
+                file=self.stream,
+                flush=True,
+            )
 
     def close(self) -> None:
         """Remove the bars."""

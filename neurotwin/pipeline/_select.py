@@ -30,10 +30,24 @@ from ..io.bids import name_entities
 __all__ = ["read_bids_filter", "select_recordings"]
 
 # BIDS entities by their long names (pybids' and mne-bids'), to the short key of file names
-_ENTITIES = {"subject": "sub", "session": "ses", "task": "task", "acquisition": "acq", "ceagent": "ce",
-             "reconstruction": "rec", "direction": "dir", "run": "run", "processing": "proc",
-             "recording": "recording", "space": "space", "split": "split", "echo": "echo",
-             "description": "desc", "tracer": "trc", "modality": "mod"}
+_ENTITIES = {
+    "subject": "sub",
+    "session": "ses",
+    "task": "task",
+    "acquisition": "acq",
+    "ceagent": "ce",
+    "reconstruction": "rec",
+    "direction": "dir",
+    "run": "run",
+    "processing": "proc",
+    "recording": "recording",
+    "space": "space",
+    "split": "split",
+    "echo": "echo",
+    "description": "desc",
+    "tracer": "trc",
+    "modality": "mod",
+}
 
 
 def read_bids_filter(source: str | os.PathLike | dict) -> dict[str, dict]:
@@ -76,18 +90,22 @@ def read_bids_filter(source: str | os.PathLike | dict) -> dict[str, dict]:
         for name, value in entities.items():
             key = name.lower()
             if key not in _ENTITIES:
-                raise ConfigError(f"{where}: query {query!r} names an unknown BIDS entity {name!r} "
-                                  f"(known: {', '.join(sorted(_ENTITIES))}).")
+                raise ConfigError(
+                    f"{where}: query {query!r} names an unknown BIDS entity {name!r} "
+                    f"(known: {', '.join(sorted(_ENTITIES))})."
+                )
             if value is None:
                 checked[key] = None
             elif isinstance(value, (str, int)) and not isinstance(value, bool):
                 checked[key] = [str(value)]
-            elif isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool)
-                                                 for v in value):
+            elif isinstance(value, list) and all(
+                isinstance(v, (str, int)) and not isinstance(v, bool) for v in value
+            ):
                 checked[key] = [str(v) for v in value]
             else:
-                raise ConfigError(f"{where}: {query}.{name} must be a label, a list of labels or null; "
-                                  f"got {value!r}.")
+                raise ConfigError(
+                    f"{where}: {query}.{name} must be a label, a list of labels or null; got {value!r}."
+                )
         out[query.lower()] = checked
     return out
 
@@ -99,8 +117,15 @@ def _same(label: str, wanted: str) -> bool:
     return label == wanted
 
 
-def select_recordings(rows: pd.DataFrame, root: Path, *, tasks=None, explicit_task: bool = False, runs=None,
-                      bids_filter: dict | None = None) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
+def select_recordings(
+    rows: pd.DataFrame,
+    root: Path,
+    *,
+    tasks=None,
+    explicit_task: bool = False,
+    runs=None,
+    bids_filter: dict | None = None,
+) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
     """Keep the recordings a run takes; say why each other one is left out.
 
     Parameters
@@ -157,8 +182,11 @@ def _reason(row, tasks, explicit_task, runs, bids_filter) -> str | None:
         if not task and explicit_task:
             return f"no task label (--task {shown})"
         if task and not any(fnmatch.fnmatchcase(task, pat) for pat in tasks):
-            return (f"task {task!r} is not one of --task {shown}" if explicit_task else
-                    f"task {task!r} is not one of this pipeline's tasks ({shown}); --task chooses others")
+            return (
+                f"task {task!r} is not one of --task {shown}"
+                if explicit_task
+                else f"task {task!r} is not one of this pipeline's tasks ({shown}); --task chooses others"
+            )
     run = str(row.get("run") or "")
     if runs and not any(_same(run, r) for r in runs):
         return f"run {run or '(none)'!r} is not one of --run {', '.join(runs)}"
@@ -173,6 +201,8 @@ def _reason(row, tasks, explicit_task, runs, bids_filter) -> str | None:
                 if values is None and have is not None:
                     return f"the BIDS filter's {query!r} query wants no {entity} (it has {have!r})"
                 if values is not None and (have is None or not any(_same(have, v) for v in values)):
-                    return (f"the BIDS filter's {query!r} query wants {entity} {' or '.join(values)} "
-                            f"(it has {have or 'none'})")
+                    return (
+                        f"the BIDS filter's {query!r} query wants {entity} {' or '.join(values)} "
+                        f"(it has {have or 'none'})"
+                    )
     return None

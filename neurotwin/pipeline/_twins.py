@@ -67,8 +67,9 @@ def _is_rest(task: str | None) -> bool:
     return task is not None and "rest" in task.lower()
 
 
-def choose_recordings(paths: list[Path], task: str | None = None, run: str | None = None
-                      ) -> tuple[dict[str, Path], list[str]]:
+def choose_recordings(
+    paths: list[Path], task: str | None = None, run: str | None = None
+) -> tuple[dict[str, Path], list[str]]:
     """One recording a session for a twin, by a stated rule; and why the others were left out.
 
     The rule: the recordings of ``task`` (default: the resting task, any
@@ -120,8 +121,10 @@ def choose_recordings(paths: list[Path], task: str | None = None, run: str | Non
         elif len(tasks) == 1:
             task = tasks[0]
         else:
-            raise ConfigError(f"the recordings have tasks {tasks}, none of them a resting one; "
-                              "choose the twin's with task = ... in the pipeline's [twin]")
+            raise ConfigError(
+                f"the recordings have tasks {tasks}, none of them a resting one; "
+                "choose the twin's with task = ... in the pipeline's [twin]"
+            )
     if task is not None:
         for p, e in info:
             if e.get("task") != task:
@@ -142,8 +145,10 @@ def choose_recordings(paths: list[Path], task: str | None = None, run: str | Non
         items = sorted(items, key=lambda pe: (natural_key(pe[1].get("run", "")), pe[0].name))
         chosen[ses] = items[0][0]
         for p, _ in items[1:]:
-            skipped.append(f"{p.name}: session {ses or '-'} has several recordings; the twin takes the "
-                           f"first ({items[0][0].name}; set run = ... in [twin] to choose)")
+            skipped.append(
+                f"{p.name}: session {ses or '-'} has several recordings; the twin takes the "
+                f"first ({items[0][0].name}; set run = ... in [twin] to choose)"
+            )
     return chosen, skipped
 
 
@@ -159,15 +164,23 @@ def _features(out: Path, subject: str, desc: str, settings) -> tuple[dict[str, P
 
 
 def _new_twin(settings, connectome, subject: str) -> Twin:  # (partial-friendly argument order)
-    return Twin(subject, modality=settings.modality, connectome=connectome,
-                effective_connectivity=settings.effective_connectivity, process_noise=settings.process_noise,
-                restarts=settings.restarts)
+    return Twin(
+        subject,
+        modality=settings.modality,
+        connectome=connectome,
+        effective_connectivity=settings.effective_connectivity,
+        process_noise=settings.process_noise,
+        restarts=settings.restarts,
+    )
 
 
 def _alert_text(flagged: pd.DataFrame) -> str:
-    return "; ".join(f"ses-{r.session} {r['name']}" + (
-        f"/{r.location}" if r.location and r.location != "global" else "") + (
-        f" ({r.band})" if r.band else "") for _, r in flagged.iterrows())
+    return "; ".join(
+        f"ses-{r.session} {r['name']}"
+        + (f"/{r.location}" if r.location and r.location != "global" else "")
+        + (f" ({r.band})" if r.band else "")
+        for _, r in flagged.iterrows()
+    )
 
 
 def _feature_alerts(study, subject: str, feats: dict) -> str:
@@ -186,8 +199,9 @@ def _feature_alerts(study, subject: str, feats: dict) -> str:
     return _alert_text(table.query("flagged"))
 
 
-def _sync_twin(store: TwinStore, subject: str, settings, study: Study, feats: dict, days: dict,
-               retries: int = 3) -> tuple[Twin, int]:
+def _sync_twin(
+    store: TwinStore, subject: str, settings, study: Study, feats: dict, days: dict, retries: int = 3
+) -> tuple[Twin, int]:
     """Bring the stored twin to the sessions found, in time order; returns it and how many states were fitted.
 
     Sessions the store has, in the same place and on the same day, are
@@ -196,6 +210,7 @@ def _sync_twin(store: TwinStore, subject: str, settings, study: Study, feats: di
     first, or a time was corrected) is inserted, and the states from its
     place on are refitted on top of it, replaced in one transaction.
     """
+
     def label(ses: str) -> str:
         return ses or "01"  # a session-less recording is stored as session "01"
 
@@ -204,23 +219,39 @@ def _sync_twin(store: TwinStore, subject: str, settings, study: Study, feats: di
         twin = store.load(subject) if store.exists(subject) else None
         stored = twin.states_ if twin is not None else []
         k = 0
-        while (k < len(stored) and k < len(order) and stored[k].session == label(order[k])
-               and abs(stored[k].at - days[order[k]]) < 1e-6):
+        while (
+            k < len(stored)
+            and k < len(order)
+            and stored[k].session == label(order[k])
+            and abs(stored[k].at - days[order[k]]) < 1e-6
+        ):
             k += 1
         if k == len(stored):  # in order: append what is new, saving each
             # a new twin: its connectome (the store keeps it for later updates)
             factory = None if stored else partial(_new_twin, settings, _connectome(settings, study, subject))
             for ses in order[k:]:
-                twin = update_twin(store, subject, read_featureset(feats[ses]), at=days[ses],
-                                   session=label(ses), twin_factory=factory)
+                twin = update_twin(
+                    store,
+                    subject,
+                    read_featureset(feats[ses]),
+                    at=days[ses],
+                    session=label(ses),
+                    twin_factory=factory,
+                )
             return twin, len(order) - k
-        logger.info("sub-%s: session %s belongs before the stored state %s; refitting from there",
-                    subject, order[k] if k < len(order) else "-", stored[k].session)
+        logger.info(
+            "sub-%s: session %s belongs before the stored state %s; refitting from there",
+            subject,
+            order[k] if k < len(order) else "-",
+            stored[k].session,
+        )
         missing = [s.session for s in stored if s.session not in {label(x) for x in order}]
         if missing:
-            raise ConfigError(f"sub-{subject}: the twin holds session(s) {missing} whose features are not in "
-                              f"the outputs any more, so they cannot be refitted in time order. Restore "
-                              f"their outputs, or remove the twin to refit it.")
+            raise ConfigError(
+                f"sub-{subject}: the twin holds session(s) {missing} whose features are not in "
+                f"the outputs any more, so they cannot be refitted in time order. Restore "
+                f"their outputs, or remove the twin to refit it."
+            )
         known = len(stored)
         twin.refit_from(k, [(read_featureset(feats[s]), label(s), days[s]) for s in order[k:]])
         try:
@@ -249,9 +280,18 @@ def study_variability(store: TwinStore, modality: str) -> dict | None:
     return from_sums(add_sums(sums.values()), source=f"study, {len(sums)} subjects").to_dict()
 
 
-def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int = 1,
-              scheduler: str | None = None, dask_workers: int | None = None, client=None,
-              progress: str = "off") -> pd.DataFrame:
+def run_twins(
+    config,
+    study: Study,
+    out: Path,
+    subjects: list[str],
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    dask_workers: int | None = None,
+    client=None,
+    progress: str = "off",
+) -> pd.DataFrame:
     """Fit or update the twins of ``subjects`` from their feature outputs; one row a subject.
 
     One task a subject (:func:`twin_task`), on the recordings' backends:
@@ -274,32 +314,58 @@ def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int
         store = TwinStore(Derivatives(out).store)
     except NeurotwinError as err:  # the recordings' outputs stand; every twin failed, and says why
         logger.error("twins: %s", err)
-        table = pd.DataFrame([{"subject": s, "sessions": "", "added": 0, "status": "failed", "alerts": "",
-                               "seconds": 0.0, "error": str(err), "notes": ""} for s in subjects],
-                             columns=columns)
+        table = pd.DataFrame(
+            [
+                {
+                    "subject": s,
+                    "sessions": "",
+                    "added": 0,
+                    "status": "failed",
+                    "alerts": "",
+                    "seconds": 0.0,
+                    "error": str(err),
+                    "notes": "",
+                }
+                for s in subjects
+            ],
+            columns=columns,
+        )
         _write_table(table, out, config)
         return table
     bar = Progress(len(subjects), 0, mode=progress, desc="twins")
     calls = [(config, study, out, subject, logger.getEffectiveLevel()) for subject in subjects]
     rows: list[dict | None] = [None] * len(subjects)
     try:
-        for i, row in run_calls(twin_task, calls, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers,
-                                name="twin", client=client):
+        for i, row in run_calls(
+            twin_task,
+            calls,
+            jobs=jobs,
+            scheduler=scheduler,
+            dask_workers=dask_workers,
+            name="twin",
+            client=client,
+        ):
             if isinstance(row, BaseException):  # the worker died (killed, out of memory)
                 row = {**_row(subjects[i]), "status": "failed", "error": f"twin {lost_reason(row)}"}
             rows[i] = row
-            detail = row["error"] if row["status"] != "ok" else (
-                f"sessions {row['sessions']}, {row['added']} fitted, {row['seconds']:.1f} s")
+            detail = (
+                row["error"]
+                if row["status"] != "ok"
+                else (f"sessions {row['sessions']}, {row['added']} fitted, {row['seconds']:.1f} s")
+            )
             bar.finish(f"twin sub-{row['subject']}", row["status"], detail)
     finally:
         bar.close()
     counts = [r.pop("_identifiability") for r in rows if r is not None and "_identifiability" in r]
     weak = sum(c[1] for c in counts)
     if weak:  # one line for the study, not one a session (each state keeps its own list)
-        logger.warning("twins: %d of %d fitted sessions have parameters their data barely determine "
-                       "(weakly identified, or only a combination determined): the reports' twin tables "
-                       "list them per session (TwinState.diagnostics['warnings'] in Python).",
-                       weak, sum(c[0] for c in counts))
+        logger.warning(
+            "twins: %d of %d fitted sessions have parameters their data barely determine "
+            "(weakly identified, or only a combination determined): the reports' twin tables "
+            "list them per session (TwinState.diagnostics['warnings'] in Python).",
+            weak,
+            sum(c[0] for c in counts),
+        )
     # the study's between-session SDs from every twin, then each subject's alerts against the others'
     try:
         study_variability(store, settings.modality)
@@ -318,8 +384,16 @@ def run_twins(config, study: Study, out: Path, subjects: list[str], *, jobs: int
 
 
 def _row(subject: str) -> dict:
-    return {"subject": subject, "sessions": "", "added": 0, "status": "ok", "alerts": "", "seconds": 0.0,
-            "error": "", "notes": ""}
+    return {
+        "subject": subject,
+        "sessions": "",
+        "added": 0,
+        "status": "ok",
+        "alerts": "",
+        "seconds": 0.0,
+        "error": "",
+        "notes": "",
+    }
 
 
 def twin_task(config, study: Study, out: Path, subject: str, log_level: int | str = "WARNING") -> dict:
@@ -350,8 +424,10 @@ def twin_task(config, study: Study, out: Path, subject: str, log_level: int | st
             days = session_days(study, subject, sorted(feats))
             twin, row["added"] = _sync_twin(store, subject, settings, study, feats, days)
             row["sessions"] = ",".join(s.session for s in twin.states_)
-            row["_identifiability"] = [len(twin.states_), sum(bool(s.diagnostics.get("warnings"))
-                                                              for s in twin.states_)]
+            row["_identifiability"] = [
+                len(twin.states_),
+                sum(bool(s.diagnostics.get("warnings")) for s in twin.states_),
+            ]
         except (_Skip, NoPositionsError) as err:  # the twin cannot be made for this subject's data
             row.update(status="skipped", error=str(err))
             logger.warning("sub-%s: twin skipped: %s", subject, err)

@@ -54,8 +54,9 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
-def clean_work(out_dir: str | os.PathLike,
-               work_dir: str | os.PathLike | None = None) -> tuple[Path, int | None]:
+def clean_work(
+    out_dir: str | os.PathLike, work_dir: str | os.PathLike | None = None
+) -> tuple[Path, int | None]:
     """Delete a run's step cache (and the reports' figure cache); the derivatives, twin store and reports
     stay.
 

@@ -136,16 +136,26 @@ class PipelineConfig(BaseModel):
         for i, step in enumerate(self.steps):
             if kinds[i] not in step.accepts:
                 source = "the input" if i == 0 else "from " + self.steps[i - 1].step
-                errors.append((i, f"step {step.step!r} takes {' or '.join(step.accepts)} data but gets "
-                                  f"{kinds[i]} ({source})"))
+                errors.append(
+                    (
+                        i,
+                        f"step {step.step!r} takes {' or '.join(step.accepts)} data but gets "
+                        f"{kinds[i]} ({source})",
+                    )
+                )
         seen: dict[str, int] = {}
         for i, step in enumerate(self.steps):
             if step.save or i == len(self.steps) - 1:
                 suffix = step.out_suffix or kinds[i + 1]
                 if suffix in seen:
-                    errors.append((i, f"its output and that of step {seen[suffix] + 1} "
-                                      f"({self.steps[seen[suffix]].step}) would have the same file name; "
-                                      f"save only one of them"))
+                    errors.append(
+                        (
+                            i,
+                            f"its output and that of step {seen[suffix] + 1} "
+                            f"({self.steps[seen[suffix]].step}) would have the same file name; "
+                            f"save only one of them",
+                        )
+                    )
                 seen[suffix] = i
         return errors
 
@@ -181,8 +191,10 @@ def _describe(err: dict, data: dict, lines: list[str], path: str) -> str:
             return f"{path}:{start}: {where}: {str(err['msg']).removeprefix('Value error, ')}"
         line = _key_line(lines, key, start, stop)
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            return (f"{path}:{line}: {where}: unknown step {name!r}; steps are "
-                    f"{sorted(STEPS)}.{did_you_mean(str(name), STEPS)}")
+            return (
+                f"{path}:{line}: {where}: unknown step {name!r}; steps are "
+                f"{sorted(STEPS)}.{did_you_mean(str(name), STEPS)}"
+            )
         if name in STEPS:
             options = [f for f in STEPS[name].model_fields if f != "step"]
     else:
@@ -197,8 +209,10 @@ def _describe(err: dict, data: dict, lines: list[str], path: str) -> str:
         elif len(loc) == 1:
             options = ["pipeline", "steps", "twin"]
     if err["type"] == "extra_forbidden":
-        return (f"{path}:{line}: {where}: unknown key {key!r}; valid keys: {options}."
-                f"{did_you_mean(str(key), options)}")
+        return (
+            f"{path}:{line}: {where}: unknown key {key!r}; valid keys: {options}."
+            f"{did_you_mean(str(key), options)}"
+        )
     return f"{path}:{line}: {where}: {key!r}: {err['msg']} (got {err.get('input')!r})."
 
 
@@ -233,8 +247,9 @@ def load_config(fname: str | os.PathLike) -> PipelineConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); TOML files are UTF-8. Save it again "
-                          f"as UTF-8.") from None
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {err.start}); TOML files are UTF-8. Save it again as UTF-8."
+        ) from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot be read ({err.strerror or err}).") from None
     try:
@@ -250,8 +265,9 @@ def load_config(fname: str | os.PathLike) -> PipelineConfig:
     chain = cfg.chain_errors()
     if chain:
         heads = _step_lines(lines)
-        raise ConfigError("\n".join(f"{path}:{heads[i] if i < len(heads) else 1}: step {i + 1}: {msg}."
-                                     for i, msg in chain))
+        raise ConfigError(
+            "\n".join(f"{path}:{heads[i] if i < len(heads) else 1}: step {i + 1}: {msg}." for i, msg in chain)
+        )
     return cfg
 
 
@@ -270,5 +286,7 @@ def resolve_pipeline(name_or_path: str | os.PathLike) -> Path:
     builtin = sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
     if path.suffix == "" and str(name_or_path) in builtin:
         return BUILTIN_DIR / f"{name_or_path}.toml"
-    raise MissingFileError(f"{path}: no such pipeline file; built-in pipelines are {builtin}."
-                           f"{did_you_mean(str(name_or_path), builtin)}")
+    raise MissingFileError(
+        f"{path}: no such pipeline file; built-in pipelines are {builtin}."
+        f"{did_you_mean(str(name_or_path), builtin)}"
+    )

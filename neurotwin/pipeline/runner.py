@@ -110,20 +110,40 @@ class RunResult:
         rows = []
         for t in self.tasks:
             for r in t.recordings:
-                rows.append({"subject": t.subject, "session": t.session or "", "source": r["source"],
-                             "status": r["status"], "ran": len(r.get("executed", [])),
-                             "cached": len(r.get("cached", [])), "seconds": r.get("seconds", 0.0),
-                             "error": r.get("error", "")})
+                rows.append(
+                    {
+                        "subject": t.subject,
+                        "session": t.session or "",
+                        "source": r["source"],
+                        "status": r["status"],
+                        "ran": len(r.get("executed", [])),
+                        "cached": len(r.get("cached", [])),
+                        "seconds": r.get("seconds", 0.0),
+                        "error": r.get("error", ""),
+                    }
+                )
         for sub, ses, source, reason in self.skipped:
-            rows.append({"subject": sub, "session": ses, "source": source, "status": "skipped", "ran": 0,
-                         "cached": 0, "seconds": 0.0, "error": reason})
-        return pd.DataFrame(rows, columns=["subject", "session", "source", "status", "ran", "cached",
-                                           "seconds", "error"]).sort_values(["subject", "session", "source"],
-                                                                            ignore_index=True)
+            rows.append(
+                {
+                    "subject": sub,
+                    "session": ses,
+                    "source": source,
+                    "status": "skipped",
+                    "ran": 0,
+                    "cached": 0,
+                    "seconds": 0.0,
+                    "error": reason,
+                }
+            )
+        return pd.DataFrame(
+            rows, columns=["subject", "session", "source", "status", "ran", "cached", "seconds", "error"]
+        ).sort_values(["subject", "session", "source"], ignore_index=True)
 
     def __repr__(self) -> str:
-        return (f"<RunResult | {len(self.tasks)} tasks, {self.n_failed} failed, "
-                f"{self.executed} steps run, {self.seconds:.1f} s>")
+        return (
+            f"<RunResult | {len(self.tasks)} tasks, {self.n_failed} failed, "
+            f"{self.executed} steps run, {self.seconds:.1f} s>"
+        )
 
 
 def _dataset_description(cfg: PipelineConfig, study: Study, out: Path) -> dict:
@@ -138,18 +158,27 @@ def _dataset_description(cfg: PipelineConfig, study: Study, out: Path) -> dict:
         "Name": f"neurotwin {cfg.pipeline.name} derivatives",
         "BIDSVersion": "1.10.0",
         "DatasetType": "derivative",
-        "GeneratedBy": [{
-            "Name": "neurotwin",
-            "Version": __version__,
-            "Description": f"pipeline {cfg.pipeline.name}: {', '.join(s.step for s in cfg.steps)}",
-        }],
+        "GeneratedBy": [
+            {
+                "Name": "neurotwin",
+                "Version": __version__,
+                "Description": f"pipeline {cfg.pipeline.name}: {', '.join(s.step for s in cfg.steps)}",
+            }
+        ],
         "SourceDatasets": [{"URL": "bids:raw"}],
         # relative: an absolute path could carry a user's or a hospital's name
         "DatasetLinks": {"raw": os.path.relpath(study.root.resolve(), out)},
-        "neurotwin": {"Pipeline": cfg.model_dump(mode="json", exclude={"source"}),
-                      "Versions": {"python": sys.version.split()[0], "mne": mne.__version__,
-                                   "mne-bids": mne_bids.__version__, "nibabel": nibabel.__version__,
-                                   "numpy": numpy.__version__, "scipy": scipy.__version__}},
+        "neurotwin": {
+            "Pipeline": cfg.model_dump(mode="json", exclude={"source"}),
+            "Versions": {
+                "python": sys.version.split()[0],
+                "mne": mne.__version__,
+                "mne-bids": mne_bids.__version__,
+                "nibabel": nibabel.__version__,
+                "numpy": numpy.__version__,
+                "scipy": scipy.__version__,
+            },
+        },
     }
 
 
@@ -211,8 +240,9 @@ class Pipeline:
                 log.append({"step": step.step, **entry})
         return data
 
-    def select(self, study: Study, participant_label=None, session_label=None, task=None, run=None,
-               bids_filter=None) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
+    def select(
+        self, study: Study, participant_label=None, session_label=None, task=None, run=None, bids_filter=None
+    ) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
         """The recordings a run takes; ``(subject, session, source, reason)`` of each one it leaves out.
 
         Examples
@@ -235,8 +265,10 @@ class Pipeline:
         # for EEG/MEG; MRI inputs must be BIDS-named (T1w vs dseg cannot be told from a bare name)
         plain = (rec["suffix"] == "") & (meta.modality in ("eeg", "meg"))
         rec = rec[rec["suffix"].isin(meta.suffixes) | plain]
-        for which, labels, have in (("participant", participant_label, study.subjects),
-                                    ("session", session_label, None)):
+        for which, labels, have in (
+            ("participant", participant_label, study.subjects),
+            ("session", session_label, None),
+        ):
             if labels:
                 have = have if have is not None else sorted(set(study.recordings["session"]))
                 unknown = [x for x in labels if x not in have]
@@ -249,11 +281,19 @@ class Pipeline:
         tasks = [re.sub(r"^task-", "", str(t)) for t in task] if task else meta.tasks
         runs = [re.sub(r"^run-", "", str(r)) for r in run] if run else None
         filt = read_bids_filter(bids_filter) if bids_filter is not None else None
-        return select_recordings(rec, study.root, tasks=tasks, explicit_task=bool(task), runs=runs,
-                                 bids_filter=filt)
+        return select_recordings(
+            rec, study.root, tasks=tasks, explicit_task=bool(task), runs=runs, bids_filter=filt
+        )
 
-    def tasks(self, study: Study, out_dir: Path, work_dir: Path, rows: pd.DataFrame,
-              log_level: int = 30, keep_intermediates: bool = False) -> list[Task]:
+    def tasks(
+        self,
+        study: Study,
+        out_dir: Path,
+        work_dir: Path,
+        rows: pd.DataFrame,
+        log_level: int = 30,
+        keep_intermediates: bool = False,
+    ) -> list[Task]:
         """The tasks of a run: one per subject/session of the recordings ``rows`` (:meth:`select`)."""
         meta = self.config.pipeline
         rec = rows
@@ -262,9 +302,11 @@ class Pipeline:
             for raw_label in sorted(set(rec[col])):
                 other = clean.setdefault(_label(raw_label), raw_label)
                 if other != raw_label:
-                    raise ConfigError(f"{col} labels {other!r} and {raw_label!r} both become "
-                                      f"{_label(raw_label)!r} in BIDS names (letters and digits only); "
-                                      f"rename them or map the folder with a pattern (--pattern).")
+                    raise ConfigError(
+                        f"{col} labels {other!r} and {raw_label!r} both become "
+                        f"{_label(raw_label)!r} in BIDS names (letters and digits only); "
+                        f"rename them or map the folder with a pattern (--pattern)."
+                    )
         tasks = []
         for (sub, ses), group in rec.groupby(["subject", "session"], sort=True):
             recordings = []
@@ -286,22 +328,54 @@ class Pipeline:
                 except NeurotwinError as err:  # fails this recording only, when its task runs
                     error = str(err)
                 source = path.relative_to(study.root) if path.is_relative_to(study.root) else path.name
-                recordings.append(Recording(str(path), str(source), tuple(ents), meta.datatype,
-                                            row["suffix"], tuple(inputs), error,
-                                            str(study.root) if study.layout == "bids" else None))
-            tasks.append(Task(_label(sub), _label(ses) or None, tuple(recordings), self.config,
-                              str(out_dir), str(work_dir), log_level, keep_intermediates))
+                recordings.append(
+                    Recording(
+                        str(path),
+                        str(source),
+                        tuple(ents),
+                        meta.datatype,
+                        row["suffix"],
+                        tuple(inputs),
+                        error,
+                        str(study.root) if study.layout == "bids" else None,
+                    )
+                )
+            tasks.append(
+                Task(
+                    _label(sub),
+                    _label(ses) or None,
+                    tuple(recordings),
+                    self.config,
+                    str(out_dir),
+                    str(work_dir),
+                    log_level,
+                    keep_intermediates,
+                )
+            )
         return tasks
 
     @fill_doc
     @verbose
-    def run(self, study: Study | str | os.PathLike, out_dir: str | os.PathLike, *,
-            participant_label: list[str] | None = None, session_label: list[str] | None = None,
-            jobs: int = 1, scheduler: str | None = None, dask_workers: int | None = None,
-            work_dir: str | os.PathLike | None = None, progress: str = "auto", reports: bool = True,
-            command: str | None = None, task: str | list[str] | None = None,
-            run: str | int | list | None = None, bids_filter: str | os.PathLike | dict | None = None,
-            keep_intermediates: bool = False, verbose: bool | str | int | None = None) -> RunResult:
+    def run(
+        self,
+        study: Study | str | os.PathLike,
+        out_dir: str | os.PathLike,
+        *,
+        participant_label: list[str] | None = None,
+        session_label: list[str] | None = None,
+        jobs: int = 1,
+        scheduler: str | None = None,
+        dask_workers: int | None = None,
+        work_dir: str | os.PathLike | None = None,
+        progress: str = "auto",
+        reports: bool = True,
+        command: str | None = None,
+        task: str | list[str] | None = None,
+        run: str | int | list | None = None,
+        bids_filter: str | os.PathLike | dict | None = None,
+        keep_intermediates: bool = False,
+        verbose: bool | str | int | None = None,
+    ) -> RunResult:
         """Run the pipeline on every (selected) subject and session of a study.
 
         Parameters
@@ -360,8 +434,10 @@ class Pipeline:
         out = Path(out_dir).resolve()
         root = study.root.resolve()
         if out == root or (root in out.parents and "derivatives" not in out.relative_to(root).parts):
-            raise ConfigError(f"{out}: outputs must not go inside the raw dataset (use "
-                              f"{study.root}/derivatives/<name> or a folder elsewhere).")
+            raise ConfigError(
+                f"{out}: outputs must not go inside the raw dataset (use "
+                f"{study.root}/derivatives/<name> or a folder elsewhere)."
+            )
         work = Path(work_dir).resolve() if work_dir else default_work_dir(out)
         for folder, what in ((out, "output folder"), (work, "work folder")):
             if folder.exists() and not folder.is_dir():
@@ -378,10 +454,16 @@ class Pipeline:
             why = ""
             if skipped:
                 reasons = sorted({r for *_, r in skipped})
-                why = (f" {len(skipped)} recording(s) left out: " + "; ".join(reasons[:3])
-                       + ("; ..." if len(reasons) > 3 else "") + ".")
-            raise DataError(f"{study.root}: no {meta.datatype} recordings ({'/'.join(meta.suffixes)}) "
-                            f"to run {meta.name} on.{why}")
+                why = (
+                    f" {len(skipped)} recording(s) left out: "
+                    + "; ".join(reasons[:3])
+                    + ("; ..." if len(reasons) > 3 else "")
+                    + "."
+                )
+            raise DataError(
+                f"{study.root}: no {meta.datatype} recordings ({'/'.join(meta.suffixes)}) "
+                f"to run {meta.name} on.{why}"
+            )
         ensure_study_key(out)  # before any recording is read: it keys the date shifts and the twins' ids
         self._write_description(study, out)
         mark_work(work)
@@ -389,8 +471,11 @@ class Pipeline:
         result = RunResult(out_dir=out, skipped=skipped)
         with contextlib.ExitStack() as stack:
             # one Dask client (and local cluster) for the recordings and the twins
-            client = (stack.enter_context(_backends.dask_client(scheduler, dask_workers))
-                      if scheduler or dask_workers else None)
+            client = (
+                stack.enter_context(_backends.dask_client(scheduler, dask_workers))
+                if scheduler or dask_workers
+                else None
+            )
             self._run_phases(study, out, tasks, bar, result, client, jobs, progress, t0)
         if reports:
             result.reports = self._reports(out, sorted({t.subject for t in result.tasks}), command)
@@ -409,8 +494,11 @@ class Pipeline:
             for res in results:
                 label = f"sub-{res.subject}" + (f" ses-{res.session}" if res.session else "")
                 detail = f"{res.executed} steps run, {res.seconds:.1f} s"
-                bar.finish(label, res.status if res.status == "failed" or res.executed else "up to date",
-                           "; ".join(res.errors) or detail)
+                bar.finish(
+                    label,
+                    res.status if res.status == "failed" or res.executed else "up to date",
+                    "; ".join(res.errors) or detail,
+                )
                 result.tasks.append(res)
         finally:
             bar.close()
@@ -421,10 +509,12 @@ class Pipeline:
         if self.config.twin is not None:
             from ._twins import run_twins
 
-            subjects = sorted({t.subject for t in result.tasks if t.status == "ok"},
-                              key=lambda s: (len(s), s))
-            result.twins = run_twins(self.config, study, out, subjects, jobs=jobs, client=client,
-                                     progress=progress)
+            subjects = sorted(
+                {t.subject for t in result.tasks if t.status == "ok"}, key=lambda s: (len(s), s)
+            )
+            result.twins = run_twins(
+                self.config, study, out, subjects, jobs=jobs, client=client, progress=progress
+            )
 
     def _reports(self, out: Path, subjects: list[str], command: str | None) -> dict[str, str]:
         """Write each subject's report; a subject whose report fails is logged, the others go on."""

@@ -42,8 +42,9 @@ def code_digest() -> str:
 
 def inputs_digest(*parts) -> str:
     """A hash of what a page shows (JSON-able parts), of the report code and of ``SOURCE_DATE_EPOCH``."""
-    blob = json.dumps([code_digest(), os.environ.get("SOURCE_DATE_EPOCH", ""), *parts], sort_keys=True,
-                      default=str)
+    blob = json.dumps(
+        [code_digest(), os.environ.get("SOURCE_DATE_EPOCH", ""), *parts], sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -67,8 +68,16 @@ def built_note() -> str:
     return "No build time is recorded, so that rebuilding from the same inputs gives the same file."
 
 
-def provenance(config, out: Path, inputs: list[str], command: str | None, twin: dict | None, *,
-               records: list[list[dict]] = (), n_failed: int = 0) -> dict:
+def provenance(
+    config,
+    out: Path,
+    inputs: list[str],
+    command: str | None,
+    twin: dict | None,
+    *,
+    records: list[list[dict]] = (),
+    n_failed: int = 0,
+) -> dict:
     """The provenance section's content; the methods paragraph is made from the recordings' step logs
     (``records``: each recording's sidecar ``Steps``) and what the twins record (``twin``)."""
     steps = [{"step": s.step, **s.params()} for s in config.steps]

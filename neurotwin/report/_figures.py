@@ -83,8 +83,9 @@ def topomaps(maps: list[tuple]) -> str:
             if span and hi - lo < span[0]:
                 mid = (lo + hi) / 2
                 lo, hi = mid - span[0] / 2, mid + span[0] / 2
-            im, _ = mne.viz.plot_topomap(shown, info, axes=ax, show=False, contours=4, cmap="viridis",
-                                         sensors=True, vlim=(lo, hi))
+            im, _ = mne.viz.plot_topomap(
+                shown, info, axes=ax, show=False, contours=4, cmap="viridis", sensors=True, vlim=(lo, hi)
+            )
             ax.set_title(f"{title}\n({unit})", fontsize=8)
             fig.colorbar(im, ax=ax, shrink=0.6)
         return to_uri(fig)
@@ -211,8 +212,15 @@ def covariates(table, features: list[tuple[str, str]], participants) -> str:
             for k, sex in enumerate(sexes or [""]):
                 part = rows[rows["sex"] == sex] if sexes else rows
                 x = part["age"].to_numpy(float) if has_age else np.full(len(part), float(k))
-                ax.plot(x, part["value"].to_numpy(float), "o", ms=4, alpha=0.7, color=colours.get(sex, BLUE),
-                        label=sex or None)
+                ax.plot(
+                    x,
+                    part["value"].to_numpy(float),
+                    "o",
+                    ms=4,
+                    alpha=0.7,
+                    color=colours.get(sex, BLUE),
+                    label=sex or None,
+                )
             ax.set(xlabel="age (years)" if has_age else "sex", title=_title(feat, unit))
             if not has_age and sexes:
                 ax.set_xticks(range(len(sexes)))

@@ -119,15 +119,22 @@ def _resample(entries, n):
     froms = sorted({float(e["log"]["sfreq_from"]) for e in done if "sfreq_from" in e["log"]})
     origin = f" from {'/'.join(f'{f:g}' for f in froms)} Hz" if froms else ""
     rest = "; the others were already at or below it" if len(done) < n else ""
-    return (f"{_cap(_rec(len(done), n))} {_were(len(done))} resampled{origin} to {target} Hz "
-            f"({done[0]['params'].get('method', 'polyphase')} resampling) [mne]{rest}.")
+    return (
+        f"{_cap(_rec(len(done), n))} {_were(len(done))} resampled{origin} to {target} Hz "
+        f"({done[0]['params'].get('method', 'polyphase')} resampling) [mne]{rest}."
+    )
 
 
 def _bandpass(entries, n):
     p = entries[0]["params"]
     lo, hi = p.get("l_freq"), p.get("h_freq")
-    kind = (f"band-pass filter of {lo:g}-{hi:g} Hz" if lo is not None and hi is not None
-            else f"high-pass filter at {lo:g} Hz" if lo is not None else f"low-pass filter at {hi:g} Hz")
+    kind = (
+        f"band-pass filter of {lo:g}-{hi:g} Hz"
+        if lo is not None and hi is not None
+        else f"high-pass filter at {lo:g} Hz"
+        if lo is not None
+        else f"low-pass filter at {hi:g} Hz"
+    )
     return f"A zero-phase FIR {kind} was applied [mne]."
 
 
@@ -138,21 +145,26 @@ def _notch(entries, n):
         mains = sorted({float(e["log"]["line_freq"]) for e in done})
         freqs = sorted({float(f) for e in done for f in e["log"].get("freqs", [])} - set(mains))
         harm = f" and its harmonics ({', '.join(f'{f:g}' for f in freqs)} Hz)" if freqs else ""
-        text = (f"Mains interference at {'/'.join(f'{f:g}' for f in mains)} Hz{harm} was removed with "
-                f"notch filters in {_rec(len(done), n)} [mne]")
+        text = (
+            f"Mains interference at {'/'.join(f'{f:g}' for f in mains)} Hz{harm} was removed with "
+            f"notch filters in {_rec(len(done), n)} [mne]"
+        )
     missed = n - len(done)
     if missed:
-        text += ("; " if text else "") + (f"no mains peak was found in {_rec(missed, n)}, which "
-                                          f"{_were(missed)} not notch-filtered")
+        text += ("; " if text else "") + (
+            f"no mains peak was found in {_rec(missed, n)}, which {_were(missed)} not notch-filtered"
+        )
     return _cap(text) + "."
 
 
 def _bads(entries, n):
     counts = [len(e["log"].get("bads", [])) for e in entries]
     hit = sum(c > 0 for c in counts)
-    found = (f"{_rec(hit, n)} had any ({_range(counts)} per recording)" if hit else "none was found")
-    return (f"Bad channels were detected with the PREP criteria (deviation, correlation, high-frequency "
-            f"noise) [prep]: {found}.")
+    found = f"{_rec(hit, n)} had any ({_range(counts)} per recording)" if hit else "none was found"
+    return (
+        f"Bad channels were detected with the PREP criteria (deviation, correlation, high-frequency "
+        f"noise) [prep]: {found}."
+    )
 
 
 def _interpolate(entries, n):
@@ -171,10 +183,12 @@ def _ica(entries, n):
     removed = [len(e["log"]["excluded"]) for e in done]
     kinds = sorted({k for e in done for k, v in e["log"].get("found", {}).items() if v})
     cite = "[picard, mne]" if method == "picard" else "[mne]"
-    return (f"Independent component analysis ({method}, seed {seed}) {cite} of {_rec(len(done), n)} "
-            f"removed {_range(removed)} component(s) per recording, identified by their "
-            f"correlation with {'/'.join(k.upper() for k in kinds) or 'EOG'} signals (EOG channels, or "
-            f"frontal channels as a proxy).")
+    return (
+        f"Independent component analysis ({method}, seed {seed}) {cite} of {_rec(len(done), n)} "
+        f"removed {_range(removed)} component(s) per recording, identified by their "
+        f"correlation with {'/'.join(k.upper() for k in kinds) or 'EOG'} signals (EOG channels, or "
+        f"frontal channels as a proxy)."
+    )
 
 
 def _rereference(entries, n):
@@ -192,8 +206,10 @@ def _epochs(entries, n):
     ann = sum(g.get("n_bad_annotation", 0) for g in logs)
     auto = any(e["params"].get("reject_eeg") == "auto" for e in entries)
     limits = "amplitude limits" + (" learnt per recording by autoreject [autoreject]" if auto else "")
-    return (f"Continuous data were cut into {_fmt(float(length))}-s epochs; {kept} of {total} epochs were "
-            f"kept ({amp} exceeded the {limits}, {ann} overlapped bad segments).")
+    return (
+        f"Continuous data were cut into {_fmt(float(length))}-s epochs; {kept} of {total} epochs were "
+        f"kept ({amp} exceeded the {limits}, {ann} overlapped bad segments)."
+    )
 
 
 def _features(entries, n):
@@ -201,14 +217,25 @@ def _features(entries, n):
     spectral = {"psd", "band_power", "iaf", "aperiodic", "spectral_edge", "theta_beta"} & set(names)
     cite = " [scipy, specparam]" if {"aperiodic", "iaf"} & set(names) else " [scipy]"
     method = entries[0]["params"].get("psd_method", "welch")
-    return (f"Features were computed per recording ({', '.join(names)}), spectra by "
-            f"{'Welch' if method == 'welch' else 'multitaper'} estimation{cite if spectral else ''}.")
+    return (
+        f"Features were computed per recording ({', '.join(names)}), spectra by "
+        f"{'Welch' if method == 'welch' else 'multitaper'} estimation{cite if spectral else ''}."
+    )
 
 
 #: each step's sentence from what it logged in every recording (``None``: nothing worth saying)
-SENTENCES = {"crop": _crop, "resample": _resample, "bandpass": _bandpass, "notch": _notch,
-             "detect_bads": _bads, "interpolate": _interpolate, "ica": _ica, "rereference": _rereference,
-             "epochs": _epochs, "features": _features}
+SENTENCES = {
+    "crop": _crop,
+    "resample": _resample,
+    "bandpass": _bandpass,
+    "notch": _notch,
+    "detect_bads": _bads,
+    "interpolate": _interpolate,
+    "ica": _ica,
+    "rereference": _rereference,
+    "epochs": _epochs,
+    "features": _features,
+}
 
 
 def twin_text(info: dict) -> str:
@@ -221,30 +248,46 @@ def twin_text(info: dict) -> str:
     True
     """
     con = info.get("connectome", "")
-    network = ("TVB's 76-region template connectome (not the patient's own)" if con.startswith("tvb")
-               else "the patient's own structural connectome")
-    kinds = {"study": "the study's other subjects", "own": "the patient's own history",
-             "default": "published test-retest studies"}
+    network = (
+        "TVB's 76-region template connectome (not the patient's own)"
+        if con.startswith("tvb")
+        else "the patient's own structural connectome"
+    )
+    kinds = {
+        "study": "the study's other subjects",
+        "own": "the patient's own history",
+        "default": "published test-retest studies",
+    }
     sources = [v for k, v in kinds.items() if any(str(x).startswith(k) for x in info.get("sd_sources") or [])]
-    variability = (f"the between-session variability estimated from {' and '.join(sources)}" if sources else
-                   "the between-session variability")
+    variability = (
+        f"the between-session variability estimated from {' and '.join(sources)}"
+        if sources
+        else "the between-session variability"
+    )
     compare = (
         " Later sessions were compared with the first on the twin's parameters (each session's own "
         f"estimate) and on every channel's features, against the measured standard errors and {variability}; "
         "alerts control the false discovery rate at 5 % per session in two levels (families of measures, "
         "then within them) [bb2014]."
     )
-    update = (" Sessions were fitted in time order, each session's posterior (plus a random-walk drift) "
-              "serving as the next one's prior.")
+    update = (
+        " Sessions were fitted in time order, each session's posterior (plus a random-walk drift) "
+        "serving as the next one's prior."
+    )
     if info.get("n_states", 2) < 2:  # one session: nothing was updated or compared
         update, compare = " The twin has one session so far: nothing is compared or forecast yet.", ""
     if info.get("modality") == "bold":
-        return (f"Each patient's twin is a network of Stuart-Landau (Hopf) oscillators coupled through "
-                f"{network} [deco2017, tvb], fitted to band-passed BOLD functional connectivity by "
-                f"maximising a Wishart likelihood (L-BFGS) with a Laplace posterior." + update + compare)
+        return (
+            f"Each patient's twin is a network of Stuart-Landau (Hopf) oscillators coupled through "
+            f"{network} [deco2017, tvb], fitted to band-passed BOLD functional connectivity by "
+            f"maximising a Wishart likelihood (L-BFGS) with a Laplace posterior." + update + compare
+        )
     head = str(info.get("head", ""))
-    head = ("dipoles normal to the template cortex" if head.startswith("tvb cortex")
-            else "radial dipoles at the region centres")
+    head = (
+        "dipoles normal to the template cortex"
+        if head.startswith("tvb cortex")
+        else "radial dipoles at the region centres"
+    )
     return (
         f"Each patient's twin is a network of Stuart-Landau (Hopf) oscillators, each region with its own "
         f"alpha frequency and damping, coupled through {network} with conduction delays [deco2017, tvb], "
@@ -256,8 +299,14 @@ def twin_text(info: dict) -> str:
     )
 
 
-def methods(records: list[list[dict]], *, steps: list[dict] | None = None, twin: dict | None = None,
-            n_failed: int = 0, bids: bool = True) -> tuple[str, list[tuple[str, str]]]:
+def methods(
+    records: list[list[dict]],
+    *,
+    steps: list[dict] | None = None,
+    twin: dict | None = None,
+    n_failed: int = 0,
+    bids: bool = True,
+) -> tuple[str, list[tuple[str, str]]]:
     """The methods paragraph from what each step logged in each recording, and its references.
 
     Parameters

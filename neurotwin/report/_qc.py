@@ -75,8 +75,16 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
     duration = min(seconds, raw.times[-1])
     start = max(0.0, raw.times[-1] / 2 - duration / 2)
     with mne.viz.use_browser_backend("matplotlib"), mpl.rc_context(RC):
-        traces = raw.plot(start=start, duration=duration, n_channels=len(picks), order=picks, show=False,
-                          show_scrollbars=False, bad_color=RED, title="raw traces")
+        traces = raw.plot(
+            start=start,
+            duration=duration,
+            n_channels=len(picks),
+            order=picks,
+            show=False,
+            show_scrollbars=False,
+            bad_color=RED,
+            title="raw traces",
+        )
         traces.set_size_inches(9.0, max(3.0, 0.22 * len(picks)))
     out = {"traces": png_uri(traces)}
     data = mne.pick_types(raw.info, eeg=True, meg=True, exclude=())
@@ -87,9 +95,11 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
             for ax in fig.axes[:1]:
                 for f in notch:
                     ax.axvline(f, color=RED, ls="--", lw=0.8)
-                ax.set_title(f"every channel up to Nyquist (bad: {', '.join(raw.info['bads']) or 'none'}, "
-                             f"dotted); notch at {', '.join(f'{f:g}' for f in notch) or 'none'} (dashed)",
-                             fontsize=8)
+                ax.set_title(
+                    f"every channel up to Nyquist (bad: {', '.join(raw.info['bads']) or 'none'}, "
+                    f"dotted); notch at {', '.join(f'{f:g}' for f in notch) or 'none'} (dashed)",
+                    fontsize=8,
+                )
             fig.set_size_inches(9.0, 3.0)
         out["psd"] = png_uri(fig)
     return out
@@ -123,8 +133,15 @@ def ica_components(qc: dict, info) -> str | None:
         grid = fig.add_gridspec(len(comps), 2, width_ratios=[1, 4])
         for row, comp in enumerate(comps):
             ax_map = fig.add_subplot(grid[row, 0])
-            mne.viz.plot_topomap(np.asarray(qc["maps"][comp])[keep], sub, axes=ax_map, show=False, contours=0,
-                                 sensors=True, cmap="RdBu_r")
+            mne.viz.plot_topomap(
+                np.asarray(qc["maps"][comp])[keep],
+                sub,
+                axes=ax_map,
+                show=False,
+                contours=0,
+                sensors=True,
+                cmap="RdBu_r",
+            )
             ax_map.set_title(f"ICA{int(comp):03d}", fontsize=8)
             ax_ts = fig.add_subplot(grid[row, 1])
             src = np.asarray(qc["sources"].get(comp, []), float)

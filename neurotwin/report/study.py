@@ -69,8 +69,9 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
     present = [f for f in FEATURES if len(features) and (features["feature"] == f[0]).any()]
     fig = figs.distributions(features, present) if present else None
     covariates = _participants(deriv)
-    fig_covariates = (figs.covariates(features, present, covariates)
-                      if present and covariates is not None else None)
+    fig_covariates = (
+        figs.covariates(features, present, covariates) if present and covariates is not None else None
+    )
     twins, params, labels, info = [], [], [], None
     tt = deriv.read_log(deriv.twins_log(config.pipeline.name))
     store_path = deriv.store
@@ -84,8 +85,11 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
         for _, r in tt.iterrows():
             values = {}
             try:
-                twin = (store.load(r["subject"], damaged="skip")
-                        if store is not None and r["status"] == "ok" and store.exists(r["subject"]) else None)
+                twin = (
+                    store.load(r["subject"], damaged="skip")
+                    if store is not None and r["status"] == "ok" and store.exists(r["subject"])
+                    else None
+                )
             except NeurotwinError as err:
                 logger.warning("study report: sub-%s's twin cannot be read: %s", r["subject"], err)
                 twin = None
@@ -94,12 +98,17 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
                 values = dict(zip(summary["name"], summary["median"]))
                 if not params:
                     params = list(summary["name"])
-                    labels = [f"{lb} ({u})" if u not in ("", "1") else lb
-                              for lb, u in zip(summary["label"], summary["unit"])]
+                    labels = [
+                        f"{lb} ({u})" if u not in ("", "1") else lb
+                        for lb, u in zip(summary["label"], summary["unit"])
+                    ]
                     first = twin.states_[0]
-                    info = {"modality": twin.modality, "connectome": first.provenance.get("connectome", ""),
-                            "head": first.features.get("head", ""),
-                            "random_state": first.provenance.get("random_state")}
+                    info = {
+                        "modality": twin.modality,
+                        "connectome": first.provenance.get("connectome", ""),
+                        "head": first.features.get("head", ""),
+                        "random_state": first.provenance.get("random_state"),
+                    }
             twins.append(
                 {
                     "subject": r["subject"],
@@ -114,11 +123,20 @@ def study_report(out_dir, config, *, command: str | None = None) -> Path:
             got = t.pop("_values")
             t["cells"] = [fmt(got.get(p)) for p in params]
     inputs = [r["source"] for _, r in table.iterrows()]
-    records = [json.loads(p.read_text()).get("Steps", [])
-               for p in sorted(out.glob(f"sub-*/**/*_desc-{config.pipeline.desc}_*.json"))
-               if not p.name.endswith("_features.json")]
-    prov = provenance(config, out, inputs, command, info, records=[r for r in records if r],
-                      n_failed=int((table["status"] == "failed").sum()))
+    records = [
+        json.loads(p.read_text()).get("Steps", [])
+        for p in sorted(out.glob(f"sub-*/**/*_desc-{config.pipeline.desc}_*.json"))
+        if not p.name.endswith("_features.json")
+    ]
+    prov = provenance(
+        config,
+        out,
+        inputs,
+        command,
+        info,
+        records=[r for r in records if r],
+        n_failed=int((table["status"] == "failed").sum()),
+    )
     nav = [
         ("recordings", "Recordings"),
         ("features", "Distributions"),
@@ -168,4 +186,3 @@ def _participants(deriv: Derivatives) -> pd.DataFrame | None:
     if "sex" in keep:
         out["sex"] = table["sex"].where(table["sex"].str.lower() != "n/a", "")
     return out
-

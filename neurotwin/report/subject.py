@@ -41,12 +41,16 @@ _STEP_SUMMARY = {
         f"{log.get('n_bad_annotation', 0)} in bad segments)"
     ),
     "notch": lambda log: (
-        "no mains peak found: not filtered" if log.get("line_freq") is None
+        "no mains peak found: not filtered"
+        if log.get("line_freq") is None
         else f"notch at {', '.join(f'{f:g}' for f in log.get('freqs', [log['line_freq']]))} Hz"
     ),
     "resample": lambda log: (
-        f"left at {log['sfreq']:g} Hz" if log.get("unchanged") and "sfreq" in log
-        else f"{log['sfreq_from']:g} -> {log['sfreq']:g} Hz" if "sfreq_from" in log else ""
+        f"left at {log['sfreq']:g} Hz"
+        if log.get("unchanged") and "sfreq" in log
+        else f"{log['sfreq_from']:g} -> {log['sfreq']:g} Hz"
+        if "sfreq_from" in log
+        else ""
     ),
     "crop": lambda log: f"kept {log['kept'][0]:g}-{log['kept'][1]:g} s" if "kept" in log else "",
 }
@@ -65,10 +69,15 @@ def _sidecars(out: Path, subject: str, desc: str) -> list[tuple[str, Path, dict]
 
 
 #: human names of feature rows the twin does not follow (those are in FEATURE_INFO)
-_FEATURE_NAMES = {"band_power": "band power", "aperiodic_knee": "aperiodic knee",
-                  "sample_entropy": "sample entropy", "perm_entropy": "permutation entropy",
-                  "lziv": "Lempel-Ziv complexity", "hjorth_mobility": "Hjorth mobility",
-                  "hjorth_complexity": "Hjorth complexity"}
+_FEATURE_NAMES = {
+    "band_power": "band power",
+    "aperiodic_knee": "aperiodic knee",
+    "sample_entropy": "sample entropy",
+    "perm_entropy": "permutation entropy",
+    "lziv": "Lempel-Ziv complexity",
+    "hjorth_mobility": "Hjorth mobility",
+    "hjorth_complexity": "Hjorth complexity",
+}
 
 
 def feature_label(name: str, band: str = "", unit: str = "") -> str:
@@ -119,8 +128,9 @@ def _raw_part(out: Path, rel: str, logs: dict, sidecar: Path) -> dict | None:
     if part is not None:
         try:
             with atomic_files(cached.parent) as tmp:
-                (tmp / cached.name).write_text(json.dumps(
-                    {**part, "freqs": part["freqs"].tolist(), "psd": part["psd"].tolist()}))
+                (tmp / cached.name).write_text(
+                    json.dumps({**part, "freqs": part["freqs"].tolist(), "psd": part["psd"].tolist()})
+                )
         except OSError as err:  # a read-only cache: the page is still written
             logger.info("report: QC figures not cached (%s)", err)
     return part
@@ -135,8 +145,11 @@ def _draw_raw_part(path: Path, rel: str, logs: dict, sidecar: Path) -> dict | No
         logger.info("report: no raw PSD of %s (%s)", rel, err)
         return None
     bads = list(logs.get("detect_bads", {}).get("bads", []))
-    picks = [i for i, (n, t) in enumerate(zip(raw.ch_names, raw.get_channel_types()))
-             if t in ("eeg", "mag", "grad") and n not in bads]
+    picks = [
+        i
+        for i, (n, t) in enumerate(zip(raw.ch_names, raw.get_channel_types()))
+        if t in ("eeg", "mag", "grad") and n not in bads
+    ]
     if not picks:
         return None
     spec = raw.compute_psd(
@@ -235,8 +248,10 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
 
 def _damaged_text(twin) -> str:
     """Which states of a twin are damaged (left out of the report)."""
-    return "; ".join(f"state {d['index']} (ses-{d['session']}) is damaged and left out: {d['error']}"
-                     for d in twin.damaged_)
+    return "; ".join(
+        f"state {d['index']} (ses-{d['session']}) is damaged and left out: {d['error']}"
+        for d in twin.damaged_
+    )
 
 
 def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
@@ -276,14 +291,22 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         return empty
     st = twin.states_
     quality = "r_log_psd" if twin.modality == "eeg" else "fc_r"
-    out_ = dict(empty, status=f"{len(st)} state(s), {twin.modality}" + (
-        f"; {_damaged_text(twin)}" if twin.damaged_ else ""))
+    out_ = dict(
+        empty,
+        status=f"{len(st)} state(s), {twin.modality}" + (f"; {_damaged_text(twin)}" if twin.damaged_ else ""),
+    )
     con_name = st[0].provenance.get("connectome", "")
-    network = ("TVB's template connectome (not the subject's own)" if con_name.startswith("tvb")
-               else "the subject's connectome")
+    network = (
+        "TVB's template connectome (not the subject's own)"
+        if con_name.startswith("tvb")
+        else "the subject's connectome"
+    )
     head = st[0].features.get("head", "region centres")
-    head = (f"dipoles normal to the template cortex ({head})" if head.startswith("tvb cortex")
-            else "radial dipoles at the region centres")
+    head = (
+        f"dipoles normal to the template cortex ({head})"
+        if head.startswith("tvb cortex")
+        else "radial dipoles at the region centres"
+    )
     out_["description"] = (
         f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
         f"through a lead field of {head} in a three-shell sphere fitted to the electrodes, plus per-"
@@ -304,20 +327,34 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
                 "model_iaf": fmt(d.get("model_iaf"), 4),
                 "converged": "yes" if d.get("converged") else "no",
                 "poor": next((w for w in d.get("warnings", []) if w.startswith("poor fit")), ""),
-                "warnings": "; ".join(w.split(" (")[0] for w in d.get("warnings", [])
-                                      if not w.startswith("poor fit")),
+                "warnings": "; ".join(
+                    w.split(" (")[0] for w in d.get("warnings", []) if not w.startswith("poor fit")
+                ),
             }
         )
     tables = [s.summary(0.9) for s in st]
     names = list(tables[0]["name"])
     out_["params"] = [
-        {"name": n, "label": tables[0].iloc[i]["label"], "unit": tables[0].iloc[i]["unit"],
-         "cells": [{"text": f"{fmt(t.iloc[i]['median'])} [{fmt(t.iloc[i]['low'])}, {fmt(t.iloc[i]['high'])}]",
-                    "note": t.iloc[i]["note"]} for t in tables]}
+        {
+            "name": n,
+            "label": tables[0].iloc[i]["label"],
+            "unit": tables[0].iloc[i]["unit"],
+            "cells": [
+                {
+                    "text": f"{fmt(t.iloc[i]['median'])} [{fmt(t.iloc[i]['low'])}, {fmt(t.iloc[i]['high'])}]",
+                    "note": t.iloc[i]["note"],
+                }
+                for t in tables
+            ],
+        }
         for i, n in enumerate(names)
     ]
-    out_["implausible"] = [f"ses-{s.session}: {r['label']} {fmt(r['median'])} {r['unit']} is {r['note']}"
-                           for s, t in zip(st, tables) for _, r in t.iterrows() if r["note"]]
+    out_["implausible"] = [
+        f"ses-{s.session}: {r['label']} {fmt(r['median'])} {r['unit']} is {r['note']}"
+        for s, t in zip(st, tables)
+        for _, r in t.iterrows()
+        if r["note"]
+    ]
     # model against data, per session (EEG: mean PSD over channels)
     by_session = {s["session"]: s for s in sessions}
     for s in st:
@@ -330,15 +367,22 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
             continue
         out_["fits"].append(
             figs.model_vs_data(
-                np.asarray(seen.coords["freq"]), seen.values.mean(axis=0), model.values.mean(axis=0),
+                np.asarray(seen.coords["freq"]),
+                seen.values.mean(axis=0),
+                model.values.mean(axis=0),
                 f"ses-{s.session}",
             )
         )
     changes = twin.changes()
     out_["changes"], out_["change_control"] = _change_rows(changes)
-    out_["info"] = {"modality": twin.modality, "connectome": con_name, "head": st[0].features.get("head", ""),
-                    "random_state": st[0].provenance.get("random_state"), "n_states": len(st),
-                    "sd_sources": sorted(set(changes["sd_source"])) if len(changes) else []}
+    out_["info"] = {
+        "modality": twin.modality,
+        "connectome": con_name,
+        "head": st[0].features.get("head", ""),
+        "random_state": st[0].provenance.get("random_state"),
+        "n_states": len(st),
+        "sd_sources": sorted(set(changes["sd_source"])) if len(changes) else [],
+    }
     if len(st) >= 2:
         horizon = 90.0
         fc = twin.forecast(st[-1].at + horizon)
@@ -421,16 +465,28 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
         shown = {s["source"] for s in sessions}
         for _, r in mine.iterrows():
             if r["status"] in ("failed", "skipped") and Path(r["source"]).name not in shown:
-                missing.append({"session": r["session"] or "-", "day": fmt(days.get(r["session"]), 4),
-                                "source": Path(r["source"]).name, "status": r["status"],
-                                "error": r["error"] or "-"})
+                missing.append(
+                    {
+                        "session": r["session"] or "-",
+                        "day": fmt(days.get(r["session"]), 4),
+                        "source": Path(r["source"]).name,
+                        "status": r["status"],
+                        "error": r["error"] or "-",
+                    }
+                )
     twin = _twin_section(out, subject, sessions)
     alerts = [c for c in twin["changes"] if c["flagged"]]
     inputs = [_source(meta) for _, _, meta in found]
     n_failed = sum(m["status"] == "failed" for m in missing)
-    prov = provenance(config, out, inputs, command, twin.pop("info", None),
-                      records=[meta["Steps"] for _, _, meta in found if not meta.get("Failed")],
-                      n_failed=n_failed)
+    prov = provenance(
+        config,
+        out,
+        inputs,
+        command,
+        twin.pop("info", None),
+        records=[meta["Steps"] for _, _, meta in found if not meta.get("Failed")],
+        n_failed=n_failed,
+    )
     nav = (
         [("overview", "Overview")]
         + [(f"ses-{s['session']}", f"Session {s['session']}") for s in sessions]
@@ -465,8 +521,10 @@ def _inputs(out: Path, subject: str, config, command: str | None, days: dict) ->
     from ..twin import TwinStore
 
     deriv = Derivatives(out)
-    sidecars = [(str(p.relative_to(out)), p.read_bytes().hex())
-                for p in sorted((out / f"sub-{subject}").rglob("*.json"))]
+    sidecars = [
+        (str(p.relative_to(out)), p.read_bytes().hex())
+        for p in sorted((out / f"sub-{subject}").rglob("*.json"))
+    ]
     rows = []  # what the page takes from the logs: each recording's and the twin's status and error
     for log in [deriv.status_log(config.pipeline.name), *deriv.twin_logs()]:
         table = deriv.read_log(log)
@@ -484,13 +542,21 @@ def _inputs(out: Path, subject: str, config, command: str | None, days: dict) ->
             return None
     source = Path(config.source) if config.source else None
     definition = source.read_text() if source is not None and source.is_file() else ""
-    return inputs_digest(subject, config.model_dump(mode="json", exclude={"source"}), definition, command,
-                         sidecars, rows, store, {str(k): float(v) for k, v in days.items()})
+    return inputs_digest(
+        subject,
+        config.model_dump(mode="json", exclude={"source"}),
+        definition,
+        command,
+        sidecars,
+        rows,
+        store,
+        {str(k): float(v) for k, v in days.items()},
+    )
+
 
 def _change_rows(changes: pd.DataFrame) -> tuple[list[dict], str]:
     """The change table's rows (parameters, and features when flagged) and how alerts are decided."""
-    shown = (changes[(changes["kind"] == "parameter") | changes["flagged"]] if len(changes)
-             else changes)
+    shown = changes[(changes["kind"] == "parameter") | changes["flagged"]] if len(changes) else changes
     rows = [
         {
             "session": r["session"],

@@ -57,8 +57,9 @@ def check_model(model: NeuralMass) -> None:
     if not np.isfinite(drift).all():
         raise AssertionError(f"{name}: non-finite drift at the default parameters")
     w = np.ones((n, n)) - np.eye(n)
-    sim = simulate(model, w, {}, delays_ms=np.full((n, n), 2.0), duration=0.2, dt=1e-4, transient=0.05,
-                   random_state=0)
+    sim = simulate(
+        model, w, {}, delays_ms=np.full((n, n), 2.0), duration=0.2, dt=1e-4, transient=0.05, random_state=0
+    )
     if sim.data.shape != (1, 200, n) or not np.isfinite(sim.data).all():
         raise AssertionError(f"{name}: a short simulation gave shape {sim.data.shape} or non-finite values")
     try:

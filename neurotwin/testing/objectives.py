@@ -51,17 +51,20 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
     assert set(prior.transforms) <= set(TRANSFORMS), f"{name}: unknown transforms"
     assert len(getattr(obj, "bounds", [(None, None)] * p)) >= p, f"{name}: a bound for each parameter"
     assert set(cls.change_thresholds) <= set(prior.names), f"{name}: change thresholds of unknown parameters"
-    assert prior.labels is not None and prior.units is not None and len(prior.labels) == p, \
+    assert prior.labels is not None and prior.units is not None and len(prior.labels) == p, (
         f"{name}: the prior must name its parameters and their units (labels=, units=; see describe)"
-    assert {n.partition("[")[0] for n in prior.names} <= set(cls.parameters), \
+    )
+    assert {n.partition("[")[0] for n in prior.names} <= set(cls.parameters), (
         f"{name}: every parameter needs a human name and unit in {name}.parameters"
+    )
     assert 0 <= cls.poor_fit < 1, f"{name}: poor_fit is a fit quality threshold in [0, 1)"
     theta = np.concatenate([np.asarray(prior.mean, float), np.zeros(n_extra)])
     if hasattr(obj, "start"):
         theta[:p] = obj.start
     nll, grad = obj(theta)
-    assert np.isfinite(nll) and np.shape(grad) == (obj.n_params,), \
+    assert np.isfinite(nll) and np.shape(grad) == (obj.n_params,), (
         f"{name}: no finite likelihood at the start"
+    )
     rng = np.random.default_rng(0)
     for k in rng.choice(obj.n_params, size=min(n_check, obj.n_params), replace=False):
         h = 1e-6 * max(1.0, abs(theta[k]))
@@ -69,24 +72,36 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
         up[k] += h
         down[k] -= h
         numeric = (obj(up)[0] - obj(down)[0]) / (2 * h)
-        assert abs(grad[k] - numeric) <= 1e-3 * max(1.0, abs(numeric)), \
-            f"{name}: gradient of {(prior.names + ['extra'] * n_extra)[k]} is {grad[k]}, " \
+        assert abs(grad[k] - numeric) <= 1e-3 * max(1.0, abs(numeric)), (
+            f"{name}: gradient of {(prior.names + ['extra'] * n_extra)[k]} is {grad[k]}, "
             f"numerically {numeric}"
+        )
     pred, seen = obj.predict(theta), obj.observed()
-    assert isinstance(pred, FeatureArray) and isinstance(seen, FeatureArray), \
+    assert isinstance(pred, FeatureArray) and isinstance(seen, FeatureArray), (
         f"{name}: predict() and observed() must give FeatureArrays"
-    assert pred.dims == seen.dims and pred.shape == seen.shape and pred.coords == seen.coords, \
+    )
+    assert pred.dims == seen.dims and pred.shape == seen.shape and pred.coords == seen.coords, (
         f"{name}: predict() and observed() differ in shape or labels"
+    )
     score = obj.score(theta)
-    assert {"loglik", "r"} <= set(score) and np.isfinite([score["loglik"], score["r"]]).all(), \
+    assert {"loglik", "r"} <= set(score) and np.isfinite([score["loglik"], score["r"]]).all(), (
         f"{name}: score() needs finite loglik and r"
+    )
     from ..twin.inference import Posterior
 
-    post = Posterior(list(prior.names), list(prior.transforms), theta[:p], np.diag(np.asarray(prior.sd) ** 2),
-                     {"theta_extra": theta[p:]} if n_extra else {}, prior.labels, prior.units)
+    post = Posterior(
+        list(prior.names),
+        list(prior.transforms),
+        theta[:p],
+        np.diag(np.asarray(prior.sd) ** 2),
+        {"theta_extra": theta[p:]} if n_extra else {},
+        prior.labels,
+        prior.units,
+    )
     diag = obj.diagnostics(theta, post, prior)
     assert cls.quality in diag, f"{name}: diagnostics lack the fit quality {cls.quality!r}"
     state = TwinState(0, "01", 0.0, post, obj.summary)
     con, params, kwargs = cls.network(state, normalize_weights(connectome, "max"))
-    assert isinstance(con, Connectome) and isinstance(params, dict) and isinstance(kwargs, dict), \
+    assert isinstance(con, Connectome) and isinstance(params, dict) and isinstance(kwargs, dict), (
         f"{name}.network must give (Connectome, params, kwargs)"
+    )

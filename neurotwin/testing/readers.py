@@ -67,8 +67,9 @@ def check_reader(spec: ReaderSpec, example: str | os.PathLike | None, tmp_dir: s
     read = _entry_point(spec)
     tmp = Path(tmp_dir)
     ext = spec.extensions[0]
-    expected = {"ephys": mne.io.BaseRaw, "mri": nib.spatialimages.SpatialImage,
-                "connectome": Connectome}[spec.modality]
+    expected = {"ephys": mne.io.BaseRaw, "mri": nib.spatialimages.SpatialImage, "connectome": Connectome}[
+        spec.modality
+    ]
     if example is not None:
         obj = read(example)
         if not isinstance(obj, expected):

@@ -14,6 +14,21 @@ from .store import SCHEMA_VERSION, ConcurrentUpdate, TwinStore, update_twin
 from .twin import CHANGE_THRESHOLDS, Twin
 from .variability import DEFAULT_SD, Variability, estimate_variability
 
-__all__ = ["CHANGE_THRESHOLDS", "DEFAULT_SD", "SCHEMA_VERSION", "ConcurrentUpdate", "Posterior", "Prior",
-           "Twin", "TwinState", "TwinStore", "Variability", "changes", "estimate_variability", "fit_map",
-           "forecast", "trajectory", "update_twin"]
+__all__ = [
+    "CHANGE_THRESHOLDS",
+    "DEFAULT_SD",
+    "SCHEMA_VERSION",
+    "ConcurrentUpdate",
+    "Posterior",
+    "Prior",
+    "Twin",
+    "TwinState",
+    "TwinStore",
+    "Variability",
+    "changes",
+    "estimate_variability",
+    "fit_map",
+    "forecast",
+    "trajectory",
+    "update_twin",
+]

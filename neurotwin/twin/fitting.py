@@ -34,8 +34,9 @@ def implausible(post: Posterior, template: Prior) -> dict[str, str]:
     return out
 
 
-def fit_state(twin, obj, summary: dict, features, session, at, prior: Prior | None, extra_mean,
-              restarts: int) -> TwinState:
+def fit_state(
+    twin, obj, summary: dict, features, session, at, prior: Prior | None, extra_mean, restarts: int
+) -> TwinState:
     """Fit a session's objective under ``prior`` into the twin's next state (``Twin.fit``, ``update``).
 
     Parameters
@@ -77,8 +78,11 @@ def fit_state(twin, obj, summary: dict, features, session, at, prior: Prior | No
     >>> state.index, sorted(state.diagnostics)[:3]
     (0, ['at_bound', 'converged', 'fc_r'])
     """
-    summary = {**summary, "values": session_values(features),
-               "n_blocks": (features.provenance or {}).get("se", {}).get("n_blocks")}
+    summary = {
+        **summary,
+        "values": session_values(features),
+        "n_blocks": (features.provenance or {}).get("se", {}).get("n_blocks"),
+    }
     if prior is None:
         prior = obj.prior
     elif list(prior.names) != list(obj.prior.names):
@@ -89,16 +93,32 @@ def fit_state(twin, obj, summary: dict, features, session, at, prior: Prior | No
     tol = getattr(obj, "tolerance", None)
     maxiter = getattr(obj, "maxiter", 500)
     reweight = hasattr(obj, "reweight")
-    post, info = fit_map(obj, prior, n_extra=n_extra, extra_sd=getattr(obj, "edge_sd", 1.0),
-                         extra_mean=extra_mean, x0=starts, restarts=restarts,
-                         random_state=twin.random_state, hessian=not reweight, tol=tol,
-                         maxiter=maxiter)
+    post, info = fit_map(
+        obj,
+        prior,
+        n_extra=n_extra,
+        extra_sd=getattr(obj, "edge_sd", 1.0),
+        extra_mean=extra_mean,
+        x0=starts,
+        restarts=restarts,
+        random_state=twin.random_state,
+        hessian=not reweight,
+        tol=tol,
+        maxiter=maxiter,
+    )
     if reweight:
         # weigh frequencies by the fitted model's channel redundancy, then refine and take the posterior
         obj.reweight(post.mean)
         evals = info["n_evals"]
-        post, info = fit_map(obj, prior, x0=[np.array(post.mean)], restarts=0,
-                             random_state=twin.random_state, tol=tol, maxiter=maxiter)
+        post, info = fit_map(
+            obj,
+            prior,
+            x0=[np.array(post.mean)],
+            restarts=0,
+            random_state=twin.random_state,
+            tol=tol,
+            maxiter=maxiter,
+        )
         info["n_evals"] += evals
     theta = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
     scores = obj.block_scores(theta) if hasattr(obj, "block_scores") else None
@@ -107,46 +127,67 @@ def fit_state(twin, obj, summary: dict, features, session, at, prior: Prior | No
     if scores is not None and len(scores) >= 3:
         cov, factor = sandwich(post.cov, scores)
         post = replace(post, cov=cov)
-        spread = {"posterior": f"laplace widened by the sandwich over {len(scores)} blocks",
-                  "sd_inflation": {n: round(float(x), 3) for n, x in zip(post.names, factor)
-                                   if "[" not in n}}
+        spread = {
+            "posterior": f"laplace widened by the sandwich over {len(scores)} blocks",
+            "sd_inflation": {n: round(float(x), 3) for n, x in zip(post.names, factor) if "[" not in n},
+        }
     # the session's own estimate of the followed parameters (an update's posterior also holds the
     # earlier sessions): what change detection compares
     if prior is obj.prior:  # a first session: its posterior is its own evidence
-        own_mean, own_sd = np.asarray(post.mean), np.sqrt(np.diag(laplace)) * (
-            1.0 if factor is None else factor)
+        own_mean, own_sd = (
+            np.asarray(post.mean),
+            np.sqrt(np.diag(laplace)) * (1.0 if factor is None else factor),
+        )
     else:
-        grad = np.asarray(obj(theta)[1], float)[:len(post.mean)]
+        grad = np.asarray(obj(theta)[1], float)[: len(post.mean)]
         own_mean, own_sd = own_evidence(post.mean, laplace, prior, obj.prior, factor, grad=grad)
     template_sd, template_mean = np.asarray(obj.prior.sd, float), np.asarray(obj.prior.mean, float)
     # own estimate (mean, sd) and the template prior's (sd, mean), unconstrained
-    summary["own"] = {n: [float(own_mean[i]), float(own_sd[i]), float(template_sd[i]),
-                          float(template_mean[i])]
-                      for i, n in enumerate(post.names) if n in twin.change_thresholds}
-    diag = {"nll": info["nll"], "converged": info["converged"], "n_evals": info["n_evals"],
-            "warnings": info["warnings"], "at_bound": info.get("at_bound", []),
-            "seconds": round(time.perf_counter() - t0, 2), **spread}
+    summary["own"] = {
+        n: [float(own_mean[i]), float(own_sd[i]), float(template_sd[i]), float(template_mean[i])]
+        for i, n in enumerate(post.names)
+        if n in twin.change_thresholds
+    }
+    diag = {
+        "nll": info["nll"],
+        "converged": info["converged"],
+        "n_evals": info["n_evals"],
+        "warnings": info["warnings"],
+        "at_bound": info.get("at_bound", []),
+        "seconds": round(time.perf_counter() - t0, 2),
+        **spread,
+    }
     more = obj.diagnostics(theta, post, prior)
     diag["warnings"] = [*diag["warnings"], *more.pop("warnings", [])]
     diag.update(more)
-    prov = {"neurotwin": __version__, "model": "hopf", "modality": twin.modality,
-            "objective": type(obj).__name__,
-            "connectome": getattr(twin.connectome, "name", "") or "subject",
-            "prior": "template" if not twin.states_ else f"state {twin.states_[-1].index}",
-            "process_noise": twin.process_noise, "random_state": twin.random_state,
-            "features": {k: v for k, v in (features.provenance or {}).items()
-                         if k in ("neurotwin", "psd")}}
+    prov = {
+        "neurotwin": __version__,
+        "model": "hopf",
+        "modality": twin.modality,
+        "objective": type(obj).__name__,
+        "connectome": getattr(twin.connectome, "name", "") or "subject",
+        "prior": "template" if not twin.states_ else f"state {twin.states_[-1].index}",
+        "process_noise": twin.process_noise,
+        "random_state": twin.random_state,
+        "features": {k: v for k, v in (features.provenance or {}).items() if k in ("neurotwin", "psd")},
+    }
     diag["implausible"] = implausible(post, obj.prior)
     if not info["converged"]:
-        logger.warning("twin %s, session %s: the fit stopped before it converged (%s); its parameters "
-                       "may be off", twin.subject, session, info.get("message", "iteration limit"))
+        logger.warning(
+            "twin %s, session %s: the fit stopped before it converged (%s); its parameters may be off",
+            twin.subject,
+            session,
+            info.get("message", "iteration limit"),
+        )
     for w in diag["warnings"]:  # kept in diagnostics["warnings"]; a study run sums them up in one line
         logger.info("twin %s, session %s: %s", twin.subject, session, w)
     quality = diag.get(obj.quality, np.nan)
     diag["poor_fit"] = bool(not np.isfinite(quality) or quality < obj.poor_fit)
     if diag["poor_fit"]:
-        text = (f"poor fit: {obj.quality} = {quality:.2f}, below {obj.poor_fit:g}; the model does not "
-                f"reproduce this recording, so its parameters should not be read as the patient's")
+        text = (
+            f"poor fit: {obj.quality} = {quality:.2f}, below {obj.poor_fit:g}; the model does not "
+            f"reproduce this recording, so its parameters should not be read as the patient's"
+        )
         diag["warnings"] = [text, *diag["warnings"]]
         logger.warning("twin %s, session %s: %s", twin.subject, session, text)
     return TwinState(len(twin.states_), str(session), float(at), post, summary, diag, prov)

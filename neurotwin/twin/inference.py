@@ -204,8 +204,10 @@ class Posterior:
             unit = f" {unit}" if unit and unit != "1" else ""
             parts.append(f"{label} {mid:.3g}{unit} [{lo:.3g}, {hi:.3g}]")
         more = len(self.names) - len(shown)
-        return (f"<Posterior | {len(self.names)} parameters: {', '.join(parts)}"
-                f"{f', ... ({more} more)' if more else ''}>")
+        return (
+            f"<Posterior | {len(self.names)} parameters: {', '.join(parts)}"
+            f"{f', ... ({more} more)' if more else ''}>"
+        )
 
 
 def _check_described(names, labels, units) -> None:
@@ -214,9 +216,20 @@ def _check_described(names, labels, units) -> None:
             raise FitError(f"{len(values)} {what} for {len(names)} parameters.")
 
 
-def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0, extra_mean=None, x0=None,
-            restarts: int = 1, random_state=None, maxiter: int = 500,
-            hessian: bool = True, tol: float | None = None) -> tuple[Posterior, dict]:
+def fit_map(
+    objective,
+    prior: Prior,
+    *,
+    n_extra: int = 0,
+    extra_sd: float = 1.0,
+    extra_mean=None,
+    x0=None,
+    restarts: int = 1,
+    random_state=None,
+    maxiter: int = 500,
+    hessian: bool = True,
+    tol: float | None = None,
+) -> tuple[Posterior, dict]:
     """Minimise ``objective(theta) -> (nll, grad)`` plus the Gaussian prior; Laplace at the optimum.
 
     Parameters
@@ -267,7 +280,7 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
     """
     rng = check_random_state(random_state)
     p = len(prior.names)
-    cov0 = np.diag(prior.sd ** 2) if prior.cov is None else np.asarray(prior.cov, float)
+    cov0 = np.diag(prior.sd**2) if prior.cov is None else np.asarray(prior.cov, float)
     prec = np.linalg.inv(cov0)
     prec = (prec + prec.T) / 2
     extra_center = np.zeros(n_extra) if extra_mean is None else np.asarray(extra_mean, float)
@@ -298,7 +311,7 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
         nll = nll + wall * float(excess @ excess)
         d = theta - center
         pd = prec @ d[:p]
-        de = d[p:] / extra_sd ** 2
+        de = d[p:] / extra_sd**2
         penalty = 0.5 * (d[:p] @ pd + d[p:] @ de)
         return nll + penalty, grad + np.concatenate([pd, de])
 
@@ -330,8 +343,9 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
         # than the optimum: restart from there while a fresh run still gains the tolerance or more
         used = res.nit
         while tol is not None and res.success and used < maxiter:
-            again = minimize(scaled, res.x, jac=True, method="L-BFGS-B",
-                             options={**options, "maxiter": maxiter - used})
+            again = minimize(
+                scaled, res.x, jac=True, method="L-BFGS-B", options={**options, "maxiter": maxiter - used}
+            )
             used += max(again.nit, 1)
             gained = res.fun - again.fun
             if again.fun < res.fun:
@@ -358,14 +372,29 @@ def fit_map(objective, prior: Prior, *, n_extra: int = 0, extra_sd: float = 1.0,
         warnings = _identifiability(prior.names, np.sqrt(np.diag(cov0)), cov)
     nll = float(objective(theta)[0])
     edge = 1e-6 * np.maximum(1.0, np.abs(theta[:p]))
-    at_bound = [n for n, t, a, b, e in zip(prior.names, theta[:p], lo[:p], hi[:p], edge)
-                if t - a <= e or b - t <= e]
-    info = {"nll": nll, "n_evals": evals[0], "converged": bool(best.success), "message": str(best.message),
-            "starts": values, "warnings": warnings, "at_bound": at_bound}
+    at_bound = [
+        n for n, t, a, b, e in zip(prior.names, theta[:p], lo[:p], hi[:p], edge) if t - a <= e or b - t <= e
+    ]
+    info = {
+        "nll": nll,
+        "n_evals": evals[0],
+        "converged": bool(best.success),
+        "message": str(best.message),
+        "starts": values,
+        "warnings": warnings,
+        "at_bound": at_bound,
+    }
     if not best.success:
         logger.info("fit stopped before convergence: %s", best.message)
-    return Posterior(list(prior.names), list(prior.transforms), theta[:p].copy(), cov,
-                     {"theta_extra": theta[p:].copy()} if n_extra else {}, prior.labels, prior.units), info
+    return Posterior(
+        list(prior.names),
+        list(prior.transforms),
+        theta[:p].copy(),
+        cov,
+        {"theta_extra": theta[p:].copy()} if n_extra else {},
+        prior.labels,
+        prior.units,
+    ), info
 
 
 def sandwich(cov: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -401,14 +430,15 @@ def sandwich(cov: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarra
     u = np.asarray(scores, float)
     k = len(u)
     proj = u @ cov  # (K, P): each block's pull H⁻¹ u_b
-    robust = k / (k - 1) * np.sum(proj ** 2, axis=0)
+    robust = k / (k - 1) * np.sum(proj**2, axis=0)
     base = np.clip(np.diag(cov), 1e-300, None)
     factor = np.sqrt(np.maximum(1.0, robust / base))
     return cov * np.outer(factor, factor), factor
 
 
-def own_evidence(mean, cov, prior: Prior, template: Prior, factor=None,
-                 grad=None) -> tuple[np.ndarray, np.ndarray]:
+def own_evidence(
+    mean, cov, prior: Prior, template: Prior, factor=None, grad=None
+) -> tuple[np.ndarray, np.ndarray]:
     """What one session says by itself: its estimate as if fitted alone with the template prior.
 
     A sequential update's posterior ``N(m, V)`` combines the session's
@@ -495,12 +525,16 @@ def _identifiability(names: list, prior_sd: np.ndarray, cov: np.ndarray) -> list
     weak_global = [n for n in weak if "[" not in n]
     weak_kinds = [f"{k} {c[0]}/{c[1]}" for k, c in kinds.items() if c[0]]
     if weak_global or weak_kinds:
-        out.append("weakly identified (posterior sd > 70% of the prior's): "
-                   + ", ".join(weak_global[:8] + weak_kinds))
+        out.append(
+            "weakly identified (posterior sd > 70% of the prior's): "
+            + ", ".join(weak_global[:8] + weak_kinds)
+        )
     corr = cov / np.outer(sd, sd)
     iu = np.triu_indices(len(sd), 1)
     strong = [(names[i], names[j]) for i, j in zip(*iu) if abs(corr[i, j]) > 0.95]
     if strong:
-        out.append("strongly correlated (|r| > 0.95), only their combination is determined: "
-                   + ", ".join(f"{a}~{b}" for a, b in strong[:5]))
+        out.append(
+            "strongly correlated (|r| > 0.95), only their combination is determined: "
+            + ", ".join(f"{a}~{b}" for a, b in strong[:5])
+        )
     return out

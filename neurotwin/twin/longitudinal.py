@@ -65,13 +65,31 @@ from .variability import (
     variability_sums,
 )
 
-__all__ = ["CHANGE_COLUMNS", "FEATURE_INFO", "TESTED_FEATURES", "changes", "feature_changes", "forecast",
-           "measure", "population_sums", "population_variability", "session_values", "trajectory",
-           "variability_of"]
+__all__ = [
+    "CHANGE_COLUMNS",
+    "FEATURE_INFO",
+    "TESTED_FEATURES",
+    "changes",
+    "feature_changes",
+    "forecast",
+    "measure",
+    "population_sums",
+    "population_variability",
+    "session_values",
+    "trajectory",
+    "variability_of",
+]
 
 #: features compared across sessions (per channel and for the mean spectrum)
-TESTED_FEATURES = ("iaf", "aperiodic_exponent", "aperiodic_offset", "band_power_rel", "spectral_edge",
-                   "theta_beta", "fc_mean")
+TESTED_FEATURES = (
+    "iaf",
+    "aperiodic_exponent",
+    "aperiodic_offset",
+    "band_power_rel",
+    "spectral_edge",
+    "theta_beta",
+    "fc_mean",
+)
 #: each tested feature's human name, unit and the range its value can take in an adult's resting EEG
 #: (a forecast outside it is flagged): the IAF within its search band (the iaf feature's default),
 #: an aperiodic exponent of 0-4 (Donoghue et al. 2020 report 0.5-2.5 for scalp EEG), ratios >= 0
@@ -85,10 +103,32 @@ FEATURE_INFO = {
     "fc_mean": ("mean connectivity", "1", (-1.0, 1.0)),
 }
 #: columns of :func:`changes`
-CHANGE_COLUMNS = ["session", "at", "kind", "name", "label", "unit", "location", "band", "baseline", "value",
-                  "difference",
-                  "se", "between_sd", "sd_source", "dof", "p_value", "family_q", "q_value", "threshold",
-                  "meaningful", "p_meaningful", "flagged", "n_tests", "n_families"]
+CHANGE_COLUMNS = [
+    "session",
+    "at",
+    "kind",
+    "name",
+    "label",
+    "unit",
+    "location",
+    "band",
+    "baseline",
+    "value",
+    "difference",
+    "se",
+    "between_sd",
+    "sd_source",
+    "dof",
+    "p_value",
+    "family_q",
+    "q_value",
+    "threshold",
+    "meaningful",
+    "p_meaningful",
+    "flagged",
+    "n_tests",
+    "n_families",
+]
 #: a session identifies a parameter when its own sd is below this share of the template prior's sd
 IDENTIFIED = 0.5
 #: degrees of freedom of a built-in default τ: it weighs like this many of the patient's session pairs
@@ -108,8 +148,16 @@ def session_values(features) -> list[list]:
     """
     t = features.table
     t = t[t["feature"].isin(TESTED_FEATURES) & (t["status"] == "ok")]
-    return [[str(r.feature), str(r.location), str(r.band), float(r.value),
-             float(r.se) if np.isfinite(r.se) else None] for r in t.itertuples()]
+    return [
+        [
+            str(r.feature),
+            str(r.location),
+            str(r.band),
+            float(r.value),
+            float(r.se) if np.isfinite(r.se) else None,
+        ]
+        for r in t.itertuples()
+    ]
 
 
 def _index(twin, name: str) -> int:
@@ -221,7 +269,7 @@ def variability_of(twin, before: int | None = None) -> Variability:
         tau_p, dof_p, src_p = pop.get(name)
         dof_p = DEFAULT_DOF if not np.isfinite(dof_p) else dof_p
         dof_o = own.dof[name]
-        out.sd[name] = float(np.sqrt((dof_p * tau_p ** 2 + dof_o * tau ** 2) / (dof_p + dof_o)))
+        out.sd[name] = float(np.sqrt((dof_p * tau_p**2 + dof_o * tau**2) / (dof_p + dof_o)))
         out.dof[name] = dof_p + dof_o
         out.source[name] = f"{own.source[name]} pooled with {src_p}"
     return out
@@ -252,8 +300,9 @@ def _satterthwaite(variances, dofs) -> float:
     return float(num / den) if den > 0 else np.inf
 
 
-def _feature_rows(base_feats: dict, feats: dict, var: Variability, k_blocks: float, session,
-                  at) -> list[dict]:
+def _feature_rows(
+    base_feats: dict, feats: dict, var: Variability, k_blocks: float, session, at
+) -> list[dict]:
     """The reliable-change tests of one session's feature values against the baseline's."""
     rows = []
     for key, (value, se) in feats.items():
@@ -263,20 +312,36 @@ def _feature_rows(base_feats: dict, feats: dict, var: Variability, k_blocks: flo
         if not (np.isfinite(se0) and np.isfinite(se)):
             continue  # a value whose precision was not measured is not tested
         tau, dof_tau, src = var.get(measure(key))
-        meas = se0 ** 2 + se ** 2
-        sd = np.sqrt(meas + 2 * tau ** 2)
+        meas = se0**2 + se**2
+        sd = np.sqrt(meas + 2 * tau**2)
         if not sd > 0:
             continue
-        dof = _satterthwaite([se0 ** 2, se ** 2, 2 * tau ** 2], [k_blocks, k_blocks, dof_tau])
+        dof = _satterthwaite([se0**2, se**2, 2 * tau**2], [k_blocks, k_blocks, dof_tau])
         diff = value - v0
         shown = (np.exp(v0), np.exp(value)) if key[0] in LOG_FEATURES else (v0, value)
         label, unit, _ = FEATURE_INFO.get(key[0], (key[0], "", None))
-        rows.append({"session": session, "at": at, "kind": "feature", "name": key[0], "label": label,
-                     "unit": unit, "location": key[1], "band": key[2], "baseline": shown[0],
-                     "value": shown[1],
-                     "difference": float(diff), "se": float(np.sqrt(meas)), "between_sd": tau,
-                     "sd_source": src, "dof": dof, "p_value": float(2 * student.sf(abs(diff) / sd, dof)),
-                     "meaningful": np.nan, "p_meaningful": np.nan})
+        rows.append(
+            {
+                "session": session,
+                "at": at,
+                "kind": "feature",
+                "name": key[0],
+                "label": label,
+                "unit": unit,
+                "location": key[1],
+                "band": key[2],
+                "baseline": shown[0],
+                "value": shown[1],
+                "difference": float(diff),
+                "se": float(np.sqrt(meas)),
+                "between_sd": tau,
+                "sd_source": src,
+                "dof": dof,
+                "p_value": float(2 * student.sf(abs(diff) / sd, dof)),
+                "meaningful": np.nan,
+                "p_meaningful": np.nan,
+            }
+        )
     return rows
 
 
@@ -310,8 +375,14 @@ def _corrected(rows: list[dict], fdr: float) -> list[dict]:
         inner = _bh(np.array([rows[j]["p_value"] for j in members]))
         for j, qi in zip(members, inner):
             q = min(1.0, qi * scale) if q_fam <= fdr else 1.0
-            rows[j].update(q_value=float(q), family_q=float(q_fam), threshold=fdr, flagged=bool(q <= fdr),
-                           n_tests=len(rows), n_families=len(keys))
+            rows[j].update(
+                q_value=float(q),
+                family_q=float(q_fam),
+                threshold=fdr,
+                flagged=bool(q <= fdr),
+                n_tests=len(rows),
+                n_families=len(keys),
+            )
     return rows
 
 
@@ -363,24 +434,40 @@ def changes(twin, *, fdr: float = 0.05) -> pd.DataFrame:
             m = now[0] - then[0]
             tau, dof_tau, src = var.get(name)
             meas = now[1] ** 2 + then[1] ** 2
-            sd = np.sqrt(meas + 2 * tau ** 2)
+            sd = np.sqrt(meas + 2 * tau**2)
             p_big = max(norm.cdf((-delta - m) / sd), norm.sf((delta - m) / sd))
-            dof = _satterthwaite([meas, 2 * tau ** 2], [np.inf, dof_tau])
+            dof = _satterthwaite([meas, 2 * tau**2], [np.inf, dof_tau])
             label, unit = base.posterior.label(name)
-            rows.append({"session": s.session, "at": s.at, "kind": "parameter", "name": name,
-                         "label": label, "unit": unit, "location": "", "band": "",
-                         "baseline": float(from_unconstrained(then[0], transforms[i])),
-                         "value": float(from_unconstrained(now[0], transforms[i])),
-                         "difference": float(m), "se": float(np.sqrt(meas)), "between_sd": tau,
-                         "sd_source": src, "dof": dof, "p_value": float(2 * student.sf(abs(m) / sd, dof)),
-                         "meaningful": delta, "p_meaningful": float(p_big)})
+            rows.append(
+                {
+                    "session": s.session,
+                    "at": s.at,
+                    "kind": "parameter",
+                    "name": name,
+                    "label": label,
+                    "unit": unit,
+                    "location": "",
+                    "band": "",
+                    "baseline": float(from_unconstrained(then[0], transforms[i])),
+                    "value": float(from_unconstrained(now[0], transforms[i])),
+                    "difference": float(m),
+                    "se": float(np.sqrt(meas)),
+                    "between_sd": tau,
+                    "sd_source": src,
+                    "dof": dof,
+                    "p_value": float(2 * student.sf(abs(m) / sd, dof)),
+                    "meaningful": delta,
+                    "p_meaningful": float(p_big),
+                }
+            )
         rows += _feature_rows(base_feats, _feature_values(s), var, k_blocks, s.session, s.at)
         out.extend(_corrected(rows, fdr))
     return pd.DataFrame(out, columns=CHANGE_COLUMNS)
 
 
-def feature_changes(featuresets, *, at=None, variability: dict | None = None,
-                    fdr: float = 0.05) -> pd.DataFrame:
+def feature_changes(
+    featuresets, *, at=None, variability: dict | None = None, fdr: float = 0.05
+) -> pd.DataFrame:
     """Change detection on features alone (no twin: e.g. a recording the twin cannot place on a head).
 
     Parameters
@@ -421,8 +508,9 @@ def feature_changes(featuresets, *, at=None, variability: dict | None = None,
     out = []
     for j in range(1, len(featuresets)):
         sessions = sorted(set(featuresets[j].table["session"])) or [""]
-        rows = _feature_rows(vals[0], vals[j], var, float(min(k[0], k[j]) - 1), sessions[0] or str(j),
-                             float(at[j]))
+        rows = _feature_rows(
+            vals[0], vals[j], var, float(min(k[0], k[j]) - 1), sessions[0] or str(j), float(at[j])
+        )
         out.extend(_corrected(rows, fdr))
     return pd.DataFrame(out, columns=CHANGE_COLUMNS)
 
@@ -437,8 +525,9 @@ def _series(thresholds, states, series: dict) -> dict:
     per = [_feature_values(s) for s in states]
     for key in per[0]:
         vals = [p.get(key, (np.nan, np.nan)) for p in per]
-        series.setdefault(measure(key), []).append((np.array([v[0] for v in vals]),
-                                                    np.array([v[1] for v in vals])))
+        series.setdefault(measure(key), []).append(
+            (np.array([v[0] for v in vals]), np.array([v[1] for v in vals]))
+        )
     return series
 
 
@@ -491,7 +580,7 @@ def _trend(times, means, variances):
     beta = cov @ (x.T @ (w * y))
     resid = y - x @ beta
     dof = max(len(t) - 2, 1)
-    scale = max(1.0, float(np.sum(w * resid ** 2) / dof))  # over-dispersion widens the trend
+    scale = max(1.0, float(np.sum(w * resid**2) / dof))  # over-dispersion widens the trend
     return beta, cov * scale
 
 
@@ -560,8 +649,11 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
     names = list(names) if names is not None else [n for n in post.names if "[" not in n] or post.names
     times = np.array([s.at for s in twin.states_])
     horizon = at - last.at
-    basis = (f"trend over {len(times)} sessions" if _has_trend(times) else
-             "current level (a trend needs 3 sessions on 2 or more days)")
+    basis = (
+        f"trend over {len(times)} sessions"
+        if _has_trend(times)
+        else "current level (a trend needs 3 sessions on 2 or more days)"
+    )
     rows = []
     for name in names:
         i = _index(twin, name)
@@ -570,7 +662,7 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         if _has_trend(times) and all(o is not None for o in own):
             # a trend through the sessions' own (independent) estimates
             means = np.array([o[0] for o in own])
-            variances = np.array([o[1] ** 2 + tau ** 2 for o in own])
+            variances = np.array([o[1] ** 2 + tau**2 for o in own])
             mean, level_var = _predict(times, means, variances, at)
         else:  # the current level: the last state's posterior, which holds every session so far
             mean, level_var = float(post.mean[i]), float(post.cov[i, i])
@@ -579,7 +671,7 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         last_own = own[-1][1] ** 2 if own[-1] is not None else float(post.cov[i, i])
         # a trend already allows for systematic change; without one, the drift does
         drift = 0.0 if _has_trend(times) else twin.process_noise * horizon
-        sd = np.sqrt(level_var + last_own + tau ** 2 + drift)
+        sd = np.sqrt(level_var + last_own + tau**2 + drift)
         tr = post.transforms[i]
         lo, hi = sorted(float(from_unconstrained(mean + k * z * sd, tr)) for k in (-1, 1))
         label, unit = post.label(name)
@@ -587,12 +679,24 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         note = ""
         now = float(post.mean[i])  # a level already outside is the state's own flag (TwinState.summary)
         if len(template) == 2 and abs(mean - template[1]) > 2.576 * template[0] >= abs(now - template[1]):
-            lo_ok, hi_ok = sorted(float(from_unconstrained(template[1] + k * 2.576 * template[0], tr))
-                                  for k in (-1, 1))
+            lo_ok, hi_ok = sorted(
+                float(from_unconstrained(template[1] + k * 2.576 * template[0], tr)) for k in (-1, 1)
+            )
             note = f"outside the plausible range (the template prior's 99 %: {lo_ok:.3g} to {hi_ok:.3g})"
-        rows.append({"kind": "parameter", "name": name, "label": label, "unit": unit, "at": at,
-                     "value": float(from_unconstrained(mean, tr)), "low": lo, "high": hi, "basis": basis,
-                     "note": note})
+        rows.append(
+            {
+                "kind": "parameter",
+                "name": name,
+                "label": label,
+                "unit": unit,
+                "at": at,
+                "value": float(from_unconstrained(mean, tr)),
+                "low": lo,
+                "high": hi,
+                "basis": basis,
+                "note": note,
+            }
+        )
     per = [_feature_values(s) for s in twin.states_]
     for feat in TESTED_FEATURES:
         key = (feat, "global", "")
@@ -601,7 +705,7 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
             continue
         t, y, se = (np.array(v) for v in zip(*vals))
         tau = var.get(measure(key))[0]
-        v = np.where(np.isfinite(se), se ** 2, 0.0) + tau ** 2
+        v = np.where(np.isfinite(se), se**2, 0.0) + tau**2
         v = np.where(v > 0, v, 1e-12)
         mid, level_var = _predict(t, y, v, at)
         sd = np.sqrt(level_var + v[-1])
@@ -612,12 +716,30 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         last_value = np.exp(y[-1]) if feat in LOG_FEATURES else y[-1]
         leaves = not low_ok <= mid <= high_ok and low_ok <= last_value <= high_ok
         note = f"outside the plausible range ({low_ok:g} to {high_ok:g})" if leaves else ""
-        rows.append({"kind": "feature", "name": feat, "label": label, "unit": unit, "at": at,
-                     "value": float(mid), "low": float(lo), "high": float(hi),
-                     "basis": f"trend over {len(t)} sessions" if _has_trend(t) else basis, "note": note})
+        rows.append(
+            {
+                "kind": "feature",
+                "name": feat,
+                "label": label,
+                "unit": unit,
+                "at": at,
+                "value": float(mid),
+                "low": float(lo),
+                "high": float(hi),
+                "basis": f"trend over {len(t)} sessions" if _has_trend(t) else basis,
+                "note": note,
+            }
+        )
     for r in rows:
         if r["note"]:
-            logger.warning("twin %s: the forecast of %s at day %g (%.3g) is %s; do not act on it",
-                           twin.subject, r["label"], at, r["value"], r["note"])
-    return pd.DataFrame(rows, columns=["kind", "name", "label", "unit", "at", "value", "low", "high", "basis",
-                                       "note"])
+            logger.warning(
+                "twin %s: the forecast of %s at day %g (%.3g) is %s; do not act on it",
+                twin.subject,
+                r["label"],
+                at,
+                r["value"],
+                r["note"],
+            )
+    return pd.DataFrame(
+        rows, columns=["kind", "name", "label", "unit", "at", "value", "low", "high", "basis", "note"]
+    )

@@ -64,8 +64,14 @@ class TwinState:
     def __post_init__(self):
         post = self.posterior
         extra = {k: _frozen(v) for k, v in post.extra.items()}
-        frozen = replace(post, names=list(post.names), transforms=list(post.transforms),
-                         mean=_frozen(post.mean), cov=_frozen(post.cov), extra=extra)
+        frozen = replace(
+            post,
+            names=list(post.names),
+            transforms=list(post.transforms),
+            mean=_frozen(post.mean),
+            cov=_frozen(post.cov),
+            extra=extra,
+        )
         object.__setattr__(self, "posterior", frozen)
 
     def params(self) -> dict[str, float]:
@@ -103,24 +109,37 @@ class TwinState:
         d = self.diagnostics
         quality = next((f", {k} {d[k]:.3f}" for k in ("r_log_psd", "fc_r") if k in d), "")
         flags = len(d.get("implausible", {})) + len(d.get("at_bound", []))
-        return (f"<TwinState {self.index} | session {self.session}, day {self.at:g}, "
-                f"{len(self.posterior.names)} parameters{quality}"
-                f"{f', {flags} implausible' if flags else ''}>")
+        return (
+            f"<TwinState {self.index} | session {self.session}, day {self.at:g}, "
+            f"{len(self.posterior.names)} parameters{quality}"
+            f"{f', {flags} implausible' if flags else ''}>"
+        )
 
     def to_record(self) -> tuple[dict, dict[str, np.ndarray]]:
         """JSON-able fields and the arrays, for the store."""
-        meta = {"index": self.index, "session": self.session, "at": self.at, "names": self.posterior.names,
-                "transforms": self.posterior.transforms, "labels": self.posterior.labels,
-                "units": self.posterior.units, "features": self.features,
-                "diagnostics": self.diagnostics, "provenance": self.provenance}
-        arrays = {"mean": np.asarray(self.posterior.mean), "cov": np.asarray(self.posterior.cov),
-                  **{f"extra_{k}": np.asarray(v) for k, v in self.posterior.extra.items()}}
+        meta = {
+            "index": self.index,
+            "session": self.session,
+            "at": self.at,
+            "names": self.posterior.names,
+            "transforms": self.posterior.transforms,
+            "labels": self.posterior.labels,
+            "units": self.posterior.units,
+            "features": self.features,
+            "diagnostics": self.diagnostics,
+            "provenance": self.provenance,
+        }
+        arrays = {
+            "mean": np.asarray(self.posterior.mean),
+            "cov": np.asarray(self.posterior.cov),
+            **{f"extra_{k}": np.asarray(v) for k, v in self.posterior.extra.items()},
+        }
         return meta, arrays
 
     @classmethod
     def from_record(cls, meta: dict, arrays: dict[str, np.ndarray]) -> TwinState:
         """Inverse of :meth:`to_record`."""
-        extra = {k[len("extra_"):]: v for k, v in arrays.items() if k.startswith("extra_")}
+        extra = {k[len("extra_") :]: v for k, v in arrays.items() if k.startswith("extra_")}
         labels, units = meta.get("labels"), meta.get("units")
         modality = (meta.get("provenance") or {}).get("modality")
         if labels is None and modality in OBJECTIVES:  # a state stored before parameters had names
@@ -128,7 +147,15 @@ class TwinState:
                 labels, units = describe(meta["names"], OBJECTIVES[modality].parameters)
             except ConfigError:  # names of an older objective: shown by their code names
                 labels, units = None, None
-        post = Posterior(meta["names"], meta["transforms"], arrays["mean"], arrays["cov"], extra, labels,
-                         units)
-        return cls(int(meta["index"]), meta["session"], float(meta["at"]), post, meta.get("features", {}),
-                   meta.get("diagnostics", {}), meta.get("provenance", {}))
+        post = Posterior(
+            meta["names"], meta["transforms"], arrays["mean"], arrays["cov"], extra, labels, units
+        )
+        return cls(
+            int(meta["index"]),
+            meta["session"],
+            float(meta["at"]),
+            post,
+            meta.get("features", {}),
+            meta.get("diagnostics", {}),
+            meta.get("provenance", {}),
+        )

@@ -119,14 +119,17 @@ class ConcurrentUpdate(StoreError):
     """Another process added a state to this twin since it was loaded."""
 
 
-_DAMAGED = ("the store file is damaged: restore it from a backup, or move it away and run the participant "
-            "level again to refit every twin (the derivatives are kept)")
+_DAMAGED = (
+    "the store file is damaged: restore it from a backup, or move it away and run the participant "
+    "level again to refit every twin (the derivatives are kept)"
+)
 _ADVICE = (
     ("full", "the disk is full: free space and run again (the store keeps its last complete save)"),
     ("malformed", _DAMAGED),
     ("not a database", "it is not a neurotwin store, or is damaged: pass another path, or restore a backup"),
     ("no such table", _DAMAGED),
-    ("no such column", _DAMAGED), ("readonly", "the store cannot be written: check the folder's permissions"),
+    ("no such column", _DAMAGED),
+    ("readonly", "the store cannot be written: check the folder's permissions"),
     ("locked", "another process holds the store: let it finish and run again"),
     ("busy", "another process holds the store: let it finish and run again"),
     ("unable to open", "the store's folder is missing or cannot be written: check the path and permissions"),
@@ -157,8 +160,10 @@ def _pack(arrays: dict[str, np.ndarray]) -> tuple[bytes, str]:
 
 def _unpack(blob: bytes, sha: str, what: str, path: Path) -> dict[str, np.ndarray]:
     if not isinstance(blob, bytes) or not isinstance(sha, str) or hashlib.sha256(blob).hexdigest() != sha:
-        raise StoreError(f"{path}: the arrays of {what} fail their checksum (the store is damaged); "
-                         f"restore it from a backup or refit this twin.")
+        raise StoreError(
+            f"{path}: the arrays of {what} fail their checksum (the store is damaged); "
+            f"restore it from a backup or refit this twin."
+        )
     with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
         return {k: npz[k] for k in npz.files}
 
@@ -202,8 +207,9 @@ class TwinStore:
             raise StoreError(f"{self.path}: is a folder, not a twin store; pass the store file's path.")
         if not self.path.exists():
             if not create:
-                raise StoreError(f"{self.path}: no twin store here; run 'neurotwin run BIDS OUT participant' "
-                                 f"first.")
+                raise StoreError(
+                    f"{self.path}: no twin store here; run 'neurotwin run BIDS OUT participant' first."
+                )
             self._create()
         elif self.path.stat().st_size == 0:
             raise StoreError(
@@ -271,8 +277,10 @@ class TwinStore:
             except FileExistsError:
                 pass
             except OSError as err:
-                raise StoreError(f"{self.path}: the new store cannot be put in place ({err}); check "
-                                 f"the disk and the folder's permissions.") from err
+                raise StoreError(
+                    f"{self.path}: the new store cannot be put in place ({err}); check "
+                    f"the disk and the folder's permissions."
+                ) from err
             with contextlib.suppress(OSError):
                 fd = os.open(self.path.parent, os.O_RDONLY)
                 try:
@@ -288,8 +296,10 @@ class TwinStore:
         """Bring the schema to :data:`SCHEMA_VERSION`; the version is read under the write lock."""
         version = con.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: schema version {version} is newer than this neurotwin's "
-                             f"({SCHEMA_VERSION}); upgrade neurotwin.")
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this neurotwin's "
+                f"({SCHEMA_VERSION}); upgrade neurotwin."
+            )
         if version == SCHEMA_VERSION:
             return
         con.execute("BEGIN IMMEDIATE")
@@ -317,13 +327,15 @@ class TwinStore:
         tid = self.twin_id(subject)
         h = hashlib.sha256()
         with self._db() as con:
-            twin = con.execute("SELECT modality, config, connectome_sha256 FROM twins WHERE id = ?",
-                               (tid,)).fetchone()
+            twin = con.execute(
+                "SELECT modality, config, connectome_sha256 FROM twins WHERE id = ?", (tid,)
+            ).fetchone()
             if twin is None:
                 return ""
             h.update(json.dumps(list(twin)).encode())
-            for row in con.execute("SELECT idx, session, at, meta, sha256 FROM states WHERE twin_id = ? "
-                                   "ORDER BY idx", (tid,)):
+            for row in con.execute(
+                "SELECT idx, session, at, meta, sha256 FROM states WHERE twin_id = ? ORDER BY idx", (tid,)
+            ):
                 h.update(json.dumps(list(row)).encode())
             for row in con.execute("SELECT key, value FROM study ORDER BY key"):
                 h.update(json.dumps(list(row)).encode())
@@ -350,8 +362,9 @@ class TwinStore:
     def n_states(self, subject: str) -> int:
         """How many states the subject's twin has."""
         with self._db() as con:
-            return con.execute("SELECT COUNT(*) FROM states WHERE twin_id = ?",
-                               (self.twin_id(subject),)).fetchone()[0]
+            return con.execute(
+                "SELECT COUNT(*) FROM states WHERE twin_id = ?", (self.twin_id(subject),)
+            ).fetchone()[0]
 
     def save(self, twin, *, known: int | None = None, replace_from: int | None = None) -> int:
         """Add the twin's states the store does not have yet; returns how many were written.
@@ -370,14 +383,23 @@ class TwinStore:
         if replace_from is not None and known is None:
             raise StoreError("save(replace_from=...) needs known= (the states the twin was loaded with).")
         tid = self.twin_id(twin.subject)
-        config = {"modality": twin.modality, "effective_connectivity": twin.effective_connectivity,
-                  "process_noise": twin.process_noise, "restarts": twin.restarts,
-                  "change_thresholds": twin.change_thresholds, "random_state": twin.random_state,
-                  "head": twin.head, "variability": twin.variability}
+        config = {
+            "modality": twin.modality,
+            "effective_connectivity": twin.effective_connectivity,
+            "process_noise": twin.process_noise,
+            "restarts": twin.restarts,
+            "change_thresholds": twin.change_thresholds,
+            "random_state": twin.random_state,
+            "head": twin.head,
+            "variability": twin.variability,
+        }
         if twin.connectome is not None:
             # what the head model is found from (a template's name and folder), never patient data
-            config["connectome_provenance"] = {k: v for k, v in (twin.connectome.provenance or {}).items()
-                                               if k in ("template", "source", "file", "frame")}
+            config["connectome_provenance"] = {
+                k: v
+                for k, v in (twin.connectome.provenance or {}).items()
+                if k in ("template", "source", "file", "frame")
+            }
         con_blob = con_sha = None
         if twin.connectome is not None:
             c = twin.connectome
@@ -390,6 +412,7 @@ class TwinStore:
             con_blob, con_sha = _pack(arrays)
             config["connectome_name"] = c.name
             config["connectome_directed"] = bool(c.directed)
+
         def record(state):
             meta, arrays = state.to_record()
             blob, sha = _pack(arrays)
@@ -400,14 +423,18 @@ class TwinStore:
             try:
                 row = con.execute("SELECT modality FROM twins WHERE id = ?", (tid,)).fetchone()
                 if row is None:
-                    con.execute("INSERT INTO twins VALUES (?, ?, ?, ?, ?)",
-                                (tid, twin.modality, json.dumps(config, sort_keys=True), con_blob, con_sha))
+                    con.execute(
+                        "INSERT INTO twins VALUES (?, ?, ?, ?, ?)",
+                        (tid, twin.modality, json.dumps(config, sort_keys=True), con_blob, con_sha),
+                    )
                 elif row[0] != twin.modality:
                     raise StoreError(f"{self.path}: this subject's twin is {row[0]}, not {twin.modality}.")
                 have = con.execute("SELECT COUNT(*) FROM states WHERE twin_id = ?", (tid,)).fetchone()[0]
                 if known is not None and have != known:
-                    raise ConcurrentUpdate(f"{self.path}: the twin gained {have - known} state(s) from "
-                                           f"another process since it was loaded; reload and update again.")
+                    raise ConcurrentUpdate(
+                        f"{self.path}: the twin gained {have - known} state(s) from "
+                        f"another process since it was loaded; reload and update again."
+                    )
                 if replace_from is not None:
                     con.execute("DELETE FROM states WHERE twin_id = ? AND idx >= ?", (tid, replace_from))
                     have = replace_from
@@ -434,8 +461,10 @@ class TwinStore:
         with self._db() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                con.execute("INSERT OR REPLACE INTO study VALUES (?, ?)",
-                            (f"variability:{modality}", json.dumps(sums, sort_keys=True)))
+                con.execute(
+                    "INSERT OR REPLACE INTO study VALUES (?, ?)",
+                    (f"variability:{modality}", json.dumps(sums, sort_keys=True)),
+                )
                 con.execute("COMMIT")
             except BaseException:
                 _rollback(con)
@@ -449,8 +478,9 @@ class TwinStore:
         from .variability import add_sums, from_sums
 
         with self._db() as con:
-            row = con.execute("SELECT value FROM study WHERE key = ?",
-                              (f"variability:{modality}",)).fetchone()
+            row = con.execute(
+                "SELECT value FROM study WHERE key = ?", (f"variability:{modality}",)
+            ).fetchone()
         if not row:
             return None
         sums = {k: v for k, v in json.loads(row[0]).items() if k != exclude}
@@ -493,34 +523,50 @@ class TwinStore:
         from .twin import Twin
 
         with self._db() as con:
-            row = con.execute("SELECT modality, config, connectome, connectome_sha256 FROM twins "
-                              "WHERE id = ?", (tid,)).fetchone()
+            row = con.execute(
+                "SELECT modality, config, connectome, connectome_sha256 FROM twins WHERE id = ?", (tid,)
+            ).fetchone()
             if row is None:
-                raise DataError(f"{self.path}: no twin for subject {subject!r}; fit one first "
-                                f"(neurotwin run ... participant, or Twin(...).fit).")
-            states = con.execute("SELECT idx, session, meta, arrays, sha256 FROM states WHERE twin_id = ? "
-                                 "ORDER BY idx", (tid,)).fetchall()
+                raise DataError(
+                    f"{self.path}: no twin for subject {subject!r}; fit one first "
+                    f"(neurotwin run ... participant, or Twin(...).fit)."
+                )
+            states = con.execute(
+                "SELECT idx, session, meta, arrays, sha256 FROM states WHERE twin_id = ? ORDER BY idx", (tid,)
+            ).fetchall()
         try:
             modality, config, con_blob, con_sha = row
             config = json.loads(config)
             connectome = None
             if con_blob is not None:
                 arr = _unpack(con_blob, con_sha, f"subject {subject!r}'s connectome", self.path)
-                connectome = Connectome(arr["weights"], tract_lengths=arr.get("tract_lengths"),
-                                        labels=[str(x) for x in arr["labels"]] if "labels" in arr else None,
-                                        centres=arr.get("centres"),
-                                        directed=config.get("connectome_directed", False),
-                                        name=config.get("connectome_name", ""),
-                                        provenance=config.get("connectome_provenance", {}))
+                connectome = Connectome(
+                    arr["weights"],
+                    tract_lengths=arr.get("tract_lengths"),
+                    labels=[str(x) for x in arr["labels"]] if "labels" in arr else None,
+                    centres=arr.get("centres"),
+                    directed=config.get("connectome_directed", False),
+                    name=config.get("connectome_name", ""),
+                    provenance=config.get("connectome_provenance", {}),
+                )
             variability = config.get("variability") or self.study_variability(modality, exclude=tid)
-            twin = Twin(subject, modality=modality, connectome=connectome,
-                        effective_connectivity=config["effective_connectivity"],
-                        process_noise=config["process_noise"], restarts=config["restarts"],
-                        change_thresholds=config["change_thresholds"], head=config.get("head", "auto"),
-                        variability=variability, random_state=config["random_state"])
+            twin = Twin(
+                subject,
+                modality=modality,
+                connectome=connectome,
+                effective_connectivity=config["effective_connectivity"],
+                process_noise=config["process_noise"],
+                restarts=config["restarts"],
+                change_thresholds=config["change_thresholds"],
+                head=config.get("head", "auto"),
+                variability=variability,
+                random_state=config["random_state"],
+            )
         except (ValueError, KeyError, TypeError) as err:  # DataError (a bad connectome) is a ValueError
-            raise StoreError(f"{self.path}: the record of subject {subject!r}'s twin cannot be read "
-                             f"({type(err).__name__}: {err}); {_DAMAGED}.") from err
+            raise StoreError(
+                f"{self.path}: the record of subject {subject!r}'s twin cannot be read "
+                f"({type(err).__name__}: {err}); {_DAMAGED}."
+            ) from err
         twin.damaged_ = []
         for idx, session, meta, blob, sha in states:
             try:
@@ -529,8 +575,10 @@ class TwinStore:
                 try:
                     state = TwinState.from_record(json.loads(meta), arrays)
                 except (ValueError, KeyError, TypeError) as err:
-                    raise StoreError(f"{self.path}: the record of state {idx} (session {session}) of subject "
-                                     f"{subject!r} cannot be read ({err}); {_DAMAGED}.") from err
+                    raise StoreError(
+                        f"{self.path}: the record of state {idx} (session {session}) of subject "
+                        f"{subject!r} cannot be read ({err}); {_DAMAGED}."
+                    ) from err
             except StoreError as err:
                 if damaged == "raise":
                     raise
@@ -540,8 +588,17 @@ class TwinStore:
         return twin
 
 
-def update_twin(store: TwinStore, subject: str, features, *, at: float, session: str | None = None,
-                retries: int = 3, twin_factory=None, features_of=None):
+def update_twin(
+    store: TwinStore,
+    subject: str,
+    features,
+    *,
+    at: float,
+    session: str | None = None,
+    retries: int = 3,
+    twin_factory=None,
+    features_of=None,
+):
     """Load (or create), update and save a subject's twin, safely against other processes.
 
     When another process adds a state in between, the update is redone on
@@ -581,18 +638,23 @@ def update_twin(store: TwinStore, subject: str, features, *, at: float, session:
             else:
                 later = twin.states_[start:]
                 if features_of is None:
-                    raise DataError(f"session {session!r} at day {at} comes before the twin's state "
-                                    f"{later[0].session!r} (day {later[0].at}) in time order; pass "
-                                    f"features_of= (session -> FeatureSet) to insert it and refit the later "
-                                    f"sessions.")
+                    raise DataError(
+                        f"session {session!r} at day {at} comes before the twin's state "
+                        f"{later[0].session!r} (day {later[0].at}) in time order; pass "
+                        f"features_of= (session -> FeatureSet) to insert it and refit the later "
+                        f"sessions."
+                    )
                 label = session or twin._session_of(features)
-                twin.refit_from(start, [(features, label, at),
-                                        *((features_of(s.session), s.session, s.at) for s in later)])
+                twin.refit_from(
+                    start,
+                    [(features, label, at), *((features_of(s.session), s.session, s.at) for s in later)],
+                )
                 replace_from = start
         else:
             if twin_factory is None:
-                raise DataError(f"{store.path}: no twin for subject {subject!r} and no twin_factory to "
-                                f"make one.")
+                raise DataError(
+                    f"{store.path}: no twin for subject {subject!r} and no twin_factory to make one."
+                )
             twin = twin_factory(subject)
             known = 0
             twin.fit(features, session=session, at=at)

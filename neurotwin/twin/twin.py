@@ -72,10 +72,20 @@ class Twin:
     []
     """
 
-    def __init__(self, subject: str, *, modality: str = "eeg", connectome: Connectome | None = None,
-                 effective_connectivity: bool = True, process_noise: float = 2.5e-4, restarts: int = 0,
-                 change_thresholds: dict | None = None, head: str = "auto", variability: dict | None = None,
-                 random_state: int | None = 0):
+    def __init__(
+        self,
+        subject: str,
+        *,
+        modality: str = "eeg",
+        connectome: Connectome | None = None,
+        effective_connectivity: bool = True,
+        process_noise: float = 2.5e-4,
+        restarts: int = 0,
+        change_thresholds: dict | None = None,
+        head: str = "auto",
+        variability: dict | None = None,
+        random_state: int | None = 0,
+    ):
         get_objective(modality)  # a known modality (the error names them)
         if not np.isfinite(process_noise) or process_noise < 0:
             raise ConfigError(f"process_noise must be >= 0, got {process_noise!r}.")
@@ -100,8 +110,10 @@ class Twin:
         if self.connectome is None:
             template = get_objective(self.modality).template
             if template is None:
-                raise ConfigError(f"a {self.modality} twin needs the patient's connectome (connectome=...): "
-                                  f"its regions must be the features'.")
+                raise ConfigError(
+                    f"a {self.modality} twin needs the patient's connectome (connectome=...): "
+                    f"its regions must be the features'."
+                )
             self.connectome = template_connectome(template)
         return normalize_weights(self.connectome, "max")
 
@@ -144,8 +156,9 @@ class Twin:
         self.states_ = []
         self._fitted = {}
         self.states_.append(self._fit_state(features, session, at, None, None, self.restarts))
-        logger.info("twin %s fitted to session %s (%s)", self.subject, session,
-                    self._quality(self.states_[-1]))
+        logger.info(
+            "twin %s fitted to session %s (%s)", self.subject, session, self._quality(self.states_[-1])
+        )
         return self
 
     @verbose
@@ -179,20 +192,32 @@ class Twin:
         session = session or self._session_of(features)
         last = self.states_[-1]
         if not np.isfinite(at) or at < last.at:
-            raise DataError(f"session {session!r} at day {at} is before the last state ({last.session!r}, "
-                            f"day {last.at}); add sessions in time order.")
+            raise DataError(
+                f"session {session!r} at day {at} is before the last state ({last.session!r}, "
+                f"day {last.at}); add sessions in time order."
+            )
         if session in {s.session for s in self.states_}:
             raise DataError(f"session {session!r} is already in this twin.")
         post = last.posterior
         drift = self.process_noise * (at - last.at)
-        prior = Prior(post.names, post.transforms, np.array(post.mean), np.sqrt(np.diag(post.cov) + drift),
-                      cov=np.array(post.cov) + drift * np.eye(len(post.names)), labels=post.labels,
-                      units=post.units)
+        prior = Prior(
+            post.names,
+            post.transforms,
+            np.array(post.mean),
+            np.sqrt(np.diag(post.cov) + drift),
+            cov=np.array(post.cov) + drift * np.eye(len(post.names)),
+            labels=post.labels,
+            units=post.units,
+        )
         state = self._fit_state(features, session, at, prior, post.extra.get("theta_extra"), 0)
         state.diagnostics["gap_days"] = float(at - last.at)
         if at == last.at:
-            logger.info("twin %s: session %s has a 0-day gap after %s (same day or unknown time)",
-                        self.subject, session, last.session)
+            logger.info(
+                "twin %s: session %s has a 0-day gap after %s (same day or unknown time)",
+                self.subject,
+                session,
+                last.session,
+            )
         self.states_.append(state)
         logger.info("twin %s updated with session %s (%s)", self.subject, session, self._quality(state))
         return self
@@ -280,12 +305,21 @@ class Twin:
         elif st.index in self._fitted:
             obj = self._fitted[st.index]
         else:
-            raise ConfigError("pass the session's features (predict(features)): the twin keeps its "
-                              "parameters, not the recording's channels and their positions.")
+            raise ConfigError(
+                "pass the session's features (predict(features)): the twin keeps its "
+                "parameters, not the recording's channels and their positions."
+            )
         return obj.predict(self.theta(state))
 
-    def simulate(self, duration: float = 60.0, *, features: FeatureSet | None = None, sfreq: float = 250.0,
-                 state: int = -1, random_state=None):
+    def simulate(
+        self,
+        duration: float = 60.0,
+        *,
+        features: FeatureSet | None = None,
+        sfreq: float = 250.0,
+        state: int = -1,
+        random_state=None,
+    ):
         """A recording of the patient as the twin models it: sensor EEG on the patient's channels.
 
         The draw is a Gaussian process with the model's sensor cross-spectrum
@@ -331,11 +365,15 @@ class Twin:
             raise ConfigError(f"duration and sfreq must be > 0, got {duration!r} and {sfreq!r}.")
         obj = self._objective(features)[0] if features is not None else self._fitted.get(st.index)
         if obj is None:
-            raise ConfigError("pass the session's features (simulate(features=...)): the twin keeps its "
-                              "parameters, not the recording's channels and their positions.")
+            raise ConfigError(
+                "pass the session's features (simulate(features=...)): the twin keeps its "
+                "parameters, not the recording's channels and their positions."
+            )
         if not hasattr(obj, "sensor_csd"):
-            raise ConfigError(f"a {self.modality} twin models no sensors to simulate; use what_if() or "
-                              f"neurotwin.model.simulate for its network.")
+            raise ConfigError(
+                f"a {self.modality} twin models no sensors to simulate; use what_if() or "
+                f"neurotwin.model.simulate for its network."
+            )
         grid = np.linspace(0.0, sfreq / 2, int(np.ceil(sfreq / 2 / 0.25)) + 1)  # 0.25 Hz, interpolated
         csd = obj.sensor_csd(self.theta(state), grid[1:])  # (the mean, at 0 Hz, is not drawn)
         csd = np.concatenate([csd[:1], csd])

@@ -52,14 +52,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DEFAULT_SD", "MIN_OWN", "Variability", "add_sums", "estimate_variability", "from_sums",
-           "variability_sums"]
+__all__ = [
+    "DEFAULT_SD",
+    "MIN_OWN",
+    "Variability",
+    "add_sums",
+    "estimate_variability",
+    "from_sums",
+    "variability_sums",
+]
 
 #: built-in between-session SD of each measure (feature name or twin parameter; the twin's
 #: unconstrained scale: Hz for ``f``, log for ``a`` and ``G``)
-DEFAULT_SD = {"iaf": 0.3, "aperiodic_exponent": 0.1, "aperiodic_offset": 0.1, "band_power_rel": 0.03,
-              "spectral_edge": 1.0, "theta_beta": 0.2, "fc_mean": 0.03, "f": 0.3,
-              "a": 0.15, "G": 0.3}
+DEFAULT_SD = {
+    "iaf": 0.3,
+    "aperiodic_exponent": 0.1,
+    "aperiodic_offset": 0.1,
+    "band_power_rel": 0.03,
+    "spectral_edge": 1.0,
+    "theta_beta": 0.2,
+    "fc_mean": 0.03,
+    "f": 0.3,
+    "a": 0.15,
+    "G": 0.3,
+}
 #: measures compared on the log scale (ratios)
 LOG_FEATURES = ("theta_beta",)
 #: sessions of a twin's own history from which its own variability is used
@@ -93,8 +109,9 @@ class Variability:
     @classmethod
     def default(cls) -> Variability:
         """The built-in :data:`DEFAULT_SD`."""
-        return cls(dict(DEFAULT_SD), {k: np.inf for k in DEFAULT_SD},
-                   {k: "default (literature)" for k in DEFAULT_SD})
+        return cls(
+            dict(DEFAULT_SD), {k: np.inf for k in DEFAULT_SD}, {k: "default (literature)" for k in DEFAULT_SD}
+        )
 
     def get(self, name: str) -> tuple[float, float, str]:
         """``(τ, dof, source)`` of a measure (its default if not estimated; ``(0, inf, 'none')`` if none)."""
@@ -107,17 +124,22 @@ class Variability:
 
     def to_dict(self) -> dict:
         """JSON-able form (the store keeps a study's estimate)."""
-        return {"sd": {k: float(v) for k, v in self.sd.items()},
-                "dof": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.dof.items()},
-                "source": dict(self.source)}
+        return {
+            "sd": {k: float(v) for k, v in self.sd.items()},
+            "dof": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.dof.items()},
+            "source": dict(self.source),
+        }
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Variability:
         """Inverse of :meth:`to_dict` (``None``: the defaults)."""
         if not d:
             return cls.default()
-        return cls(dict(d.get("sd", {})), {k: (np.inf if v is None else float(v)) for k, v in
-                                           d.get("dof", {}).items()}, dict(d.get("source", {})))
+        return cls(
+            dict(d.get("sd", {})),
+            {k: (np.inf if v is None else float(v)) for k, v in d.get("dof", {}).items()},
+            dict(d.get("source", {})),
+        )
 
 
 def _successive(values: np.ndarray, ses: np.ndarray) -> tuple[float, float, int]:

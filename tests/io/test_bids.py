@@ -27,9 +27,9 @@ def test_malformed_names_reported_not_crashed(sample_root, tmp_path):
     shutil.copytree(sample_root, root)
     eeg = root / "sub-01/ses-01/eeg"
     src = eeg / "sub-01_ses-01_task-rest_eeg.edf"
-    shutil.copy(src, eeg / "sub-01_ses-01_tsk-rest_eeg.edf")      # unknown entity
-    shutil.copy(src, eeg / "sub-02_ses-01_task-rest_eeg.edf")      # wrong subject folder
-    shutil.copy(src, eeg / "sub-01_ses-01_task-re+st_eeg.edf")     # bad label
+    shutil.copy(src, eeg / "sub-01_ses-01_tsk-rest_eeg.edf")  # unknown entity
+    shutil.copy(src, eeg / "sub-02_ses-01_task-rest_eeg.edf")  # wrong subject folder
+    shutil.copy(src, eeg / "sub-01_ses-01_task-re+st_eeg.edf")  # bad label
     (root / "sub-01/ses-01/weird").mkdir()
     shutil.copy(src, root / "sub-01/ses-01/weird/sub-01_ses-01_task-rest_eeg.edf")  # not a datatype
     study = discover_study(root)
@@ -66,8 +66,9 @@ def test_a_plain_folder_fif_is_typed_by_its_channels(shared_data, tmp_path):
 
 
 def test_plain_folder_pattern(shared_data):
-    study = discover_study(shared_data / "physionet-eegmat",
-                           pattern=r"(?P<subject>Subject\d+)_(?P<session>\d)\.edf")
+    study = discover_study(
+        shared_data / "physionet-eegmat", pattern=r"(?P<subject>Subject\d+)_(?P<session>\d)\.edf"
+    )
     people = sorted({p.name.split("_")[0] for p in (shared_data / "physionet-eegmat").glob("Subject*_1.edf")})
     assert len(people) >= 4 and study.subjects == people
     assert study.sessions("Subject02") == ["1", "2"]

@@ -281,12 +281,39 @@ def garbage_mat(tmp):
 
 
 CASES = [
-    truncated_edf, short_header_edf, flipped_version_edf, flipped_nsignals_edf, crlf_edf,
-    zero_sfreq_edf, negative_sfreq_edf, flat_edf, extra_bytes_edf, truncated_bdf, empty_edf,
-    text_as_edf, edf_named_vhdr, unknown_extension, directory_as_file, missing_file, all_nan_fif,
-    truncated_fif, empty_cnt, garbage_cnt, truncated_nifti, bad_header_nifti, zero_nifti,
-    truncated_mgz, truncated_niigz, bold_without_tr, nonsquare_csv, negative_weights_npy,
-    nan_weights_csv, asymmetric_csv, tvb_zip_without_weights, corrupt_zip, mat_without_weights,
+    truncated_edf,
+    short_header_edf,
+    flipped_version_edf,
+    flipped_nsignals_edf,
+    crlf_edf,
+    zero_sfreq_edf,
+    negative_sfreq_edf,
+    flat_edf,
+    extra_bytes_edf,
+    truncated_bdf,
+    empty_edf,
+    text_as_edf,
+    edf_named_vhdr,
+    unknown_extension,
+    directory_as_file,
+    missing_file,
+    all_nan_fif,
+    truncated_fif,
+    empty_cnt,
+    garbage_cnt,
+    truncated_nifti,
+    bad_header_nifti,
+    zero_nifti,
+    truncated_mgz,
+    truncated_niigz,
+    bold_without_tr,
+    nonsquare_csv,
+    negative_weights_npy,
+    nan_weights_csv,
+    asymmetric_csv,
+    tvb_zip_without_weights,
+    corrupt_zip,
+    mat_without_weights,
     garbage_mat,
 ]
 SHARED_CASES = [vhdr_missing_data, vhdr_truncated_data, eeglab_truncated_fdt]
@@ -333,8 +360,9 @@ def test_corpus_is_large_enough():
 
 
 def test_brainvision_base_name_placeholder_explained(tmp_path, shared_data):
-    vhdr = _copy_brainvision(shared_data, tmp_path,
-                             lambda b: b.replace(b"DataFile=test.eeg", b"DataFile=$b.eeg"))
+    vhdr = _copy_brainvision(
+        shared_data, tmp_path, lambda b: b.replace(b"DataFile=test.eeg", b"DataFile=$b.eeg")
+    )
     with pytest.raises(DataError, match=r"test.vhdr.*'\$b'.*DataFile=test.eeg"):
         read_raw(vhdr)
 

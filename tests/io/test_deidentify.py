@@ -15,22 +15,28 @@ from neurotwin.cli import main
 from neurotwin.io import deidentify_raw, read_raw, scrub_participants
 from tests.conftest import write_edf
 
-PLANTED = [b"Jane", b"Marie", b"Doe", b"MRN0012345", b"1961", b"12-APR", b"HOSP777", b"Smith",
-           b"SN998"]
+PLANTED = [b"Jane", b"Marie", b"Doe", b"MRN0012345", b"1961", b"12-APR", b"HOSP777", b"Smith", b"SN998"]
 
 
 @pytest.fixture
 def planted_edf(tmp_path):
     fname = tmp_path / "recording.edf"
     write_edf(
-        fname, n_channels=4, seconds=10,
-        patient=edfio.Patient(code="MRN0012345", sex="F", birthdate=dt.date(1961, 4, 12),
-                              name="Jane_Marie_Doe"),
+        fname,
+        n_channels=4,
+        seconds=10,
+        patient=edfio.Patient(
+            code="MRN0012345", sex="F", birthdate=dt.date(1961, 4, 12), name="Jane_Marie_Doe"
+        ),
         annotations=[(1.0, "Jane Doe eyes closed"), (2.0, "MRN0012345 ok"), (3.0, "eyes open")],
     )
     edf = edfio.read_edf(fname)
-    edf.recording = edfio.Recording(startdate=dt.date(2024, 3, 5), hospital_administration_code="HOSP777",
-                                    investigator_technician_code="Dr_Smith", equipment_code="SN998")
+    edf.recording = edfio.Recording(
+        startdate=dt.date(2024, 3, 5),
+        hospital_administration_code="HOSP777",
+        investigator_technician_code="Dr_Smith",
+        equipment_code="SN998",
+    )
     edf.write(fname)
     assert all(token in fname.read_bytes() for token in (b"Jane", b"1961", b"MRN0012345"))
     return fname
@@ -50,8 +56,11 @@ def test_planted_identity_gone_everywhere(planted_edf, tmp_path, caplog, capsys)
     raw = read_raw(planted_edf, verbose="debug")
     assert raw.info["subject_info"] == {"sex": 2}
     assert raw.info["meas_date"].year <= 2014  # shifted 10-20 years back
-    assert list(raw.annotations.description) == ["redacted", "redacted",  # free text: not kept
-                                                 "eyes open"]
+    assert list(raw.annotations.description) == [
+        "redacted",
+        "redacted",  # free text: not kept
+        "eyes open",
+    ]
     assert _leaks(pickle.dumps(raw)) == []
     out = tmp_path / "deid_raw.fif"
     raw.save(out, verbose="error")
@@ -65,8 +74,10 @@ def test_planted_identity_gone_everywhere(planted_edf, tmp_path, caplog, capsys)
 
 
 def test_sessions_of_one_person_keep_their_spacing(tmp_path):
-    shifts = [deidentify_raw(_dated_raw(2023, 1, day), subject="07", secret="k").info["meas_date"]
-              for day in (1, 31)]
+    shifts = [
+        deidentify_raw(_dated_raw(2023, 1, day), subject="07", secret="k").info["meas_date"]
+        for day in (1, 31)
+    ]
     assert (shifts[1] - shifts[0]).days == 30
     other = deidentify_raw(_dated_raw(2023), subject="07", secret="another key")
     assert other.info["meas_date"] != shifts[0]  # the shift depends on the private key
@@ -91,17 +102,40 @@ def test_old_recording_loses_its_date():
 
 
 def test_scrub_participants():
-    df = pd.DataFrame({"participant_id": ["sub-01"], "age": [40], "sex": ["F"], "PatientName": ["J"],
-                       "date_of_birth": ["1961"], "MRN": ["1"], "group": ["control"]})
+    df = pd.DataFrame(
+        {
+            "participant_id": ["sub-01"],
+            "age": [40],
+            "sex": ["F"],
+            "PatientName": ["J"],
+            "date_of_birth": ["1961"],
+            "MRN": ["1"],
+            "group": ["control"],
+        }
+    )
     assert list(scrub_participants(df).columns) == ["participant_id", "age", "sex", "group"]
 
 
-@pytest.mark.parametrize("text,kept", [
-    ("BAD_blink", True), ("EDGE boundary", True), ("Stimulus/S  1", True), ("Response/R128", True),
-    ("Eyes Closed", True), ("T1", True), ("Photic 10 Hz", True), ("New Segment/", True),
-    ("Comment/call Hilda Voss", False), ("02.01.1950", False), ("1950-01-02", False), ("2/1/50", False),
-    ("MRN-778899", False), ("transferred from Elsewhere General Hospital", False), ("BAD Hilda", False),
-])
+@pytest.mark.parametrize(
+    "text,kept",
+    [
+        ("BAD_blink", True),
+        ("EDGE boundary", True),
+        ("Stimulus/S  1", True),
+        ("Response/R128", True),
+        ("Eyes Closed", True),
+        ("T1", True),
+        ("Photic 10 Hz", True),
+        ("New Segment/", True),
+        ("Comment/call Hilda Voss", False),
+        ("02.01.1950", False),
+        ("1950-01-02", False),
+        ("2/1/50", False),
+        ("MRN-778899", False),
+        ("transferred from Elsewhere General Hospital", False),
+        ("BAD Hilda", False),
+    ],
+)
 def test_annotation_allowlist(text, kept):
     from neurotwin.io import annotation_kept
 

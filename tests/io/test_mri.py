@@ -15,11 +15,14 @@ def test_sample_t1(shared_data):
     assert info.kind == "anat" and info.shape == (86, 86, 86) and info.voxel_size == (3.0, 3.0, 3.0)
 
 
-@pytest.mark.parametrize("rel,n_min", [
-    ("mne-testing-data/subjects/sample/mri/aseg.mgz", 30),
-    ("mne-misc-data/ecog/sample_ecog/mri/aseg.mgz", 30),
-    ("mne-misc-data/ecog/sample_ecog/mri/aparc+aseg.mgz", 100),
-])
+@pytest.mark.parametrize(
+    "rel,n_min",
+    [
+        ("mne-testing-data/subjects/sample/mri/aseg.mgz", 30),
+        ("mne-misc-data/ecog/sample_ecog/mri/aseg.mgz", 30),
+        ("mne-misc-data/ecog/sample_ecog/mri/aparc+aseg.mgz", 100),
+    ],
+)
 def test_label_volumes_named(shared_data, rel, n_min):
     info = inspect_mri(read_mri(shared_data / rel, kind="labels"))
     assert info.kind == "labels" and len(info.labels) >= n_min
@@ -30,8 +33,11 @@ def test_label_volumes_named(shared_data, rel, n_min):
 
 
 def test_intensity_images_are_not_labels(shared_data):
-    for rel in ("mne-misc-data/ecog/sample_ecog/mri/T1.mgz", "mne-testing-data/subjects/sample/mri/brain.mgz",
-                "nibabel-wheel/anatomical.nii"):
+    for rel in (
+        "mne-misc-data/ecog/sample_ecog/mri/T1.mgz",
+        "mne-testing-data/subjects/sample/mri/brain.mgz",
+        "nibabel-wheel/anatomical.nii",
+    ):
         assert inspect_mri(read_mri(shared_data / rel)).kind == "anat", rel
 
 

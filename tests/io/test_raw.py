@@ -14,8 +14,9 @@ EEGBCI = [f"physionet-eegbci-S001/S001R0{i}.edf" for i in (1, 2, 3)]
 
 
 def _alpha_peak(raw, picks):
-    psd = raw.compute_psd(method="welch", fmin=3, fmax=30, picks=picks, n_fft=int(4 * raw.info["sfreq"]),
-                          verbose="error")
+    psd = raw.compute_psd(
+        method="welch", fmin=3, fmax=30, picks=picks, n_fft=int(4 * raw.info["sfreq"]), verbose="error"
+    )
     freqs = psd.freqs
     mean = psd.get_data().mean(axis=0)
     band = (freqs >= 6) & (freqs <= 15)
@@ -138,8 +139,22 @@ def test_partial_nan_refused_unless_allowed(tmp_path):
 
 def test_supported_formats_table():
     table = supported_formats()
-    for fmt in ("EDF", "BDF", "BrainVision", "EEGLAB", "FIF", "CNT", "KIT", "CTF", "BTi/4D", "EGI",
-                "NIfTI", "MGH", "TVB connectivity zip", "MATLAB connectome"):
+    for fmt in (
+        "EDF",
+        "BDF",
+        "BrainVision",
+        "EEGLAB",
+        "FIF",
+        "CNT",
+        "KIT",
+        "CTF",
+        "BTi/4D",
+        "EGI",
+        "NIfTI",
+        "MGH",
+        "TVB connectivity zip",
+        "MATLAB connectome",
+    ):
         assert fmt in table["format"].tolist()
 
 

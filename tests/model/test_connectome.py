@@ -51,8 +51,17 @@ def test_what_if_lesion_decouples_the_spectra():
 
 def test_template_network_simulates_with_delays(shared_data):
     con = normalize_weights(template_connectome("tvb76", tvb_data=shared_data / "tvb-data-3.0.0/tvb_data"))
-    sim = simulate(Hopf(), con.weights, {"a": -1.0, "G": 0.5, "sigma": 0.1}, delays_ms=con.delays(4.0),
-                   duration=0.5, dt=1e-3, transient=0.1, decimate=5, random_state=0)
+    sim = simulate(
+        Hopf(),
+        con.weights,
+        {"a": -1.0, "G": 0.5, "sigma": 0.1},
+        delays_ms=con.delays(4.0),
+        duration=0.5,
+        dt=1e-3,
+        transient=0.1,
+        decimate=5,
+        random_state=0,
+    )
     assert sim.data.shape == (1, 100, 76) and np.isfinite(sim.data).all()
     with pytest.raises(ConfigError, match="conduction_velocity"):
         con.delays(0.0)

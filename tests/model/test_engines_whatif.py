@@ -23,8 +23,11 @@ from neurotwin.model import (
 
 pytest.importorskip("numba")
 
-_PARAMS = {"hopf": {"a": -1.0, "G": 0.5, "sigma": 0.3}, "jansen_rit": {"G": 1.0},
-           "wilson_cowan": {"G": 0.5, "P": [[1.0, 0.5, 1.0, 1.5]]}}
+_PARAMS = {
+    "hopf": {"a": -1.0, "G": 0.5, "sigma": 0.3},
+    "jansen_rit": {"G": 1.0},
+    "wilson_cowan": {"G": 0.5, "P": [[1.0, 0.5, 1.0, 1.5]]},
+}
 
 
 def _net(n=4, seed=0):
@@ -97,8 +100,16 @@ def test_chunks_concatenate_to_the_whole_run_and_bound_memory():
     w_big = np.ones((n, n)) - np.eye(n)
     tracemalloc.start()
     total = 0
-    for chunk in iter_simulate("hopf", w_big, {"a": -1.0, "G": 0.01}, duration=60.0, dt=1e-3, decimate=1,
-                               chunk_duration=1.0, random_state=0):
+    for chunk in iter_simulate(
+        "hopf",
+        w_big,
+        {"a": -1.0, "G": 0.01},
+        duration=60.0,
+        dt=1e-3,
+        decimate=1,
+        chunk_duration=1.0,
+        random_state=0,
+    ):
         total += chunk.data.shape[1]
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -123,8 +134,17 @@ def test_closed_form_with_delays_matches_a_long_simulation():
     np.fill_diagonal(w, 0)
     tau = rng.uniform(8, 25, (3, 3))
     params = {"a": -5.0, "f": 10.0, "G": 2.0, "sigma": 1.0}
-    sim = simulate("hopf", w, params, delays_ms=tau, duration=300.0, dt=2e-4, decimate=10,
-                   random_state=11, engine="numba")
+    sim = simulate(
+        "hopf",
+        w,
+        params,
+        delays_ms=tau,
+        duration=300.0,
+        dt=2e-4,
+        decimate=10,
+        random_state=11,
+        engine="numba",
+    )
     x = sim.data[0]
     cov = hopf_covariance(w, params, delays_ms=tau)
     # the delays change the covariance by far more than the tolerance: the test can tell them apart
@@ -174,7 +194,7 @@ def test_silencing_a_region_clamps_it_and_differs_from_disconnecting_it():
     jac = np.diag(np.full(5, a + 1j * omega) - g * w.sum(axis=1)) + g * w
     keep = [0, 2, 3, 4]
     sub = jac[np.ix_(keep, keep)]
-    cov = solve_continuous_lyapunov(sub, -2 * np.eye(4, dtype=complex) * 0.1 ** 2)  # Hopf sigma 0.1
+    cov = solve_continuous_lyapunov(sub, -2 * np.eye(4, dtype=complex) * 0.1**2)  # Hopf sigma 0.1
     corr = cov.real / np.sqrt(np.outer(np.diag(cov.real), np.diag(cov.real)))
     result = what_if(con, params, silence_regions=["B"])
     np.testing.assert_allclose(result.fc["altered"][np.ix_(keep, keep)], corr, atol=1e-8)
@@ -189,8 +209,9 @@ def test_what_if_by_simulation_shares_the_noise():
     same = what_if(w, {"G": 1.0}, model="jansen_rit", duration=2.0, dt=5e-4)
     assert same.method == "simulation"
     np.testing.assert_array_equal(same.fc["altered"], same.fc["baseline"])  # nothing changed, same noise
-    driven = what_if(w, {"G": 1.0}, model="jansen_rit", set_params={"p": [[220.0, 300.0]]}, duration=2.0,
-                     dt=5e-4)
+    driven = what_if(
+        w, {"G": 1.0}, model="jansen_rit", set_params={"p": [[220.0, 300.0]]}, duration=2.0, dt=5e-4
+    )
     assert not np.allclose(driven.psd["altered"], driven.psd["baseline"])
 
 
@@ -220,8 +241,9 @@ def _csd_by_definition(w, freqs, p, tau_ms, gain):
     for f in freqs:
         total = 0
         for sign in (1, -1):
-            j = (np.diag(p["a"] + 2j * np.pi * p["f"] - p["G"] * w.sum(axis=1))
-                 + p["G"] * w * np.exp(-2j * np.pi * sign * f * tau_ms / 1000))
+            j = np.diag(p["a"] + 2j * np.pi * p["f"] - p["G"] * w.sum(axis=1)) + p["G"] * w * np.exp(
+                -2j * np.pi * sign * f * tau_ms / 1000
+            )
             h = np.linalg.inv(2j * np.pi * sign * f * np.eye(n) - j)
             h = (h if sign == 1 else h.conj()) * sigma
             x = gain @ h if gain is not None else h
@@ -250,5 +272,6 @@ def test_closed_form_equals_its_definition(case):
         scale = np.abs(np.einsum("fii->fi", ref)).max(axis=1)[:, None, None]
         got = hopf_csd(w, freqs, p, delays_ms=tau, gain=lg)
         assert (np.abs(got - ref) / scale).max() < 1e-10
-        np.testing.assert_allclose(hopf_psd(w, freqs, p, delays_ms=tau, gain=lg),
-                                   np.einsum("fii->fi", ref).real, rtol=1e-9)
+        np.testing.assert_allclose(
+            hopf_psd(w, freqs, p, delays_ms=tau, gain=lg), np.einsum("fii->fi", ref).real, rtol=1e-9
+        )

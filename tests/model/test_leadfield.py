@@ -35,8 +35,10 @@ def test_projection_and_channel_matching(tvb_leadfield):
     sub = lf.pick(["O2", "Fz", "Cz"])
     eeg = sub.project(np.random.default_rng(0).normal(size=(2, 100, 76)))
     assert eeg.shape == (2, 100, 3)
-    np.testing.assert_allclose(eeg[0, :, 1], (np.random.default_rng(0).normal(size=(2, 100, 76)) @
-                                              lf.gain.T)[0, :, lf.ch_names.index("Fz")])
+    np.testing.assert_allclose(
+        eeg[0, :, 1],
+        (np.random.default_rng(0).normal(size=(2, 100, 76)) @ lf.gain.T)[0, :, lf.ch_names.index("Fz")],
+    )
     with pytest.raises(DataError, match="not in the lead field"):
         lf.pick(["Oz", "O9"])
     with pytest.raises(DataError, match="regions"):
@@ -66,8 +68,10 @@ def test_cortical_leadfield_projects_regions_where_anatomy_says(shared_data, tvb
     assert len(cortex.vertices) == 16384 and cortex.vertex_areas().sum() > 1e5  # mm² of one cortex
     lf = cortical_leadfield(raw.info, cortex, con.labels)
     gain = lf.gain - lf.gain.mean(axis=0)  # average reference
-    top = {lab: lf.ch_names[int(np.argmax(np.abs(gain[:, con.labels.index(lab)])))]
-           for lab in ("rPFCPOL", "lPFCPOL", "rM1", "lM1")}
+    top = {
+        lab: lf.ch_names[int(np.argmax(np.abs(gain[:, con.labels.index(lab)])))]
+        for lab in ("rPFCPOL", "lPFCPOL", "rM1", "lM1")
+    }
     assert top["rPFCPOL"] == "Fp2" and top["lPFCPOL"] == "Fp1"
     assert top["rM1"] in ("C4", "Cz", "F4", "P4") and top["lM1"] in ("C3", "Cz", "F3", "P3")
     # a deep region without cortical vertices would have no gain; every TVB-76 region has some

@@ -16,8 +16,16 @@ def _peak(x, sfreq):
 
 
 def test_supercritical_node_oscillates_at_its_frequency_subcritical_decays():
-    sim = simulate(Hopf(), np.zeros((2, 2)), {"a": [[4.0, -1.0]], "f": [[10.0, 7.0]], "sigma": 0.0},
-                   duration=8.0, dt=1e-3, decimate=1, transient=2.0, random_state=0)
+    sim = simulate(
+        Hopf(),
+        np.zeros((2, 2)),
+        {"a": [[4.0, -1.0]], "f": [[10.0, 7.0]], "sigma": 0.0},
+        duration=8.0,
+        dt=1e-3,
+        decimate=1,
+        transient=2.0,
+        random_state=0,
+    )
     x = sim.data[0]
     assert abs(_peak(x[:, 0], sim.sfreq) - 10.0) <= 0.25
     assert np.sqrt(2) * x[:, 0].std() == pytest.approx(2.0, rel=0.02)  # limit-cycle radius sqrt(a)
@@ -85,8 +93,9 @@ def test_bad_input_is_named():
 def test_jansen_rit_with_standard_parameters_peaks_near_10_hz():
     from neurotwin.model import JansenRit
 
-    sim = simulate(JansenRit(), np.zeros((1, 1)), {}, duration=20.0, dt=5e-4, decimate=4, transient=2.0,
-                   random_state=0)
+    sim = simulate(
+        JansenRit(), np.zeros((1, 1)), {}, duration=20.0, dt=5e-4, decimate=4, transient=2.0, random_state=0
+    )
     peak = _peak(sim.data[0, :, 0], sim.sfreq)
     assert 9.0 <= peak <= 11.5
 
@@ -106,10 +115,30 @@ def test_wilson_cowan_oscillates_between_two_bifurcations():
     from neurotwin.model import WilsonCowan
 
     # neurolib's Wilson-Cowan parameters (Cakan et al. 2021): a limit cycle for intermediate input
-    prm = {"c_ee": 16.0, "c_ei": 12.0, "c_ie": 15.0, "c_ii": 3.0, "a_e": 1.5, "a_i": 1.5, "theta_e": 3.0,
-           "theta_i": 3.0, "tau_e": 0.0025, "tau_i": 0.00375, "sigma": 0.0, "P": [[0.0], [1.5], [3.0]]}
-    sim = simulate(WilsonCowan(), np.zeros((1, 1)), prm, duration=2.0, dt=1e-4, decimate=10, transient=1.0,
-                   random_state=0)
+    prm = {
+        "c_ee": 16.0,
+        "c_ei": 12.0,
+        "c_ie": 15.0,
+        "c_ii": 3.0,
+        "a_e": 1.5,
+        "a_i": 1.5,
+        "theta_e": 3.0,
+        "theta_i": 3.0,
+        "tau_e": 0.0025,
+        "tau_i": 0.00375,
+        "sigma": 0.0,
+        "P": [[0.0], [1.5], [3.0]],
+    }
+    sim = simulate(
+        WilsonCowan(),
+        np.zeros((1, 1)),
+        prm,
+        duration=2.0,
+        dt=1e-4,
+        decimate=10,
+        transient=1.0,
+        random_state=0,
+    )
     low, mid, high = (sim.data[k, :, 0] for k in range(3))
     assert low.std() < 1e-6 and high.std() < 1e-6  # fixed points below and above
     assert mid.std() > 0.05 and 20.0 < _peak(mid, sim.sfreq) < 100.0  # an oscillation in between

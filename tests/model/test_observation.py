@@ -58,8 +58,10 @@ def test_psd_jacobian_equals_finite_differences():
             up[key], down[key] = p[key].copy(), p[key].copy()
             up[key][j] += h
             down[key][j] -= h
-        return (hopf_psd(w, freqs, up, delays_ms=tau, gain=lead)
-                - hopf_psd(w, freqs, down, delays_ms=tau, gain=lead)) / (2 * h)
+        return (
+            hopf_psd(w, freqs, up, delays_ms=tau, gain=lead)
+            - hopf_psd(w, freqs, down, delays_ms=tau, gain=lead)
+        ) / (2 * h)
 
     def close(exact, numeric):
         np.testing.assert_allclose(exact, numeric, rtol=1e-5, atol=1e-6 * np.abs(numeric).max())
@@ -68,6 +70,8 @@ def test_psd_jacobian_equals_finite_differences():
         for j in range(n):
             close(jac[name][:, :, j], central(name, j))
     close(jac["G"], central("G"))
-    slower = (hopf_psd(w, freqs, p, delays_ms=tau * np.exp(h), gain=lead)
-              - hopf_psd(w, freqs, p, delays_ms=tau * np.exp(-h), gain=lead)) / (2 * h)
+    slower = (
+        hopf_psd(w, freqs, p, delays_ms=tau * np.exp(h), gain=lead)
+        - hopf_psd(w, freqs, p, delays_ms=tau * np.exp(-h), gain=lead)
+    ) / (2 * h)
     close(jac["log_delay"], slower)

@@ -13,8 +13,12 @@ from neurotwin.pipeline.steps import DetectBads, Interpolate, find_bad_channels
 
 pyprep = pytest.importorskip("pyprep")
 
-CRITERIA = {"deviation": "bad_by_deviation", "hf_noise": "bad_by_hf_noise",
-            "correlation": "bad_by_correlation", "dropout": "bad_by_dropout"}
+CRITERIA = {
+    "deviation": "bad_by_deviation",
+    "hf_noise": "bad_by_hf_noise",
+    "correlation": "bad_by_correlation",
+    "dropout": "bad_by_dropout",
+}
 
 
 def _pyprep_bads(raw):
@@ -36,23 +40,33 @@ def _compare(raw):
 
 def test_same_channels_as_pyprep_on_synthetic_64ch():
     names = [c for c in standard_montage().ch_names if c[-1].isdigit() or c.endswith("z")][:64]
-    raw = make_resting_eeg(duration=60, sfreq=500, ch_names=names, bad_channels=["T7", "Cz"],
-                           line_freq=None, random_state=3)
+    raw = make_resting_eeg(
+        duration=60, sfreq=500, ch_names=names, bad_channels=["T7", "Cz"], line_freq=None, random_state=3
+    )
     raw.filter(1.0, None, verbose="error")
     ours = _compare(raw)
     assert ours["all"] == ["T7", "Cz"] or sorted(ours["all"]) == ["Cz", "T7"]
 
 
-@pytest.mark.parametrize("rel", ["physionet-eegmat/Subject00_1.edf", "physionet-eegmat/Subject02_1.edf",
-                                 "physionet-eegbci-S001/S001R02.edf"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "physionet-eegmat/Subject00_1.edf",
+        "physionet-eegmat/Subject02_1.edf",
+        "physionet-eegbci-S001/S001R02.edf",
+    ],
+)
 def test_same_channels_as_pyprep_on_real_eeg(shared_data, rel):
     raw = read_raw(shared_data / rel).crop(0, 59).filter(1.0, None, verbose="error")
     _compare(raw)
 
 
 def test_injected_bad_channel_in_real_recording_is_found(shared_data):
-    raw = read_raw(shared_data / "physionet-eegmat/Subject01_1.edf").crop(0, 60).filter(1.0, None,
-                                                                                         verbose="error")
+    raw = (
+        read_raw(shared_data / "physionet-eegmat/Subject01_1.edf")
+        .crop(0, 60)
+        .filter(1.0, None, verbose="error")
+    )
     before = set(find_bad_channels(raw)["all"])
     k = raw.ch_names.index("P4")
     rng = np.random.default_rng(0)
@@ -77,16 +91,18 @@ def test_flat_and_nan_channels_are_bad_not_a_crash():
 
 
 def test_too_many_bad_channels_is_an_error_naming_them():
-    raw = make_resting_eeg(duration=30, bad_channels=["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8"],
-                           random_state=0)
+    raw = make_resting_eeg(
+        duration=30, bad_channels=["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8"], random_state=0
+    )
     with pytest.raises(DataError, match=r"max_fraction=0.2.*check the recording"):
         DetectBads(max_fraction=0.2).apply(raw.filter(1.0, None, verbose="error"))
 
 
 def test_detect_then_interpolate_repairs_the_channel():
     clean = make_resting_eeg(duration=30, random_state=5).filter(1.0, 40.0, verbose="error")
-    noisy = make_resting_eeg(duration=30, bad_channels=["C4"], random_state=5).filter(1.0, 40.0,
-                                                                                     verbose="error")
+    noisy = make_resting_eeg(duration=30, bad_channels=["C4"], random_state=5).filter(
+        1.0, 40.0, verbose="error"
+    )
     log = {}
     raw = Interpolate().apply(DetectBads().apply(noisy, log), log)
     assert log["bads"] == ["C4"] and log["interpolated"] == ["C4"] and raw.info["bads"] == []

@@ -37,8 +37,9 @@ def _study(root: Path, line_freq: float = 60.0) -> Path:
     say ``line_freq`` Hz."""
     from mne_bids import BIDSPath, make_dataset_description, write_raw_bids
 
-    for k, (sub, task, run) in enumerate([("01", "rest", "1"), ("01", "rest", "2"), ("01", "arith", None),
-                                          ("02", "rest", None)]):
+    for k, (sub, task, run) in enumerate(
+        [("01", "rest", "1"), ("01", "rest", "2"), ("01", "arith", None), ("02", "rest", None)]
+    ):
         raw = make_resting_eeg(duration=20.0, sfreq=200.0, line_freq=None, blink_rate=0.0, random_state=k)
         raw.info["line_freq"] = line_freq
         raw.set_meas_date(dt.datetime(2010, 3, 1, 9, 0, tzinfo=dt.UTC))  # any 10-20-year shift stays >= 1970
@@ -84,13 +85,21 @@ def test_sidecar_bad_channels_and_events_apply_and_birthdays_do_not(study, tmp_p
     channels = pd.read_csv(eeg / "sub-02_task-rest_channels.tsv", sep="\t", dtype=str)
     channels.loc[channels["name"] == "O1", "status"] = "bad"
     channels.to_csv(eeg / "sub-02_task-rest_channels.tsv", sep="\t", index=False)
-    pd.DataFrame({"onset": [2.0, 5.0], "duration": [1.0, 1.0], "trial_type": ["eyes_open", "eyes_open"],
-                  "value": [1, 1], "sample": [400, 1000]}).to_csv(
-        eeg / "sub-02_task-rest_events.tsv", sep="\t", index=False)
+    pd.DataFrame(
+        {
+            "onset": [2.0, 5.0],
+            "duration": [1.0, 1.0],
+            "trial_type": ["eyes_open", "eyes_open"],
+            "value": [1, 1],
+            "sample": [400, 1000],
+        }
+    ).to_csv(eeg / "sub-02_task-rest_events.tsv", sep="\t", index=False)
     pd.DataFrame({"participant_id": ["sub-01", "sub-02"], "age": [30, 41], "sex": ["F", "M"]}).to_csv(
-        root / "participants.tsv", sep="\t", index=False)
-    raw = read_raw(eeg / "sub-02_task-rest_eeg.edf", bids_root=root, subject="02",
-                   keep_annotations=("eyes_open",))
+        root / "participants.tsv", sep="\t", index=False
+    )
+    raw = read_raw(
+        eeg / "sub-02_task-rest_eeg.edf", bids_root=root, subject="02", keep_annotations=("eyes_open",)
+    )
     assert "O1" in raw.info["bads"]
     assert list(raw.annotations.description) == ["eyes_open", "eyes_open"]
     assert not (raw.info["subject_info"] or {}).get("birthday")
@@ -112,24 +121,56 @@ def test_a_sidecar_that_contradicts_the_file_is_a_clear_error(study, tmp_path):
 
 def test_a_run_takes_the_pipelines_tasks_and_lists_what_it_skips(study, pipeline_file, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", str(study), str(out), "participant", "--pipeline", str(pipeline_file),
-                 "--progress", "off"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(study),
+                str(out),
+                "participant",
+                "--pipeline",
+                str(pipeline_file),
+                "--progress",
+                "off",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "1 recording(s) skipped:" in printed
     assert "sub-01_task-arith_eeg.edf: task 'arith' is not one of this pipeline's tasks (rest*)" in printed
     made = sorted(p.name for p in out.rglob("*_desc-preproc_eeg.fif"))
-    assert made == ["sub-01_task-rest_run-1_desc-preproc_eeg.fif",
-                    "sub-01_task-rest_run-2_desc-preproc_eeg.fif", "sub-02_task-rest_desc-preproc_eeg.fif"]
+    assert made == [
+        "sub-01_task-rest_run-1_desc-preproc_eeg.fif",
+        "sub-01_task-rest_run-2_desc-preproc_eeg.fif",
+        "sub-02_task-rest_desc-preproc_eeg.fif",
+    ]
     for name in made:  # every recording notched at the sidecar's 60 Hz, none by detection
         sidecar = json.loads(next(out.rglob(name.replace(".fif", ".json"))).read_text())
         assert '"line_freq": 60.0' in json.dumps(sidecar), sidecar
     status = pd.read_csv(out / "logs" / "status_notched.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert status.set_index("source").loc["sub-01/eeg/sub-01_task-arith_eeg.edf", "status"] == "skipped"
     # a later run of the other task does not mark the resting recordings as skipped
-    assert main(["run", str(study), str(out), "participant", "--pipeline", str(pipeline_file),
-                 "--task", "arith", "--progress", "off"]) == 0
-    status = pd.read_csv(out / "logs" / "status_notched.tsv", sep="\t", dtype=str,
-                         keep_default_na=False).set_index("source")["status"]
+    assert (
+        main(
+            [
+                "run",
+                str(study),
+                str(out),
+                "participant",
+                "--pipeline",
+                str(pipeline_file),
+                "--task",
+                "arith",
+                "--progress",
+                "off",
+            ]
+        )
+        == 0
+    )
+    status = pd.read_csv(
+        out / "logs" / "status_notched.tsv", sep="\t", dtype=str, keep_default_na=False
+    ).set_index("source")["status"]
     assert status["sub-01/eeg/sub-01_task-arith_eeg.edf"] == "ok"
     assert status["sub-02/eeg/sub-02_task-rest_eeg.edf"] == "ok"
 

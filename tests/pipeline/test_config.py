@@ -28,24 +28,36 @@ def _broken(tmp_path, old, new):
     return path, text.replace(old, new).splitlines()
 
 
-@pytest.mark.parametrize("old,new,expect", [
-    ("h_freq = 45.0", "hfreq = 45.0", "unknown key 'hfreq'.*Did you mean 'h_freq'"),
-    ('step = "resample"', 'step = "resampel"', "unknown step 'resampel'.*Did you mean 'resample'"),
-    ('modality = "eeg"', 'modalty = "eeg"', "unknown key 'modalty'.*Did you mean 'modality'"),
-    ("n_harmonics = 3", "n_harmonics = 30", "n_harmonics.*less than or equal to 10"),
-    ("l_freq = 1.0", "l_freq = 50.0", "l_freq \\(50.0\\) must be below h_freq"),
-    ("sfreq = 250.0", 'sfreq = "fast"', "sfreq.*valid number"),
-    ("sfreq = 250.0", "sfreq = inf", "sfreq.*finite number"),
-    ("sfreq = 250.0", "sfreq = nan", "sfreq.*finite number"),
-    ("n_harmonics = 3", "n_harmonics = true", "n_harmonics.*true/false is not a number"),
-    # feature parameters are checked on load (they used to fail only when the features were computed)
-    ('step = "features"', 'step = "features"\nfeature_params = { iaf = { search = 7 } }',
-     "feature 'iaf': search = 7 must be a list"),
-    ('step = "features"', 'step = "features"\nfeature_params = { iaf = { serach = [7, 14] } }',
-     "feature 'iaf': unknown parameter.*Did you mean 'search'"),
-    ('step = "features"', 'step = "features"\nfeature_params = { complexity = { measures = ["lziv"] } }',
-     "feature_params names 'complexity', which is not in features"),
-])
+@pytest.mark.parametrize(
+    "old,new,expect",
+    [
+        ("h_freq = 45.0", "hfreq = 45.0", "unknown key 'hfreq'.*Did you mean 'h_freq'"),
+        ('step = "resample"', 'step = "resampel"', "unknown step 'resampel'.*Did you mean 'resample'"),
+        ('modality = "eeg"', 'modalty = "eeg"', "unknown key 'modalty'.*Did you mean 'modality'"),
+        ("n_harmonics = 3", "n_harmonics = 30", "n_harmonics.*less than or equal to 10"),
+        ("l_freq = 1.0", "l_freq = 50.0", "l_freq \\(50.0\\) must be below h_freq"),
+        ("sfreq = 250.0", 'sfreq = "fast"', "sfreq.*valid number"),
+        ("sfreq = 250.0", "sfreq = inf", "sfreq.*finite number"),
+        ("sfreq = 250.0", "sfreq = nan", "sfreq.*finite number"),
+        ("n_harmonics = 3", "n_harmonics = true", "n_harmonics.*true/false is not a number"),
+        # feature parameters are checked on load (they used to fail only when the features were computed)
+        (
+            'step = "features"',
+            'step = "features"\nfeature_params = { iaf = { search = 7 } }',
+            "feature 'iaf': search = 7 must be a list",
+        ),
+        (
+            'step = "features"',
+            'step = "features"\nfeature_params = { iaf = { serach = [7, 14] } }',
+            "feature 'iaf': unknown parameter.*Did you mean 'search'",
+        ),
+        (
+            'step = "features"',
+            'step = "features"\nfeature_params = { complexity = { measures = ["lziv"] } }',
+            "feature_params names 'complexity', which is not in features",
+        ),
+    ],
+)
 def test_errors_name_file_line_and_fix(tmp_path, old, new, expect):
     path, lines = _broken(tmp_path, old, new)
     with pytest.raises(ConfigError, match=expect) as info:
@@ -117,12 +129,15 @@ def test_an_empty_or_undecodable_participants_table_is_a_problem_not_a_crash(sam
         assert study.participants.empty
 
 
-@pytest.mark.parametrize("name,params,expect", [
-    ("graph", {"band": "high_gamma"}, "band 'high_gamma' is not one of .*'gamma'"),  # was a KeyError
-    ("band_power", {"relative": "yes"}, "relative = 'yes' must be true or false"),  # was a TypeError
-    ("complexity", {"measures": ["nonsense"]}, "measures 'nonsense' is not one of"),  # was a DataError
-    ("psd", {"fmin": 2.0}, "unknown parameter.*valid: none"),
-])
+@pytest.mark.parametrize(
+    "name,params,expect",
+    [
+        ("graph", {"band": "high_gamma"}, "band 'high_gamma' is not one of .*'gamma'"),  # was a KeyError
+        ("band_power", {"relative": "yes"}, "relative = 'yes' must be true or false"),  # was a TypeError
+        ("complexity", {"measures": ["nonsense"]}, "measures 'nonsense' is not one of"),  # was a DataError
+        ("psd", {"fmin": 2.0}, "unknown parameter.*valid: none"),
+    ],
+)
 def test_feature_parameters_are_typed_and_checked(name, params, expect):
     from neurotwin.datasets import make_resting_eeg
     from neurotwin.features import compute_features
@@ -135,8 +150,11 @@ def test_feature_parameters_are_typed_and_checked(name, params, expect):
 def test_a_twin_table_typo_lists_the_twin_keys(tmp_path):
     twin = '[twin]\nmodality = "eeg"'
     path, lines = _broken(tmp_path, twin, twin + '\nconectome = "auto"')
-    with pytest.raises(ConfigError, match=r"\[twin\]: unknown key 'conectome'; valid keys: \['modality'.*"
-                                          r"Did you mean 'connectome'") as info:
+    with pytest.raises(
+        ConfigError,
+        match=r"\[twin\]: unknown key 'conectome'; valid keys: \['modality'.*"
+        r"Did you mean 'connectome'",
+    ) as info:
         load_config(path)
     assert "conectome" in lines[int(str(info.value).split(":")[1]) - 1]
 

@@ -48,7 +48,8 @@ def test_regional_volumes_use_a_bids_dseg_tsv(tmp_path):
     path = tmp_path / "sub-01_dseg.nii.gz"
     nib.save(nib.Nifti1Image(lab, np.eye(4)), path)
     pd.DataFrame({"index": [1, 2], "name": ["Cortex", "Thalamus"]}).to_csv(
-        tmp_path / "sub-01_dseg.tsv", sep="\t", index=False)
+        tmp_path / "sub-01_dseg.tsv", sep="\t", index=False
+    )
     table = RegionalVolumes().apply(nib.load(path), source=path)
     assert table["name"].tolist() == ["Cortex", "Thalamus"]
     assert table["volume_mm3"].tolist() == [32.0, 16.0]
@@ -151,5 +152,8 @@ def test_regional_intensity_of_real_t1(shared_data):
     assert by_name.loc["Left-Cerebral-White-Matter", "intensity_median"] == pytest.approx(np.median(inside))
     # T1: white matter brighter than cortex, ventricles darkest
     wm = by_name.loc["Left-Cerebral-White-Matter", "intensity_mean"]
-    assert wm > by_name.loc["Left-Cerebral-Cortex", "intensity_mean"] > \
-        by_name.loc["Left-Lateral-Ventricle", "intensity_mean"]
+    assert (
+        wm
+        > by_name.loc["Left-Cerebral-Cortex", "intensity_mean"]
+        > by_name.loc["Left-Lateral-Ventricle", "intensity_mean"]
+    )

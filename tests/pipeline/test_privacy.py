@@ -24,10 +24,29 @@ from neurotwin.datasets.synthetic import write_tvb_zip
 from .test_real_sessions import PIPELINE
 
 #: what is planted, and must not come out (case-insensitive)
-PLANTED = ["Hilda", "Voss", "Elsewhere General", "MRN-778899", "778899", "02.01.1950", "1950-01-02",
-           "Brunhilde", "Oakfield", "Dr Keller", "2021-06-15", "15.06.21", "AB1 2CD", "HV/JK"]
-FREE_TEXT = ["transferred from Elsewhere General Hospital", "call Hilda Voss", "DOB 02.01.1950",
-             "MRN-778899 Brunhilde Oakfield", "seen by Dr Keller"]
+PLANTED = [
+    "Hilda",
+    "Voss",
+    "Elsewhere General",
+    "MRN-778899",
+    "778899",
+    "02.01.1950",
+    "1950-01-02",
+    "Brunhilde",
+    "Oakfield",
+    "Dr Keller",
+    "2021-06-15",
+    "15.06.21",
+    "AB1 2CD",
+    "HV/JK",
+]
+FREE_TEXT = [
+    "transferred from Elsewhere General Hospital",
+    "call Hilda Voss",
+    "DOB 02.01.1950",
+    "MRN-778899 Brunhilde Oakfield",
+    "seen by Dr Keller",
+]
 DAY = dt.datetime(2021, 6, 15, 9, 0, tzinfo=dt.UTC)
 
 
@@ -37,15 +56,26 @@ def _signal(seed: int) -> mne.io.RawArray:
 
 def _edf(path: Path, seed: int) -> None:
     raw = _signal(seed).pick("eeg")
-    signals = [edfio.EdfSignal(x * 1e6, sampling_frequency=128.0, label=name, physical_dimension="uV",
-                               physical_range=(-500, 500)) for name, x in zip(raw.ch_names, raw.get_data())]
-    patient = edfio.Patient(code="MRN-778899", sex="F", birthdate=dt.date(1950, 1, 2), name="Hilda_Voss",
-                            additional=["Oakfield"])
-    recording = edfio.Recording(startdate=DAY.date(), hospital_administration_code="Elsewhere",
-                                investigator_technician_code="Dr_Keller", equipment_code="HV/JK")
+    signals = [
+        edfio.EdfSignal(
+            x * 1e6, sampling_frequency=128.0, label=name, physical_dimension="uV", physical_range=(-500, 500)
+        )
+        for name, x in zip(raw.ch_names, raw.get_data())
+    ]
+    patient = edfio.Patient(
+        code="MRN-778899", sex="F", birthdate=dt.date(1950, 1, 2), name="Hilda_Voss", additional=["Oakfield"]
+    )
+    recording = edfio.Recording(
+        startdate=DAY.date(),
+        hospital_administration_code="Elsewhere",
+        investigator_technician_code="Dr_Keller",
+        equipment_code="HV/JK",
+    )
     edf = edfio.Edf(signals, patient=patient, recording=recording, starttime=DAY.time().replace(tzinfo=None))
-    edf.set_annotations([edfio.EdfAnnotation(2.0 + 3 * i, None, text) for i, text in enumerate(FREE_TEXT)]
-                        + [edfio.EdfAnnotation(20.0, 1.0, "BAD_muscle")])
+    edf.set_annotations(
+        [edfio.EdfAnnotation(2.0 + 3 * i, None, text) for i, text in enumerate(FREE_TEXT)]
+        + [edfio.EdfAnnotation(20.0, 1.0, "BAD_muscle")]
+    )
     edf.write(path)
 
 
@@ -60,27 +90,37 @@ def _brainvision(vhdr: Path, seed: int) -> None:
         f"[Common Infos]\nCodepage=UTF-8\nDataFile={stem}.eeg\nMarkerFile={stem}.vmrk\nDataFormat=BINARY\n"
         f"DataOrientation=MULTIPLEXED\nNumberOfChannels={len(raw.ch_names)}\nSamplingInterval=7812.5\n\n"
         f"[Binary Infos]\nBinaryFormat=INT_16\n\n[Channel Infos]\n{channels}\n\n"
-        "[Comment]\nPatient: Hilda Voss, DOB 02.01.1950, MRN-778899, Oakfield AB1 2CD\n")
+        "[Comment]\nPatient: Hilda Voss, DOB 02.01.1950, MRN-778899, Oakfield AB1 2CD\n"
+    )
     stamp = DAY.strftime("%Y%m%d%H%M%S") + "000000"
-    markers = [f"Mk1=New Segment,,1,1,0,{stamp}"] + [
-        f"Mk{i + 2}=Comment,{text},{256 * (i + 1)},1,0" for i, text in enumerate(FREE_TEXT)] + [
-        f"Mk{len(FREE_TEXT) + 2}=Stimulus,S  1,3000,1,0"]
+    markers = (
+        [f"Mk1=New Segment,,1,1,0,{stamp}"]
+        + [f"Mk{i + 2}=Comment,{text},{256 * (i + 1)},1,0" for i, text in enumerate(FREE_TEXT)]
+        + [f"Mk{len(FREE_TEXT) + 2}=Stimulus,S  1,3000,1,0"]
+    )
     vhdr.with_suffix(".vmrk").write_text(
         "Brain Vision Data Exchange Marker File, Version 1.0\n; Hilda Voss\n\n[Common Infos]\n"
-        f"Codepage=UTF-8\nDataFile={stem}.eeg\n\n[Marker Infos]\n" + "\n".join(markers) + "\n")
+        f"Codepage=UTF-8\nDataFile={stem}.eeg\n\n[Marker Infos]\n" + "\n".join(markers) + "\n"
+    )
 
 
 def _fif(path: Path, seed: int) -> None:
     raw = _signal(seed)
     raw.set_meas_date(DAY)
     with raw.info._unlock():
-        raw.info["subject_info"] = {"first_name": "Hilda", "last_name": "Voss", "his_id": "MRN-778899",
-                                    "birthday": dt.date(1950, 1, 2), "sex": 2}
+        raw.info["subject_info"] = {
+            "first_name": "Hilda",
+            "last_name": "Voss",
+            "his_id": "MRN-778899",
+            "birthday": dt.date(1950, 1, 2),
+            "sex": 2,
+        }
         raw.info["experimenter"] = "Dr Keller"
         raw.info["description"] = "Elsewhere General Hospital, ward of Brunhilde Oakfield"
         raw.info["proj_name"] = "Oakfield"
-    raw.set_annotations(mne.Annotations([2.0, 5.0, 8.0], [0.0, 0.0, 1.0],
-                                        ["call Hilda Voss", "DOB 02.01.1950", "BAD_blink"]))
+    raw.set_annotations(
+        mne.Annotations([2.0, 5.0, 8.0], [0.0, 0.0, 1.0], ["call Hilda Voss", "DOB 02.01.1950", "BAD_blink"])
+    )
     raw.save(path, verbose="error")
 
 
@@ -92,21 +132,35 @@ def _study(root: Path) -> Path:
             folder.mkdir(parents=True)
             name = f"sub-{sub}_ses-{ses}_task-rest_eeg.{ext}"
             write(folder / name, 10 * k + int(ses))
-            pd.DataFrame({"filename": [f"eeg/{name}"],
-                          "acq_time": [(DAY + dt.timedelta(days=30 * (int(ses) - 1))).isoformat()]}).to_csv(
-                folder.parent / f"sub-{sub}_ses-{ses}_scans.tsv", sep="\t", index=False)
+            pd.DataFrame(
+                {
+                    "filename": [f"eeg/{name}"],
+                    "acq_time": [(DAY + dt.timedelta(days=30 * (int(ses) - 1))).isoformat()],
+                }
+            ).to_csv(folder.parent / f"sub-{sub}_ses-{ses}_scans.tsv", sep="\t", index=False)
         con_dir = root / "derivatives" / "connectomes" / f"sub-{sub}"
         con_dir.mkdir(parents=True)
         write_tvb_zip(make_connectome(12, random_state=k), con_dir / f"sub-{sub}_connectome.zip")
-    pd.DataFrame({
-        "participant_id": ["sub-01", "sub-02", "sub-03"], "age": [71, 70, 72], "sex": ["F", "F", "F"],
-        "name": ["Hilda Voss"] * 3, "birthdate": ["1950-01-02"] * 3, "dateofbirth": ["02.01.1950"] * 3,
-        "patientname": ["Brunhilde Oakfield"] * 3, "medical_record_number": ["MRN-778899"] * 3,
-        "patient_id": ["778899"] * 3, "initials": ["HV/JK"] * 3, "postcode": ["AB1 2CD"] * 3,
-        "referring_hospital": ["Elsewhere General"] * 3, "notes": ["seen by Dr Keller"] * 3,
-    }).to_csv(root / "participants.tsv", sep="\t", index=False)
-    (root / "dataset_description.json").write_text(json.dumps(
-        {"Name": "Elsewhere General Hospital cohort of Dr Keller", "BIDSVersion": "1.10.0"}))
+    pd.DataFrame(
+        {
+            "participant_id": ["sub-01", "sub-02", "sub-03"],
+            "age": [71, 70, 72],
+            "sex": ["F", "F", "F"],
+            "name": ["Hilda Voss"] * 3,
+            "birthdate": ["1950-01-02"] * 3,
+            "dateofbirth": ["02.01.1950"] * 3,
+            "patientname": ["Brunhilde Oakfield"] * 3,
+            "medical_record_number": ["MRN-778899"] * 3,
+            "patient_id": ["778899"] * 3,
+            "initials": ["HV/JK"] * 3,
+            "postcode": ["AB1 2CD"] * 3,
+            "referring_hospital": ["Elsewhere General"] * 3,
+            "notes": ["seen by Dr Keller"] * 3,
+        }
+    ).to_csv(root / "participants.tsv", sep="\t", index=False)
+    (root / "dataset_description.json").write_text(
+        json.dumps({"Name": "Elsewhere General Hospital cohort of Dr Keller", "BIDSVersion": "1.10.0"})
+    )
     return root
 
 

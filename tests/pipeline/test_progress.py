@@ -20,8 +20,10 @@ def test_lines_when_not_a_terminal():
     bar.finish("sub-01", "ok", "3 steps run")
     bar.finish("sub-02", "failed", "bad.edf: truncated")
     bar.close()
-    assert stream.getvalue().splitlines() == ["[1/2] sub-01: ok (3 steps run)",
-                                              "[2/2] sub-02: failed (bad.edf: truncated)"]
+    assert stream.getvalue().splitlines() == [
+        "[1/2] sub-01: ok (3 steps run)",
+        "[2/2] sub-02: failed (bad.edf: truncated)",
+    ]
 
 
 def test_bars_on_a_terminal():

@@ -52,13 +52,24 @@ def _study(root: Path) -> Path:
     from mne_bids import BIDSPath, make_dataset_description, write_raw_bids
 
     day = dt.datetime(2001, 5, 3, 9, 0, tzinfo=dt.UTC)
-    recordings = [("01", "01", "rest", None, 0), ("01", "01", "arithmetic", None, 5),
-                  ("01", "02", "rest", None, 10),
-                  ("02", "01", "rest", None, 0), ("02", "01", "arithmetic", None, 5),
-                  ("02", "02", "rest", "1", 10), ("02", "02", "rest", "2", 15)]
+    recordings = [
+        ("01", "01", "rest", None, 0),
+        ("01", "01", "arithmetic", None, 5),
+        ("01", "02", "rest", None, 10),
+        ("02", "01", "rest", None, 0),
+        ("02", "01", "arithmetic", None, 5),
+        ("02", "02", "rest", "1", 10),
+        ("02", "02", "rest", "2", 15),
+    ]
     for k, (sub, ses, task, run, minutes) in enumerate(recordings):
-        raw = make_resting_eeg(duration=30.0, sfreq=128.0, alpha_freq=10.0 if task == "rest" else 11.0,
-                               line_freq=None, blink_rate=0.0, random_state=k)
+        raw = make_resting_eeg(
+            duration=30.0,
+            sfreq=128.0,
+            alpha_freq=10.0 if task == "rest" else 11.0,
+            line_freq=None,
+            blink_rate=0.0,
+            random_state=k,
+        )
         raw.set_meas_date(day + dt.timedelta(minutes=minutes) if minutes != 10 else day)
         bp = BIDSPath(subject=sub, session=ses, task=task, run=run, datatype="eeg", root=root)
         write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose="error")
@@ -99,8 +110,11 @@ def test_same_day_sessions_and_tasks_fit_one_twin_each(same_day):
 
 
 def test_recordings_rule():
-    names = ["sub-1_ses-1_task-rest_run-10_desc-d_features.tsv",
-             "sub-1_ses-1_task-rest_run-2_desc-d_features.tsv", "sub-1_ses-2_task-nback_desc-d_features.tsv"]
+    names = [
+        "sub-1_ses-1_task-rest_run-10_desc-d_features.tsv",
+        "sub-1_ses-1_task-rest_run-2_desc-d_features.tsv",
+        "sub-1_ses-2_task-nback_desc-d_features.tsv",
+    ]
     chosen, skipped = choose_recordings([Path(n) for n in names])
     assert chosen == {"1": Path(names[1])} and len(skipped) == 2
     chosen, _ = choose_recordings([Path(n) for n in names], task="nback")
@@ -115,7 +129,8 @@ def _scans(root: Path, sub: str, ses: str, times: list[str]) -> None:
     folder = root / f"sub-{sub}" / f"ses-{ses}"
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"filename": [f"eeg/x{i}.edf" for i in range(len(times))], "acq_time": times}).to_csv(
-        folder / f"sub-{sub}_ses-{ses}_scans.tsv", sep="\t", index=False)
+        folder / f"sub-{sub}_ses-{ses}_scans.tsv", sep="\t", index=False
+    )
 
 
 def test_acquisition_times_are_iso_or_an_error(tmp_path):
@@ -161,8 +176,10 @@ def _outputs(out: Path) -> dict:
     import json
     import sqlite3
 
-    hashes = {str(p.relative_to(out)): json.loads(p.read_text())["neurotwin"]["ContentHash"]
-              for p in sorted(out.glob("sub-*/**/*.json"))}
+    hashes = {
+        str(p.relative_to(out)): json.loads(p.read_text())["neurotwin"]["ContentHash"]
+        for p in sorted(out.glob("sub-*/**/*.json"))
+    }
     # ('added' is what the last run did, not a result)
     twins = pd.read_csv(out / "logs" / "twins_sessions.tsv", sep="\t", dtype=str).drop(columns="added")
     twins = twins.to_csv()
@@ -191,14 +208,27 @@ def test_kill_9_at_five_points_with_two_jobs_changes_nothing(same_day, tmp_path)
     cfg = tmp_path / "sessions.toml"
     cfg.write_text(PIPELINE)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-c", "import sys; from neurotwin.cli import main; sys.exit(main())",
-           "run", str(root), str(out), "participant", "--pipeline", str(cfg), "--jobs", "2",
-           "--progress", "off"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from neurotwin.cli import main; sys.exit(main())",
+        "run",
+        str(root),
+        str(out),
+        "participant",
+        "--pipeline",
+        str(cfg),
+        "--jobs",
+        "2",
+        "--progress",
+        "off",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     killed = 0
     for delay in (1.5, 3.0, 4.5, 6.5, 9.0):  # start-up, reading, recordings, twins
-        child = subprocess.Popen(cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            cmd, start_new_session=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(delay)
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)

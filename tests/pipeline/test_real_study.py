@@ -34,8 +34,9 @@ def test_resting_eeg_on_real_recordings(eeg_run):
     assert not {"O1", "O2", "Oz"} & set(steps["detect_bads"]["bads"])
     assert {"O1", "O2"} <= set(steps["detect_bads"]["kept_correlated"])
     assert steps["epochs"]["n_kept"] >= 0.5 * steps["epochs"]["n_total"]
-    epo = mne.read_epochs(out / "sub-eegmat00/eeg/sub-eegmat00_task-rest_desc-preproc_epo.fif",
-                          verbose="error")
+    epo = mne.read_epochs(
+        out / "sub-eegmat00/eeg/sub-eegmat00_task-rest_desc-preproc_epo.fif", verbose="error"
+    )
     assert epo.info["sfreq"] == 250.0 and "ECG" in epo.ch_names
     assert epo.info["subject_info"] is None or "birthday" not in epo.info["subject_info"]
 
@@ -50,8 +51,9 @@ def test_real_eyes_closed_run_keeps_more_occipital_alpha(eeg_run):
     out, _ = eeg_run
 
     def alpha(run):
-        epo = mne.read_epochs(out / f"sub-eegbci/eeg/sub-eegbci_task-rest_run-0{run}_desc-preproc_epo.fif",
-                              verbose="error")
+        epo = mne.read_epochs(
+            out / f"sub-eegbci/eeg/sub-eegbci_task-rest_run-0{run}_desc-preproc_epo.fif", verbose="error"
+        )
         psd = epo.compute_psd(fmin=8, fmax=13, picks=["O1", "Oz", "O2"], verbose="error")
         return psd.get_data().mean()
 
@@ -60,8 +62,21 @@ def test_real_eyes_closed_run_keeps_more_occipital_alpha(eeg_run):
 
 def test_mri_structural_on_real_label_volumes(real_study, tmp_path):
     out = tmp_path / "out"
-    assert main(["run", str(real_study), str(out), "participant", "--pipeline", "mri_structural",
-                 "--progress", "off"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(real_study),
+                str(out),
+                "participant",
+                "--pipeline",
+                "mri_structural",
+                "--progress",
+                "off",
+            ]
+        )
+        == 0
+    )
     check_bids_derivatives(out)
     assert main(["run", str(real_study), str(out), "group", "--pipeline", "mri_structural"]) == 0
     table = pd.read_csv(out / "group/mri_structural_desc-volumes_morph.tsv", sep="\t")
@@ -78,7 +93,7 @@ def test_meg_on_the_real_sample(real_study, tmp_path):
     assert res.exit_code == 4 and "shorter than min_duration" in res.tasks[0].recordings[0]["error"]
     # ... and a pipeline fit for 1 s runs
     text = (ntp.config.BUILTIN_DIR / "resting_meg.toml").read_text()
-    text = text.split("[[steps]]\nstep = \"ica\"")[0] + "[[steps]]\nstep = \"epochs\"\nlength = 0.5\n"
+    text = text.split('[[steps]]\nstep = "ica"')[0] + '[[steps]]\nstep = "epochs"\nlength = 0.5\n'
     short = tmp_path / "short_meg.toml"
     short.write_text(text)
     res = ntp.load(short).run(real_study, tmp_path / "b", progress="off")

@@ -21,16 +21,23 @@ from neurotwin.pipeline.config import BUILTIN_DIR
 
 N_STEPS = len(ntp.load("resting_eeg").config.steps)
 
-BIDS_NAME = re.compile(r"^sub-[A-Za-z0-9]+(_ses-[A-Za-z0-9]+)?(_[a-z]+-[A-Za-z0-9]+)*_[A-Za-z0-9]+"
-                       r"\.(fif|json|tsv|npz|nii\.gz)$")
+BIDS_NAME = re.compile(
+    r"^sub-[A-Za-z0-9]+(_ses-[A-Za-z0-9]+)?(_[a-z]+-[A-Za-z0-9]+)*_[A-Za-z0-9]+"
+    r"\.(fif|json|tsv|npz|nii\.gz)$"
+)
 
 
 def _derivative_files(out: Path) -> list[Path]:
     """Files under the sub-* folders (reports sit beside them, listed in .bidsignore, as fMRIPrep's)."""
     ignored = (out / ".bidsignore").read_text().split()
     assert "*.html" in ignored and "twins/" in ignored
-    return sorted(p for p in out.rglob("*") if p.is_file() and p.relative_to(out).parts[0].startswith("sub-")
-                  and len(p.relative_to(out).parts) > 1)
+    return sorted(
+        p
+        for p in out.rglob("*")
+        if p.is_file()
+        and p.relative_to(out).parts[0].startswith("sub-")
+        and len(p.relative_to(out).parts) > 1
+    )
 
 
 def check_bids_derivatives(out: Path) -> None:
@@ -57,8 +64,10 @@ def check_bids_derivatives(out: Path) -> None:
 
 
 def _hashes(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): json.loads(p.read_text())["neurotwin"]["ContentHash"]
-            for p in out.glob("sub-*/**/*.json")}
+    return {
+        str(p.relative_to(out)): json.loads(p.read_text())["neurotwin"]["ContentHash"]
+        for p in out.glob("sub-*/**/*.json")
+    }
 
 
 def _edit(tmp_path: Path, old: str, new: str, name="resting_eeg") -> Path:
@@ -82,8 +91,9 @@ def test_sample_run_completes_as_bids_derivatives(sample_run, sample_root):
     assert result.exit_code == 0 and len(result.tasks) == 3
     assert result.executed == 3 * N_STEPS
     check_bids_derivatives(out)
-    epo = mne.read_epochs(out / "sub-01/ses-02/eeg/sub-01_ses-02_task-rest_desc-preproc_epo.fif",
-                          verbose="error")
+    epo = mne.read_epochs(
+        out / "sub-01/ses-02/eeg/sub-01_ses-02_task-rest_desc-preproc_epo.fif", verbose="error"
+    )
     assert epo.info["sfreq"] == 128.0 and epo.info["bads"] == []  # T7 found and interpolated
     side = json.loads((out / "sub-01/ses-02/eeg/sub-01_ses-02_task-rest_desc-preproc_epo.json").read_text())
     steps = {s["step"]: s for s in side["Steps"]}
@@ -106,10 +116,15 @@ def test_parameter_change_reruns_only_that_step_and_what_follows(sample_root, tm
     """With every intermediate kept, a changed step restarts from the step before it."""
     out = tmp_path / "out"
     names = [s.step for s in ntp.load("resting_eeg").config.steps]
-    one = {"participant_label": ["01"], "session_label": ["01"], "progress": "off",
-           "keep_intermediates": True}
+    one = {
+        "participant_label": ["01"],
+        "session_label": ["01"],
+        "progress": "off",
+        "keep_intermediates": True,
+        "reports": False,
+    }
     assert ntp.load("resting_eeg").run(sample_root, out, **one).executed == len(names)
-    edited = _edit(tmp_path, "reject_eeg = \"auto\"", "reject_eeg = 400.0")
+    edited = _edit(tmp_path, 'reject_eeg = "auto"', "reject_eeg = 400.0")
     rec = ntp.load(edited).run(sample_root, out, **one).tasks[0].recordings[0]
     assert rec["executed"] == ["epochs", "features"] and rec["cached"] == names[:-2]
     edited = _edit(tmp_path, "h_freq = 45.0", "h_freq = 40.0")
@@ -139,7 +154,7 @@ def test_the_default_cache_keeps_what_resuming_needs(sample_run, sample_root, tm
     assert folder_bytes(work) - shared <= 2 * inputs
     shutil.copytree(out, tmp_path / "out", symlinks=True)  # the module's run stays as it is
     out, work = tmp_path / "out", tmp_path / "out" / ".neurotwin" / "work"
-    one = {"participant_label": ["01"], "session_label": ["01"], "progress": "off"}
+    one = {"participant_label": ["01"], "session_label": ["01"], "progress": "off", "reports": False}
     feats = _edit(tmp_path, '"spectral_edge", "theta_beta"]', '"spectral_edge"]')
     rec = ntp.load(feats).run(sample_root, out, **one).tasks[0].recordings[0]
     assert rec["executed"] == ["features"] and rec["cached"] == names[:-1]  # from the saved epochs
@@ -167,8 +182,7 @@ def _damaged_study(sample_root: Path, tmp_path: Path) -> Path:
 def test_damaged_file_fails_only_its_subject(sample_root, tmp_path, capsys):
     root = _damaged_study(sample_root, tmp_path)
     out = tmp_path / "out"
-    code = main(["run", str(root), str(out), "participant", "--session-label", "01",
-                 "--progress", "lines"])
+    code = main(["run", str(root), str(out), "participant", "--session-label", "01", "--progress", "lines"])
     assert code == 3  # partial failure
     captured = capsys.readouterr()
     assert "sub-02_ses-01_task-rest_eeg.edf" in captured.out and "truncated" in captured.out
@@ -181,7 +195,7 @@ def test_damaged_file_fails_only_its_subject(sample_root, tmp_path, capsys):
 
 
 def test_misspelled_key_stops_before_any_work(sample_root, tmp_path, capsys):
-    bad = _edit(tmp_path, "reject_eeg = \"auto\"", "rejct_eeg = \"auto\"")
+    bad = _edit(tmp_path, 'reject_eeg = "auto"', 'rejct_eeg = "auto"')
     out = tmp_path / "out"
     code = main(["run", str(sample_root), str(out), "participant", "--pipeline", str(bad)])
     err = capsys.readouterr().err
@@ -209,12 +223,14 @@ def test_interrupted_run_leaves_no_half_outputs_and_resumes(sample_root, tmp_pat
 
     monkeypatch.setattr(_artifacts, "save_data", interrupt_on_fifth)
     with pytest.raises(KeyboardInterrupt):
-        ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], session_label=["01"],
-                                    progress="off")
+        ntp.load("resting_eeg").run(
+            sample_root, out, participant_label=["01"], session_label=["01"], progress="off", reports=False
+        )
     monkeypatch.undo()
     assert not list(out.rglob(".tmp-*")) and not _derivative_files(out)
-    res = ntp.load("resting_eeg").run(sample_root, out, participant_label=["01"], session_label=["01"],
-                                      progress="off")
+    res = ntp.load("resting_eeg").run(
+        sample_root, out, participant_label=["01"], session_label=["01"], progress="off", reports=False
+    )
     rec = res.tasks[0].recordings[0]
     assert rec["status"] == "ok" and rec["cached"] and rec["executed"]  # resumed, not restarted
     assert len(rec["cached"]) + len(rec["executed"]) == N_STEPS
@@ -246,10 +262,18 @@ def test_dask_cluster_gives_the_serial_results(sample_run, sample_root, tmp_path
 
     from neurotwin.pipeline._backends import worker_environ
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}), distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        res = ntp.load("resting_eeg").run(sample_root, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                                          **{**_TWO, "participant_label": ["sub-01"]})
+    with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+    ):
+        res = ntp.load("resting_eeg").run(
+            sample_root,
+            tmp_path / "dask",
+            scheduler=cluster.scheduler_address,
+            **{**_TWO, "participant_label": ["sub-01"]},
+        )
     assert res.exit_code == 0
     _same_as_serial(tmp_path / "dask", out)
 
@@ -258,16 +282,40 @@ def test_dask_cluster_gives_the_serial_results(sample_run, sample_root, tmp_path
 def test_cli_starts_a_local_dask_cluster(sample_run, sample_root, tmp_path):
     pytest.importorskip("distributed")
     out, _ = sample_run
-    argv = ["run", str(sample_root), str(tmp_path / "d"), "participant", "--participant-label", "01",
-            "--session-label", "01", "02", "--dask-workers", "2", "--progress", "off", "--no-reports"]
+    argv = [
+        "run",
+        str(sample_root),
+        str(tmp_path / "d"),
+        "participant",
+        "--participant-label",
+        "01",
+        "--session-label",
+        "01",
+        "02",
+        "--dask-workers",
+        "2",
+        "--progress",
+        "off",
+        "--no-reports",
+    ]
     assert main(argv) == 0
     _same_as_serial(tmp_path / "d", out)
 
 
 def test_cli_run_prints_summary_and_progress_lines(sample_root, tmp_path, capsys):
     out = tmp_path / "out"
-    argv = ["run", str(sample_root), str(out), "participant", "--participant-label", "03",
-            "--session-label", "01", "--progress", "lines"]
+    argv = [
+        "run",
+        str(sample_root),
+        str(out),
+        "participant",
+        "--participant-label",
+        "03",
+        "--session-label",
+        "01",
+        "--progress",
+        "lines",
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "[1/1] sub-03 ses-01: ok" in captured.err
@@ -302,7 +350,6 @@ def test_rest_fmri_pipeline_on_a_bids_bold_study(tmp_path):
     assert (np.abs(ts.data.mean(axis=0)) < 0.5).all()  # the raw signal sat at 100: detrended, filtered
 
 
-
 def test_plain_folder_with_a_pattern(shared_data, tmp_path):
     folder = tmp_path / "eegmat"
     folder.mkdir()
@@ -311,11 +358,24 @@ def test_plain_folder_with_a_pattern(shared_data, tmp_path):
     out = tmp_path / "out"
     no_twin = tmp_path / "no_twin.toml"  # the mapping is what is tested here, not the twin
     no_twin.write_text((BUILTIN_DIR / "resting_eeg.toml").read_text().split("[twin]")[0])
-    argv = ["run", str(folder), str(out), "participant", "--pattern",
-            r"Subject(?P<subject>\d+)_(?P<session>\d)\.edf", "--progress", "off", "--pipeline", str(no_twin)]
+    argv = [
+        "run",
+        str(folder),
+        str(out),
+        "participant",
+        "--pattern",
+        r"Subject(?P<subject>\d+)_(?P<session>\d)\.edf",
+        "--progress",
+        "off",
+        "--pipeline",
+        str(no_twin),
+        "--no-reports",
+    ]
     assert main(argv) == 0
     assert {p.name for p in out.glob("sub-00/ses-*/eeg/*_features.tsv")} == {
-        "sub-00_ses-1_desc-preproc_features.tsv", "sub-00_ses-2_desc-preproc_features.tsv"}
+        "sub-00_ses-1_desc-preproc_features.tsv",
+        "sub-00_ses-2_desc-preproc_features.tsv",
+    }
 
 
 def test_labels_that_collide_in_bids_names_are_refused(shared_data, tmp_path, capsys):
@@ -334,8 +394,9 @@ def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, sa
     from neurotwin.twin import TwinStore
 
     tmp_path = sample_derivatives  # the README's main job, run once for the session
-    twins = pd.read_csv(tmp_path / "logs" / "twins_resting_eeg.tsv", sep="\t", dtype=str,
-                        keep_default_na=False).set_index("subject")
+    twins = pd.read_csv(
+        tmp_path / "logs" / "twins_resting_eeg.tsv", sep="\t", dtype=str, keep_default_na=False
+    ).set_index("subject")
     assert (twins["status"] == "ok").all() and (twins["sessions"] == "01,02,03").all()
     # the slowing (-0.5 Hz at session 2, -1.0 Hz at session 3) moves f and the spectral features it
     # shapes; no other twin parameter is flagged
@@ -349,6 +410,7 @@ def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, sa
     truth = [SAMPLE_TRUTH[("02", s)]["alpha_freq"] for s in ("01", "02", "03")]
     np.testing.assert_allclose(f, truth, atol=0.3)
     assert list(twins.index) == ["01", "02", "03"]
+
     # a rerun adds nothing and changes no state
     def states():
         import sqlite3
@@ -377,7 +439,8 @@ def test_a_script_without_a_main_guard_is_told_what_to_do(sample_root, tmp_path)
         "import neurotwin.pipeline as ntp\n"
         f"r = ntp.load('resting_eeg').run({str(sample_root)!r}, {str(tmp_path / 'out')!r}, "
         "participant_label=['02'], session_label=['01'], jobs=2, progress='off', reports=False)\n"
-        "print('ERROR', r.summary()['error'].iloc[0])\n")
+        "print('ERROR', r.summary()['error'].iloc[0])\n"
+    )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     line = next(x for x in out.stdout.splitlines() if x.startswith("ERROR"))
     assert "BrokenProcessPool" in line and 'if __name__ == "__main__":' in line and "no_guard.py" in line

@@ -8,8 +8,27 @@ import pytest
 from neurotwin.features import FeatureArray, FeatureSet
 from neurotwin.io import Connectome
 
-CHANNELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4",
-            "P8", "O1", "O2"]
+CHANNELS = [
+    "Fp1",
+    "Fp2",
+    "F7",
+    "F3",
+    "Fz",
+    "F4",
+    "F8",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P7",
+    "P3",
+    "Pz",
+    "P4",
+    "P8",
+    "O1",
+    "O2",
+]
 TRUTH = {"a": -6.0, "f": 10.0, "G": 2.0, "velocity": 6.0, "gain": 1.0, "background": 20.0, "exponent": 1.5}
 
 
@@ -20,8 +39,9 @@ def small_connectome():
     lengths = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
     weights = np.exp(-lengths / 40.0)
     np.fill_diagonal(weights, 0.0)
-    return Connectome(weights, tract_lengths=lengths, labels=[f"R{i}" for i in range(8)], centres=centres,
-                      name="ring8")
+    return Connectome(
+        weights, tract_lengths=lengths, labels=[f"R{i}" for i in range(8)], centres=centres, name="ring8"
+    )
 
 
 def theta_of(obj, truth):
@@ -57,8 +77,9 @@ def make_session(small_connectome):
         con = small_connectome
         w = con.weights / con.weights.max()
         flat = np.ones((len(channels), len(freqs)))
-        obj = SpectrumObjective(w, con.tract_lengths, lf.gain, freqs, flat, n_avg, fmin=1.0, fmax=45.0,
-                                resolution=0.5)
+        obj = SpectrumObjective(
+            w, con.tract_lengths, lf.gain, freqs, flat, n_avg, fmin=1.0, fmax=45.0, resolution=0.5
+        )
         model = obj.model_psd(theta_of(obj, {**TRUTH, "f": f}))
         rng = np.random.default_rng(seed)
         extra = {}
@@ -67,20 +88,32 @@ def make_session(small_connectome):
             level = np.exp(jitter * rng.standard_normal(blocks))[:, None, None]
             parts = model[None] * level * rng.gamma(m, 1.0 / m, (blocks, *model.shape))
             psd = parts.mean(axis=0)
-            extra["psd_blocks"] = FeatureArray(parts, ("block", "channel", "freq"),
-                                               {"block": [float(m)] * blocks, "channel": list(channels),
-                                                "freq": list(obj.freqs)}, unit="uV^2/Hz")
+            extra["psd_blocks"] = FeatureArray(
+                parts,
+                ("block", "channel", "freq"),
+                {"block": [float(m)] * blocks, "channel": list(channels), "freq": list(obj.freqs)},
+                unit="uV^2/Hz",
+            )
         else:
             psd = model * rng.gamma(n_avg, 1.0 / n_avg, model.shape)  # a Welch average of n_avg segments
         if nan:
             psd[0, 3] = np.nan
         alpha = (obj.freqs >= 7) & (obj.freqs <= 14)
         iaf = obj.freqs[alpha][np.argmax(psd[:, alpha], axis=1)]
-        rows = [{"feature": "iaf", "location": ch, "value": float(v), "unit": "Hz"}
-                for ch, v in zip(channels, iaf)]
-        arr = FeatureArray(psd, ("channel", "freq"), {"channel": list(channels), "freq": list(obj.freqs)},
-                           unit="uV^2/Hz")
-        return FeatureSet.from_rows(rows, subject="01", session=session, modality="eeg",
-                                    arrays={"psd": arr, **extra}, provenance={"psd": {"n_averages": n_avg}})
+        rows = [
+            {"feature": "iaf", "location": ch, "value": float(v), "unit": "Hz"}
+            for ch, v in zip(channels, iaf)
+        ]
+        arr = FeatureArray(
+            psd, ("channel", "freq"), {"channel": list(channels), "freq": list(obj.freqs)}, unit="uV^2/Hz"
+        )
+        return FeatureSet.from_rows(
+            rows,
+            subject="01",
+            session=session,
+            modality="eeg",
+            arrays={"psd": arr, **extra},
+            provenance={"psd": {"n_averages": n_avg}},
+        )
 
     return make

@@ -16,8 +16,12 @@ CH = [f"c{i}" for i in range(19)]
 
 def _state(k, at, f, sd_f, iaf, se_iaf):
     """A hand-made state: the twin's f (own estimate) and per-channel IAFs with their SEs."""
-    post = Posterior(["a", "f", "G"], ["logneg", "identity", "log"], np.array([np.log(6.0), f, 0.0]),
-                     np.diag([0.01, sd_f ** 2, 0.25]))
+    post = Posterior(
+        ["a", "f", "G"],
+        ["logneg", "identity", "log"],
+        np.array([np.log(6.0), f, 0.0]),
+        np.diag([0.01, sd_f**2, 0.25]),
+    )
     values = [["iaf", c, "", float(v), float(se_iaf)] for c, v in zip(CH, iaf)]
     own = {"a": [np.log(6.0), 0.1], "f": [f, sd_f], "G": [0.0, 0.5]}
     return TwinState(k, f"0{k + 1}", at, post, {"values": values, "own": own, "n_blocks": 10})
@@ -39,8 +43,9 @@ def _patient(rng, shift=0.0, tau=0.1, sd=0.1, n=2):
 
 def test_false_alarms_are_controlled_and_large_changes_found():
     rng = np.random.default_rng(0)
-    study = Variability({"f": 0.1, "iaf": np.sqrt(2) * 0.1, "a": 0.0, "G": 0.0},
-                        {k: 1e3 for k in ("f", "iaf", "a", "G")}).to_dict()
+    study = Variability(
+        {"f": 0.1, "iaf": np.sqrt(2) * 0.1, "a": 0.0, "G": 0.0}, {k: 1e3 for k in ("f", "iaf", "a", "G")}
+    ).to_dict()
     alarms = []
     for _ in range(300):
         twin = _patient(rng)
@@ -91,11 +96,14 @@ def test_between_session_sd_is_estimated_from_repeated_sessions():
 def test_features_alone_get_a_change_table():
     from neurotwin.features import FeatureSet
 
-    a = FeatureSet.from_rows([{"feature": "iaf", "location": c, "value": 10.0, "se": 0.2} for c in CH],
-                             session="01")
-    b = FeatureSet.from_rows([{"feature": "iaf", "location": c, "value": 10.05, "se": 0.2} for c in CH]
-                             + [{"feature": "iaf", "location": "extra", "value": 7.0, "se": 0.1}],
-                             session="02")
+    a = FeatureSet.from_rows(
+        [{"feature": "iaf", "location": c, "value": 10.0, "se": 0.2} for c in CH], session="01"
+    )
+    b = FeatureSet.from_rows(
+        [{"feature": "iaf", "location": c, "value": 10.05, "se": 0.2} for c in CH]
+        + [{"feature": "iaf", "location": "extra", "value": 7.0, "se": 0.1}],
+        session="02",
+    )
     table = feature_changes([a, b], at=[0, 30])
     assert len(table) == len(CH) and not table["flagged"].any()
     assert set(table["session"]) == {"02"} and (table["at"] == 30).all()
@@ -170,8 +178,17 @@ def test_two_frontal_channels_get_features_ses_and_a_change_table(small_connecto
     from neurotwin.features import FeatureArray, FeatureSet
 
     psd = bipolar.arrays["psd"]
-    odd = FeatureSet(bipolar.table, {"psd": FeatureArray(psd.values, psd.dims, {
-        "channel": ["EEG Fpz-Cz", "EEG Pz-Oz"], "freq": psd.coords["freq"]}, psd.unit)},
-        bipolar.provenance)
+    odd = FeatureSet(
+        bipolar.table,
+        {
+            "psd": FeatureArray(
+                psd.values,
+                psd.dims,
+                {"channel": ["EEG Fpz-Cz", "EEG Pz-Oz"], "freq": psd.coords["freq"]},
+                psd.unit,
+            )
+        },
+        bipolar.provenance,
+    )
     with pytest.raises(NoPositionsError, match="EEG Fpz-Cz"):
         Twin("y", connectome=small_connectome).fit(odd)

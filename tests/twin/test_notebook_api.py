@@ -75,10 +75,22 @@ def test_simulate_says_what_it_needs(fitted, small_connectome, tmp_path):
 
 
 def test_implausible_estimates_and_poor_fits_are_flagged(make_session, small_connectome, caplog):
-    prior = Prior(["f", "velocity"], ["identity", "log"], np.array([10.0, np.log(6.0)]), np.array([2.5, 0.5]),
-                  labels=["alpha frequency", "conduction velocity"], units=["Hz", "m/s"])
-    post = Posterior(prior.names, prior.transforms, np.array([18.8, np.log(328.0)]), np.eye(2) * 1e-4,
-                     labels=prior.labels, units=prior.units)
+    prior = Prior(
+        ["f", "velocity"],
+        ["identity", "log"],
+        np.array([10.0, np.log(6.0)]),
+        np.array([2.5, 0.5]),
+        labels=["alpha frequency", "conduction velocity"],
+        units=["Hz", "m/s"],
+    )
+    post = Posterior(
+        prior.names,
+        prior.transforms,
+        np.array([18.8, np.log(328.0)]),
+        np.eye(2) * 1e-4,
+        labels=prior.labels,
+        units=prior.units,
+    )
     flags = implausible(post, prior)
     assert set(flags) == {"f", "velocity"} and "m/s" in flags["velocity"]
     state = TwinState(0, "01", 0.0, post, diagnostics={"implausible": flags, "at_bound": ["velocity"]})
@@ -100,7 +112,7 @@ def test_gaussian_draws_have_the_requested_cross_spectrum():
     freqs = np.linspace(0, sfreq / 2, 201)
     p1 = 1.0 / (1.0 + (freqs / 10.0) ** 2)  # a low-pass spectrum
     p2 = np.full_like(freqs, 0.5)
-    coh = 0.6 * np.exp(-((freqs - 20.0) / 5.0) ** 2)  # coherent only around 20 Hz
+    coh = 0.6 * np.exp(-(((freqs - 20.0) / 5.0) ** 2))  # coherent only around 20 Hz
     csd = np.zeros((len(freqs), 2, 2), complex)
     csd[:, 0, 0], csd[:, 1, 1] = p1, p2
     csd[:, 0, 1] = np.sqrt(coh * p1 * p2) * np.exp(1j * 0.5)
@@ -119,8 +131,16 @@ def test_gaussian_draws_have_the_requested_cross_spectrum():
 
 
 def test_simulation_to_raw():
-    sim = simulate(Hopf(), np.zeros((3, 3)), {"a": -1.0, "f": 10.0}, duration=2.0, dt=1e-3, decimate=4,
-                   transient=0.0, random_state=0)
+    sim = simulate(
+        Hopf(),
+        np.zeros((3, 3)),
+        {"a": -1.0, "f": 10.0},
+        duration=2.0,
+        dt=1e-3,
+        decimate=4,
+        transient=0.0,
+        random_state=0,
+    )
     raw = sim.to_raw(ch_names=["A", "B", "C"])
     np.testing.assert_array_equal(raw.get_data(), sim.data[0].T)
     assert "3 regions" in repr(sim) and "250 Hz" in repr(sim)

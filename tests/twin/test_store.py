@@ -20,9 +20,13 @@ KEY = "test-key"
 
 
 def _child(code: str, *args, env=None):
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "NEUROTWIN_DEID_KEY": KEY, **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NEUROTWIN_DEID_KEY": KEY, **(env or {})},
+    )
 
 
 @pytest.fixture()

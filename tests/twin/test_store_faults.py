@@ -45,7 +45,8 @@ def test_first_runs_racing_on_a_fresh_store_all_succeed(tmp_path):
         assert con.execute("PRAGMA user_version").fetchone()[0] == 2
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert sorted(p.name for p in path.parent.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
-        "twins.sqlite"]  # no temporary file left
+        "twins.sqlite"
+    ]  # no temporary file left
 
 
 def test_a_full_disk_while_creating_leaves_no_store(tmp_path, monkeypatch):
@@ -137,12 +138,15 @@ def test_a_store_error_in_a_run_fails_the_twins_not_the_run(sample_root, tmp_pat
 
 
 def test_a_session_arriving_out_of_time_order_is_inserted_and_the_later_refitted(
-        make_session, small_connectome, tmp_path):
+    make_session, small_connectome, tmp_path
+):
     from neurotwin.errors import DataError
     from neurotwin.twin import update_twin
 
-    sessions = {ses: make_session(f=f, seed=i + 1, session=ses)
-                for i, (ses, f) in enumerate((("01", 10.0), ("02", 9.6), ("03", 9.2)))}
+    sessions = {
+        ses: make_session(f=f, seed=i + 1, session=ses)
+        for i, (ses, f) in enumerate((("01", 10.0), ("02", 9.6), ("03", 9.2)))
+    }
     days = {"01": 0.0, "02": 30.0, "03": 60.0}
 
     def factory(subject):

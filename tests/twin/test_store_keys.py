@@ -42,8 +42,9 @@ def test_another_account_reads_the_store_by_label(study_out, account, tmp_path):
     assert TwinStore(moved / "twins" / "twins.sqlite", create=False).exists("02")
 
 
-def test_a_store_without_its_key_says_the_key_differs_and_how_to_pass_it(study_out, account, tmp_path,
-                                                                         monkeypatch):
+def test_a_store_without_its_key_says_the_key_differs_and_how_to_pass_it(
+    study_out, account, tmp_path, monkeypatch
+):
     alone = tmp_path / "elsewhere" / "twins.sqlite"
     alone.parent.mkdir()
     shutil.copy(study_out / "twins" / "twins.sqlite", alone)  # the store without the study's key file

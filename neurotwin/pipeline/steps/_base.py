@@ -43,9 +43,11 @@ class StrictParams(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'parameters'}: "
-                                 f"{str(e['msg']).removeprefix('Value error, ')} (got {e.get('input')!r})"
-                                 for e in err.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'parameters'}: "
+                f"{str(e['msg']).removeprefix('Value error, ')} (got {e.get('input')!r})"
+                for e in err.errors()
+            )
             raise ConfigError(f"{type(self).__name__}: {problems}.") from None
 
     # pydantic calls a model's own __init__ for nested models (a pipeline file's steps) unless it is
@@ -61,8 +63,12 @@ class StrictParams(BaseModel):
             data = dict(data)
             for name, value in data.items():
                 field = cls.model_fields.get(name)
-                if isinstance(value, bool) and field is not None and _numeric(field.annotation) \
-                        and not _accepts_bool(field.annotation):
+                if (
+                    isinstance(value, bool)
+                    and field is not None
+                    and _numeric(field.annotation)
+                    and not _accepts_bool(field.annotation)
+                ):
                     data[name] = f"{str(value).lower()} (true/false is not a number)"
         return data
 

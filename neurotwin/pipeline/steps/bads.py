@@ -95,8 +95,9 @@ def find_bad_channels(
     picks = mne.pick_types(raw.info, eeg=True, exclude="bads")
     names = [raw.ch_names[p] for p in picks]
     if len(picks) < 4:
-        raise DataError(f"bad-channel detection needs at least 4 good EEG channels; this recording has "
-                        f"{len(picks)}.")
+        raise DataError(
+            f"bad-channel detection needs at least 4 good EEG channels; this recording has {len(picks)}."
+        )
     sfreq = raw.info["sfreq"]
     data = raw.get_data(picks=picks)
     if raw.info["highpass"] < 0.5:
@@ -119,8 +120,11 @@ def find_bad_channels(
 
     has_hf = sfreq > 100 and raw.info["lowpass"] > 50
     # PREP's low-pass: pass to 45 Hz, stop at 50 Hz
-    low = (mne.filter.filter_data(data, sfreq, None, 45.0, h_trans_bandwidth=5.0, verbose="error")
-           if has_hf else data)
+    low = (
+        mne.filter.filter_data(data, sfreq, None, 45.0, h_trans_bandwidth=5.0, verbose="error")
+        if has_hf
+        else data
+    )
     if hf_noise is not None:
         if has_hf:
             noisiness = _mad(data - low, axis=1) / _mad(low, axis=1)
@@ -128,8 +132,10 @@ def find_bad_channels(
             z = (noisiness - med) / (np.median(np.abs(noisiness - med)) * _MAD_TO_SD)
             out["hf_noise"] = [n for n, zz in zip(unames, z) if zz > hf_noise or np.isnan(zz)]
         else:
-            logger.info("bad channels: no content above 50 Hz (low-passed or sfreq <= 100 Hz); "
-                        "high-frequency noise criterion skipped.")
+            logger.info(
+                "bad channels: no content above 50 Hz (low-passed or sfreq <= 100 Hz); "
+                "high-frequency noise criterion skipped."
+            )
 
     if correlation is not None:
         size = int(round(window * sfreq))
@@ -154,8 +160,11 @@ def find_bad_channels(
         if keep_correlated is not None:
             median_corr = dict(zip(unames, np.median(max_corr, axis=0)))
             others = set().union(*(v for k, v in out.items() if k != "deviation"))
-            out["kept_correlated"] = [n for n in out["deviation"] if n in high_amplitude and n not in others
-                                      and median_corr[n] >= keep_correlated]
+            out["kept_correlated"] = [
+                n
+                for n in out["deviation"]
+                if n in high_amplitude and n not in others and median_corr[n] >= keep_correlated
+            ]
     kept = set(out.pop("kept_correlated", []))
     found = set().union(*out.values()) - kept
     out["all"] = [n for n in names if n in found]
@@ -188,9 +197,15 @@ class DetectBads(Step):
     max_fraction: float = Field(0.3, gt=0, le=1)
 
     def apply(self, raw, log=None):
-        found = find_bad_channels(raw, deviation=self.deviation, correlation=self.correlation,
-                                  hf_noise=self.hf_noise, frac_bad=self.frac_bad, window=self.window,
-                                  keep_correlated=self.keep_correlated)
+        found = find_bad_channels(
+            raw,
+            deviation=self.deviation,
+            correlation=self.correlation,
+            hf_noise=self.hf_noise,
+            frac_bad=self.frac_bad,
+            window=self.window,
+            keep_correlated=self.keep_correlated,
+        )
         n_eeg = len(mne.pick_types(raw.info, eeg=True, exclude=[]))
         bads = sorted(set(raw.info["bads"]) | set(found["all"]), key=raw.ch_names.index)
         if len(bads) > self.max_fraction * n_eeg:
@@ -201,9 +216,11 @@ class DetectBads(Step):
         raw.info["bads"] = bads
         logger.info("bad channels: %s", ", ".join(bads) or "none")
         if log is not None:
-            log.update(bads=bads, by_criterion={k: v for k, v in found.items()
-                                                if k not in ("all", "kept_correlated") and v},
-                       kept_correlated=found["kept_correlated"])
+            log.update(
+                bads=bads,
+                by_criterion={k: v for k, v in found.items() if k not in ("all", "kept_correlated") and v},
+                kept_correlated=found["kept_correlated"],
+            )
         return raw
 
 

@@ -89,18 +89,30 @@ class Epochs(Step):
 
     def apply(self, raw, log=None):
         types = set(raw.get_channel_types(picks="data", unique=True))
-        limits = {"eeg": (self.reject_eeg, 1e-6), "mag": (self.reject_mag, 1e-15),
-                  "grad": (self.reject_grad, 1e-13)}
-        reject = {t: v * scale for t, (v, scale) in limits.items()
-                  if t in types and v is not None and v != "auto"}
+        limits = {
+            "eeg": (self.reject_eeg, 1e-6),
+            "mag": (self.reject_mag, 1e-15),
+            "grad": (self.reject_grad, 1e-13),
+        }
+        reject = {
+            t: v * scale for t, (v, scale) in limits.items() if t in types and v is not None and v != "auto"
+        }
         auto = [t for t, (v, _) in limits.items() if t in types and v == "auto"]
         flat = {"eeg": self.flat_eeg * 1e-6} if "eeg" in types and self.flat_eeg else None
         if raw.times[-1] < self.length:
-            raise DataError(f"epochs: the recording ({raw.times[-1]:.1f} s) is shorter than one "
-                            f"{self.length} s epoch.")
+            raise DataError(
+                f"epochs: the recording ({raw.times[-1]:.1f} s) is shorter than one {self.length} s epoch."
+            )
         n_total = len(mne.make_fixed_length_events(raw, duration=self.length, overlap=self.overlap))
-        epochs = mne.make_fixed_length_epochs(raw, duration=self.length, overlap=self.overlap, preload=True,
-                                              reject_by_annotation=True, id=1, verbose="error")
+        epochs = mne.make_fixed_length_epochs(
+            raw,
+            duration=self.length,
+            overlap=self.overlap,
+            preload=True,
+            reject_by_annotation=True,
+            id=1,
+            verbose="error",
+        )
         n_annot = n_total - len(epochs)
         if auto and len(epochs) >= 10:  # autoreject's cross-validation needs some epochs
             from autoreject import get_rejection_threshold
@@ -108,19 +120,30 @@ class Epochs(Step):
             sample = epochs
             if len(epochs) > self.auto_max_epochs:
                 sample = epochs[np.linspace(0, len(epochs) - 1, self.auto_max_epochs).round().astype(int)]
-            found = get_rejection_threshold(sample, ch_types=auto, random_state=self.random_state,
-                                            verbose=False)
+            found = get_rejection_threshold(
+                sample, ch_types=auto, random_state=self.random_state, verbose=False
+            )
             reject.update({t: float(v) for t, v in found.items()})
         elif auto:
             logger.info("epochs: fewer than 10 epochs; no automatic amplitude limit.")
         epochs.drop_bad(reject=reject or None, flat=flat, verbose="error")
         n_kept = len(epochs)
-        logger.info("epochs: kept %d of %d (%d on BAD annotations, %d by amplitude)", n_kept, n_total,
-                    n_annot, n_total - n_annot - n_kept)
+        logger.info(
+            "epochs: kept %d of %d (%d on BAD annotations, %d by amplitude)",
+            n_kept,
+            n_total,
+            n_annot,
+            n_total - n_annot - n_kept,
+        )
         if log is not None:
-            log.update(n_total=n_total, n_kept=n_kept, n_bad_annotation=n_annot,
-                       n_bad_amplitude=n_total - n_annot - n_kept, length=self.length,
-                       reject={t: round(v / limits[t][1], 3) for t, v in reject.items()})
+            log.update(
+                n_total=n_total,
+                n_kept=n_kept,
+                n_bad_annotation=n_annot,
+                n_bad_amplitude=n_total - n_annot - n_kept,
+                length=self.length,
+                reject={t: round(v / limits[t][1], 3) for t, v in reject.items()},
+            )
         if n_kept < self.min_epochs:
             raise DataError(
                 f"epochs: only {n_kept} of {n_total} epochs survive rejection (min_epochs="

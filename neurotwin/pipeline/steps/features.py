@@ -46,8 +46,10 @@ class Features(Step):
     accepts: ClassVar[tuple[str, ...]] = ("raw", "epochs", "timeseries", "table")
     produces: ClassVar[str | None] = "features"
     out_suffix: ClassVar[str | None] = "features"
-    features: list[str] = Field(default_factory=lambda: ["psd", "band_power", "iaf", "aperiodic",
-                                                         "spectral_edge", "theta_beta"], min_length=1)
+    features: list[str] = Field(
+        default_factory=lambda: ["psd", "band_power", "iaf", "aperiodic", "spectral_edge", "theta_beta"],
+        min_length=1,
+    )
     feature_params: dict[str, dict] = Field(default_factory=dict)
     psd_method: Literal["welch", "multitaper"] = "welch"
     n_per_seg: float = Field(2.0, gt=0)
@@ -66,8 +68,10 @@ class Features(Step):
     def _known(cls, names):
         for name in names:
             if name not in FEATURES:
-                raise ValueError(f"unknown feature {name!r}; features are {sorted(FEATURES)}."
-                                 f"{did_you_mean(name, FEATURES)}")
+                raise ValueError(
+                    f"unknown feature {name!r}; features are {sorted(FEATURES)}."
+                    f"{did_you_mean(name, FEATURES)}"
+                )
         return names
 
     @model_validator(mode="after")
@@ -75,8 +79,10 @@ class Features(Step):
         """Feature parameters are checked when the pipeline is loaded (``neurotwin pipeline check``)."""
         for name, given in self.feature_params.items():
             if name not in FEATURES:
-                raise ValueError(f"feature_params names {name!r}, which is not a feature; features are "
-                                 f"{sorted(FEATURES)}.{did_you_mean(name, FEATURES)}")
+                raise ValueError(
+                    f"feature_params names {name!r}, which is not a feature; features are "
+                    f"{sorted(FEATURES)}.{did_you_mean(name, FEATURES)}"
+                )
             if name not in self.features:
                 raise ValueError(f"feature_params names {name!r}, which is not in features {self.features}")
             try:
@@ -86,9 +92,15 @@ class Features(Step):
         return self
 
     def apply(self, data, log=None):
-        fs = compute_features(data, self.features, params=self.feature_params,
-                              psd_method=self.psd_method, n_per_seg=self.n_per_seg, fmax=self.fmax,
-                              n_blocks=self.n_blocks)
+        fs = compute_features(
+            data,
+            self.features,
+            params=self.feature_params,
+            psd_method=self.psd_method,
+            n_per_seg=self.n_per_seg,
+            fmax=self.fmax,
+            n_blocks=self.n_blocks,
+        )
         if log is not None:
             log.update(n_values=len(fs), n_not_ok=int((fs.table["status"] != "ok").sum()))
         return fs

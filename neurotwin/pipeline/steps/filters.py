@@ -28,8 +28,9 @@ def detect_line_freq(raw, candidates=(50.0, 60.0)) -> float | None:
     60.0
     """
     sf = raw.info["sfreq"]
-    psd = raw.compute_psd(method="welch", n_fft=int(sf), picks="data", exclude="bads",
-                          fmax=sf / 2, verbose="error")
+    psd = raw.compute_psd(
+        method="welch", n_fft=int(sf), picks="data", exclude="bads", fmax=sf / 2, verbose="error"
+    )
     freqs, power = psd.freqs, np.median(psd.get_data(), axis=0)
     best, best_ratio = None, 5.0
     for f in candidates:
@@ -125,8 +126,17 @@ class Bandpass(Step):
 
         nyq = 0.5 / ts.tr
         if self.h_freq is not None and self.h_freq >= nyq:
-            raise ConfigError(f"bandpass: h_freq={self.h_freq} Hz is not below Nyquist ({nyq:g} Hz) of "
-                              f"this BOLD series (TR {ts.tr:g} s).")
-        out = clean(ts.data, detrend=False, standardize=None, filter="butterworth",
-                    low_pass=self.h_freq, high_pass=self.l_freq, t_r=ts.tr)
+            raise ConfigError(
+                f"bandpass: h_freq={self.h_freq} Hz is not below Nyquist ({nyq:g} Hz) of "
+                f"this BOLD series (TR {ts.tr:g} s)."
+            )
+        out = clean(
+            ts.data,
+            detrend=False,
+            standardize=None,
+            filter="butterworth",
+            low_pass=self.h_freq,
+            high_pass=self.l_freq,
+            t_r=ts.tr,
+        )
         return ts.copy(data=out)

@@ -101,8 +101,10 @@ class ICA(Step):
             raise DataError(f"ica: needs at least 3 good EEG/MEG channels; found {len(picks)}.")
         duration = raw.times[-1] if raw.n_times else 0.0
         if duration < self.min_duration:
-            raise DataError(f"ica: the recording is {duration:.1f} s long, shorter than min_duration="
-                            f"{self.min_duration} s; remove the ica step for such short recordings.")
+            raise DataError(
+                f"ica: the recording is {duration:.1f} s long, shorter than min_duration="
+                f"{self.min_duration} s; remove the ica step for such short recordings."
+            )
         n_comp = self.n_components
         if isinstance(n_comp, float) and n_comp >= 1:
             n_comp = int(n_comp)
@@ -112,16 +114,23 @@ class ICA(Step):
         fit_params = {"extended": True} if self.method == "infomax" else None
         if self.method == "picard":
             fit_params = {"ortho": False, "extended": True}
-        ica = mne.preprocessing.ICA(n_components=n_comp, method=self.method, random_state=self.random_state,
-                                    max_iter=self.max_iter, fit_params=fit_params, verbose="error")
+        ica = mne.preprocessing.ICA(
+            n_components=n_comp,
+            method=self.method,
+            random_state=self.random_state,
+            max_iter=self.max_iter,
+            fit_params=fit_params,
+            verbose="error",
+        )
         decim = max(self.decim, int(np.ceil(raw.n_times / (self.max_fit_duration * raw.info["sfreq"]))))
         ica.fit(fit_raw, picks=picks, decim=decim, reject_by_annotation=True, verbose="error")
         found: dict[str, list[int]] = {}
         scores: dict[str, list[float]] = {}
         eog = self._eog_channels(raw)
         if eog:
-            idx, sc = ica.find_bads_eog(fit_raw, ch_name=eog, threshold=self.eog_threshold,
-                                        measure="correlation", verbose="error")
+            idx, sc = ica.find_bads_eog(
+                fit_raw, ch_name=eog, threshold=self.eog_threshold, measure="correlation", verbose="error"
+            )
             found["eog"] = [int(i) for i in idx]
             scores["eog"] = np.max(np.abs(np.atleast_2d(sc)), axis=0).round(4).tolist()
         ecg = self.ecg
@@ -144,8 +153,16 @@ class ICA(Step):
         ica.apply(raw, verbose="error")
         logger.info("ica: %d components, removed %s", ica.n_components_, exclude or "none")
         if log is not None:
-            log.update(n_components=int(ica.n_components_), excluded=exclude, found=found, scores=scores,
-                       eog_channels=eog, method=self.method, random_state=self.random_state, decim=decim)
+            log.update(
+                n_components=int(ica.n_components_),
+                excluded=exclude,
+                found=found,
+                scores=scores,
+                eog_channels=eog,
+                method=self.method,
+                random_state=self.random_state,
+                decim=decim,
+            )
             if exclude:
                 log["qc"] = _removed_components(ica, fit_raw, exclude)
         return raw
@@ -172,7 +189,9 @@ def _removed_components(ica, raw, exclude: list[int]) -> dict:
     stop = min(raw.n_times, start + int(QC_SECONDS * sfreq))
     src = ica.get_sources(raw, start=start, stop=stop).get_data()[exclude][:, ::step]
     src = (src - src.mean(axis=1, keepdims=True)) / np.maximum(src.std(axis=1, keepdims=True), 1e-30)
-    return {"channels": list(ica.ch_names), "sfreq": sfreq / step,
-            "maps": {str(i): np.round(maps[:, i] / np.abs(maps[:, i]).max(), 3).tolist() for i in exclude},
-            "sources": {str(i): np.round(row, 2).tolist() for i, row in zip(exclude, src)}}
-
+    return {
+        "channels": list(ica.ch_names),
+        "sfreq": sfreq / step,
+        "maps": {str(i): np.round(maps[:, i] / np.abs(maps[:, i]).max(), 3).tolist() for i in exclude},
+        "sources": {str(i): np.round(row, 2).tolist() for i, row in zip(exclude, src)},
+    }

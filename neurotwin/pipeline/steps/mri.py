@@ -103,11 +103,13 @@ def _intensity(lab_img, lab: np.ndarray, image, ids: list[int]) -> pd.DataFrame:
     if values.ndim != 3:
         raise DataError(f"intensity statistics need a 3-D image, got shape {values.shape}.")
     with np.errstate(invalid="ignore", divide="ignore"):  # SciPy divides for absent labels too
-        return pd.DataFrame({
-            "intensity_mean": ndimage.mean(values, lab, ids),
-            "intensity_sd": ndimage.standard_deviation(values, lab, ids),
-            "intensity_median": ndimage.median(values, lab, ids),
-        })
+        return pd.DataFrame(
+            {
+                "intensity_mean": ndimage.mean(values, lab, ids),
+                "intensity_sd": ndimage.standard_deviation(values, lab, ids),
+                "intensity_median": ndimage.median(values, lab, ids),
+            }
+        )
 
 
 class RegionalVolumes(Step):
@@ -142,8 +144,10 @@ class RegionalVolumes(Step):
             rows = study.select(subject=subject, datatype="anat")
             rows = rows[rows["suffix"] == self.intensity]
             if rows.empty:
-                raise DataError(f"regional_volumes: sub-{subject} has no anat/*_{self.intensity} image for "
-                                f"intensity statistics; remove 'intensity' or add the image.")
+                raise DataError(
+                    f"regional_volumes: sub-{subject} has no anat/*_{self.intensity} image for "
+                    f"intensity statistics; remove 'intensity' or add the image."
+                )
             same = rows[rows["session"] == session] if session else rows.iloc[0:0]
             found["image"] = Path((same if not same.empty else rows).iloc[0]["path"])
         return found
@@ -156,8 +160,14 @@ class RegionalVolumes(Step):
             raise DataError("regional_volumes: the label volume holds no labels besides those excluded.")
         voxel = float(np.prod(img.header.get_zooms()[:3]))
         names = label_names(source, ids)
-        table = pd.DataFrame({"index": ids, "name": [names[i] for i in ids],
-                              "n_voxels": counts[ids].astype(int), "volume_mm3": counts[ids] * voxel})
+        table = pd.DataFrame(
+            {
+                "index": ids,
+                "name": [names[i] for i in ids],
+                "n_voxels": counts[ids].astype(int),
+                "volume_mm3": counts[ids] * voxel,
+            }
+        )
         if image is not None:
             table = table.join(_intensity(img, lab, nib.load(image), ids))
         if log is not None:
@@ -201,8 +211,10 @@ class Parcellate(Step):
         rows = study.select(subject=subject, datatype="anat")
         rows = rows[rows["suffix"] == "dseg"]
         if rows.empty:
-            raise DataError(f"parcellate: sub-{subject} has no label volume (anat/*_dseg); add one or give "
-                            f"labels = 'path/to/atlas.nii.gz' in the pipeline file.")
+            raise DataError(
+                f"parcellate: sub-{subject} has no label volume (anat/*_dseg); add one or give "
+                f"labels = 'path/to/atlas.nii.gz' in the pipeline file."
+            )
         same = rows[rows["session"] == session] if session else rows.iloc[0:0]
         return {"labels": Path((same if not same.empty else rows).iloc[0]["path"])}
 
@@ -223,14 +235,16 @@ class Parcellate(Step):
         data = np.asarray(img.dataobj, dtype=np.float64).reshape(-1, img.shape[3])
         counts = np.bincount(np.clip(lab, 0, None))
         nuisance = {i for ids in NUISANCE_LABELS.values() for i in ids}
-        ids = [i for i in np.flatnonzero(counts)
-               if i != 0 and i not in nuisance and counts[i] >= self.min_voxels]
+        ids = [
+            i for i in np.flatnonzero(counts) if i != 0 and i not in nuisance and counts[i] >= self.min_voxels
+        ]
         if not ids:
             raise DataError("parcellate: no region of the label volume overlaps the BOLD field of view.")
         mask = lab > 0
         vox = np.flatnonzero(mask)
-        member = sparse.csr_matrix((np.ones(vox.size), (lab[vox], np.arange(vox.size))),
-                                   shape=(counts.size, vox.size))
+        member = sparse.csr_matrix(
+            (np.ones(vox.size), (lab[vox], np.arange(vox.size))), shape=(counts.size, vox.size)
+        )
         sums = member @ data[vox]  # one pass over the voxels, all regions at once
         means = sums / np.maximum(counts, 1)[:, None]
         conf = {}
@@ -243,8 +257,9 @@ class Parcellate(Step):
         names = label_names(labels, ids)
         if log is not None:
             log.update(n_regions=len(ids), confounds=sorted(conf), labels_file=Path(labels).name)
-        return RegionTimeseries(means[ids].T, [names[i] for i in ids], tr,
-                                pd.DataFrame(conf) if conf else None)
+        return RegionTimeseries(
+            means[ids].T, [names[i] for i in ids], tr, pd.DataFrame(conf) if conf else None
+        )
 
 
 class RegressConfounds(Step):
@@ -279,14 +294,21 @@ class RegressConfounds(Step):
         available = [] if ts.confounds is None else list(ts.confounds.columns)
         missing = [c for c in self.confounds if c not in available]
         if missing:
-            raise DataError(f"regress_confounds: confound(s) {missing} were not extracted "
-                            f"(available: {available}); list them in the parcellate step.")
+            raise DataError(
+                f"regress_confounds: confound(s) {missing} were not extracted "
+                f"(available: {available}); list them in the parcellate step."
+            )
         conf = ts.confounds[self.confounds].to_numpy(float) if self.confounds else None
         if conf is not None and self.derivatives:
             conf = np.column_stack([conf, np.vstack([np.zeros((1, conf.shape[1])), np.diff(conf, axis=0)])])
-        out = clean(ts.data, confounds=conf, detrend=self.detrend,
-                    standardize="zscore_sample" if self.standardize else None,
-                    filter=False, t_r=ts.tr)
+        out = clean(
+            ts.data,
+            confounds=conf,
+            detrend=self.detrend,
+            standardize="zscore_sample" if self.standardize else None,
+            filter=False,
+            t_r=ts.tr,
+        )
         if log is not None:
             log.update(regressors=0 if conf is None else conf.shape[1])
         return ts.copy(data=out)

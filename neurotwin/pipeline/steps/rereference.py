@@ -31,8 +31,9 @@ def _sphere_forward(info):
         eeg_info["bads"] = []
     sphere = mne.make_sphere_model("auto", "auto", eeg_info, verbose="error")
     src = mne.setup_volume_source_space(sphere=sphere, exclude=30.0, pos=15.0, verbose="error")
-    return mne.make_forward_solution(eeg_info, trans=None, src=src, bem=sphere, eeg=True, meg=False,
-                                     verbose="error")
+    return mne.make_forward_solution(
+        eeg_info, trans=None, src=src, bem=sphere, eeg=True, meg=False, verbose="error"
+    )
 
 
 class Rereference(Step):

@@ -11,5 +11,12 @@ from .base import OBJECTIVES, Objective, describe, get_objective, register_objec
 from .bold_fc import BoldObjective
 from .eeg_psd import SpectrumObjective
 
-__all__ = ["OBJECTIVES", "BoldObjective", "Objective", "SpectrumObjective", "describe", "get_objective",
-           "register_objective"]
+__all__ = [
+    "OBJECTIVES",
+    "BoldObjective",
+    "Objective",
+    "SpectrumObjective",
+    "describe",
+    "get_objective",
+    "register_objective",
+]

@@ -58,8 +58,10 @@ def get_objective(modality: str) -> type:
     'SpectrumObjective'
     """
     if modality not in OBJECTIVES:
-        raise ConfigError(f"modality must be one of {sorted(OBJECTIVES)}, got {modality!r}."
-                          f"{did_you_mean(str(modality), sorted(OBJECTIVES))}")
+        raise ConfigError(
+            f"modality must be one of {sorted(OBJECTIVES)}, got {modality!r}."
+            f"{did_you_mean(str(modality), sorted(OBJECTIVES))}"
+        )
     return OBJECTIVES[modality]
 
 
@@ -90,8 +92,10 @@ def feature_array(features, name: str):
     """The one array called ``name`` in a FeatureSet (keys may carry ``subject/session/`` prefixes)."""
     hits = [k for k in features.arrays if k == name or k.endswith("/" + name)]
     if len(hits) != 1:
-        raise DataError(f"the features need exactly one {name!r} array (found {len(hits)}); compute them "
-                        f"with the features step (features = [{name!r}, ...]).")
+        raise DataError(
+            f"the features need exactly one {name!r} array (found {len(hits)}); compute them "
+            f"with the features step (features = [{name!r}, ...])."
+        )
     return features.arrays[hits[0]]
 
 

@@ -75,8 +75,11 @@ class BoldObjective(Objective):
     #: round threshold, not tuned to our data)
     poor_fit = 0.4
     #: human name and unit of each parameter (the Hopf model's: :class:`neurotwin.model.Hopf`)
-    parameters = {"a": ("bifurcation parameter", "1/s"), "G": ("global coupling", "1/s"),
-                  "sigma": ("noise amplitude", "1/sqrt(s)")}
+    parameters = {
+        "a": ("bifurcation parameter", "1/s"),
+        "G": ("global coupling", "1/s"),
+        "sigma": ("noise amplitude", "1/sqrt(s)"),
+    }
     change_thresholds = {"G": 0.3}
 
     def __init__(self, weights, fc, t_eff: float, peak_freqs, labels, *, effective: bool = True):
@@ -104,10 +107,10 @@ class BoldObjective(Objective):
         n = self.n
         a = -np.exp(theta[:n])
         g = float(np.exp(theta[n]))
-        s2 = np.exp(2 * theta[n + 1:2 * n + 1])
+        s2 = np.exp(2 * theta[n + 1 : 2 * n + 1])
         we = self.w.copy()
         if self.n_extra:
-            we[self.mask] = self.w[self.mask] * np.exp(theta[2 * n + 1:])
+            we[self.mask] = self.w[self.mask] * np.exp(theta[2 * n + 1 :])
         return a, g, s2, we
 
     def _solve(self, theta):
@@ -138,13 +141,11 @@ class BoldObjective(Objective):
         t = self.t_eff
         nll = 0.5 * t * (logdet + np.sum(r_inv * self.fc))
         g_r = 0.5 * t * (r_inv - r_inv @ self.fc @ r_inv)  # d nll / dR
-        g_s = (d[:, None] * g_r * d[None, :]) - np.diag(np.einsum("ij,j,ji->i", g_r, d, sx) * d ** 3)
+        g_s = (d[:, None] * g_r * d[None, :]) - np.diag(np.einsum("ij,j,ji->i", g_r, d, sx) * d**3)
         g_s = (g_s + g_s.T) / 2  # d nll / d Σx
         lam = solve_continuous_lyapunov(jac.conj().T, -(g_s / 2).astype(complex))
         d_a = 2 * (cov @ lam).T.real  # d nll / d J (real entries)
-        grads = [np.diag(d_a) * a,
-                 [np.sum(d_a * (we - np.diag(st))) * g],
-                 2 * np.diag(lam).real * 2 * s2]
+        grads = [np.diag(d_a) * a, [np.sum(d_a * (we - np.diag(st))) * g], 2 * np.diag(lam).real * 2 * s2]
         if self.n_extra:
             d_we = g * (d_a - np.diag(d_a)[:, None])
             grads.append(d_we[self.mask] * we[self.mask])
@@ -160,23 +161,37 @@ class BoldObjective(Objective):
         peaks = t[t["feature"] == "bold_peak_freq"].set_index("location")["value"]
         t_eff = t[t["feature"] == "bold_t_eff"]["value"]
         if len(t_eff) != 1 or any(lab not in peaks.index for lab in labels):
-            raise DataError("the BOLD features need bold_peak_freq per region and bold_t_eff (the "
-                            "'bold_dynamics' feature).")
+            raise DataError(
+                "the BOLD features need bold_peak_freq per region and bold_t_eff (the "
+                "'bold_dynamics' feature)."
+            )
         con = connectome
         if con.labels is None or list(con.labels) != labels:
-            raise DataError("the connectome's region labels must equal the FC's, in the same order "
-                            f"(FC starts {labels[:3]}, connectome {list(con.labels or [])[:3]}).")
+            raise DataError(
+                "the connectome's region labels must equal the FC's, in the same order "
+                f"(FC starts {labels[:3]}, connectome {list(con.labels or [])[:3]})."
+            )
         if twin.states_ and labels != twin.states_[0].features["regions"]:
             raise DataError("these BOLD features have other regions than the twin's first session.")
         values = np.asarray(fc.values, float)
         if not np.isfinite(values).all():
             raise DataError("the FC matrix has NaN values; check the parcellation (empty regions).")
-        obj = cls(con.weights, values, float(t_eff.iloc[0]), peaks[labels].to_numpy(), labels,
-                  effective=twin.effective_connectivity)
+        obj = cls(
+            con.weights,
+            values,
+            float(t_eff.iloc[0]),
+            peaks[labels].to_numpy(),
+            labels,
+            effective=twin.effective_connectivity,
+        )
         iu = np.triu_indices(len(labels), 1)
-        obj.summary = {"regions": labels, "t_eff": float(t_eff.iloc[0]), "digest": digest(values),
-                       "fc_mean": float(np.mean(values[iu])),
-                       "peak_freqs": [float(x) for x in peaks[labels]]}
+        obj.summary = {
+            "regions": labels,
+            "t_eff": float(t_eff.iloc[0]),
+            "digest": digest(values),
+            "fc_mean": float(np.mean(values[iu])),
+            "peak_freqs": [float(x) for x in peaks[labels]],
+        }
         return obj
 
     def _array(self, values) -> FeatureArray:
@@ -202,9 +217,12 @@ class BoldObjective(Objective):
         """The fitted effective network: connection weights with their modifiers, per-region parameters."""
         p = state.params()
         labels = state.features["regions"]
-        params = {"a": np.array([p[f"a[{lb}]"] for lb in labels]),
-                  "f": np.array(state.features["peak_freqs"]), "G": p["G"],
-                  "sigma": np.array([p[f"sigma[{lb}]"] for lb in labels])}
+        params = {
+            "a": np.array([p[f"a[{lb}]"] for lb in labels]),
+            "f": np.array(state.features["peak_freqs"]),
+            "G": p["G"],
+            "sigma": np.array([p[f"sigma[{lb}]"] for lb in labels]),
+        }
         weights = connectome.weights.copy()
         extra = state.posterior.extra.get("theta_extra")
         if extra is not None and len(extra):

@@ -24,8 +24,16 @@ __all__ = ["MAINS", "bin_psd", "cortex_for", "eeg_info", "positions"]
 MAINS = (50.0, 60.0)
 
 
-def bin_psd(freqs, psd, *, fmin: float = 2.0, fmax: float = 40.0, resolution: float = 1.0,
-            exclude=MAINS, exclude_width: float = 1.0) -> tuple[np.ndarray, np.ndarray, int]:
+def bin_psd(
+    freqs,
+    psd,
+    *,
+    fmin: float = 2.0,
+    fmax: float = 40.0,
+    resolution: float = 1.0,
+    exclude=MAINS,
+    exclude_width: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Average a PSD's neighbouring bins to ``resolution`` Hz within ``fmin``-``fmax``.
 
     Bins within ``exclude_width`` Hz of a mains frequency or its harmonics
@@ -90,10 +98,12 @@ def eeg_info(chans: list[str], positions: np.ndarray | None, sfreq: float = 1000
     template = standard_montage()
     missing = [c for c in chans if c not in template.ch_names]
     if missing:
-        raise NoPositionsError(f"channel(s) {missing[:5]} have neither positions in the recording nor a "
-                               f"standard 10-05 name, so the twin cannot place them on the head; set a "
-                               f"montage on the recording (raw.set_montage) before computing the features, "
-                               f"or drop them.")
+        raise NoPositionsError(
+            f"channel(s) {missing[:5]} have neither positions in the recording nor a "
+            f"standard 10-05 name, so the twin cannot place them on the head; set a "
+            f"montage on the recording (raw.set_montage) before computing the features, "
+            f"or drop them."
+        )
     info.set_montage(template, verbose="error")
     return info
 
@@ -112,6 +122,8 @@ def cortex_for(con, head: str):
                 raise
             return None
     if head == "cortex":
-        raise ConfigError("head='cortex' needs a connectome with a cortical surface (TVB's 76-region "
-                          "template); use head='centres' for this connectome.")
+        raise ConfigError(
+            "head='cortex' needs a connectome with a cortical surface (TVB's 76-region "
+            "template); use head='centres' for this connectome."
+        )
     return None

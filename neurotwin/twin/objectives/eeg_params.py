@@ -31,12 +31,33 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CHANNEL_SD", "GLOBAL_NAMES", "GLOBAL_SD", "NAMES", "PARAMETERS", "REGION_SD", "TRANSFORMS",
-           "centred", "hopf_from_posterior", "regional_params"]
+__all__ = [
+    "CHANNEL_SD",
+    "GLOBAL_NAMES",
+    "GLOBAL_SD",
+    "NAMES",
+    "PARAMETERS",
+    "REGION_SD",
+    "TRANSFORMS",
+    "centred",
+    "hopf_from_posterior",
+    "regional_params",
+]
 
 #: global parameters of the EEG twin, in order
-GLOBAL_NAMES = ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee", "beta_f", "beta_width",
-                "beta_power")
+GLOBAL_NAMES = (
+    "a",
+    "f",
+    "G",
+    "velocity",
+    "gain",
+    "background",
+    "exponent",
+    "knee",
+    "beta_f",
+    "beta_width",
+    "beta_power",
+)
 NAMES = GLOBAL_NAMES  # (the names the longitudinal tools follow)
 TRANSFORMS = ("logneg", "identity", "log", "log", "log", "log", "identity", "log", "identity", "log", "log")
 #: their prior sds on the unconstrained scale (reasons in the module docstring)
@@ -95,7 +116,11 @@ def hopf_from_posterior(posterior, regions) -> tuple[dict, float]:
     """
     mean = dict(zip(posterior.names, np.asarray(posterior.mean, float)))
     regions = list(regions)
-    a, f = regional_params(mean["a"], mean["f"], np.array([mean.get(f"a_offset[{r}]", 0.0) for r in regions]),
-                     np.array([mean.get(f"f_offset[{r}]", 0.0) for r in regions]))
+    a, f = regional_params(
+        mean["a"],
+        mean["f"],
+        np.array([mean.get(f"a_offset[{r}]", 0.0) for r in regions]),
+        np.array([mean.get(f"f_offset[{r}]", 0.0) for r in regions]),
+    )
     params = {"a": a, "f": f, "G": float(np.exp(mean["G"])), "sigma": 1.0}
     return params, float(np.exp(mean["velocity"]))

@@ -53,6 +53,7 @@ from .eeg_inputs import positions as eeg_positions
 
 __all__ = ["SpectrumObjective"]
 
+
 def _blocks(features, chans, freqs) -> FeatureArray | None:
     """The features' ``psd_blocks`` when they match the PSD's channels and frequencies."""
     hits = [k for k in features.arrays if k == "psd_blocks" or k.endswith("/psd_blocks")]
@@ -117,16 +118,32 @@ class SpectrumObjective(Objective):
     #: features' specparam exponent follows the aperiodic slope instead) and the beta terms
     change_thresholds = {"f": 0.5, "a": 0.4, "G": 0.5}
 
-    def __init__(self, weights, lengths_mm, gain, freqs, psd, n_averages: float, *, fmin: float = 2.0,
-                 fmax: float = 40.0, resolution: float = 1.0, channels=None, regions=None,
-                 regional: bool = True, blocks=None, block_averages=None):
+    def __init__(
+        self,
+        weights,
+        lengths_mm,
+        gain,
+        freqs,
+        psd,
+        n_averages: float,
+        *,
+        fmin: float = 2.0,
+        fmax: float = 40.0,
+        resolution: float = 1.0,
+        channels=None,
+        regions=None,
+        regional: bool = True,
+        blocks=None,
+        block_averages=None,
+    ):
         psd = np.asarray(psd, float)
         lf = np.asarray(gain, float)
         if psd.ndim != 2 or psd.shape[1] != len(freqs):
             raise DataError(f"PSD of shape {psd.shape} does not match {len(freqs)} frequencies.")
         if lf.shape != (psd.shape[0], len(weights)):
-            raise DataError(f"lead field {lf.shape} does not match {psd.shape[0]} channels x "
-                            f"{len(weights)} regions.")
+            raise DataError(
+                f"lead field {lf.shape} does not match {psd.shape[0]} channels x {len(weights)} regions."
+            )
         if not np.isfinite(psd).all() or (psd <= 0).any():
             raise DataError("the PSD has NaN, infinite or non-positive values; it cannot be fitted.")
         self.freqs, self.psd, step = bin_psd(freqs, psd, fmin=fmin, fmax=fmax, resolution=resolution)
@@ -137,15 +154,16 @@ class SpectrumObjective(Objective):
             share = np.asarray(block_averages, float)
             if blocks.shape[1:] != psd.shape or len(share) != len(blocks):
                 raise DataError(f"PSD blocks of shape {blocks.shape} do not match the PSD {psd.shape}.")
-            self.blocks = np.stack([bin_psd(freqs, b, fmin=fmin, fmax=fmax, resolution=resolution)[1]
-                                    for b in blocks])
+            self.blocks = np.stack(
+                [bin_psd(freqs, b, fmin=fmin, fmax=fmax, resolution=resolution)[1] for b in blocks]
+            )
             self.block_share = share / share.sum()
         self.lf = lf - lf.mean(axis=0)  # average reference, as the pipeline's data
         n_ch, n_reg = lf.shape
         self.channels = list(channels) if channels is not None else [f"ch{i}" for i in range(n_ch)]
         self.regions = list(regions) if regions is not None else [f"R{i}" for i in range(n_reg)]
         eig = np.clip(np.linalg.eigvalsh(self.lf @ self.lf.T), 0, None)
-        self.n_eff = float(eig.sum() ** 2 / max((eig ** 2).sum(), 1e-300))
+        self.n_eff = float(eig.sum() ** 2 / max((eig**2).sum(), 1e-300))
         self.weight = np.full(len(self.freqs), self.m * max(self.n_eff, 1.0) / n_ch)
         self.w = np.asarray(weights, float)
         self.lengths = np.asarray(lengths_mm, float)
@@ -154,8 +172,10 @@ class SpectrumObjective(Objective):
         self._cache: tuple | None = None
         # layout of theta: globals, then channel offsets (gain, background, exponent), then regions
         self.n_global = len(ep.GLOBAL_NAMES)
-        self._ch = {k: slice(self.n_global + i * n_ch, self.n_global + (i + 1) * n_ch)
-                    for i, k in enumerate(ep.CHANNEL_SD)}
+        self._ch = {
+            k: slice(self.n_global + i * n_ch, self.n_global + (i + 1) * n_ch)
+            for i, k in enumerate(ep.CHANNEL_SD)
+        }
         start = self.n_global + len(ep.CHANNEL_SD) * n_ch
         n_r = n_reg if self.regional else 0
         self._reg = {k: slice(start + i * n_r, start + (i + 1) * n_r) for i, k in enumerate(ep.REGION_SD)}
@@ -184,10 +204,19 @@ class SpectrumObjective(Objective):
         self.prior = Prior(names, transforms, mean, np.array(sd, float), labels=labels, units=units)
         self.start = self._start(mean, net)
         #: the model's domain on the unconstrained scale (the optimiser stays inside)
-        self.bounds = ([(np.log(0.2), np.log(50.0)), (0.5, 60.0), (None, np.log(1e3)),
-                        (np.log(0.1), np.log(1e3)), (None, None), (None, None), (-1.0, 10.0),
-                        (np.log(1e-3), np.log(100.0)), (14.0, 35.0), (np.log(0.5), np.log(10.0)),
-                        (None, None)] + [(None, None)] * (self.n_params - self.n_global))
+        self.bounds = [
+            (np.log(0.2), np.log(50.0)),
+            (0.5, 60.0),
+            (None, np.log(1e3)),
+            (np.log(0.1), np.log(1e3)),
+            (None, None),
+            (None, None),
+            (-1.0, 10.0),
+            (np.log(1e-3), np.log(100.0)),
+            (14.0, 35.0),
+            (np.log(0.5), np.log(10.0)),
+            (None, None),
+        ] + [(None, None)] * (self.n_params - self.n_global)
 
     # ------------------------------------------------------------------ parameters
     def global_index(self, name: str) -> int:
@@ -231,8 +260,13 @@ class SpectrumObjective(Objective):
             if band.any():
                 mean_excess = excess[:, band].mean(axis=0)
                 start[8] = float(self.freqs[band][np.argmax(mean_excess)])
-                start[10] = float(np.median(np.log(np.clip(np.expm1(excess[:, band].max(axis=1)), 1e-3, None))
-                                            + icpt - np.log(kappa ** chi + start[8] ** chi)))
+                start[10] = float(
+                    np.median(
+                        np.log(np.clip(np.expm1(excess[:, band].max(axis=1)), 1e-3, None))
+                        + icpt
+                        - np.log(kappa**chi + start[8] ** chi)
+                    )
+                )
         return start
 
     def _unpack(self, theta):
@@ -250,8 +284,14 @@ class SpectrumObjective(Objective):
 
     def _in_domain(self, theta) -> bool:
         a, f, g, v = self._unpack(theta)
-        return bool((np.abs(a) >= 0.2).all() and (np.abs(a) <= 50).all() and (f >= 0.5).all()
-                    and (f <= 60).all() and g <= 1e3 and 0.1 <= v <= 1e3)
+        return bool(
+            (np.abs(a) >= 0.2).all()
+            and (np.abs(a) <= 50).all()
+            and (f >= 0.5).all()
+            and (f <= 60).all()
+            and g <= 1e3
+            and 0.1 <= v <= 1e3
+        )
 
     def _network(self, theta, freqs=None):
         """Network PSD ``(C, F)`` and its Jacobian by the network parameters (cached at the last theta)."""
@@ -263,8 +303,9 @@ class SpectrumObjective(Objective):
         if not self._in_domain(theta):
             return None
         params, delays = self.hopf_params(theta)
-        psd, jac = hopf_psd_jacobian(self.w, self.freqs if freqs is None else freqs, params,
-                                     delays_ms=delays, gain=self.lf)
+        psd, jac = hopf_psd_jacobian(
+            self.w, self.freqs if freqs is None else freqs, params, delays_ms=delays, gain=self.lf
+        )
         out = (psd.T, jac)
         if freqs is None:
             self._cache = (key, out)
@@ -277,7 +318,7 @@ class SpectrumObjective(Objective):
         chi = (theta[6] + ep.centred(theta[self._ch["exponent_offset"]]))[:, None]
         b = np.exp(theta[5] + ep.centred(theta[self._ch["background_offset"]]))[:, None]
         kappa = np.exp(theta[7])
-        kc, fc = kappa ** chi, freqs[None, :] ** chi
+        kc, fc = kappa**chi, freqs[None, :] ** chi
         ap = b / (kc + fc)
         # the sensor-level beta rhythm: a Lorentzian at beta_f of half-width beta_width
         dist2 = (freqs[None, :] - theta[8]) ** 2
@@ -336,7 +377,7 @@ class SpectrumObjective(Objective):
         idx = np.arange(csd.shape[1])
         power = csd[:, idx, idx].real
         r = np.abs(csd) ** 2 / (power[:, :, None] * power[:, None, :])
-        n_eff = len(idx) ** 2 / np.sum(r ** 2, axis=(1, 2))
+        n_eff = len(idx) ** 2 / np.sum(r**2, axis=(1, 2))
         self.weight = self.m * n_eff / len(idx)
 
     #: the fit stops when an iteration improves the negative log posterior by less than this (nats;
@@ -373,11 +414,12 @@ class SpectrumObjective(Objective):
             nll, grad = self(th)
             if not np.isfinite(nll):
                 return 1e300, np.zeros_like(z)
-            d = (z - mean) / sd ** 2
+            d = (z - mean) / sd**2
             return nll + 0.5 * float(d @ (z - mean)), grad[free] + d
 
-        res = minimize(total, np.clip(theta[free], lo, hi), jac=True, method="L-BFGS-B",
-                       options={"maxiter": maxiter})
+        res = minimize(
+            total, np.clip(theta[free], lo, hi), jac=True, method="L-BFGS-B", options={"maxiter": maxiter}
+        )
         if np.isfinite(res.fun) and res.fun < 1e300:
             theta[free] = np.clip(res.x, lo, hi)
         return theta
@@ -415,8 +457,12 @@ class SpectrumObjective(Objective):
         d[:, :, 9] = beta * 2 * dist2 / (dist2 + gam2)
         d[:, :, 10] = beta
         rows = np.arange(n_ch)
-        for key, piece in (("gain_offset", 2 * pnet), ("background_offset", ap), ("exponent_offset", dchi),
-                           ("beta_offset", beta)):
+        for key, piece in (
+            ("gain_offset", 2 * pnet),
+            ("background_offset", ap),
+            ("exponent_offset", dchi),
+            ("beta_offset", beta),
+        ):
             # centred offsets: channel c's own term, minus 1/C of every channel's
             d[:, :, self._ch[key]] -= piece[:, :, None] / n_ch
             d[rows, :, self._ch[key].start + rows] += piece
@@ -430,7 +476,7 @@ class SpectrumObjective(Objective):
         if not np.isfinite(model).all() or (model <= 0).any():
             return np.inf, np.zeros(self.n_params)
         nll = float(np.sum(self.weight * (np.log(model) + self.psd / model)))
-        resid = self.weight * (model - self.psd) / model ** 2  # dNLL/dP
+        resid = self.weight * (model - self.psd) / model**2  # dNLL/dP
         return nll, np.einsum("cf,cfp->p", resid, d)
 
     def block_scores(self, theta) -> np.ndarray | None:
@@ -471,13 +517,17 @@ class SpectrumObjective(Objective):
         chans, freqs = list(psd.coords["channel"]), np.asarray(psd.coords["freq"], float)
         settings = (features.provenance or {}).get("psd") or {}
         if "n_averages" not in settings:
-            raise DataError("the features do not record how many segments the PSD averages "
-                            "(provenance['psd']['n_averages']); recompute them with this neurotwin.")
+            raise DataError(
+                "the features do not record how many segments the PSD averages "
+                "(provenance['psd']['n_averages']); recompute them with this neurotwin."
+            )
         first = twin.states_[0] if twin.states_ else None
         if first is not None and chans != first.features["channels"]:
-            raise DataError(f"these features have channels {chans[:4]}... but the twin was fitted to "
-                            f"{first.features['channels'][:4]}... (a different montage); refit a new twin "
-                            f"or pick the same channels.")
+            raise DataError(
+                f"these features have channels {chans[:4]}... but the twin was fitted to "
+                f"{first.features['channels'][:4]}... (a different montage); refit a new twin "
+                f"or pick the same channels."
+            )
         con = connectome
         if con.tract_lengths is None or con.centres is None:
             raise DataError("an EEG twin needs a connectome with tract lengths and region centres.")
@@ -486,25 +536,42 @@ class SpectrumObjective(Objective):
         if key not in twin._cache:
             info = eeg_info(chans, positions)
             cortex = cortex_for(con, twin.head)
-            lf = (cortical_leadfield(info, cortex, con.labels) if cortex is not None
-                  else sphere_leadfield(info, con.centres, con.labels))
+            lf = (
+                cortical_leadfield(info, cortex, con.labels)
+                if cortex is not None
+                else sphere_leadfield(info, con.centres, con.labels)
+            )
             twin._cache.clear()
             twin._cache[key] = (lf, cortex.name if cortex is not None else "region centres")
         lf, head = twin._cache[key]
         if first is not None and first.features.get("head", head) != head:
-            raise DataError(f"this twin was fitted with the head model {first.features['head']!r} but now "
-                            f"gets {head!r} (is tvb-data where it was?); refit a new twin or restore the "
-                            f"template files.")
+            raise DataError(
+                f"this twin was fitted with the head model {first.features['head']!r} but now "
+                f"gets {head!r} (is tvb-data where it was?); refit a new twin or restore the "
+                f"template files."
+            )
         blocks = _blocks(features, chans, freqs)
-        obj = cls(con.weights, con.tract_lengths, lf.gain, freqs, np.asarray(psd.values, float),
-                  settings["n_averages"], channels=chans,
-                  regions=list(con.labels) if con.labels is not None else None,
-                  blocks=None if blocks is None else blocks.values,
-                  block_averages=None if blocks is None else blocks.coords["block"])
-        summary = {"channels": chans, "freqs": [float(freqs[0]), float(freqs[-1])],
-                   "grid": [float(x) for x in obj.freqs],
-                   "positions": "recording" if positions is not None else "template 10-05", "head": head,
-                   "n_averages": float(settings["n_averages"]), "digest": digest(psd.values)}
+        obj = cls(
+            con.weights,
+            con.tract_lengths,
+            lf.gain,
+            freqs,
+            np.asarray(psd.values, float),
+            settings["n_averages"],
+            channels=chans,
+            regions=list(con.labels) if con.labels is not None else None,
+            blocks=None if blocks is None else blocks.values,
+            block_averages=None if blocks is None else blocks.coords["block"],
+        )
+        summary = {
+            "channels": chans,
+            "freqs": [float(freqs[0]), float(freqs[-1])],
+            "grid": [float(x) for x in obj.freqs],
+            "positions": "recording" if positions is not None else "template 10-05",
+            "head": head,
+            "n_averages": float(settings["n_averages"]),
+            "digest": digest(psd.values),
+        }
         table = features.table
         for feat in ("iaf", "aperiodic_exponent"):
             vals = table[(table["feature"] == feat) & (table["status"] == "ok")]["value"]
@@ -515,9 +582,12 @@ class SpectrumObjective(Objective):
         return obj
 
     def _array(self, values) -> FeatureArray:
-        return FeatureArray(values, ("channel", "freq"),
-                            {"channel": list(self.channels), "freq": [float(x) for x in self.freqs]},
-                            unit="data")
+        return FeatureArray(
+            values,
+            ("channel", "freq"),
+            {"channel": list(self.channels), "freq": [float(x) for x in self.freqs]},
+            unit="data",
+        )
 
     def predict(self, theta) -> FeatureArray:
         """The model's sensor PSD ``(channel, freq)`` on the fitted grid."""
@@ -546,7 +616,8 @@ class SpectrumObjective(Objective):
                 diag["warnings"].append(
                     f"the model's alpha peak ({peak:.2f} Hz) is {abs(diag['iaf_error']):.1f} Hz from the "
                     f"recording's IAF ({self.summary['iaf']:.2f} Hz): the twin does not reproduce this "
-                    f"person's alpha rhythm")
+                    f"person's alpha rhythm"
+                )
         if self.regional:
             # regions the data inform: posterior sd of the frequency offset under half the prior's
             idx = np.arange(self.n_params)[self._reg["f_offset"]]
@@ -559,4 +630,3 @@ class SpectrumObjective(Objective):
         """The fitted network of a state: the connectome, per-region Hopf parameters and the velocity."""
         params, velocity = ep.hopf_from_posterior(state.posterior, connectome.labels)
         return connectome, params, {"conduction_velocity": velocity}
-
