@@ -272,3 +272,21 @@ def test_real_recordings_report_renders(eeg_run_real, tmp_path):
         assert f">{heading}" in html
     dom, pixels, log = _browser(page, tmp_path)
     assert "Provenance and methods" in dom and pixels[..., :3].std() > 0.05
+
+
+def test_qc_figures_of_any_channel_order_and_of_meg(sample_root, shared_data):
+    """Picks are the spectrum's own (an EOG channel first, or MEG + EEG, once sent the wrong indices)."""
+    import mne
+
+    from neurotwin.io import read_raw
+    from neurotwin.report._qc import MAX_TRACES, raw_qc
+
+    raw = read_raw(next(sample_root.glob("sub-01/ses-01/eeg/*_eeg.edf"))).load_data()
+    raw.reorder_channels([raw.ch_names[-1], *raw.ch_names[:-1]])  # the EOG channel first
+    assert set(raw_qc(raw, ["T7"], [50.0])) == {"traces", "psd"}
+    meg = mne.io.read_raw_fif(
+        shared_data / "mne-testing-data/SSS/sample_audvis_trunc_raw_sss.fif", verbose="error"
+    ).load_data(verbose="error")
+    assert len(meg.ch_names) > MAX_TRACES
+    figs = raw_qc(meg, [meg.ch_names[5]], [60.0])
+    assert figs["traces"].startswith("data:image/png;base64,") and figs["psd"]

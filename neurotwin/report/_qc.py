@@ -27,6 +27,8 @@ from ._figures import RC, RED, _fig
 __all__ = ["drop_log", "ica_components", "raw_qc"]
 
 DPI = 64
+#: the trace excerpt shows at most this many channels (all bad ones among them)
+MAX_TRACES = 40
 
 
 def png_uri(fig) -> str:
@@ -72,6 +74,11 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
     raw = raw.copy()
     raw.info["bads"] = [b for b in bads if b in raw.ch_names]
     picks = mne.pick_types(raw.info, eeg=True, meg=True, eog=True, ecg=True, exclude=())
+    if len(picks) > MAX_TRACES:  # (a 306-channel MEG): every bad channel, and others evenly spaced
+        bad = [p for p in picks if raw.ch_names[p] in raw.info["bads"]][:MAX_TRACES]
+        rest = [p for p in picks if p not in bad]
+        step = len(rest) / (MAX_TRACES - len(bad))
+        picks = np.sort(np.array(bad + [rest[int(i * step)] for i in range(MAX_TRACES - len(bad))], int))
     duration = min(seconds, raw.times[-1])
     start = max(0.0, raw.times[-1] / 2 - duration / 2)
     with mne.viz.use_browser_backend("matplotlib"), mpl.rc_context(RC):
@@ -91,16 +98,16 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
     if len(data):
         spectrum = raw.compute_psd(fmax=raw.info["sfreq"] / 2, picks=data, exclude=(), verbose="error")
         with mpl.rc_context(RC):
-            fig = spectrum.plot(picks=data, exclude=(), amplitude=False, show=False, spatial_colors=False)
-            for ax in fig.axes[:1]:
+            fig = spectrum.plot(exclude=(), amplitude=False, show=False, spatial_colors=False)
+            for ax in fig.axes:  # one panel per channel type
                 for f in notch:
                     ax.axvline(f, color=RED, ls="--", lw=0.8)
-                ax.set_title(
-                    f"every channel up to Nyquist (bad: {', '.join(raw.info['bads']) or 'none'}, "
-                    f"dotted); notch at {', '.join(f'{f:g}' for f in notch) or 'none'} (dashed)",
-                    fontsize=8,
-                )
-            fig.set_size_inches(9.0, 3.0)
+            fig.suptitle(
+                f"every channel up to Nyquist (bad: {', '.join(raw.info['bads']) or 'none'}, "
+                f"dotted); notch at {', '.join(f'{f:g}' for f in notch) or 'none'} (dashed)",
+                fontsize=8,
+            )
+            fig.set_size_inches(9.0, max(3.0, 2.2 * len(fig.axes)))
         out["psd"] = png_uri(fig)
     return out
 
