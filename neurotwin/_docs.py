@@ -24,6 +24,14 @@ docdict: dict[str, str] = {
     As for :func:`neurotwin.io.read_raw`.""",
     "returns_raw": """raw : mne.io.Raw
     The recording.""",
+    "forecast_params": """at : float
+    Day to forecast (days since the first session; not before the last).
+level : float
+    Level of the predictive interval.
+names : list of str | None
+    Parameters to forecast (default: the global ones).""",
+    "forecast_returns": """table : pandas.DataFrame
+    ``kind, name, label, unit, at, value, low, high, basis, note``.""",
     "fname_raw": """fname : str | os.PathLike
     Path to the recording. The file type is taken from its extension
     (see :func:`neurotwin.io.supported_formats`).""",

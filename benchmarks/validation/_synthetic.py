@@ -14,32 +14,12 @@ from __future__ import annotations
 import mne
 import numpy as np
 
-from neurotwin.datasets import make_connectome
+from neurotwin.datasets import CHANNELS_1020, make_connectome
 from neurotwin.features import FeatureArray, FeatureSet
 from neurotwin.io import standard_montage
 from neurotwin.model import hopf_csd, sphere_leadfield
 
-CHANNELS = [
-    "Fp1",
-    "Fp2",
-    "F7",
-    "F3",
-    "Fz",
-    "F4",
-    "F8",
-    "T7",
-    "C3",
-    "Cz",
-    "C4",
-    "T8",
-    "P7",
-    "P3",
-    "Pz",
-    "P4",
-    "P8",
-    "O1",
-    "O2",
-]
+CHANNELS = list(CHANNELS_1020)
 FREQS = np.arange(1.0, 45.01, 0.5)
 N_AVERAGES = 60  # 2-min recording in 2-s epochs
 SFREQ = 250.0

@@ -31,8 +31,10 @@ _INPUTS_META = re.compile(rb'<meta name="neurotwin-inputs" content="([0-9a-f]{64
 
 
 @functools.cache
+@functools.cache
 def code_digest() -> str:
-    """A hash of the report code and templates (a page is rebuilt when they change)."""
+    """A hash of the report code and templates (a page is rebuilt when they change); read once a process
+    (every session's figure-cache key and every page's digest use it)."""
     h = hashlib.sha256(__version__.encode())
     here = Path(__file__).parent
     for f in sorted([*here.glob("*.py"), *(here / "templates").glob("*.j2")]):

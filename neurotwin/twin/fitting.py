@@ -11,23 +11,20 @@ import numpy as np
 from .. import __version__
 from .._logging import logger
 from ..errors import DataError
-from .inference import Posterior, Prior, fit_map, from_unconstrained, own_evidence, sandwich
+from .inference import PLAUSIBLE_Z, Posterior, Prior, fit_map, own_evidence, plausible_range, sandwich
 from .longitudinal import session_values
 from .state import TwinState
 
 __all__ = ["fit_state", "implausible"]
-
-#: a parameter outside its template prior's central 99 % is reported as implausible
-_PLAUSIBLE_Z = 2.576
 
 
 def implausible(post: Posterior, template: Prior) -> dict[str, str]:
     """The parameters whose estimate left the range their (physiological) template prior gives them."""
     mean, sd = np.asarray(template.mean, float), np.asarray(template.sd, float)
     out = {}
-    for i in np.flatnonzero(np.abs(np.asarray(post.mean) - mean) > _PLAUSIBLE_Z * sd):
-        name, tr = post.names[i], post.transforms[i]
-        lo, hi = sorted(float(from_unconstrained(mean[i] + k * _PLAUSIBLE_Z * sd[i], tr)) for k in (-1, 1))
+    for i in np.flatnonzero(np.abs(np.asarray(post.mean) - mean) > PLAUSIBLE_Z * sd):
+        name = post.names[i]
+        lo, hi = plausible_range(mean[i], sd[i], post.transforms[i])
         unit = post.label(name)[1]
         unit = f" {unit}" if unit not in ("", "1", "data units", "log") else ""
         out[name] = f"outside the prior's 99 % range ({lo:.3g} to {hi:.3g}{unit})"

@@ -24,9 +24,20 @@ from .._logging import logger
 from .._validation import check_random_state
 from ..errors import FitError
 
-__all__ = ["Posterior", "Prior", "fit_map", "from_unconstrained", "to_unconstrained"]
+__all__ = [
+    "PLAUSIBLE_Z",
+    "Posterior",
+    "Prior",
+    "fit_map",
+    "from_unconstrained",
+    "plausible_range",
+    "to_unconstrained",
+]
 
 TRANSFORMS = ("identity", "log", "logneg")
+#: an estimate further than this many template-prior sds from the prior's mean (outside its central
+#: 99 %) is implausible
+PLAUSIBLE_Z = 2.576
 
 
 def to_unconstrained(value, transform: str):
@@ -47,6 +58,20 @@ def from_unconstrained(theta, transform: str):
     if transform == "logneg":
         return -np.exp(theta)
     return theta
+
+
+def plausible_range(mean: float, sd: float, transform: str) -> tuple[float, float]:
+    """The natural-scale central 99 % of a Gaussian prior on the unconstrained scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.twin.inference import plausible_range
+    >>> [round(v, 2) for v in plausible_range(np.log(6.0), 0.5, "log")]  # conduction velocity, m/s
+    [1.65, 21.75]
+    """
+    lo, hi = (float(from_unconstrained(mean + k * PLAUSIBLE_Z * sd, transform)) for k in (-1, 1))
+    return (lo, hi) if lo <= hi else (hi, lo)
 
 
 @dataclass(frozen=True)
@@ -197,9 +222,10 @@ class Posterior:
 
     def __repr__(self) -> str:
         shown = [n for n in self.names if "[" not in n][:4]
+        intervals = self.interval(0.9)
         parts = []
         for n in shown:
-            mid, lo, hi = self.interval(0.9)[n]
+            mid, lo, hi = intervals[n]
             label, unit = self.label(n)
             unit = f" {unit}" if unit and unit != "1" else ""
             parts.append(f"{label} {mid:.3g}{unit} [{lo:.3g}, {hi:.3g}]")

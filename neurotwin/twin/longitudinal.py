@@ -52,9 +52,10 @@ import pandas as pd
 from scipy.stats import norm
 from scipy.stats import t as student
 
+from .._docs import fill_doc
 from .._logging import logger
 from ..errors import ConfigError
-from .inference import from_unconstrained
+from .inference import PLAUSIBLE_Z, from_unconstrained, plausible_range
 from .variability import (
     LOG_FEATURES,
     MIN_OWN,
@@ -598,6 +599,7 @@ def _predict(times, values, variances, at: float) -> tuple[float, float]:
     return float(values[-1]), float(variances[-1])
 
 
+@fill_doc
 def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame:
     """Predicted parameters (and mean-spectrum features) at day ``at`` with predictive intervals.
 
@@ -616,17 +618,11 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
     Parameters
     ----------
     twin : Twin
-    at : float
-        Day to forecast (days since the first session; not before the last).
-    level : float
-        Predictive interval level.
-    names : list of str | None
-        Parameters to forecast (default: the global ones).
+    %(forecast_params)s
 
     Returns
     -------
-    table : pandas.DataFrame
-        ``kind, name, label, unit, at, value, low, high, basis, note``.
+    %(forecast_returns)s
 
     Examples
     --------
@@ -678,10 +674,9 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         template = (last.features.get("own") or {}).get(name, [])[2:4]  # the template prior's sd, mean
         note = ""
         now = float(post.mean[i])  # a level already outside is the state's own flag (TwinState.summary)
-        if len(template) == 2 and abs(mean - template[1]) > 2.576 * template[0] >= abs(now - template[1]):
-            lo_ok, hi_ok = sorted(
-                float(from_unconstrained(template[1] + k * 2.576 * template[0], tr)) for k in (-1, 1)
-            )
+        t_sd, t_mean = template if len(template) == 2 else (np.inf, 0.0)  # (none: never implausible)
+        if abs(mean - t_mean) > PLAUSIBLE_Z * t_sd >= abs(now - t_mean):
+            lo_ok, hi_ok = plausible_range(t_mean, t_sd, tr)
             note = f"outside the plausible range (the template prior's 99 %: {lo_ok:.3g} to {hi_ok:.3g})"
         rows.append(
             {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._logging import logger, verbose
 from ..errors import ConfigError, DataError
 from ..features.featureset import FeatureSet
@@ -479,6 +480,7 @@ class Twin:
         """
         return changes(self, fdr=fdr)
 
+    @fill_doc
     def forecast(self, at: float, *, level: float = 0.9, names=None):
         """What a session at day ``at`` would measure: parameters and features with predictive intervals.
 
@@ -489,17 +491,11 @@ class Twin:
 
         Parameters
         ----------
-        at : float
-            Day (days since the first session; not before the last session).
-        level : float
-            Level of the predictive interval.
-        names : list of str | None
-            Parameters to forecast (default: the global ones).
+        %(forecast_params)s
 
         Returns
         -------
-        table : pandas.DataFrame
-            ``kind, name, label, unit, at, value, low, high, basis, note``.
+        %(forecast_returns)s
 
         Examples
         --------

@@ -5,30 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neurotwin.datasets import CHANNELS_1020
 from neurotwin.features import FeatureArray, FeatureSet
 from neurotwin.io import Connectome
 
-CHANNELS = [
-    "Fp1",
-    "Fp2",
-    "F7",
-    "F3",
-    "Fz",
-    "F4",
-    "F8",
-    "T7",
-    "C3",
-    "Cz",
-    "C4",
-    "T8",
-    "P7",
-    "P3",
-    "Pz",
-    "P4",
-    "P8",
-    "O1",
-    "O2",
-]
+CHANNELS = list(CHANNELS_1020)
 TRUTH = {"a": -6.0, "f": 10.0, "G": 2.0, "velocity": 6.0, "gain": 1.0, "background": 20.0, "exponent": 1.5}
 
 
