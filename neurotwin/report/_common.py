@@ -113,7 +113,10 @@ def provenance(
 
 
 def write(out_file: Path, html: str) -> Path:
-    """Write atomically (a half-written report never replaces a good one)."""
+    """Write atomically (a half-written report never replaces a good one); a page that would come
+    out byte-identical is left as it is (its time stamp too, for tools that rebuild on changes)."""
+    if out_file.is_file() and out_file.read_bytes() == html.encode("utf-8"):
+        return out_file
     with atomic_files(out_file.parent) as tmp:
         (tmp / out_file.name).write_text(html, encoding="utf-8")
     return out_file
