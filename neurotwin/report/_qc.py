@@ -96,7 +96,10 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
     out = {"traces": png_uri(traces)}
     data = mne.pick_types(raw.info, eeg=True, meg=True, exclude=())
     if len(data):
-        spectrum = raw.compute_psd(fmax=raw.info["sfreq"] / 2, picks=data, exclude=(), verbose="error")
+        n_fft = min(2048, raw.n_times)  # MNE's default, or the whole of a short recording
+        spectrum = raw.compute_psd(
+            fmax=raw.info["sfreq"] / 2, picks=data, exclude=(), n_fft=n_fft, verbose="error"
+        )
         with mpl.rc_context(RC):
             fig = spectrum.plot(exclude=(), amplitude=False, show=False, spatial_colors=False)
             for ax in fig.axes:  # one panel per channel type

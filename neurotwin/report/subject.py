@@ -153,7 +153,10 @@ def _draw_raw_part(path: Path, rel: str, logs: dict, sidecar: Path) -> dict | No
     if not picks:
         return None
     spec = raw.compute_psd(
-        fmax=min(60.0, raw.info["sfreq"] / 2), picks=picks, n_fft=int(2 * raw.info["sfreq"]), verbose="error"
+        fmax=min(60.0, raw.info["sfreq"] / 2),
+        picks=picks,
+        n_fft=min(int(2 * raw.info["sfreq"]), raw.n_times),
+        verbose="error",
     )
     info = {
         "n_channels": len(raw.ch_names),
