@@ -194,6 +194,7 @@ def fingerprint(rows: dict, fits: dict) -> None:
     if len(labels) < 2:
         return
     hits_twin = hits_feat = 0
+    misses = []
     for lb in labels:
         second = fits[lb][1].states_[0].posterior
         dist, corr = [], []
@@ -207,13 +208,22 @@ def fingerprint(rows: dict, fits: dict) -> None:
             dist.append(float(d @ np.linalg.solve(cov, d)))
             idx = nearest(rows[cand]["pos"], rows[lb]["pos"])
             corr.append(r(np.log(rows[cand]["obs"][0].values)[idx], np.log(rows[lb]["obs"][1].values)))
-        hits_twin += labels[int(np.argmin(dist))] == lb
+        best = labels[int(np.argmin(dist))]
+        hits_twin += best == lb
         hits_feat += labels[int(np.argmax(corr))] == lb
+        if best != lb:
+            own, other = labels.index(lb), labels.index(best)
+            misses.append(
+                f"{lb} -> {best} (squared distance to its own first half {dist[own]:.0f}, to {best}'s "
+                f"{dist[other]:.0f}, on {len(second.names)} parameters)"
+            )
     print(
         f"  fingerprinting over {len(labels)} people: twin top-1 {hits_twin}/{len(labels)} "
         f"({100 * hits_twin / len(labels):.0f} %), features (log-PSD r) {hits_feat}/{len(labels)} "
         f"({100 * hits_feat / len(labels):.0f} %)"
     )
+    for line in misses:
+        print(f"    missed: {line}")
 
 
 def run_bold(data: Path) -> None:

@@ -227,12 +227,39 @@ def _recordings(data: Path):
     return out
 
 
-def _epochs(path: Path):
+def _raw(path: Path):
     from neurotwin.io import read_eeg
 
-    raw = read_eeg(path, verbose="error").load_data().pick("eeg")
+    return read_eeg(path, verbose="error").load_data()
+
+
+def _epochs(raw):
+    """The minimal preprocessing: EEG channels, 1-45 Hz, average reference, 2-s epochs."""
+    raw = raw.copy().pick("eeg")
     raw.filter(1.0, 45.0, verbose="error").set_eeg_reference("average", verbose="error")
     return mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
+
+
+def _sessions(raw, parts, how: str, labels):
+    """Feature sets of the time ``parts`` ``[(tmin, tmax), ...]`` of ``raw``, one session each.
+
+    ``how="pipeline"``: each part goes through the default ``resting_eeg``
+    pipeline by itself, as a session recorded on its own would (its own bad
+    channels, interpolation, ICA, autoreject limits and features);
+    ``how="minimal"``: :func:`_epochs` of the whole recording, cut into the parts.
+    """
+    import neurotwin.pipeline as ntp
+
+    if how == "pipeline":
+        pipe = ntp.load("resting_eeg")
+        # (a twin takes its session labels from Twin.fit/update: the parts' tables stay unlabelled)
+        return [pipe.process(raw.copy().crop(t0, t1, include_tmax=False)) for t0, t1 in parts]
+    ep = _epochs(raw)
+    starts = ep.events[:, 0] / raw.info["sfreq"] - raw.first_time
+    return [
+        compute_features(ep[(starts >= t0) & (starts + 2.0 <= t1 + 1e-9)], subject="x", session=ses)
+        for (t0, t1), ses in zip(parts, labels)
+    ]
 
 
 def _fit(sessions, con):
@@ -247,27 +274,29 @@ def _fit(sessions, con):
 
 
 def real_nochange(args) -> dict:
-    label, path, tvb = args
+    label, path, tvb, how = args
     neurotwin.set_log_level("error")
     from neurotwin.model import template_connectome
 
     con = template_connectome("tvb76", tvb_data=tvb)
-    ep = _epochs(path)
-    n = len(ep) // 3
-    feats = [compute_features(ep[k * n : (k + 1) * n], subject="x", session=f"0{k + 1}") for k in range(3)]
+    raw = _raw(path)
+    n = int(raw.times[-1] // 6) * 2  # three parts of whole 2-s epochs
+    parts = [(k * n, (k + 1) * n) for k in range(3)]
+    feats = _sessions(raw, parts, how, ["01", "02", "03"])
     states, why = _fit(feats, con)
-    return {"label": label, "states": states, "why": why, "features": feats, "n_epochs": n}
+    return {"label": label, "states": states, "why": why, "features": feats, "seconds": n}
 
 
 def real_change(args) -> dict:
-    label, before, after, tvb = args
+    label, before, after, tvb, how = args
     neurotwin.set_log_level("error")
     from neurotwin.model import template_connectome
 
     con = template_connectome("tvb76", tvb_data=tvb)
-    a, b = _epochs(before), _epochs(after)
-    a = a[max(0, len(a) - len(b)) :]  # the same length as the second recording (its last part)
-    feats = [compute_features(ep, subject="x", session=s) for ep, s in ((a, "01"), (b, "02"))]
+    a, b = _raw(before), _raw(after)
+    length = min(a.times[-1], b.times[-1])  # the first recording's last part, as long as the second
+    feats = _sessions(a, [(a.times[-1] - length, a.times[-1])], how, ["01"])
+    feats += _sessions(b, [(0.0, length)], how, ["02"])
     states, why = _fit(feats, con)
     return {"label": label, "states": states, "why": why, "features": feats}
 
@@ -280,7 +309,7 @@ def _table(res, variability):
     return feature_changes(res["features"], variability=variability)
 
 
-def run_real(data: Path, jobs: int, keep: Path | None = None) -> None:
+def run_real(data: Path, jobs: int, keep: Path | None = None, how: str = "pipeline") -> None:
     tvb = data / "tvb-data-3.0.0" / "tvb_data"
     t0 = time.perf_counter()
     if keep is not None and keep.is_file():  # the fitted states of an earlier run
@@ -288,13 +317,14 @@ def run_real(data: Path, jobs: int, keep: Path | None = None) -> None:
             nochange, change = pickle.load(fh)
     else:
         with ProcessPoolExecutor(jobs) as pool:
-            nochange = list(pool.map(real_nochange, [(lab, p, tvb) for lab, p in _recordings(data)]))
+            nochange = list(pool.map(real_nochange, [(lab, p, tvb, how) for lab, p in _recordings(data)]))
             pairs = [
                 (
                     "eegbci R01->R02 (eyes open->closed)",
                     data / "physionet-eegbci-S001" / "S001R01.edf",
                     data / "physionet-eegbci-S001" / "S001R02.edf",
                     tvb,
+                    how,
                 )
             ]
             pairs += [
@@ -303,6 +333,7 @@ def run_real(data: Path, jobs: int, keep: Path | None = None) -> None:
                     data / "physionet-eegmat" / f"Subject{i:02d}_1.edf",
                     data / "physionet-eegmat" / f"Subject{i:02d}_2.edf",
                     tvb,
+                    how,
                 )
                 for i in range(16)
             ]
@@ -310,8 +341,10 @@ def run_real(data: Path, jobs: int, keep: Path | None = None) -> None:
         if keep is not None:
             with open(keep, "wb") as fh:
                 pickle.dump((nochange, change), fh)
+    done = "each part through the resting_eeg pipeline" if how == "pipeline" else "minimal preprocessing"
     print(
-        f"real: {len(nochange)} resting recordings in 3 consecutive parts; {len(change)} true changes of "
+        f"real ({done}): "
+        f"{len(nochange)} resting recordings in 3 consecutive parts; {len(change)} true changes of "
         f"state ({time.perf_counter() - t0:.0f} s)"
     )
     twins = {r["label"]: _twin(r["states"]) for r in nochange if r["states"] is not None}
@@ -374,6 +407,13 @@ def main() -> None:
         help="pickle of the fits (the real part's beside it, .real.pkl): written when "
         "missing, read when present",
     )
+    parser.add_argument(
+        "--preprocessing",
+        choices=["pipeline", "minimal"],
+        default="pipeline",
+        help="real parts: each through the default resting_eeg pipeline (as separate sessions would be), "
+        "or band-pass, average reference and epochs only",
+    )
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
     args = parser.parse_args()
     neurotwin.set_log_level("error")
@@ -386,7 +426,8 @@ def main() -> None:
     if args.part in ("real", "all"):
         if not args.data.is_dir():
             sys.exit(f"no shared data at {args.data}; pass --data")
-        run_real(args.data, args.jobs, args.keep.with_suffix(".real.pkl") if args.keep else None)
+        keep = args.keep.with_suffix(f".real-{args.preprocessing}.pkl") if args.keep else None
+        run_real(args.data, args.jobs, keep, args.preprocessing)
 
 
 if __name__ == "__main__":
