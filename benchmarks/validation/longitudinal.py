@@ -252,22 +252,39 @@ def _sessions(raw, parts, how: str, labels):
 
     if how == "pipeline":
         pipe = ntp.load("resting_eeg")
-        # (a twin takes its session labels from Twin.fit/update: the parts' tables stay unlabelled)
-        return [pipe.process(raw.copy().crop(t0, t1, include_tmax=False)) for t0, t1 in parts]
+        out = {}
+        for (t0, t1), ses in zip(parts, labels):
+            try:
+                fs = pipe.process(raw.copy().crop(t0, t1, include_tmax=False))
+            except NeurotwinError as err:  # the session fails, as it would in a study run
+                out[ses] = str(err)
+                continue
+            fs.table["subject"], fs.table["session"] = "x", ses  # as a study run labels them
+            out[ses] = fs
+        return out
     ep = _epochs(raw)
     starts = ep.events[:, 0] / raw.info["sfreq"] - raw.first_time
-    return [
-        compute_features(ep[(starts >= t0) & (starts + 2.0 <= t1 + 1e-9)], subject="x", session=ses)
+    return {
+        ses: compute_features(ep[(starts >= t0) & (starts + 2.0 <= t1 + 1e-9)], subject="x", session=ses)
         for (t0, t1), ses in zip(parts, labels)
-    ]
+    }
 
 
-def _fit(sessions, con):
+def _usable(label: str, feats: dict) -> tuple[list[str], list, str]:
+    """The sessions that have features, and why the others have none."""
+    failed = {ses: why for ses, why in feats.items() if isinstance(why, str)}
+    sessions = [ses for ses in feats if ses not in failed]
+    why = "; ".join(f"ses-{ses} failed: {why}" for ses, why in failed.items())
+    return sessions, [feats[s] for s in sessions], why
+
+
+def _fit(sessions, con, labels=None):
     """Twin states (or None when it cannot be placed on a head) and the feature sets."""
     twin = Twin("x", connectome=con)
+    labels = labels or [f"0{k + 1}" for k in range(len(sessions))]
     try:
-        for k, fs in enumerate(sessions):
-            (twin.fit if k == 0 else twin.update)(fs, session=f"0{k + 1}", at=float(k))
+        for k, (fs, ses) in enumerate(zip(sessions, labels)):
+            (twin.fit if k == 0 else twin.update)(fs, session=ses, at=float(int(ses) - 1))
     except NeurotwinError as err:
         return None, str(err)
     return [s.to_record() for s in twin.states_], ""
@@ -282,9 +299,19 @@ def real_nochange(args) -> dict:
     raw = _raw(path)
     n = int(raw.times[-1] // 6) * 2  # three parts of whole 2-s epochs
     parts = [(k * n, (k + 1) * n) for k in range(3)]
-    feats = _sessions(raw, parts, how, ["01", "02", "03"])
-    states, why = _fit(feats, con)
-    return {"label": label, "states": states, "why": why, "features": feats, "seconds": n}
+    sessions, feats, failed = _usable(label, _sessions(raw, parts, how, ["01", "02", "03"]))
+    if len(sessions) < 2:
+        return {"label": label, "states": None, "why": failed, "features": [], "sessions": sessions}
+    states, why = _fit(feats, con, sessions)
+    return {
+        "label": label,
+        "states": states,
+        "why": why,
+        "failed": failed,
+        "features": feats,
+        "sessions": sessions,
+        "seconds": n,
+    }
 
 
 def real_change(args) -> dict:
@@ -295,10 +322,13 @@ def real_change(args) -> dict:
     con = template_connectome("tvb76", tvb_data=tvb)
     a, b = _raw(before), _raw(after)
     length = min(a.times[-1], b.times[-1])  # the first recording's last part, as long as the second
-    feats = _sessions(a, [(a.times[-1] - length, a.times[-1])], how, ["01"])
-    feats += _sessions(b, [(0.0, length)], how, ["02"])
+    found = {**_sessions(a, [(a.times[-1] - length, a.times[-1])], how, ["01"])}
+    found.update(_sessions(b, [(0.0, length)], how, ["02"]))
+    sessions, feats, failed = _usable(label, found)
+    if len(sessions) < 2:
+        return {"label": label, "states": None, "why": failed, "features": [], "sessions": sessions}
     states, why = _fit(feats, con)
-    return {"label": label, "states": states, "why": why, "features": feats}
+    return {"label": label, "states": states, "why": why, "features": feats, "sessions": sessions}
 
 
 def _table(res, variability):
@@ -350,15 +380,21 @@ def run_real(data: Path, jobs: int, keep: Path | None = None, how: str = "pipeli
     twins = {r["label"]: _twin(r["states"]) for r in nochange if r["states"] is not None}
     person = {lab: ("eegbci" if lab.startswith("eegbci") else lab) for lab in (r["label"] for r in nochange)}
     for r in nochange:
-        if r["states"] is None:
+        if len(r["sessions"]) < 2:
+            print(f"  {r['label']}: left out, fewer than 2 sessions ({r['why'][:120]})")
+        elif r["states"] is None:
             print(f"  {r['label']}: twin skipped ({r['why'][:90]}...): features only")
+        if r.get("failed") and len(r["sessions"]) >= 2:
+            print(f"  {r['label']}: {r['failed'][:140]}")
+    nochange = [r for r in nochange if len(r["sessions"]) >= 2]
+    change = [r for r in change if len(r["sessions"]) >= 2]
     for label, loo in (("other people's parts (leave-one-out)", True), ("built-in defaults", False)):
         flagged, alpha, rows = [], [], []
         for r in nochange:
             others = [t for lab, t in twins.items() if person[lab] != person[r["label"]]]
             var = population_variability(others).to_dict() if loo else None
             table = _table(r, var)
-            for ses in ("02", "03"):
+            for ses in r["sessions"][1:]:
                 at = table[(table["session"] == ses) & table["flagged"]]
                 flagged.append(bool(len(at)))
                 alpha.append(bool(at["name"].isin(ALPHA).any()))

@@ -19,7 +19,9 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
     bound for each); the likelihood is finite at the prior mean with a
     gradient equal to central differences (``n_check`` coordinates);
     :meth:`predict` and :meth:`observed` give the same labelled shape;
-    :meth:`score` gives a finite log-likelihood and r; the diagnostics name
+    :meth:`score` gives a finite log-likelihood and r; far outside the
+    domain (every parameter ±400, where a line search may step) it gives
+    ``+inf`` or a finite value, with no floating-point warning; the diagnostics name
     the fit quality; the change thresholds name real parameters; and the
     fitted network of a state can be handed to what-if.
 
@@ -65,7 +67,25 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
     assert np.isfinite(nll) and np.shape(grad) == (obj.n_params,), (
         f"{name}: no finite likelihood at the start"
     )
+    import warnings
+
     rng = np.random.default_rng(0)
+    # where a line search may step: every parameter, or one at a time, far out (e^±300), quietly
+    steps = [np.full(obj.n_params, 300.0), np.full(obj.n_params, -300.0)]
+    for k in range(min(obj.n_params, 40)):
+        for sign in (1.0, -1.0):
+            steps.append(np.zeros(obj.n_params))
+            steps[-1][k] = sign * 300.0
+    for far in steps:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            try:
+                nll_far, grad_far = obj(theta + far)
+            except RuntimeWarning as warning:
+                raise AssertionError(f"{name}: a floating-point warning far out: {warning}") from None
+        assert not np.isnan(nll_far) and (not np.isfinite(nll_far) or np.isfinite(grad_far).all()), (
+            f"{name}: far from the start the likelihood must be finite with a finite gradient, or +inf"
+        )
     for k in rng.choice(obj.n_params, size=min(n_check, obj.n_params), replace=False):
         h = 1e-6 * max(1.0, abs(theta[k]))
         up, down = theta.copy(), theta.copy()

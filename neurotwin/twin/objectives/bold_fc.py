@@ -23,6 +23,8 @@ Lyapunov solves per evaluation (about 20 ms for 94 regions).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
@@ -114,10 +116,18 @@ class BoldObjective(Objective):
         return a, g, s2, we
 
     def _solve(self, theta):
-        a, g, s2, we = self._unpack(theta)
-        st = we.sum(axis=1)
-        jac = np.diag(a - g * st + 1j * self.omega) + g * we
-        cov = solve_continuous_lyapunov(jac, -np.diag(2 * s2).astype(complex))
+        """The network's pieces and its covariance (NaN where it has none: unstable or overflowing)."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            a, g, s2, we = self._unpack(theta)
+            st = we.sum(axis=1)
+            jac = np.diag(a - g * st + 1j * self.omega) + g * we
+        if not (np.isfinite(jac).all() and np.isfinite(s2).all()):
+            return a, g, s2, we, st, jac, np.full(jac.shape, np.nan, complex)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            cov = solve_continuous_lyapunov(jac, -np.diag(2 * s2).astype(complex))
+        if caught:  # at the bifurcation (SciPy perturbs the equation): no stationary covariance
+            cov = np.full(jac.shape, np.nan, complex)
         return a, g, s2, we, st, jac, cov
 
     def model_fc(self, theta) -> np.ndarray:
@@ -128,9 +138,11 @@ class BoldObjective(Objective):
 
     def __call__(self, theta):
         a, g, s2, we, st, jac, cov = self._solve(np.asarray(theta, float))
+        if not np.isfinite(cov).all():
+            return np.inf, np.zeros(self.n_params)
         sx = cov.real / 2
         diag = np.diag(sx)
-        if (diag <= 0).any() or not np.isfinite(cov).all():
+        if (diag <= 0).any():
             return np.inf, np.zeros(self.n_params)
         d = 1 / np.sqrt(diag)
         r = sx * np.outer(d, d)

@@ -469,15 +469,21 @@ class SpectrumObjective(Objective):
         return model, d
 
     def __call__(self, theta):
-        out = self.jacobian(theta)
-        if out is None:
+        # the optimiser's line search may step far out (a gain of e^400): such a point is outside the
+        # domain (infinite NLL), not a floating-point warning for the user
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            out = self.jacobian(theta)
+            if out is None:
+                return np.inf, np.zeros(self.n_params)
+            model, d = out
+            if not np.isfinite(model).all() or (model <= 0).any():
+                return np.inf, np.zeros(self.n_params)
+            nll = float(np.sum(self.weight * (np.log(model) + self.psd / model)))
+            resid = self.weight * (model - self.psd) / model**2  # dNLL/dP
+            grad = np.einsum("cf,cfp->p", resid, d)
+        if not (np.isfinite(nll) and np.isfinite(grad).all()):
             return np.inf, np.zeros(self.n_params)
-        model, d = out
-        if not np.isfinite(model).all() or (model <= 0).any():
-            return np.inf, np.zeros(self.n_params)
-        nll = float(np.sum(self.weight * (np.log(model) + self.psd / model)))
-        resid = self.weight * (model - self.psd) / model**2  # dNLL/dP
-        return nll, np.einsum("cf,cfp->p", resid, d)
+        return nll, grad
 
     def block_scores(self, theta) -> np.ndarray | None:
         """Each block's centred score ``(K, P)`` at ``theta`` (None without blocks).
