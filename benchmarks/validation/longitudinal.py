@@ -30,8 +30,13 @@ forecasts of the next session's ``f`` and IAF.
 **Real no-change data**: every resting recording in the shared data
 (EEG-MAT subjects 00-15, EEGBCI S001 R01/R02, the EEGLAB recording) cut
 into three consecutive parts, each a session (the twin where it can be
-placed on a head, features alone otherwise): the false-alarm rate per
-session pair, with the between-session SDs of the other people's parts
+placed on a head, features alone otherwise). With ``--preprocessing
+pipeline`` (the default) each part goes through the default
+``resting_eeg`` pipeline on its own, as a session recorded by itself
+would (a part the pipeline refuses is a failed session); with
+``minimal`` the recording is band-passed, average-referenced and cut into
+epochs. Printed: the false-alarm rate per session pair, with the
+between-session SDs (and tail shapes) of the other people's parts
 (leave-one-out) and with the defaults.
 
 **Real change** (true changes of state, reported, never tuned to):

@@ -50,7 +50,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from scipy.stats import t as student
 
 from .._docs import fill_doc
 from .._logging import logger
@@ -265,7 +264,7 @@ def variability_of(twin, before: int | None = None) -> Variability:
     if len(states) < MIN_OWN:
         return pop
     own = estimate_variability(_series(twin.change_thresholds, states, {}), source="own history")
-    out = Variability(dict(pop.sd), dict(pop.dof), dict(pop.source))
+    out = Variability(dict(pop.sd), dict(pop.dof), dict(pop.source), dict(pop.tail))
     for name, tau in own.sd.items():
         tau_p, dof_p, src_p = pop.get(name)
         dof_p = DEFAULT_DOF if not np.isfinite(dof_p) else dof_p
@@ -338,7 +337,7 @@ def _feature_rows(
                 "between_sd": tau,
                 "sd_source": src,
                 "dof": dof,
-                "p_value": float(2 * student.sf(abs(diff) / sd, dof)),
+                "p_value": var.p_value(measure(key), diff / sd, dof),
                 "meaningful": np.nan,
                 "p_meaningful": np.nan,
             }
@@ -456,7 +455,7 @@ def changes(twin, *, fdr: float = 0.05) -> pd.DataFrame:
                     "between_sd": tau,
                     "sd_source": src,
                     "dof": dof,
-                    "p_value": float(2 * student.sf(abs(m) / sd, dof)),
+                    "p_value": var.p_value(name, m / sd, dof),
                     "meaningful": delta,
                     "p_meaningful": float(p_big),
                 }

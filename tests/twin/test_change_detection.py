@@ -192,3 +192,45 @@ def test_two_frontal_channels_get_features_ses_and_a_change_table(small_connecto
     )
     with pytest.raises(NoPositionsError, match="EEG Fpz-Cz"):
         Twin("y", connectome=small_connectome).fit(odd)
+
+
+def _pairs_study(rng, n_people: int, draw) -> dict:
+    """``variability_sums`` of people with 3 sessions each, their session differences drawn by ``draw``."""
+    from neurotwin.twin.variability import add_sums, variability_sums
+
+    parts = []
+    for _ in range(n_people):
+        values = np.cumsum(np.concatenate([[10.0], draw(rng, 2)]))
+        parts.append(variability_sums({"iaf": [(values, np.full(3, 0.05))]}))
+    return add_sums(parts)
+
+
+def test_heavy_tailed_session_differences_get_student_t_tests():
+    """People who vary unequally give heavy-tailed differences: tests on the normal law alarm too often
+    there, tests with the study's fitted tails as often as they say; light tails stay normal."""
+    from neurotwin.twin.variability import from_sums
+
+    rng = np.random.default_rng(3)
+    heavy = from_sums(_pairs_study(rng, 300, lambda r, k: 0.2 * r.standard_t(3, k)))
+    light = from_sums(_pairs_study(rng, 300, lambda r, k: r.normal(0, 0.2, k)))
+    assert "iaf" in heavy.tail and 2 < heavy.tail["iaf"][0] < 6
+    assert "iaf" not in light.tail  # no evidence of heavier tails: the normal law
+    # new people of the heavy-tailed kind: how often is a no-change difference called at p < 0.01?
+    diffs = 0.2 * rng.standard_t(3, 20000)
+    sd = np.sqrt(2 * 0.05**2 + 2 * heavy.sd["iaf"] ** 2)
+    with_tails = np.mean([heavy.p_value("iaf", d / sd, np.inf) < 0.01 for d in diffs])
+    normal = Variability(heavy.sd, heavy.dof, heavy.source)  # the same SD, no tail shape
+    without = np.mean([normal.p_value("iaf", d / sd, np.inf) < 0.01 for d in diffs])
+    assert 0.005 < with_tails < 0.02 and without > 2 * with_tails
+
+
+def test_study_sums_kept_without_their_pairs_still_give_the_sd():
+    """A store written before the pairs were kept (4 sums a measure) gives the same SD and no tails."""
+    from neurotwin.twin.variability import from_sums
+
+    rng = np.random.default_rng(0)
+    sums = _pairs_study(rng, 50, lambda r, k: r.normal(0, 0.2, k))
+    old = {k: v[:4] for k, v in sums.items()}
+    assert from_sums(old).sd == from_sums(sums).sd and from_sums(old).tail == {}
+    again = Variability.from_dict(from_sums(sums).to_dict())
+    assert again.tail == from_sums(sums).tail
