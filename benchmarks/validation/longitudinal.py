@@ -66,6 +66,7 @@ from _synthetic import Patient, draw_theta, recording
 import neurotwin
 from neurotwin.errors import NeurotwinError
 from neurotwin.features import compute_features
+from neurotwin.features.featureset import interpolated_channels
 from neurotwin.twin import Twin, TwinState
 from neurotwin.twin.longitudinal import feature_changes, population_variability
 
@@ -259,12 +260,17 @@ def _sessions(raw, parts, how: str, labels):
         pipe = ntp.load("resting_eeg")
         out = {}
         for (t0, t1), ses in zip(parts, labels):
+            log: list = []
             try:
-                fs = pipe.process(raw.copy().crop(t0, t1, include_tmax=False))
+                fs = pipe.process(raw.copy().crop(t0, t1, include_tmax=False), log)
             except NeurotwinError as err:  # the session fails, as it would in a study run
                 out[ses] = str(err)
                 continue
             fs.table["subject"], fs.table["session"] = "x", ses  # as a study run labels them
+            # what read_featureset takes from a study run's step log: the interpolated channels
+            fs.provenance["interpolated"] = interpolated_channels(
+                [{"step": e["step"], "log": e} for e in log]
+            )
             out[ses] = fs
         return out
     ep = _epochs(raw)

@@ -200,7 +200,40 @@ def read_featureset(fname: str | os.PathLike) -> FeatureSet:
         with np.load(path.with_name(stem + ".npz")) as npz:
             for name, m in meta["arrays"].items():
                 arrays[name] = FeatureArray(npz[m["key"]], tuple(m["dims"]), m["coords"], m["unit"])
-    return FeatureSet(table, arrays, meta["provenance"])
+    provenance = dict(meta["provenance"])
+    interpolated = interpolated_channels(meta.get("Steps", []))
+    if interpolated:
+        provenance[INTERPOLATED] = interpolated
+    return FeatureSet(table, arrays, provenance)
+
+
+#: the provenance key of the channels whose signal was interpolated from their neighbours
+INTERPOLATED = "interpolated"
+
+
+def interpolated_channels(steps: list) -> list[str]:
+    """The channels a recording's steps interpolated (the ``interpolate`` step's log), sorted.
+
+    ``steps``: a derivative sidecar's ``Steps`` (each ``{"step", "log"}``),
+    or the entries :meth:`Pipeline.process` logs (each ``{"step", ...}``).
+
+    An interpolated channel's values are its neighbours' spline, not a
+    measurement of its electrode: change detection does not test them
+    (:func:`neurotwin.twin.longitudinal.session_values`).
+
+    Examples
+    --------
+    >>> from neurotwin.features.featureset import interpolated_channels
+    >>> steps = [{"step": "bandpass", "log": {}}, {"step": "interpolate", "log": {"interpolated": ["T7"]}}]
+    >>> interpolated_channels(steps), interpolated_channels([{"step": "interpolate", "interpolated": ["O1"]}])
+    (['T7'], ['O1'])
+    """
+    out: set = set()
+    for step in steps or []:
+        log = step.get("log", step) if isinstance(step, dict) else {}
+        if step.get("step") == "interpolate":
+            out.update(log.get("interpolated") or [])
+    return sorted(out)
 
 
 def concat(sets: list[FeatureSet]) -> FeatureSet:

@@ -138,23 +138,32 @@ DEFAULT_DOF = 4.0
 def session_values(features) -> list[list]:
     """The feature values change detection compares: ``[feature, location, band, value, se]`` rows.
 
+    A channel the recording's preprocessing interpolated (the FeatureSet's
+    ``provenance["interpolated"]``, which :func:`~neurotwin.features.read_featureset`
+    takes from the pipeline's step log) holds its neighbours' spline, not a
+    measurement of its electrode: its values keep no SE, so they are not
+    tested (a session's changes are tested only at electrodes measured in
+    both sessions).
+
     Examples
     --------
     >>> from neurotwin.features import FeatureSet
     >>> from neurotwin.twin.longitudinal import session_values
-    >>> fs = FeatureSet.from_rows([{"feature": "iaf", "location": "O1", "value": 10.0, "se": 0.1}])
-    >>> session_values(fs)  # (an SE that was not measured is None)
-    [['iaf', 'O1', '', 10.0, 0.1]]
+    >>> rows = [{"feature": "iaf", "location": ch, "value": 10.0, "se": 0.1} for ch in ("O1", "O2")]
+    >>> fs = FeatureSet.from_rows(rows, provenance={"interpolated": ["O2"]})
+    >>> session_values(fs)  # (an SE that was not measured, or of an interpolated channel, is None)
+    [['iaf', 'O1', '', 10.0, 0.1], ['iaf', 'O2', '', 10.0, None]]
     """
     t = features.table
     t = t[t["feature"].isin(TESTED_FEATURES) & (t["status"] == "ok")]
+    interpolated = set((features.provenance or {}).get("interpolated") or [])
     return [
         [
             str(r.feature),
             str(r.location),
             str(r.band),
             float(r.value),
-            float(r.se) if np.isfinite(r.se) else None,
+            float(r.se) if np.isfinite(r.se) and r.location not in interpolated else None,
         ]
         for r in t.itertuples()
     ]

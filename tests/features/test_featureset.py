@@ -86,3 +86,19 @@ def test_pipeline_writes_features_and_recovers_the_sample_alpha_slowing(sample_d
         "value"
     ]
     np.testing.assert_allclose(iaf[["01", "02", "03"]], iafs)
+
+
+def test_interpolated_channels_are_not_tested_for_change(sample_derivatives):
+    """The sample's bad channel (T7 for sub-01) is interpolated in every session: its features keep
+    that in their provenance (from the step log), and the twin's change table does not test it."""
+    from neurotwin.datasets import SAMPLE_TRUTH
+    from neurotwin.twin import TwinStore
+
+    out = sample_derivatives
+    bad = SAMPLE_TRUTH[("01", "01")]["bad_channel"]
+    fs = read_featureset(out / "sub-01/ses-02/eeg/sub-01_ses-02_task-rest_desc-preproc_features.tsv")
+    assert fs.provenance["interpolated"] == [bad]
+    assert np.isfinite(fs.table.query("location == @bad")["se"]).any()  # the table keeps its SE...
+    changes = TwinStore(out / "twins" / "twins.sqlite", create=False).load("01").changes()
+    tested = set(changes["location"])
+    assert bad not in tested and {"O1", "O2"} <= tested  # ...change detection does not use it
