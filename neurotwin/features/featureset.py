@@ -230,9 +230,8 @@ def interpolated_channels(steps: list) -> list[str]:
     """
     out: set = set()
     for step in steps or []:
-        log = step.get("log", step) if isinstance(step, dict) else {}
-        if step.get("step") == "interpolate":
-            out.update(log.get("interpolated") or [])
+        if isinstance(step, dict) and step.get("step") == "interpolate":
+            out.update(step.get("log", step).get("interpolated") or [])
     return sorted(out)
 
 

@@ -20,7 +20,8 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
     gradient equal to central differences (``n_check`` coordinates);
     :meth:`predict` and :meth:`observed` give the same labelled shape;
     :meth:`score` gives a finite log-likelihood and r; far outside the
-    domain (every parameter ±400, where a line search may step) it gives
+    domain (each parameter, and all at once, moved by ±300 on the
+    unconstrained scale, where a line search may step) it gives
     ``+inf`` or a finite value, with no floating-point warning; the diagnostics name
     the fit quality; the change thresholds name real parameters; and the
     fitted network of a state can be handed to what-if.

@@ -84,6 +84,8 @@ LOG_FEATURES = ("theta_beta",)
 MIN_OWN = 3
 #: session pairs a study needs before the shape of their tails is estimated (:func:`tail_shape`)
 MIN_TAIL_PAIRS = 20
+#: the most session pairs a tail shape is fitted to (a large study's are subsampled evenly)
+MAX_TAIL_PAIRS = 2000
 #: a fitted Student-t with more degrees of freedom than this is taken as normal
 MAX_TAIL_DOF = 100.0
 #: the fewest degrees of freedom a tail is given (a finite variance needs more than 2)
@@ -278,6 +280,8 @@ def tail_shape(pairs, tau: float) -> tuple[float, float] | None:
     if ok.sum() < MIN_TAIL_PAIRS:
         return None
     z = arr[ok, 0] / sd[ok]
+    if len(z) > MAX_TAIL_PAIRS:  # a large study: an even, deterministic subset is plenty for 2 numbers
+        z = z[np.linspace(0, len(z) - 1, MAX_TAIL_PAIRS).astype(int)]
     if not np.mean(z**2) > 0:  # no differences at all
         return None
     both = np.concatenate([z, -z])  # symmetric by construction
