@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 
 import matplotlib as mpl
 import numpy as np
@@ -97,9 +98,13 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
     data = mne.pick_types(raw.info, eeg=True, meg=True, exclude=())
     if len(data):
         n_fft = min(2048, raw.n_times)  # MNE's default, or the whole of a short recording
-        spectrum = raw.compute_psd(
-            fmax=raw.info["sfreq"] / 2, picks=data, exclude=(), n_fft=n_fft, verbose="error"
-        )
+        with warnings.catch_warnings():
+            # a good span between BAD_ annotations shorter than n_fft is taken whole (SciPy says so
+            # in a warning; for the QC picture that is what we want)
+            warnings.filterwarnings("ignore", message="nperseg = ", category=UserWarning)
+            spectrum = raw.compute_psd(
+                fmax=raw.info["sfreq"] / 2, picks=data, exclude=(), n_fft=n_fft, verbose="error"
+            )
         with mpl.rc_context(RC):
             fig = spectrum.plot(exclude=(), amplitude=False, show=False, spatial_colors=False)
             for ax in fig.axes:  # one panel per channel type

@@ -203,7 +203,9 @@ def test_planted_identities_reach_no_output(tmp_path, caplog, capsys):
     assert main(["info", str(root)]) == 0
     assert main(["twin", "show", str(out), "01"]) == 0
     printed = capsys.readouterr()
-    assert (out / ".neurotwin" / "work").is_dir() and list(out.rglob("*.html"))
+    assert (out / ".neurotwin" / "work").is_dir()
+    subjects = {p.name for p in out.glob("sub-*") if p.is_dir()}
+    assert {p.stem for p in out.glob("sub-*.html")} == subjects and (out / "group" / "report.html").is_file()
     assert _leaks(out, printed.out + printed.err + caplog.text) == []
     # what is kept: the artefact mark and the event code, the people's age and sex
     epochs = mne.read_epochs(next(out.rglob("sub-03_ses-01*_epo.fif")), verbose="error")
