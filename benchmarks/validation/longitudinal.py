@@ -268,9 +268,7 @@ def _sessions(raw, parts, how: str, labels):
                 continue
             fs.table["subject"], fs.table["session"] = "x", ses  # as a study run labels them
             # what read_featureset takes from a study run's step log: the interpolated channels
-            fs.provenance["interpolated"] = interpolated_channels(
-                [{"step": e["step"], "log": e} for e in log]
-            )
+            fs.provenance["interpolated"] = interpolated_channels(log)
             out[ses] = fs
         return out
     ep = _epochs(raw)
@@ -281,7 +279,7 @@ def _sessions(raw, parts, how: str, labels):
     }
 
 
-def _usable(label: str, feats: dict) -> tuple[list[str], list, str]:
+def _usable(feats: dict) -> tuple[list[str], list, str]:
     """The sessions that have features, and why the others have none."""
     failed = {ses: why for ses, why in feats.items() if isinstance(why, str)}
     sessions = [ses for ses in feats if ses not in failed]
@@ -310,7 +308,7 @@ def real_nochange(args) -> dict:
     raw = _raw(path)
     n = int(raw.times[-1] // 6) * 2  # three parts of whole 2-s epochs
     parts = [(k * n, (k + 1) * n) for k in range(3)]
-    sessions, feats, failed = _usable(label, _sessions(raw, parts, how, ["01", "02", "03"]))
+    sessions, feats, failed = _usable(_sessions(raw, parts, how, ["01", "02", "03"]))
     if len(sessions) < 2:
         return {"label": label, "states": None, "why": failed, "features": [], "sessions": sessions}
     states, why = _fit(feats, con, sessions)
@@ -335,7 +333,7 @@ def real_change(args) -> dict:
     length = min(a.times[-1], b.times[-1])  # the first recording's last part, as long as the second
     found = {**_sessions(a, [(a.times[-1] - length, a.times[-1])], how, ["01"])}
     found.update(_sessions(b, [(0.0, length)], how, ["02"]))
-    sessions, feats, failed = _usable(label, found)
+    sessions, feats, failed = _usable(found)
     if len(sessions) < 2:
         return {"label": label, "states": None, "why": failed, "features": [], "sessions": sessions}
     states, why = _fit(feats, con)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._figures import RC, RED, _fig
 
-__all__ = ["drop_log", "ica_components", "raw_qc"]
+__all__ = ["drop_log", "ica_components", "raw_psd", "raw_qc"]
 
 DPI = 64
 #: the trace excerpt shows at most this many channels (all bad ones among them)
@@ -47,6 +47,20 @@ def png_uri(fig) -> str:
     out = io.BytesIO()
     small.save(out, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def raw_psd(raw, fmax: float, picks, n_fft: int, **kwargs):
+    """``raw.compute_psd`` (Welch) for the report's figures, whatever the recording's length.
+
+    ``n_fft`` is cut to the recording's length, and a good span between
+    BAD_ annotations shorter than it is taken whole (SciPy's Welch does so
+    and warns; for a picture that is what we want).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="nperseg = ", category=UserWarning)
+        return raw.compute_psd(
+            fmax=fmax, picks=picks, n_fft=min(int(n_fft), raw.n_times), verbose="error", **kwargs
+        )
 
 
 def raw_qc(raw, bads: list[str], notch: list[float], seconds: float = 10.0) -> dict:
@@ -97,14 +111,7 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
     out = {"traces": png_uri(traces)}
     data = mne.pick_types(raw.info, eeg=True, meg=True, exclude=())
     if len(data):
-        n_fft = min(2048, raw.n_times)  # MNE's default, or the whole of a short recording
-        with warnings.catch_warnings():
-            # a good span between BAD_ annotations shorter than n_fft is taken whole (SciPy says so
-            # in a warning; for the QC picture that is what we want)
-            warnings.filterwarnings("ignore", message="nperseg = ", category=UserWarning)
-            spectrum = raw.compute_psd(
-                fmax=raw.info["sfreq"] / 2, picks=data, exclude=(), n_fft=n_fft, verbose="error"
-            )
+        spectrum = raw_psd(raw, raw.info["sfreq"] / 2, data, 2048, exclude=())  # MNE's default n_fft
         with mpl.rc_context(RC):
             fig = spectrum.plot(exclude=(), amplitude=False, show=False, spatial_colors=False)
             for ax in fig.axes:  # one panel per channel type

@@ -152,12 +152,7 @@ def _draw_raw_part(path: Path, rel: str, logs: dict, sidecar: Path) -> dict | No
     ]
     if not picks:
         return None
-    spec = raw.compute_psd(
-        fmax=min(60.0, raw.info["sfreq"] / 2),
-        picks=picks,
-        n_fft=min(int(2 * raw.info["sfreq"]), raw.n_times),
-        verbose="error",
-    )
+    spec = qcfigs.raw_psd(raw, min(60.0, raw.info["sfreq"] / 2), picks, 2 * raw.info["sfreq"])
     info = {
         "n_channels": len(raw.ch_names),
         "duration": fmt(raw.n_times / raw.info["sfreq"], 4),
