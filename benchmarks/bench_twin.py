@@ -15,6 +15,13 @@ Cases (one process pinned to one core, one BLAS/numba thread; median of
   per-channel and per-region parameters; Fisher-information posterior widened by the
   sandwich over the PSD's blocks).
   Target (issue 13): <= 30 s.
+* ``MEG``: the MNE sample person's 306 sensors (204 planar gradiometers,
+  102 magnetometers; their coils, device-to-head transform and head
+  sphere from the real recording), a session's PSD drawn from the MEG
+  model itself (alpha at 9.5 Hz, 89 Welch averages: a 3-minute recording;
+  the real file holds 1 s), then ``Twin.fit`` on TVB's template cortex
+  (MNE's MEG forward model of 16,384 dipoles included).
+  Target (issue 15): <= 30 s.
 * ``BOLD``: HCP subject 101309 (94 AAL2 regions — the issue's target
   names 80 — 1200 volumes): ``bold_summary`` then ``Twin.fit`` (189
   parameters with a posterior, 8742 connection modifiers), to convergence.
@@ -62,6 +69,27 @@ def eeg_features(data: Path):
     raw.filter(1.0, 45.0, verbose="error").set_eeg_reference("average", verbose="error")
     epochs = mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
     return compute_features(epochs, ["psd", "iaf"])
+
+
+def meg_features(data: Path, con):
+    """A 306-sensor MEG session drawn from the MEG model through the sample person's sensors."""
+    from neurotwin.features import FeatureArray, FeatureSet, compute_features
+    from neurotwin.twin import Twin
+    from neurotwin.twin.objectives import MegSpectrumObjective
+
+    fif = data / "mne-testing-data" / "SSS" / "sample_audvis_trunc_raw_sss.fif"
+    raw = mne.io.read_raw_fif(fif, verbose="error").load_data().pick("meg")
+    geometry = compute_features(raw, ["psd"], subject="sample", session="1")
+    obj = MegSpectrumObjective.build(geometry, con, Twin("sample", modality="meg", connectome=con))
+    theta = np.array(obj.prior.mean, float)
+    theta[obj.global_index("f")] = 9.5
+    model = obj.predict(theta)
+    n_avg = 89
+    noisy = model.values * np.random.default_rng(0).gamma(n_avg, 1.0 / n_avg, model.shape)
+    arrays = {k: v for k, v in geometry.arrays.items() if k != "psd"}
+    arrays["psd"] = FeatureArray(noisy, ("channel", "freq"), model.coords, unit=model.unit)
+    prov = {**geometry.provenance, "psd": {**geometry.provenance["psd"], "n_averages": n_avg}}
+    return FeatureSet(geometry.table.iloc[:0], arrays, prov)
 
 
 def hcp(data: Path, subject: str = "101309"):
@@ -138,6 +166,16 @@ def main() -> None:
         "EEG: 64 ch, 76 regions (fit + posterior)",
         secs,
         f"r log-PSD {d['r_log_psd']:.3f}, {d['n_evals']} evaluations, target <= 30 s",
+    )
+    mfeats = meg_features(data, con)
+    secs, twin = timed(lambda: Twin("sample", modality="meg", connectome=con).fit(mfeats), args.repeats)
+    d = twin.states_[0].diagnostics
+    f = twin.states_[0].params()["f"]
+    row(
+        "MEG: 306 sensors, 76 regions (forward + fit)",
+        secs,
+        f"r log-PSD {d['r_log_psd']:.3f}, f {f:.2f} Hz (drawn at 9.5), {d['n_evals']} evaluations, "
+        f"target <= 30 s",
     )
     sc, lengths, tc = hcp(data)
     bfeats, labels, fc = bold_features(tc)

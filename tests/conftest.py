@@ -163,3 +163,35 @@ def real_eeg_result(real_study, tmp_path_factory):
 def eeg_run_real(real_eeg_result) -> Path:
     """The output folder of :func:`real_eeg_result`."""
     return real_eeg_result[0]
+
+
+SSS = "mne-testing-data/SSS/sample_audvis_trunc_raw_sss.fif"
+
+
+@pytest.fixture(scope="session")
+def tvb76(shared_data):
+    from neurotwin.model import template_connectome
+
+    return template_connectome("tvb76", tvb_data=shared_data / "tvb-data-3.0.0" / "tvb_data")
+
+
+@pytest.fixture(scope="session")
+def sample_raw(shared_data):
+    """The sample person's 1 s of MEG (306) and EEG (60) after SSS."""
+    import mne
+
+    return mne.io.read_raw_fif(shared_data / SSS, verbose="error").load_data()
+
+
+@pytest.fixture(scope="session")
+def few_meg(sample_raw):
+    """Features of 24 of the sample person's MEG sensors (16 gradiometers, 8 magnetometers) and 4 EEG."""
+    import mne
+
+    from neurotwin.features import compute_features
+
+    grads = mne.pick_types(sample_raw.info, meg="grad")[::12][:16]
+    mags = mne.pick_types(sample_raw.info, meg="mag")[::12][:8]
+    eeg = mne.pick_types(sample_raw.info, eeg=True)[:4]
+    raw = sample_raw.copy().pick([sample_raw.ch_names[i] for i in np.r_[grads, mags, eeg]])
+    return compute_features(raw, ["psd"], subject="sample", session="1")

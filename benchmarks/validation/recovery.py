@@ -2,8 +2,9 @@
 
 Run from the repository root::
 
-    python benchmarks/validation/recovery.py              # 40 EEG patients + 20 BOLD patients
+    python benchmarks/validation/recovery.py              # 40 EEG, 20 MEG, 20 BOLD patients
     python benchmarks/validation/recovery.py --patients 10
+    python benchmarks/validation/recovery.py --part meg   # MEG only (needs ../shared/data)
 
 EEG: each patient draws parameters from plausible ranges
 (:func:`_synthetic.draw_theta`), a session's PSD is drawn from the exact
@@ -13,6 +14,15 @@ fitted with its default priors. Printed per parameter: bias (median of
 fitted - true; log-ratio for positive parameters), Pearson r between true
 and fitted across patients, and the coverage of the 90 % credible
 intervals (target 85-95 %).
+
+MEG: the MNE sample person's sensors (every third of its 306: 68 planar
+gradiometers and 34 magnetometers, their real coils, device-to-head
+transform and head sphere) on TVB's 76-region template cortex; each
+patient draws the same parameters as for EEG (the gain and background as
+ratios to the prior's level, which is set by the real recording's units),
+a session's PSD is drawn from the exact Welch sampling distribution of the
+MEG model's full sensor cross-spectrum (60 segments), and the twin is
+fitted with its defaults.
 
 BOLD: 20-region synthetic connectome, per-region damping and the global
 coupling drawn, 1200 volumes at TR 0.72 s sampled exactly from the
@@ -27,6 +37,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.linalg import expm, solve_continuous_lyapunov
@@ -56,6 +67,12 @@ def _report(name, true, mid, lo, hi):
     return cover
 
 
+def _summary(title: str, rows: dict, t0: float, n: int) -> None:
+    print(f"{title}, {(time.perf_counter() - t0) / n:.1f} s a fit")
+    covers = [_report(k, *zip(*v)) for k, v in rows.items()]
+    print(f"  mean coverage {100 * np.mean(covers):.1f} % (target 85-95 % per parameter)")
+
+
 def eeg(n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     rows = {k: [] for k in ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee")}
@@ -68,12 +85,74 @@ def eeg(n: int, seed: int) -> None:
         interval = twin.states_[0].posterior.interval(0.9)
         for k in rows:
             rows[k].append((theta[k], *interval[k]))
-    print(
-        f"EEG: {n} synthetic patients (20 regions, 19 channels, 60 Welch segments), "
-        f"{(time.perf_counter() - t0) / n:.1f} s a fit"
-    )
-    covers = [_report(k, *zip(*v)) for k, v in rows.items()]
-    print(f"  mean coverage {100 * np.mean(covers):.1f} % (target 85-95 %)")
+    _summary(f"EEG: {n} synthetic patients (20 regions, 19 channels, 60 Welch segments)", rows, t0, n)
+
+
+def _meg_geometry(data):
+    """Features carrying the sample person's MEG geometry (every third sensor) and the template."""
+    import mne
+
+    from neurotwin.features import compute_features
+    from neurotwin.model import template_connectome
+
+    raw = mne.io.read_raw_fif(
+        data / "mne-testing-data" / "SSS" / "sample_audvis_trunc_raw_sss.fif", verbose="error"
+    ).load_data()
+    picks = mne.pick_types(raw.info, meg=True)[::3]
+    raw.pick([raw.ch_names[i] for i in picks])
+    con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
+    return compute_features(raw, ["psd"], subject="syn", session="01"), con
+
+
+def meg(n: int, seed: int, data) -> None:
+    from neurotwin.features import FeatureArray, FeatureSet
+    from neurotwin.twin.inference import from_unconstrained
+    from neurotwin.twin.objectives import MegSpectrumObjective
+
+    geometry, con = _meg_geometry(data)
+    base = MegSpectrumObjective.build(geometry, con, Twin("syn", modality="meg", connectome=con))
+    names = ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee")
+    idx = {k: base.global_index(k) for k in names}
+    rng = np.random.default_rng(seed + 2)
+    noise = np.random.default_rng(seed + 3)
+    rows = {k: [] for k in names}
+    t0 = time.perf_counter()
+    for i in range(n):
+        draw = draw_theta(rng)
+        theta = np.array(base.prior.mean, float)
+        theta[idx["a"]] = np.log(-draw["a"])
+        theta[idx["f"]] = draw["f"]
+        theta[idx["G"]] = np.log(draw["G"])
+        theta[idx["velocity"]] = np.log(draw["velocity"])
+        theta[idx["gain"]] += np.log(draw["gain"])
+        theta[idx["background"]] += np.log(draw["background"] / 20.0)
+        theta[idx["exponent"]] = draw["exponent"]
+        theta[idx["knee"]] = np.log(draw["knee"])
+        truth = {k: float(from_unconstrained(theta[idx[k]], base.prior.transforms[idx[k]])) for k in names}
+        csd = base.sensor_csd(theta, base.freqs)  # (F, C, C), the recording's units
+        psd = np.empty((len(base.channels), len(base.freqs)))
+        for k in range(len(base.freqs)):
+            chol = np.linalg.cholesky((csd[k] + csd[k].conj().T) / 2)
+            shape = (len(base.channels), 60)
+            x = chol @ (noise.standard_normal(shape) + 1j * noise.standard_normal(shape)) / np.sqrt(2)
+            psd[:, k] = np.mean(np.abs(x) ** 2, axis=1)
+        arrays = {k: v for k, v in geometry.arrays.items() if k != "psd"}
+        arrays["psd"] = FeatureArray(
+            psd, ("channel", "freq"), {"channel": base.channels, "freq": list(base.freqs)}, unit=base.unit
+        )
+        fs = FeatureSet(geometry.table.iloc[:0], arrays, {"psd": {"n_averages": 60}})
+        twin = Twin("syn", modality="meg", connectome=con, random_state=i).fit(fs)
+        # the fit's own units: each sensor type is divided by its level in *this* session's PSD, so the
+        # aperiodic background (not the gain: it multiplies the lead field, divided alike) of the truth
+        # moves by the ratio of the two sessions' levels
+        session = MegSpectrumObjective.build(fs, con, Twin("syn", modality="meg", connectome=con))
+        shift = np.log(base.channel_scale / session.channel_scale)
+        truth["background"] *= float(np.exp(2 * shift.mean()))
+        interval = twin.states_[0].posterior.interval(0.9)
+        for k in names:
+            rows[k].append((truth[k], *interval[k]))
+    what = f"the sample person's {len(base.channels)} sensors, TVB 76 regions, 60 Welch segments"
+    _summary(f"\nMEG: {n} synthetic patients ({what})", rows, t0, n)
 
 
 def _bold_patient(rng, n=20, t=1200, tr=0.72):
@@ -131,11 +210,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--part", choices=("eeg", "meg", "bold", "all"), default="all")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"))
     args = parser.parse_args()
     neurotwin.set_log_level("error")
     print(f"neurotwin {neurotwin.__version__}: parameter recovery (seed {args.seed})")
-    eeg(args.patients, args.seed)
-    bold(max(5, args.patients // 2), args.seed)
+    if args.part in ("eeg", "all"):
+        eeg(args.patients, args.seed)
+    if args.part in ("meg", "all"):
+        meg(max(5, args.patients // 2), args.seed, Path(args.data))
+    if args.part in ("bold", "all"):
+        bold(max(5, args.patients // 2), args.seed)
 
 
 if __name__ == "__main__":

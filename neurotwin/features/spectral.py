@@ -14,6 +14,7 @@ import numpy as np
 from .context import DEFAULT_BANDS, Context
 from .featureset import FeatureArray
 from .registry import register_feature
+from .sensors import sensor_arrays
 from .uncertainty import block_indices
 
 
@@ -66,16 +67,20 @@ def psd(ctx: Context) -> tuple[list[dict], dict]:
             {"block": [float(c * scale) for c in counts], "channel": spec.ch_names, "freq": list(spec.freqs)},
             unit=spec.units[0],
         )
-    pos = _positions(ctx, spec.ch_names)
+    sensors = sensor_arrays(ctx.data.info, spec.ch_names) if ctx.is_mne else {}
+    arrays.update(sensors)
+    meg = set(sensors["meg_sensors"].coords["channel"]) if sensors else set()
+    eeg = [c for c in spec.ch_names if c not in meg]
+    pos = _positions(ctx, eeg) if eeg else None
     if pos is not None:
         arrays["channel_positions"] = FeatureArray(
-            pos, ("channel", "xyz"), {"channel": spec.ch_names, "xyz": ["x", "y", "z"]}, unit="m"
+            pos, ("channel", "xyz"), {"channel": eeg, "xyz": ["x", "y", "z"]}, unit="m"
         )
     return [], arrays
 
 
 def _positions(ctx: Context, ch_names: list[str]) -> np.ndarray | None:
-    """Head-frame positions (m) of these channels, when the recording has them for every one."""
+    """Head-frame positions (m) of these (non-MEG) channels, when the recording has them for every one."""
     if not ctx.is_mne:
         return None
     info = ctx.data.info

@@ -1,4 +1,4 @@
-"""EEG observation: a lead field from region centres to the patient's electrodes, built offline.
+"""EEG/MEG observation: a lead field from the regions to the patient's sensors, built offline.
 
 MNE builds the forward model: a spherical head (``make_sphere_model``)
 fitted to the electrode positions, and one dipole at each region centre,
@@ -8,6 +8,10 @@ The connectome's centres (template space, mm) are moved into the head
 sphere by an affine fit: centred on the sphere's origin and scaled so the
 outermost centre lies at 80 % of the brain radius. It is a generic head,
 not the patient's anatomy (no MRI/BEM needed, nothing downloaded).
+:func:`cortical_leadfield` places dipoles on the template cortical surface
+instead, normal to it, which is what MEG needs (it is blind to radial
+dipoles in a sphere); there the MEG sensors' own coil definitions and
+device-to-head transform go into MNE's forward model.
 """
 
 from __future__ import annotations
@@ -101,7 +105,9 @@ def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
     >>> lf.gain.shape
     (6, 2)
     """
-    eeg, sphere = _head(info)
+    eeg, sphere, meg = _head(info)
+    if meg:
+        raise DataError("radial dipoles at region centres are invisible to MEG; use cortical_leadfield.")
     pos = np.array([ch["loc"][:3] for ch in eeg["chs"]])
     if not np.isfinite(pos).all() or np.allclose(pos, 0):
         raise DataError("EEG channels have no positions; set a montage first.")
@@ -119,29 +125,46 @@ def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
     return LeadField(gain, list(eeg.ch_names), regions)
 
 
-def _head(info: mne.Info):
-    """The EEG channels of ``info`` (no bads, no projections) and the sphere head model for them."""
-    picks = mne.pick_types(info, eeg=True, exclude=[])
+def _head(info: mne.Info, sphere=None):
+    """The sensors of ``info`` (no bads, no projections), the sphere head model for them, and whether
+    they are MEG.
+
+    EEG: a sphere fitted to the electrodes (the template head's with fewer than 8). MEG (when ``info``
+    has MEG channels, which are then the only ones taken): the sphere ``(x, y, z, radius)`` in the head
+    frame given by the caller, fitted to the head points when the recording had them
+    (:func:`neurotwin.features.sensors.head_sphere`).
+    """
+    meg = mne.pick_types(info, meg=True, ref_meg=False, exclude=[])
+    if len(meg):
+        picks, is_meg = meg, True
+    else:
+        picks, is_meg = mne.pick_types(info, eeg=True, exclude=[]), False
     if len(picks) == 0:
-        raise DataError("the lead field needs EEG channels.")
-    eeg = mne.pick_info(info, picks)
-    with eeg._unlock():
-        eeg["bads"] = []
-        eeg["projs"] = []
+        raise DataError("the lead field needs EEG or MEG channels.")
+    sensors = mne.pick_info(info, picks)
+    with sensors._unlock():
+        sensors["bads"] = []
+        sensors["projs"] = []
+        sensors["comps"] = []
+    if is_meg:
+        if sphere is None:
+            raise DataError("an MEG lead field needs the head sphere (origin and radius).")
+        x, y, z, radius = (float(v) for v in sphere)
+        return sensors, mne.make_sphere_model((x, y, z), radius, verbose="error"), True
     if len(picks) >= _MIN_FIT_CHANNELS:
-        return eeg, mne.make_sphere_model("auto", "auto", eeg, verbose="error")
-    return eeg, _template_sphere()  # too few points to fit a head: the template 10-05 head's sphere
+        return sensors, mne.make_sphere_model("auto", "auto", sensors, verbose="error"), False
+    return sensors, _template_sphere(), False  # too few points to fit a head: the template 10-05 head's
 
 
-def _oriented_gain(eeg: mne.Info, sphere, rr: np.ndarray, nn: np.ndarray, what: str) -> np.ndarray:
-    """MNE's EEG forward solution of dipoles at ``rr`` (m) oriented along ``nn``: ``(C, n_sources)``."""
+def _oriented_gain(sensors: mne.Info, sphere, rr: np.ndarray, nn: np.ndarray, what: str, meg: bool = False):
+    """MNE's forward solution (EEG or MEG) of dipoles at ``rr`` (m) oriented along ``nn``: ``(C, n)``."""
     src = mne.setup_volume_source_space(pos={"rr": rr, "nn": nn}, sphere=sphere, verbose="error")
     fwd = mne.make_forward_solution(
-        eeg, trans=None, src=src, bem=sphere, eeg=True, meg=False, verbose="error"
+        sensors, trans=None, src=src, bem=sphere, eeg=not meg, meg=meg, verbose="error"
     )
     if fwd["nsource"] != len(rr):
         raise DataError(f"{len(rr) - fwd['nsource']} {what} fall outside the head model.")
-    free = fwd["sol"]["data"].reshape(len(eeg.ch_names), len(rr), 3)
+    free = fwd["sol"]["data"].reshape(len(sensors.ch_names), len(rr), 3)
     return np.einsum("ckx,kx->ck", free, nn)
 
 
@@ -220,8 +243,8 @@ def template_cortex(tvb_data, n_regions: int = 76) -> Cortex:
     return Cortex(tvb_to_ras(vertices), tvb_to_ras(normals), triangles, region, f"tvb cortex 16k/{n_regions}")
 
 
-def cortical_leadfield(info: mne.Info, cortex: Cortex, regions) -> LeadField:
-    """Lead field of dipoles normal to a cortical surface, summed per region, in a sphere head.
+def cortical_leadfield(info: mne.Info, cortex: Cortex, regions, *, sphere=None) -> LeadField:
+    """Lead field of dipoles normal to a cortical surface, summed per region, in a sphere head (EEG or MEG).
 
     Each vertex carries a dipole normal to the surface with a moment
     proportional to its share of the surface area (pyramidal cells are
@@ -236,17 +259,22 @@ def cortical_leadfield(info: mne.Info, cortex: Cortex, regions) -> LeadField:
     Parameters
     ----------
     info : mne.Info
-        EEG channels with positions.
+        EEG channels with positions, or MEG channels (then only those are
+        taken) with their coil definitions and ``dev_head_t``: MEG sees the
+        sources' tangential part, which radial dipoles at region centres
+        would not have.
     cortex : Cortex
         E.g. :func:`template_cortex`.
     regions : list of str
         The connectome's region names (``cortex.region`` indexes them).
+    sphere : tuple | None
+        MEG only: the head sphere ``(x, y, z, radius)`` (head frame, m).
 
     Returns
     -------
     leadfield : LeadField
     """
-    eeg, sphere = _head(info)
+    eeg, sphere, meg = _head(info, sphere)
     regions = list(regions)
     if cortex.region.max() >= len(regions):
         raise DataError(
@@ -266,7 +294,8 @@ def cortical_leadfield(info: mne.Info, cortex: Cortex, regions) -> LeadField:
     rr = origin + rr
     nn = cortex.normals / scale  # normals transform by the inverse (transpose) of a diagonal map
     nn /= np.maximum(np.linalg.norm(nn, axis=1, keepdims=True), 1e-12)
-    vert = _oriented_gain(eeg, sphere, rr, nn, "cortex vertices") * (cortex.vertex_areas() / 100.0)  # /cm²
+    area = cortex.vertex_areas() / 100.0  # cm²
+    vert = _oriented_gain(eeg, sphere, rr, nn, "cortex vertices", meg) * area
     gain = np.zeros((len(eeg.ch_names), len(regions)))
     np.add.at(gain.T, cortex.region, vert.T)
     return LeadField(gain, list(eeg.ch_names), regions)

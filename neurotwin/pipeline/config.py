@@ -95,7 +95,7 @@ class TwinSettings(StrictParams):
     :func:`neurotwin.pipeline._twins.choose_recordings` states the rule).
     """
 
-    modality: Literal["eeg", "bold"] = "eeg"
+    modality: Literal["eeg", "meg", "bold"] = "eeg"
     task: str | None = None
     run: str | None = None
     connectome: Literal["auto", "subject", "tvb76", "tvb68"] = "auto"

@@ -288,7 +288,9 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
             empty["status"] = _damaged_text(twin)
         return empty
     st = twin.states_
-    quality = "r_log_psd" if twin.modality == "eeg" else "fc_r"
+    from ..twin.objectives import get_objective
+
+    quality = get_objective(twin.modality).quality
     out_ = dict(
         empty,
         status=f"{len(st)} state(s), {twin.modality}" + (f"; {_damaged_text(twin)}" if twin.damaged_ else ""),
@@ -305,13 +307,17 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         if head.startswith("tvb cortex")
         else "radial dipoles at the region centres"
     )
+    sensors = {
+        "eeg": "a three-shell sphere fitted to the electrodes",
+        "meg": "a sphere fitted to the head (MNE's MEG forward model of the recording's own coils)",
+    }
     out_["description"] = (
         f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
-        f"through a lead field of {head} in a three-shell sphere fitted to the electrodes, plus per-"
+        f"through a lead field of {head} in {sensors[twin.modality]}, plus per-"
         f"channel gain, aperiodic background (with a knee) and beta rhythm; fitted to the PSD (Whittle "
         f"likelihood; a Fisher-information posterior widened by the sandwich over the recording's "
         f"blocks). Fit quality is the correlation of model and data log-PSD."
-        if twin.modality == "eeg"
+        if twin.modality in sensors
         else f"A Hopf network on {network} fitted to band-passed BOLD FC (Wishart likelihood); fit quality "
         f"is the FC correlation."
     )

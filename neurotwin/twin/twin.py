@@ -30,9 +30,11 @@ class Twin:
     ----------
     subject : str
         The patient's (pseudonymous) label.
-    modality : "eeg" | "bold"
-        What the twin is fitted to: sensor PSDs (EEG, MEG magnetometers
-        are not modelled) or BOLD functional connectivity.
+    modality : "eeg" | "meg" | "bold"
+        What the twin is fitted to: EEG or MEG sensor PSDs (MEG:
+        magnetometers and gradiometers through their own coils,
+        :mod:`neurotwin.twin.objectives.meg_psd`) or BOLD functional
+        connectivity.
     connectome : Connectome | None
         The patient's own connectome; None takes TVB's 76-region template
         for EEG (needs the ``tvb`` extra). BOLD needs the patient's (its
@@ -43,7 +45,7 @@ class Twin:
         Random-walk variance per day of every parameter (unconstrained
         scale) between sessions: how much the brain may drift unremarked.
     head : "auto" | "cortex" | "centres"
-        EEG head model: dipoles normal to the template cortex (TVB's
+        EEG head model (MEG always takes the cortex): dipoles normal to the template cortex (TVB's
         16k-vertex surface, summed per region; needs the 76-region
         template), or one radial dipole at each region centre; ``auto``
         takes the cortex when the connectome has one. Both in a
@@ -347,7 +349,8 @@ class Twin:
         Returns
         -------
         raw : mne.io.RawArray
-            EEG channels in V with the recording's (or the template 10-05) positions.
+            EEG channels in V with the recording's (or the template 10-05)
+            positions; MEG channels in T and T/m with the recording's coils.
 
         Examples
         --------
@@ -378,6 +381,9 @@ class Twin:
         grid = np.linspace(0.0, sfreq / 2, int(np.ceil(sfreq / 2 / 0.25)) + 1)  # 0.25 Hz, interpolated
         csd = obj.sensor_csd(self.theta(state), grid[1:])  # (the mean, at 0 Hz, is not drawn)
         csd = np.concatenate([csd[:1], csd])
+        si = getattr(obj, "si_factor", None)  # the features' display units (µV²/Hz, fT²/Hz) to SI
+        if si is not None:
+            csd = csd / np.sqrt(np.outer(si, si))[None]
         seed = self.random_state if random_state is None else random_state
         data = gaussian_from_csd(csd, grid, int(round(duration * sfreq)), sfreq, random_state=seed)
         return mne.io.RawArray(data, obj.sensor_info(sfreq), verbose="error")

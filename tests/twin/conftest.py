@@ -1,4 +1,6 @@
-"""A small synthetic patient for twin tests: 8-region network, 19 EEG channels, PSDs drawn from the model."""
+"""A small synthetic patient for twin tests: 8-region network, 19 EEG channels, PSDs drawn from the model.
+
+The sample person's MEG and TVB's template (real data): ``tests/conftest.py``."""
 
 from __future__ import annotations
 

@@ -57,7 +57,9 @@ def test_a_simulated_recording_has_the_twins_spectrum(fitted):
     model = twin.predict()  # the model's own PSD on the fitted grid
     grid = np.asarray(model.coords["freq"])
     sim = np.stack([np.interp(grid, freqs, p) for p in power])
-    assert np.median(np.abs(np.log(sim / model.values))) < 0.15  # the same level and shape
+    assert model.unit == "uV^2/Hz" and raw.get_channel_types() == ["eeg"] * len(CHANNELS)
+    # the same level (in V²/Hz: MNE's SI units, from the features' µV²/Hz) and shape
+    assert np.median(np.abs(np.log(sim / (model.values * 1e-12)))) < 0.15
     again = twin.simulate(120.0, sfreq=250.0, random_state=1)
     np.testing.assert_array_equal(again.get_data(), raw.get_data())  # seeded
 

@@ -10,9 +10,11 @@ from neurotwin.testing import check_objective
 from neurotwin.twin.objectives import OBJECTIVES, get_objective
 
 
-def _objective_example(modality, make_session, small_connectome):
+def _objective_example(modality, make_session, small_connectome, request):
     if modality == "eeg":
         return make_session(), small_connectome
+    if modality == "meg":  # 24 of the sample person's sensors on TVB's template cortex (real data)
+        return request.getfixturevalue("few_meg"), request.getfixturevalue("tvb76")
     from neurotwin.features.bold import bold_featureset
     from neurotwin.io import Connectome
 
@@ -26,8 +28,8 @@ def _objective_example(modality, make_session, small_connectome):
 
 
 @pytest.mark.parametrize("modality", sorted(OBJECTIVES))
-def test_objective_contract(modality, make_session, small_connectome):
-    features, connectome = _objective_example(modality, make_session, small_connectome)
+def test_objective_contract(modality, make_session, small_connectome, request):
+    features, connectome = _objective_example(modality, make_session, small_connectome, request)
     check_objective(get_objective(modality), features, connectome)
 
 

@@ -4,16 +4,18 @@ Examples
 --------
 >>> from neurotwin.twin.objectives import OBJECTIVES
 >>> {m: cls.quality for m, cls in sorted(OBJECTIVES.items())}
-{'bold': 'fc_r', 'eeg': 'r_log_psd'}
+{'bold': 'fc_r', 'eeg': 'r_log_psd', 'meg': 'r_log_psd'}
 """
 
 from .base import OBJECTIVES, Objective, describe, get_objective, register_objective
 from .bold_fc import BoldObjective
 from .eeg_psd import SpectrumObjective
+from .meg_psd import MegSpectrumObjective
 
 __all__ = [
     "OBJECTIVES",
     "BoldObjective",
+    "MegSpectrumObjective",
     "Objective",
     "SpectrumObjective",
     "describe",

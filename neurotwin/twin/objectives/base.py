@@ -29,7 +29,15 @@ import numpy as np
 from ..._validation import did_you_mean
 from ...errors import ConfigError, DataError
 
-__all__ = ["OBJECTIVES", "Objective", "describe", "feature_array", "get_objective", "register_objective"]
+__all__ = [
+    "OBJECTIVES",
+    "Objective",
+    "describe",
+    "feature_array",
+    "get_objective",
+    "register_objective",
+    "sensor_array",
+]
 
 #: modality -> objective class
 OBJECTIVES: dict[str, type] = {}
@@ -42,7 +50,7 @@ def register_objective(cls: type) -> type:
     --------
     >>> from neurotwin.twin.objectives import OBJECTIVES
     >>> sorted(OBJECTIVES)
-    ['bold', 'eeg']
+    ['bold', 'eeg', 'meg']
     """
     OBJECTIVES[cls.modality] = cls
     return cls
@@ -97,6 +105,12 @@ def feature_array(features, name: str):
             f"with the features step (features = [{name!r}, ...])."
         )
     return features.arrays[hits[0]]
+
+
+def sensor_array(features, name: str):
+    """The one array called ``name`` in a FeatureSet, or None when it has none (or several)."""
+    hits = [k for k in features.arrays if k == name or k.endswith("/" + name)]
+    return features.arrays[hits[0]] if len(hits) == 1 else None
 
 
 class Objective:

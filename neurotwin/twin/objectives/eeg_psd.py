@@ -25,7 +25,8 @@ global parameter is the mean of its channels' or regions' values — the
 alpha frequency ``f`` is the network's mean intrinsic frequency, and a
 slowing of every region moves ``f`` itself.
 
-Priors, names and units of the parameters: :mod:`.eeg_params`.
+Priors, names and units of the parameters: :mod:`.eeg_params`; how the objective is built from
+features and what it gives back (the objective protocol): :mod:`.eeg_protocol`.
 
 Whittle likelihood of a Welch PSD averaged over ``m`` segments:
 ``-ℓ = Σ_f w_f Σ_c [log P_c(f) + P̂_c(f) / P_c(f)]`` (Whittle 1953), with
@@ -42,31 +43,18 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import DataError
-from ...features.featureset import FeatureArray
-from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from ...model.spectra import hopf_csd, hopf_psd_jacobian
 from ..inference import Prior
 from . import eeg_params as ep
-from .base import Objective, describe, digest, feature_array, register_objective
-from .eeg_inputs import bin_psd, cortex_for, eeg_info
-from .eeg_inputs import positions as eeg_positions
+from .base import Objective, describe, register_objective
+from .eeg_inputs import bin_psd, eeg_info
+from .eeg_protocol import SpectrumProtocol
 
 __all__ = ["SpectrumObjective"]
 
 
-def _blocks(features, chans, freqs) -> FeatureArray | None:
-    """The features' ``psd_blocks`` when they match the PSD's channels and frequencies."""
-    hits = [k for k in features.arrays if k == "psd_blocks" or k.endswith("/psd_blocks")]
-    if len(hits) != 1:
-        return None
-    arr = features.arrays[hits[0]]
-    if list(arr.coords["channel"]) != list(chans) or not np.allclose(arr.coords["freq"], freqs):
-        return None
-    return arr
-
-
 @register_objective
-class SpectrumObjective(Objective):
+class SpectrumObjective(SpectrumProtocol, Objective):
     """Negative log-likelihood of sensor PSDs and its exact gradient (the ``eeg`` objective).
 
     Parameters
@@ -135,6 +123,7 @@ class SpectrumObjective(Objective):
         regional: bool = True,
         blocks=None,
         block_averages=None,
+        average_reference: bool = True,
     ):
         psd = np.asarray(psd, float)
         lf = np.asarray(gain, float)
@@ -158,7 +147,8 @@ class SpectrumObjective(Objective):
                 [bin_psd(freqs, b, fmin=fmin, fmax=fmax, resolution=resolution)[1] for b in blocks]
             )
             self.block_share = share / share.sum()
-        self.lf = lf - lf.mean(axis=0)  # average reference, as the pipeline's data
+        # EEG: average reference, as the pipeline's data; MEG has no reference
+        self.lf = lf - lf.mean(axis=0) if average_reference else lf.copy()
         n_ch, n_reg = lf.shape
         self.channels = list(channels) if channels is not None else [f"ch{i}" for i in range(n_ch)]
         self.regions = list(regions) if regions is not None else [f"R{i}" for i in range(n_reg)]
@@ -425,8 +415,11 @@ class SpectrumObjective(Objective):
         return theta
 
     # ------------------------------------------------------------------ likelihood
-    def jacobian(self, theta) -> tuple[np.ndarray, np.ndarray] | None:
-        """Model PSD ``(C, F)`` and ``∂P/∂θ`` ``(C, F, P)`` at ``theta`` (None outside the domain)."""
+    def _parts(self, theta):
+        """The model PSD ``(C, F)`` and its derivatives by kind (None outside the domain): the global
+        parameters' ``(C, F, 11)``, each channel offset's own term ``(C, F)`` (offset ``c`` moves
+        channel ``c`` only, minus ``1/C`` of every channel: they are centred) and the regional
+        offsets' ``(C, F, N)`` (already centred)."""
         theta = np.asarray(theta, float)
         net = self._network(theta)
         if net is None:
@@ -435,52 +428,80 @@ class SpectrumObjective(Objective):
         g2, obs, chi, kc, fc, ap, beta, dist2, gam2 = self._observation(theta, self.freqs)
         model = g2 * nps + obs
         n_ch, n_f = model.shape
-        d = np.zeros((n_ch, n_f, self.n_params))
+        glob = np.empty((n_ch, n_f, self.n_global))
         a, _, g, _ = self._unpack(theta)
         ja = jac["a"].transpose(1, 0, 2) * a  # (C, F, N): d/d log|a_j|
         jf = jac["f"].transpose(1, 0, 2)
-        d[:, :, 0] = g2 * ja.sum(axis=2)
-        d[:, :, 1] = g2 * jf.sum(axis=2)
-        d[:, :, 2] = g2 * jac["G"].T * g
-        d[:, :, 3] = -g2 * jac["log_delay"].T
+        glob[:, :, 0] = g2 * ja.sum(axis=2)
+        glob[:, :, 1] = g2 * jf.sum(axis=2)
+        glob[:, :, 2] = g2 * jac["G"].T * g
+        glob[:, :, 3] = -g2 * jac["log_delay"].T
+        regional = {}
         if self.regional:  # offsets enter centred: d/dδ_k = Σ_j d/df_j (δ_jk - 1/N)
-            d[:, :, self._reg["a_offset"]] = g2[:, :, None] * (ja - ja.mean(axis=2, keepdims=True))
-            d[:, :, self._reg["f_offset"]] = g2[:, :, None] * (jf - jf.mean(axis=2, keepdims=True))
+            regional["a_offset"] = g2[:, :, None] * (ja - ja.mean(axis=2, keepdims=True))
+            regional["f_offset"] = g2[:, :, None] * (jf - jf.mean(axis=2, keepdims=True))
         pnet = g2 * nps
-        d[:, :, 4] = 2 * pnet
-        d[:, :, 5] = ap
+        glob[:, :, 4] = 2 * pnet
+        glob[:, :, 5] = ap
         logf = np.log(self.freqs)[None, :]
         dchi = -ap * (kc * theta[7] + fc * logf) / (kc + fc)
-        d[:, :, 6] = dchi
-        d[:, :, 7] = -ap * chi * kc / (kc + fc)
-        d[:, :, 8] = beta * 2 * (self.freqs[None, :] - theta[8]) / (dist2 + gam2)
-        d[:, :, 9] = beta * 2 * dist2 / (dist2 + gam2)
-        d[:, :, 10] = beta
+        glob[:, :, 6] = dchi
+        glob[:, :, 7] = -ap * chi * kc / (kc + fc)
+        glob[:, :, 8] = beta * 2 * (self.freqs[None, :] - theta[8]) / (dist2 + gam2)
+        glob[:, :, 9] = beta * 2 * dist2 / (dist2 + gam2)
+        glob[:, :, 10] = beta
+        channel = {
+            "gain_offset": 2 * pnet,
+            "background_offset": ap,
+            "exponent_offset": dchi,
+            "beta_offset": beta,
+        }
+        return model, glob, channel, regional
+
+    def jacobian(self, theta) -> tuple[np.ndarray, np.ndarray] | None:
+        """Model PSD ``(C, F)`` and ``∂P/∂θ`` ``(C, F, P)`` at ``theta`` (None outside the domain)."""
+        parts = self._parts(theta)
+        if parts is None:
+            return None
+        model, glob, channel, regional = parts
+        n_ch, n_f = model.shape
+        d = np.zeros((n_ch, n_f, self.n_params))
+        d[:, :, : self.n_global] = glob
+        for key, piece in regional.items():
+            d[:, :, self._reg[key]] = piece
         rows = np.arange(n_ch)
-        for key, piece in (
-            ("gain_offset", 2 * pnet),
-            ("background_offset", ap),
-            ("exponent_offset", dchi),
-            ("beta_offset", beta),
-        ):
+        for key, piece in channel.items():
             # centred offsets: channel c's own term, minus 1/C of every channel's
             d[:, :, self._ch[key]] -= piece[:, :, None] / n_ch
             d[rows, :, self._ch[key].start + rows] += piece
         return model, d
 
+    def _gradient(self, resid: np.ndarray, parts) -> np.ndarray:
+        """``Σ_cf resid · ∂P/∂θ`` from :meth:`_parts` without the dense ``(C, F, P)`` Jacobian (whose
+        channel columns are nearly all zero: a 306-channel MEG's would be 16 million numbers)."""
+        _, glob, channel, regional = parts
+        grad = np.zeros(self.n_params)
+        grad[: self.n_global] = np.einsum("cf,cfp->p", resid, glob)
+        for key, piece in channel.items():
+            own = (resid * piece).sum(axis=1)
+            grad[self._ch[key]] = own - own.sum() / len(own)
+        for key, piece in regional.items():
+            grad[self._reg[key]] = np.einsum("cf,cfn->n", resid, piece)
+        return grad
+
     def __call__(self, theta):
         # the optimiser's line search may step far out (a gain of e^400): such a point is outside the
         # domain (infinite NLL), not a floating-point warning for the user
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            out = self.jacobian(theta)
-            if out is None:
+            parts = self._parts(theta)
+            if parts is None:
                 return np.inf, np.zeros(self.n_params)
-            model, d = out
+            model = parts[0]
             if not np.isfinite(model).all() or (model <= 0).any():
                 return np.inf, np.zeros(self.n_params)
             nll = float(np.sum(self.weight * (np.log(model) + self.psd / model)))
             resid = self.weight * (model - self.psd) / model**2  # dNLL/dP
-            grad = np.einsum("cf,cfp->p", resid, d)
+            grad = self._gradient(resid, parts)
         if not (np.isfinite(nll) and np.isfinite(grad).all()):
             return np.inf, np.zeros(self.n_params)
         return nll, grad
@@ -505,134 +526,6 @@ class SpectrumObjective(Objective):
     def fisher(self, theta) -> np.ndarray:
         """Expected information ``Σ w (∂ log P)(∂ log P)ᵀ`` at ``theta`` (the Whittle likelihood's)."""
         model, d = self.jacobian(theta)
-        dl = d / model[:, :, None]
-        return np.einsum("f,cfp,cfq->pq", self.weight, dl, dl)
-
-    # ------------------------------------------------------------------ the objective protocol
-    @classmethod
-    def build(cls, features, connectome, twin) -> SpectrumObjective:
-        """The objective of a FeatureSet with a ``psd`` array (and ``channel_positions`` if recorded).
-
-        Electrodes sit at the recording's positions, else at their standard
-        10-05 names (:class:`~neurotwin.errors.NoPositionsError` otherwise);
-        the lead field (cached in the twin for its channels) uses the
-        template cortex when the connectome is TVB's 76-region one and
-        ``twin.head`` allows it.
-        """
-        psd = feature_array(features, "psd")
-        chans, freqs = list(psd.coords["channel"]), np.asarray(psd.coords["freq"], float)
-        settings = (features.provenance or {}).get("psd") or {}
-        if "n_averages" not in settings:
-            raise DataError(
-                "the features do not record how many segments the PSD averages "
-                "(provenance['psd']['n_averages']); recompute them with this neurotwin."
-            )
-        first = twin.states_[0] if twin.states_ else None
-        if first is not None and chans != first.features["channels"]:
-            raise DataError(
-                f"these features have channels {chans[:4]}... but the twin was fitted to "
-                f"{first.features['channels'][:4]}... (a different montage); refit a new twin "
-                f"or pick the same channels."
-            )
-        con = connectome
-        if con.tract_lengths is None or con.centres is None:
-            raise DataError("an EEG twin needs a connectome with tract lengths and region centres.")
-        positions = eeg_positions(features, chans)
-        key = ("leadfield", tuple(chans), None if positions is None else positions.tobytes())
-        if key not in twin._cache:
-            info = eeg_info(chans, positions)
-            cortex = cortex_for(con, twin.head)
-            lf = (
-                cortical_leadfield(info, cortex, con.labels)
-                if cortex is not None
-                else sphere_leadfield(info, con.centres, con.labels)
-            )
-            twin._cache.clear()
-            twin._cache[key] = (lf, cortex.name if cortex is not None else "region centres")
-        lf, head = twin._cache[key]
-        if first is not None and first.features.get("head", head) != head:
-            raise DataError(
-                f"this twin was fitted with the head model {first.features['head']!r} but now "
-                f"gets {head!r} (is tvb-data where it was?); refit a new twin or restore the "
-                f"template files."
-            )
-        blocks = _blocks(features, chans, freqs)
-        obj = cls(
-            con.weights,
-            con.tract_lengths,
-            lf.gain,
-            freqs,
-            np.asarray(psd.values, float),
-            settings["n_averages"],
-            channels=chans,
-            regions=list(con.labels) if con.labels is not None else None,
-            blocks=None if blocks is None else blocks.values,
-            block_averages=None if blocks is None else blocks.coords["block"],
-        )
-        summary = {
-            "channels": chans,
-            "freqs": [float(freqs[0]), float(freqs[-1])],
-            "grid": [float(x) for x in obj.freqs],
-            "positions": "recording" if positions is not None else "template 10-05",
-            "head": head,
-            "n_averages": float(settings["n_averages"]),
-            "digest": digest(psd.values),
-        }
-        table = features.table
-        for feat in ("iaf", "aperiodic_exponent"):
-            vals = table[(table["feature"] == feat) & (table["status"] == "ok")]["value"]
-            if len(vals):
-                summary[feat] = float(np.median(vals))
-        obj.summary = summary
-        obj.positions = positions
-        return obj
-
-    def _array(self, values) -> FeatureArray:
-        return FeatureArray(
-            values,
-            ("channel", "freq"),
-            {"channel": list(self.channels), "freq": [float(x) for x in self.freqs]},
-            unit="data",
-        )
-
-    def predict(self, theta) -> FeatureArray:
-        """The model's sensor PSD ``(channel, freq)`` on the fitted grid."""
-        return self._array(self.model_psd(theta))
-
-    def observed(self) -> FeatureArray:
-        """The session's PSD on the fitted grid (bins averaged, mains left out)."""
-        return self._array(self.psd)
-
-    def score(self, theta) -> dict:
-        """Whittle log-likelihood per value (unweighted) and r of model and data log-PSD."""
-        model = self.model_psd(theta)
-        nll = float(np.sum(np.log(model) + self.psd / model))
-        r = float(np.corrcoef(np.log(model).ravel(), np.log(self.psd).ravel())[0, 1])
-        return {"loglik": -nll / self.psd.size, "r": r}
-
-    def diagnostics(self, theta, posterior, prior) -> dict:
-        """Fit quality, the model's alpha peak (and its distance to the IAF), identified regions."""
-        diag = {self.quality: self.score(theta)["r"], "warnings": []}
-        fine = np.arange(7.0, 14.0001, 0.05)  # the network's alpha peak on a fine grid
-        peak = float(fine[np.argmax(self.spectrum(theta, fine, part="network").mean(axis=0))])
-        diag["model_iaf"] = peak
-        if "iaf" in self.summary:
-            diag["iaf_error"] = peak - self.summary["iaf"]
-            if abs(diag["iaf_error"]) > 1.0:
-                diag["warnings"].append(
-                    f"the model's alpha peak ({peak:.2f} Hz) is {abs(diag['iaf_error']):.1f} Hz from the "
-                    f"recording's IAF ({self.summary['iaf']:.2f} Hz): the twin does not reproduce this "
-                    f"person's alpha rhythm"
-                )
-        if self.regional:
-            # regions the data inform: posterior sd of the frequency offset under half the prior's
-            idx = np.arange(self.n_params)[self._reg["f_offset"]]
-            ratio = posterior.sd[idx] / np.asarray(prior.sd)[idx]
-            diag["identified_regions"] = [self.regions[i] for i in np.flatnonzero(ratio < 0.5)]
-        return diag
-
-    @staticmethod
-    def network(state, connectome) -> tuple:
-        """The fitted network of a state: the connectome, per-region Hopf parameters and the velocity."""
-        params, velocity = ep.hopf_from_posterior(state.posterior, connectome.labels)
-        return connectome, params, {"conduction_velocity": velocity}
+        dl = (d / model[:, :, None]).reshape(-1, self.n_params)  # (C·F, P)
+        w = np.broadcast_to(self.weight, model.shape).reshape(-1, 1)
+        return dl.T @ (w * dl)  # a matrix product (BLAS), not an einsum over C·F·P²
