@@ -175,12 +175,38 @@ def _new_twin(settings, connectome, subject: str) -> Twin:  # (partial-friendly 
 
 
 def _alert_text(flagged: pd.DataFrame) -> str:
-    return "; ".join(
-        f"ses-{r.session} {r['name']}"
-        + (f"/{r.location}" if r.location and r.location != "global" else "")
-        + (f" ({r.band})" if r.band else "")
-        for _, r in flagged.iterrows()
-    )
+    """One line of a subject's alerts: per session, each flagged measure once, with where.
+
+    A measure flagged at more than three channels is counted, not listed; ``+ mean`` says that the
+    mean spectrum's value is flagged too (a line of 40 ``session measure/channel`` items was
+    unreadable in the run's summary).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from neurotwin.pipeline._twins import _alert_text
+    >>> rows = [("03", "f", "global", ""), ("03", "iaf", "global", "")]
+    >>> rows += [("03", "iaf", ch, "") for ch in ("O1", "O2", "Pz", "P3")]
+    >>> rows += [("03", "band_power_rel", "O1", "alpha")]
+    >>> _alert_text(pd.DataFrame(rows, columns=["session", "name", "location", "band"]))
+    'ses-03 f, iaf (4 channels + mean), band_power_rel[alpha] (O1)'
+    """
+    parts = []
+    for session, rows in flagged.groupby("session", sort=False):
+        where: dict[str, list[str]] = {}
+        for _, r in rows.iterrows():
+            key = r["name"] + (f"[{r.band}]" if r.band else "")
+            where.setdefault(key, []).append(r.location if r.location and r.location != "global" else "")
+        items = []
+        for key, locations in where.items():
+            chans = [c for c in locations if c]
+            if not chans:
+                items.append(key)
+                continue
+            shown = ", ".join(chans) if len(chans) <= 3 else f"{len(chans)} channels"
+            items.append(f"{key} ({shown}{' + mean' if len(chans) < len(locations) else ''})")
+        parts.append(f"ses-{session} " + ", ".join(items))
+    return "; ".join(parts)
 
 
 def _feature_alerts(study, subject: str, feats: dict) -> str:
