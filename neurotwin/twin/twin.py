@@ -37,7 +37,7 @@ class Twin:
         connectivity.
     connectome : Connectome | None
         The patient's own connectome; None takes TVB's 76-region template
-        for EEG (needs the ``tvb`` extra). BOLD needs the patient's (its
+        for EEG and MEG (needs the ``tvb`` extra). BOLD needs the patient's (its
         labels must be the FC's regions).
     effective_connectivity : bool
         BOLD: fit a log-modifier per connection (shrunk to the connectome).
