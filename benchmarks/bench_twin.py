@@ -74,12 +74,14 @@ def eeg_features(data: Path):
 def meg_features(data: Path, con):
     """A 306-sensor MEG session drawn from the MEG model through the sample person's sensors."""
     from neurotwin.features import FeatureArray, FeatureSet, compute_features
+    from neurotwin.model.connectome import normalize_weights
     from neurotwin.twin import Twin
     from neurotwin.twin.objectives import MegSpectrumObjective
 
     fif = data / "mne-testing-data" / "SSS" / "sample_audvis_trunc_raw_sss.fif"
     raw = mne.io.read_raw_fif(fif, verbose="error").load_data().pick("meg")
     geometry = compute_features(raw, ["psd"], subject="sample", session="1")
+    con = normalize_weights(con, "max")  # the network as the twin sees it
     obj = MegSpectrumObjective.build(geometry, con, Twin("sample", modality="meg", connectome=con))
     theta = np.array(obj.prior.mean, float)
     theta[obj.global_index("f")] = 9.5

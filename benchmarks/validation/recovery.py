@@ -94,6 +94,7 @@ def _meg_geometry(data):
 
     from neurotwin.features import compute_features
     from neurotwin.model import template_connectome
+    from neurotwin.model.connectome import normalize_weights
 
     raw = mne.io.read_raw_fif(
         data / "mne-testing-data" / "SSS" / "sample_audvis_trunc_raw_sss.fif", verbose="error"
@@ -101,7 +102,8 @@ def _meg_geometry(data):
     picks = mne.pick_types(raw.info, meg=True)[::3]
     raw.pick([raw.ch_names[i] for i in picks])
     con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
-    return compute_features(raw, ["psd"], subject="syn", session="01"), con
+    # the network as the twin sees it (weights scaled to a maximum of 1), so that the truth is its model's
+    return compute_features(raw, ["psd"], subject="syn", session="01"), normalize_weights(con, "max")
 
 
 def meg(n: int, seed: int, data) -> None:

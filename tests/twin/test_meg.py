@@ -76,8 +76,10 @@ def test_meg_and_eeg_twins_take_their_own_channels(few_meg, tvb76, sample_raw, s
 
 def test_meg_twin_fits_its_own_spectrum(few_meg, tvb76):
     """A synthetic session drawn from the MEG model at a known alpha frequency is fitted back."""
+    from neurotwin.model.connectome import normalize_weights
+
     twin = Twin("s", modality="meg", connectome=tvb76)
-    obj = MegSpectrumObjective.build(few_meg, tvb76, twin)
+    obj = MegSpectrumObjective.build(few_meg, normalize_weights(tvb76, "max"), twin)  # as the twin sees it
     theta = np.array(obj.prior.mean, float)
     theta[1] = 9.0  # alpha frequency (Hz)
     model = obj.predict(theta)

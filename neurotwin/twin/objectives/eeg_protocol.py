@@ -22,6 +22,7 @@ import numpy as np
 from ...errors import DataError
 from ...features.context import PSD_UNITS
 from ...features.featureset import FeatureArray
+from ...model.connectome import normalize_weights
 from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from . import eeg_params as ep
 from .base import digest, feature_array, sensor_array
@@ -54,7 +55,8 @@ class SpectrumProtocol:
         the lead field (cached in the twin for its channels) uses the
         template cortex when the connectome is TVB's 76-region one and
         ``twin.head`` allows it. MEG channels of a recording with both are
-        left to the ``meg`` objective.
+        left to the ``meg`` objective. The connectome's weights are scaled
+        to a maximum of 1, as the twin scales them.
         """
         psd = feature_array(features, "psd")
         every, freqs = list(psd.coords["channel"]), np.asarray(psd.coords["freq"], float)
@@ -77,7 +79,7 @@ class SpectrumProtocol:
                 f"{first.features['channels'][:4]}... (a different montage); refit a new twin "
                 f"or pick the same channels."
             )
-        con = connectome
+        con = normalize_weights(connectome, "max")  # as the twin passes it (a no-op then): callers alike
         if con.tract_lengths is None or con.centres is None:
             raise DataError(
                 f"an {cls.modality.upper()} twin needs a connectome with tract lengths and centres."
