@@ -24,7 +24,7 @@ import numpy as np
 
 from .featureset import FeatureArray
 
-__all__ = ["DEFAULT_SPHERE", "MEG_FIELDS", "head_sphere", "meg_info", "sensor_arrays"]
+__all__ = ["DEFAULT_SPHERE", "MEG_FIELDS", "head_sphere", "meg_info", "meg_types", "sensor_arrays"]
 
 #: the columns of ``meg_sensors``: MNE's 12 ``loc`` values (position, then the coil's three axes, device
 #: frame, m) and the coil type
@@ -98,6 +98,26 @@ def sensor_arrays(info: mne.Info, ch_names: list[str]) -> dict[str, FeatureArray
     return out
 
 
+def meg_types(geometry) -> list[str]:
+    """MNE's channel type of each row of a ``meg_sensors`` array, from its coil type.
+
+    Planar gradiometers are ``grad``; every other MEG coil, axial
+    gradiometers too, is ``mag`` (as MNE types them; the coil type itself is
+    what the forward model uses).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.features.sensors import meg_types
+    >>> meg_types(np.array([[0.0] * 12 + [3012.0], [0.0] * 12 + [3022.0]]))  # Neuromag planar, magnetometer
+    ['grad', 'mag']
+    """
+    from mne.io.constants import FIFF
+
+    planar = {FIFF.FIFFV_COIL_VV_PLANAR_T1, FIFF.FIFFV_COIL_VV_PLANAR_T2, FIFF.FIFFV_COIL_VV_PLANAR_T3}
+    return ["grad" if int(c) in planar else "mag" for c in np.asarray(geometry, float)[:, 12]]
+
+
 def meg_info(geometry, names: list[str], dev_head_t, sfreq: float = 1000.0, sphere=None) -> mne.Info:
     """An :class:`mne.Info` of MEG channels rebuilt from a ``meg_sensors`` array (for the forward model).
 
@@ -119,11 +139,7 @@ def meg_info(geometry, names: list[str], dev_head_t, sfreq: float = 1000.0, sphe
 
     geometry = np.asarray(geometry, float)
     coil = geometry[:, 12].astype(int)
-    planar = {FIFF.FIFFV_COIL_VV_PLANAR_T1, FIFF.FIFFV_COIL_VV_PLANAR_T2, FIFF.FIFFV_COIL_VV_PLANAR_T3}
-    # MNE's channel type: planar gradiometers are 'grad', every other MEG coil (axial gradiometers too)
-    # is 'mag'; the coil type below is what the forward model uses
-    types = ["grad" if c in planar else "mag" for c in coil]
-    info = mne.create_info(list(names), float(sfreq), types)
+    info = mne.create_info(list(names), float(sfreq), meg_types(geometry))
     with info._unlock():
         for ch, row, c in zip(info["chs"], geometry, coil):
             ch["loc"] = row[:12].copy()

@@ -35,8 +35,8 @@ __all__ = [
     "describe",
     "feature_array",
     "get_objective",
+    "optional_array",
     "register_objective",
-    "sensor_array",
 ]
 
 #: modality -> objective class
@@ -96,9 +96,14 @@ def describe(names, parameters: dict) -> tuple[list[str], list[str]]:
     return labels, units
 
 
+def _hits(features, name: str) -> list[str]:
+    """The keys of a FeatureSet's arrays called ``name`` (keys may carry ``subject/session/`` prefixes)."""
+    return [k for k in features.arrays if k == name or k.endswith("/" + name)]
+
+
 def feature_array(features, name: str):
     """The one array called ``name`` in a FeatureSet (keys may carry ``subject/session/`` prefixes)."""
-    hits = [k for k in features.arrays if k == name or k.endswith("/" + name)]
+    hits = _hits(features, name)
     if len(hits) != 1:
         raise DataError(
             f"the features need exactly one {name!r} array (found {len(hits)}); compute them "
@@ -107,9 +112,9 @@ def feature_array(features, name: str):
     return features.arrays[hits[0]]
 
 
-def sensor_array(features, name: str):
+def optional_array(features, name: str):
     """The one array called ``name`` in a FeatureSet, or None when it has none (or several)."""
-    hits = [k for k in features.arrays if k == name or k.endswith("/" + name)]
+    hits = _hits(features, name)
     return features.arrays[hits[0]] if len(hits) == 1 else None
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from ...errors import ConfigError, DataError, NoPositionsError
 from ...io.channels import standard_montage
 from ...model.leadfield import template_cortex
+from .base import optional_array
 
 __all__ = ["MAINS", "bin_psd", "cortex_for", "eeg_info", "positions"]
 
@@ -79,11 +80,8 @@ def bin_psd(
 
 def positions(features, chans: list[str]) -> np.ndarray | None:
     """The recording's own electrode positions (m, head frame) when the features carry them."""
-    hits = [k for k in features.arrays if k == "channel_positions" or k.endswith("/channel_positions")]
-    if len(hits) != 1:
-        return None
-    arr = features.arrays[hits[0]]
-    if list(arr.coords["channel"]) != list(chans):
+    arr = optional_array(features, "channel_positions")
+    if arr is None or list(arr.coords["channel"]) != list(chans):
         return None
     return np.asarray(arr.values, float)
 

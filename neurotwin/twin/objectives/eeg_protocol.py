@@ -25,7 +25,7 @@ from ...features.featureset import FeatureArray
 from ...model.connectome import normalize_weights
 from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from . import eeg_params as ep
-from .base import digest, feature_array, sensor_array
+from .base import digest, feature_array, optional_array
 from .eeg_inputs import cortex_for, eeg_info
 from .eeg_inputs import positions as eeg_positions
 
@@ -34,10 +34,9 @@ __all__ = ["SpectrumProtocol"]
 
 def _blocks(features, chans, freqs) -> FeatureArray | None:
     """The features' ``psd_blocks`` when they match the PSD's channels and frequencies."""
-    hits = [k for k in features.arrays if k == "psd_blocks" or k.endswith("/psd_blocks")]
-    if len(hits) != 1:
+    arr = optional_array(features, "psd_blocks")
+    if arr is None:
         return None
-    arr = features.arrays[hits[0]]
     if list(arr.coords["channel"]) != list(chans) or not np.allclose(arr.coords["freq"], freqs):
         return None
     return arr
@@ -141,7 +140,7 @@ class SpectrumProtocol:
     @classmethod
     def _channels(cls, features, every: list[str]) -> list[str]:
         """The PSD's channels this objective models: all but MEG sensors."""
-        meg = sensor_array(features, "meg_sensors")
+        meg = optional_array(features, "meg_sensors")
         skip = set(meg.coords["channel"]) if meg is not None else set()
         return [c for c in every if c not in skip]
 

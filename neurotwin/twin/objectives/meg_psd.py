@@ -38,8 +38,9 @@ import numpy as np
 
 from ...errors import ConfigError, DataError, NoPositionsError
 from ...features.context import PSD_UNITS
-from ...features.sensors import DEFAULT_SPHERE, meg_info
-from .base import register_objective, sensor_array
+from ...features.sensors import DEFAULT_SPHERE, meg_info, meg_types
+from ...model.leadfield import cortical_leadfield
+from .base import optional_array, register_objective
 from .eeg_inputs import cortex_for
 from .eeg_psd import SpectrumObjective
 
@@ -48,8 +49,8 @@ __all__ = ["MegSpectrumObjective"]
 
 def _geometry(features, chans: list[str]):
     """The MEG sensors' rows of ``meg_sensors``, ``dev_head_t`` and the head sphere (None if not fitted)."""
-    meg = sensor_array(features, "meg_sensors")
-    trans = sensor_array(features, "dev_head_t")
+    meg = optional_array(features, "meg_sensors")
+    trans = optional_array(features, "dev_head_t")
     if meg is None or trans is None:
         raise NoPositionsError(
             "these features carry no MEG sensor geometry (meg_sensors, dev_head_t); compute them "
@@ -57,7 +58,7 @@ def _geometry(features, chans: list[str]):
         )
     names = list(meg.coords["channel"])
     geo = np.asarray(meg.values, float)[[names.index(c) for c in chans]]
-    sphere = sensor_array(features, "head_sphere")
+    sphere = optional_array(features, "head_sphere")
     return geo, np.asarray(trans.values, float), None if sphere is None else np.asarray(sphere.values, float)
 
 
@@ -91,7 +92,7 @@ class MegSpectrumObjective(SpectrumObjective):
     @classmethod
     def _channels(cls, features, every: list[str]) -> list[str]:
         """The PSD's magnetometers and gradiometers."""
-        meg = sensor_array(features, "meg_sensors")
+        meg = optional_array(features, "meg_sensors")
         names = set(meg.coords["channel"]) if meg is not None else set()
         return [c for c in every if c in names]
 
@@ -124,8 +125,6 @@ class MegSpectrumObjective(SpectrumObjective):
             raise ConfigError("an MEG twin needs head='auto' or 'cortex': MEG does not see radial dipoles.")
         cortex = cortex_for(con, "cortex")
         info = meg_info(geo, chans, trans)
-        from ...model.leadfield import cortical_leadfield
-
         try:
             lf = cortical_leadfield(info, cortex, con.labels, sphere=sphere)
         except RuntimeError as err:  # MNE: sensors inside the head, an implausible transform
@@ -138,8 +137,7 @@ class MegSpectrumObjective(SpectrumObjective):
     @classmethod
     def _types(cls, features, chans) -> np.ndarray:
         """Each channel's MNE type (``mag`` or ``grad``) from its coil."""
-        geo, _, _ = _geometry(features, chans)
-        return np.array(meg_info(geo, chans, np.eye(4)).get_channel_types())
+        return np.array(meg_types(_geometry(features, chans)[0]))
 
     @classmethod
     def _unit(cls, features, chans, unit: str) -> str:
