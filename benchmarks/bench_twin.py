@@ -110,6 +110,20 @@ def bold_features(tc):
     return bold_featureset(summ, labels, subject="hcp", session="01"), labels, summ["fc"]
 
 
+def joint_features(eeg, con):
+    """The EEG session joined with a BOLD session of the same network (TVB's 76 regions; 1200 volumes at
+    TR 0.72 s drawn from the BOLD model: no person in ../shared/data has both)."""
+    sys.path.insert(0, str(Path(__file__).parent / "validation"))
+    from _synthetic import bold_session
+
+    from neurotwin.features import concat
+
+    rng = np.random.default_rng(0)
+    n = len(con.labels)
+    bold = bold_session(con, -rng.uniform(0.02, 0.2, n), 0.1, rng.uniform(0.02, 0.08, n), rng)
+    return concat([eeg, bold])
+
+
 def timed(fn, repeats):
     fn()  # warm-up (imports, numba compilation)
     secs, out = [], None
@@ -192,6 +206,14 @@ def main() -> None:
         "BOLD: 94 regions, 1200 volumes (fit + posterior)",
         secs,
         f"FC r {d['fc_r']:.3f}, {d['n_evals']} evaluations, target <= 30 s",
+    )
+    jfeats = joint_features(feats, con)
+    secs, twin = timed(lambda: Twin("joint", modality="eeg+bold", connectome=con).fit(jfeats), args.repeats)
+    d = twin.states_[0].diagnostics
+    row(
+        "EEG + BOLD: 64 ch + 76 regions (one model)",
+        secs,
+        f"r log-PSD {d['r_log_psd']:.3f}, FC r {d['fc_r']:.3f}, {d['n_evals']} evaluations, target <= 60 s",
     )
     if importlib.util.find_spec("neurolib") is None:
         print("  neurolib: not installed in this environment (pip install neurolib)")

@@ -143,3 +143,45 @@ def recording(patient: Patient, theta: dict, duration: float = 120.0, *, seed: i
     info = mne.create_info(CHANNELS, SFREQ, "eeg")
     info.set_montage(standard_montage(), verbose="error")
     return mne.io.RawArray(x, info, verbose="error")
+
+
+def bold_timeseries(weights, a, g: float, f, rng: np.random.Generator, *, t: int = 1200, tr: float = 0.72):
+    """``(t, regions)`` samples of the linear Hopf network's ``Re z``, drawn exactly every ``tr`` s.
+
+    ``dz = J z dt + dW`` with ``J = diag(a - G s + i2πf) + G W`` and unit complex noise: an
+    Ornstein-Uhlenbeck process, discretised exactly.
+    """
+    from scipy.linalg import expm, solve_continuous_lyapunov
+
+    w = np.asarray(weights, float)
+    n = len(w)
+    jac = np.diag(np.asarray(a, float) - g * w.sum(1) + 2j * np.pi * np.asarray(f, float)) + g * w
+    cov = solve_continuous_lyapunov(jac, -2 * np.eye(n).astype(complex))
+    step = expm(jac * tr)
+    innov = cov - step @ cov @ step.conj().T
+    chol = np.linalg.cholesky((innov + innov.conj().T) / 2)
+
+    def white():
+        return (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
+
+    z = np.linalg.cholesky((cov + cov.conj().T) / 2) @ white()
+    xs = np.empty((t, n))
+    for k in range(t):
+        z = step @ z + chol @ white()
+        xs[k] = z.real
+    return xs
+
+
+def bold_session(
+    connectome, a, g: float, f, rng: np.random.Generator, *, t: int = 1200, tr: float = 0.72, session="01"
+) -> FeatureSet:
+    """BOLD features of the linear Hopf network (``bold_dynamics``): ``t`` volumes at TR ``tr`` s.
+
+    :func:`bold_timeseries` on the connectome's weights scaled to a maximum of 1 (as the twin scales
+    them), then summarised by :func:`neurotwin.features.bold.bold_summary` as real BOLD is.
+    """
+    from neurotwin.features.bold import bold_featureset, bold_summary
+
+    w = connectome.weights / connectome.weights.max()
+    xs = bold_timeseries(w, a, g, f, rng, t=t, tr=tr)
+    return bold_featureset(bold_summary(xs, tr), list(connectome.labels), subject="syn", session=session)

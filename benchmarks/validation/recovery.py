@@ -40,11 +40,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.linalg import expm, solve_continuous_lyapunov
 from scipy.stats import pearsonr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _synthetic import Patient, draw_theta
+from _synthetic import Patient, bold_timeseries, draw_theta
 
 import neurotwin
 from neurotwin.features.bold import bold_featureset, bold_summary
@@ -165,22 +164,7 @@ def _bold_patient(rng, n=20, t=1200, tr=0.72):
     a = -rng.uniform(0.02, 0.2, n)
     g = rng.uniform(0.02, 0.2)
     f = rng.uniform(0.02, 0.08, n)
-    jac = np.diag(a - g * w.sum(1) + 2j * np.pi * f) + g * w
-    # exact discretisation of dz = J z dt + dW (complex, unit noise per coordinate)
-    q = 2 * np.eye(n)
-    cov = solve_continuous_lyapunov(jac, -q.astype(complex))
-    step = expm(jac * tr)
-    innov = cov - step @ cov @ step.conj().T
-    chol = np.linalg.cholesky((innov + innov.conj().T) / 2)
-
-    def white():
-        return (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
-
-    z = np.linalg.cholesky((cov + cov.conj().T) / 2) @ white()
-    xs = np.empty((t, n))
-    for k in range(t):
-        z = step @ z + chol @ white()
-        xs[k] = z.real
+    xs = bold_timeseries(w, a, g, f, rng, t=t, tr=tr)
     return con, {"G": g, "a_mean": a.mean()}, xs, tr
 
 

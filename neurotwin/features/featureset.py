@@ -236,7 +236,9 @@ def interpolated_channels(steps: list) -> list[str]:
 
 
 def concat(sets: list[FeatureSet]) -> FeatureSet:
-    """Stack feature sets (sessions, subjects) into one; arrays keyed by subject/session.
+    """Stack feature sets (sessions, subjects, modalities) into one; arrays keyed by subject/session.
+
+    The provenance keeps what the sets agree on or only one of them records.
 
     Examples
     --------
@@ -253,5 +255,13 @@ def concat(sets: list[FeatureSet]) -> FeatureSet:
         who = f"{fs.table['subject'].iloc[0]}/{fs.table['session'].iloc[0]}" if len(fs) else ""
         for name, a in fs.arrays.items():
             arrays[name if name.count("/") >= 2 else f"{who}/{name}"] = a
-    prov = sets[0].provenance if all(s.provenance == sets[0].provenance for s in sets) else {}
+    # provenance: what the sets agree on, and what only one of them records (e.g. the EEG's PSD
+    # settings next to the BOLD's), so that one session's modalities joined keep theirs
+    prov, seen = {}, {}
+    for fs in sets:
+        for key, value in (fs.provenance or {}).items():
+            seen.setdefault(key, []).append(value)
+    for key, values in seen.items():
+        if all(v == values[0] for v in values):
+            prov[key] = values[0]
     return FeatureSet(pd.concat([s.table for s in sets], ignore_index=True), arrays, prov)

@@ -98,12 +98,20 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
             f"numerically {numeric}"
         )
     pred, seen = obj.predict(theta), obj.observed()
-    assert isinstance(pred, FeatureArray) and isinstance(seen, FeatureArray), (
-        f"{name}: predict() and observed() must give FeatureArrays"
-    )
-    assert pred.dims == seen.dims and pred.shape == seen.shape and pred.coords == seen.coords, (
-        f"{name}: predict() and observed() differ in shape or labels"
-    )
+    if isinstance(pred, dict):  # one per modality (a joint objective)
+        assert isinstance(seen, dict) and set(pred) == set(seen) and pred, (
+            f"{name}: predict() and observed() must give the same modalities"
+        )
+        pairs = [(pred[k], seen[k]) for k in pred]
+    else:
+        pairs = [(pred, seen)]
+    for pred, seen in pairs:
+        assert isinstance(pred, FeatureArray) and isinstance(seen, FeatureArray), (
+            f"{name}: predict() and observed() must give FeatureArrays (or a dict of them by modality)"
+        )
+        assert pred.dims == seen.dims and pred.shape == seen.shape and pred.coords == seen.coords, (
+            f"{name}: predict() and observed() differ in shape or labels"
+        )
     score = obj.score(theta)
     assert {"loglik", "r"} <= set(score) and np.isfinite([score["loglik"], score["r"]]).all(), (
         f"{name}: score() needs finite loglik and r"

@@ -89,7 +89,7 @@ def fit_state(
     starts = obj.starts(prior, first=prior is obj.prior) if hasattr(obj, "starts") else None
     tol = getattr(obj, "tolerance", None)
     maxiter = getattr(obj, "maxiter", 500)
-    reweight = hasattr(obj, "reweight")
+    reweight = getattr(obj, "reweight", None) is not None
     post, info = fit_map(
         obj,
         prior,
@@ -105,12 +105,16 @@ def fit_state(
     )
     if reweight:
         # weigh frequencies by the fitted model's channel redundancy, then refine and take the posterior
-        obj.reweight(post.mean)
+        best = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
+        obj.reweight(best)
         evals = info["n_evals"]
         post, info = fit_map(
             obj,
             prior,
-            x0=[np.array(post.mean)],
+            n_extra=n_extra,
+            extra_sd=getattr(obj, "edge_sd", 1.0),
+            extra_mean=extra_mean,
+            x0=[best],
             restarts=0,
             random_state=twin.random_state,
             tol=tol,
@@ -178,12 +182,20 @@ def fit_state(
         )
     for w in diag["warnings"]:  # kept in diagnostics["warnings"]; a study run sums them up in one line
         logger.info("twin %s, session %s: %s", twin.subject, session, w)
-    quality = diag.get(obj.quality, np.nan)
-    diag["poor_fit"] = bool(not np.isfinite(quality) or quality < obj.poor_fit)
-    if diag["poor_fit"]:
+    # every fit quality the objective declares (a joint twin: each modality's), the main one always
+    qualities = getattr(obj, "qualities", None) or {obj.quality: obj.poor_fit}
+    poor = []
+    keys = [k for k in qualities if k in diag] or [obj.quality]  # (a joint twin: the modalities present)
+    for key in keys:
+        threshold = qualities.get(key, obj.poor_fit)
+        quality = diag.get(key, np.nan)
+        if not np.isfinite(quality) or quality < threshold:
+            poor.append(f"{key} = {quality:.2f}, below {threshold:g}")
+    diag["poor_fit"] = bool(poor)
+    if poor:
         text = (
-            f"poor fit: {obj.quality} = {quality:.2f}, below {obj.poor_fit:g}; the model does not "
-            f"reproduce this recording, so its parameters should not be read as the patient's"
+            f"poor fit: {'; '.join(poor)}; the model does not reproduce this recording, so its "
+            f"parameters should not be read as the patient's"
         )
         diag["warnings"] = [text, *diag["warnings"]]
         logger.warning("twin %s, session %s: %s", twin.subject, session, text)

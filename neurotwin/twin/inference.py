@@ -171,7 +171,8 @@ class Posterior:
         out = {}
         for i, (n, tr) in enumerate(zip(self.names, self.transforms)):
             lo, hi = self.mean[i] - z * self.sd[i], self.mean[i] + z * self.sd[i]
-            vals = sorted([float(from_unconstrained(lo, tr)), float(from_unconstrained(hi, tr))])
+            with np.errstate(over="ignore"):  # a prior-wide interval of a log parameter may reach inf
+                vals = sorted([float(from_unconstrained(lo, tr)), float(from_unconstrained(hi, tr))])
             out[n] = (float(from_unconstrained(self.mean[i], tr)), vals[0], vals[1])
         return out
 
@@ -345,6 +346,8 @@ def fit_map(
         starts = [center.copy()]
     else:
         starts = [np.array(x, dtype=float) for x in (x0 if isinstance(x0, list) else [x0])]
+        # a start of the prior's parameters only: the extras start at their prior mean
+        starts = [np.concatenate([s, extra_center]) if len(s) == p and n_extra else s for s in starts]
     for _ in range(restarts):
         s = center.copy()
         s[:p] = prior.mean + 0.5 * np.sqrt(np.diag(cov0)) * rng.standard_normal(p)
@@ -388,7 +391,7 @@ def fit_map(
     cov = cov0
     warnings = []
     if hessian:
-        if hasattr(objective, "fisher") and not n_extra:
+        if hasattr(objective, "fisher"):  # (over the prior's parameters; extras held at the optimum)
             # the likelihood's expected information (exact, no second differences) plus the prior's
             h = np.asarray(objective.fisher(theta), float) + prec
             w, v = np.linalg.eigh((h + h.T) / 2)

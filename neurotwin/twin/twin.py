@@ -30,11 +30,14 @@ class Twin:
     ----------
     subject : str
         The patient's (pseudonymous) label.
-    modality : "eeg" | "meg" | "bold"
+    modality : "eeg" | "meg" | "bold" | "eeg+bold" | "meg+bold"
         What the twin is fitted to: EEG or MEG sensor PSDs (MEG:
         magnetometers and gradiometers through their own coils,
-        :mod:`neurotwin.twin.objectives.meg_psd`) or BOLD functional
-        connectivity.
+        :mod:`neurotwin.twin.objectives.meg_psd`), BOLD functional
+        connectivity, or both in one model (``"eeg+bold"``: the sessions'
+        FeatureSets of either or both, joined with
+        :func:`neurotwin.features.concat`; the first needs both; the
+        shared quantities: :mod:`neurotwin.twin.objectives.joint`).
     connectome : Connectome | None
         The patient's own connectome; None takes TVB's 76-region template
         for EEG and MEG (needs the ``tvb`` extra). BOLD needs the patient's (its
@@ -202,13 +205,14 @@ class Twin:
         if session in {s.session for s in self.states_}:
             raise DataError(f"session {session!r} is already in this twin.")
         post = last.posterior
-        drift = self.process_noise * (at - last.at)
+        # the random walk between sessions (a joint twin's offsets between modalities do not drift)
+        drift = self.process_noise * (at - last.at) * get_objective(self.modality).drift_scale(post.names)
         prior = Prior(
             post.names,
             post.transforms,
             np.array(post.mean),
             np.sqrt(np.diag(post.cov) + drift),
-            cov=np.array(post.cov) + drift * np.eye(len(post.names)),
+            cov=np.array(post.cov) + np.diag(drift),
             labels=post.labels,
             units=post.units,
         )

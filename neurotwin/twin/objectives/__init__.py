@@ -4,17 +4,21 @@ Examples
 --------
 >>> from neurotwin.twin.objectives import OBJECTIVES
 >>> {m: cls.quality for m, cls in sorted(OBJECTIVES.items())}
-{'bold': 'fc_r', 'eeg': 'r_log_psd', 'meg': 'r_log_psd'}
+{'bold': 'fc_r', 'eeg': 'r_log_psd', 'eeg+bold': 'r_log_psd', 'meg': 'r_log_psd', 'meg+bold': 'r_log_psd'}
 """
 
 from .base import OBJECTIVES, Objective, describe, get_objective, register_objective
 from .bold_fc import BoldObjective
 from .eeg_psd import SpectrumObjective
+from .joint import EegBoldObjective, JointObjective, MegBoldObjective
 from .meg_psd import MegSpectrumObjective
 
 __all__ = [
     "OBJECTIVES",
     "BoldObjective",
+    "EegBoldObjective",
+    "JointObjective",
+    "MegBoldObjective",
     "MegSpectrumObjective",
     "Objective",
     "SpectrumObjective",

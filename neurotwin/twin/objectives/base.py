@@ -50,7 +50,7 @@ def register_objective(cls: type) -> type:
     --------
     >>> from neurotwin.twin.objectives import OBJECTIVES
     >>> sorted(OBJECTIVES)
-    ['bold', 'eeg', 'meg']
+    ['bold', 'eeg', 'eeg+bold', 'meg', 'meg+bold']
     """
     OBJECTIVES[cls.modality] = cls
     return cls
@@ -140,6 +140,16 @@ class Objective:
     summary: dict
     n_extra: int = 0
     edge_sd: float = 1.0
+
+    @classmethod
+    def drift_scale(cls, names) -> np.ndarray:
+        """Per parameter, the share of the twin's process noise it gets between sessions (all: 1)."""
+        return np.ones(len(names))
+
+    @property
+    def qualities(self) -> dict[str, float]:
+        """Each fit-quality key of the diagnostics with the threshold below which the fit is poor."""
+        return {self.quality: self.poor_fit}
 
     @classmethod
     def build(cls, features, connectome, twin) -> Objective:  # pragma: no cover - abstract
