@@ -90,36 +90,22 @@ def fit_state(
     tol = getattr(obj, "tolerance", None)
     maxiter = getattr(obj, "maxiter", 500)
     reweight = getattr(obj, "reweight", None) is not None
-    post, info = fit_map(
-        obj,
-        prior,
-        n_extra=n_extra,
-        extra_sd=getattr(obj, "edge_sd", 1.0),
-        extra_mean=extra_mean,
-        x0=starts,
-        restarts=restarts,
-        random_state=twin.random_state,
-        hessian=not reweight,
-        tol=tol,
-        maxiter=maxiter,
-    )
+    # what both passes share: the extras' prior, the seed, the stopping rule
+    common = {
+        "n_extra": n_extra,
+        "extra_sd": getattr(obj, "edge_sd", 1.0),
+        "extra_mean": extra_mean,
+        "random_state": twin.random_state,
+        "tol": tol,
+        "maxiter": maxiter,
+    }
+    post, info = fit_map(obj, prior, x0=starts, restarts=restarts, hessian=not reweight, **common)
     if reweight:
         # weigh frequencies by the fitted model's channel redundancy, then refine and take the posterior
         best = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
         obj.reweight(best)
         evals = info["n_evals"]
-        post, info = fit_map(
-            obj,
-            prior,
-            n_extra=n_extra,
-            extra_sd=getattr(obj, "edge_sd", 1.0),
-            extra_mean=extra_mean,
-            x0=[best],
-            restarts=0,
-            random_state=twin.random_state,
-            tol=tol,
-            maxiter=maxiter,
-        )
+        post, info = fit_map(obj, prior, x0=[best], restarts=0, **common)
         info["n_evals"] += evals
     theta = np.concatenate([post.mean, post.extra.get("theta_extra", np.zeros(0))])
     scores = obj.block_scores(theta) if hasattr(obj, "block_scores") else None

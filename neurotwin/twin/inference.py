@@ -520,18 +520,26 @@ def own_evidence(
     return own, sd
 
 
-def _laplace(total, theta: np.ndarray, p: int) -> np.ndarray:
-    """Inverse Hessian of the first p coordinates (forward differences of the analytic gradient)."""
+def numeric_hessian(fun, theta: np.ndarray, p: int) -> np.ndarray:
+    """Symmetric Hessian of the first p coordinates: forward differences of ``fun``'s analytic gradient.
+
+    ``fun(theta) -> (value, grad)``; entries where a step left the model's domain are 0 (no curvature).
+    """
+    theta = np.asarray(theta, float)
     h = np.empty((p, p))
-    g0 = total(theta)[1][:p]
+    g0 = fun(theta)[1][:p]
     for i in range(p):
         step = 1e-5 * max(1.0, abs(theta[i]))
         up = theta.copy()
         up[i] += step
-        h[:, i] = (total(up)[1][:p] - g0) / step
+        h[:, i] = (fun(up)[1][:p] - g0) / step
     h = (h + h.T) / 2
-    if not np.isfinite(h).all():  # a step left the model's domain: no curvature there
-        h = np.where(np.isfinite(h), h, 0.0)
+    return np.where(np.isfinite(h), h, 0.0)
+
+
+def _laplace(total, theta: np.ndarray, p: int) -> np.ndarray:
+    """Inverse Hessian of the first p coordinates (forward differences of the analytic gradient)."""
+    h = numeric_hessian(total, theta, p)
     w, v = np.linalg.eigh(h)
     w = np.clip(w, 1e-8 * max(w.max(), 1e-12), None)  # a flat direction gets a wide, finite variance
     return (v / w) @ v.T

@@ -51,7 +51,7 @@ from typing import ClassVar
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ..inference import Prior
+from ..inference import Prior, numeric_hessian
 from .base import OBJECTIVES, Objective, describe, optional_array, register_objective
 from .bold_fc import BoldObjective
 from .eeg_psd import SpectrumObjective
@@ -230,13 +230,18 @@ class JointObjective(Objective):
             grad[self.p :] = g[self.p_b :]
         if not np.isfinite(nll):
             return np.inf, np.zeros(self.n_params)
-        with np.errstate(over="ignore", invalid="ignore"):
-            resid = self.share @ theta[: self.p] / self.share_sd
-            nll += 0.5 * float(resid @ resid)
-            grad[: self.p] += self.share.T @ resid / self.share_sd
+        value, g = self._share_term(theta)
+        nll += value
+        grad[: self.p] += g
         if not (np.isfinite(nll) and np.isfinite(grad).all()):
             return np.inf, np.zeros(self.n_params)
         return float(nll), grad
+
+    def _share_term(self, theta) -> tuple[float, np.ndarray]:
+        """The shared factors' negative log-density and its gradient over the prior parameters."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            resid = self.share @ np.asarray(theta, float)[: self.p] / self.share_sd
+            return 0.5 * float(resid @ resid), self.share.T @ resid / self.share_sd
 
     def fisher(self, theta) -> np.ndarray:
         """The information of the prior parameters: the spectrum's Fisher information, BOLD's Hessian
@@ -246,14 +251,7 @@ class JointObjective(Objective):
         if self.parts[0] in self.present:
             h[: self.p_s, : self.p_s] += self.spectrum.fisher(th_s)
         if "bold" in self.present:
-            g0 = self.bold(th_b)[1][: self.p_b]
-            hb = np.zeros((self.p_b, self.p_b))
-            for i in range(self.p_b):
-                step = 1e-5 * max(1.0, abs(th_b[i]))
-                up = th_b.copy()
-                up[i] += step
-                hb[:, i] = (self.bold(up)[1][: self.p_b] - g0) / step
-            hb = np.where(np.isfinite(hb), (hb + hb.T) / 2, 0.0)
+            hb = numeric_hessian(self.bold, th_b, self.p_b)
             w, v = np.linalg.eigh(hb)  # an information is positive semi-definite: a stop short of the
             hb = (v * np.clip(w, 0.0, None)) @ v.T  # optimum (the tolerance) leaves negative curvature
             sl = slice(self.p_s, self.p_s + self.p_b)
@@ -339,10 +337,10 @@ class JointObjective(Objective):
             value, g = self.bold(th_b)
             if not np.isfinite(value):
                 return np.inf, np.zeros(len(z))
-            resid = self.share @ th[: self.p] / self.share_sd
+            share, g_share = self._share_term(th)
             grad = np.concatenate([g[: self.p_b], np.zeros(self.p - self.p_s - self.p_b), g[self.p_b :]])
-            grad[: self.p - self.p_s] += (self.share.T @ resid)[self.p_s :] / self.share_sd
-            return value + 0.5 * float(resid @ resid), grad
+            grad[: self.p - self.p_s] += g_share[self.p_s :]
+            return value + share, grad
 
         post, _ = fit_map(
             nll,
