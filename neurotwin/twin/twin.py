@@ -117,7 +117,7 @@ class Twin:
             template = get_objective(self.modality).template
             if template is None:
                 raise ConfigError(
-                    f"a {self.modality} twin needs the patient's connectome (connectome=...): "
+                    f"the {self.modality} twin needs the patient's connectome (connectome=...): "
                     f"its regions must be the features'."
                 )
             self.connectome = template_connectome(template)
@@ -379,7 +379,7 @@ class Twin:
             )
         if not hasattr(obj, "sensor_csd"):
             raise ConfigError(
-                f"a {self.modality} twin models no sensors to simulate; use what_if() or "
+                f"the {self.modality} twin models no sensors to simulate; use what_if() or "
                 f"neurotwin.model.simulate for its network."
             )
         grid = np.linspace(0.0, sfreq / 2, int(np.ceil(sfreq / 2 / 0.25)) + 1)  # 0.25 Hz, interpolated

@@ -366,7 +366,7 @@ class JointObjective(Objective):
         if first is None and len(present) < len(cls.parts):
             missing = [m for m in cls.parts if m not in present]
             raise DataError(
-                f"the first session of a {cls.modality} twin needs features of every modality; these "
+                f"the first session of the {cls.modality} twin needs features of every modality; these "
                 f"have none of {missing} (a 'psd' array for EEG/MEG, the 'bold_dynamics' feature for "
                 f"BOLD; join FeatureSets with neurotwin.features.concat)."
             )
