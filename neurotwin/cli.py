@@ -165,6 +165,29 @@ def _twin_store(out_dir: str):
     return TwinStore(path, create=False)
 
 
+def _quality_rows(twin) -> list[dict]:
+    """``twin show``'s last rows: the modalities each state used, and its fit quality (per modality)."""
+    from .twin.objectives import get_objective
+
+    obj = get_objective(twin.modality)
+    measures = obj.qualities if isinstance(obj.qualities, dict) else {obj.quality: obj.poor_fit}
+    parts = list(getattr(obj, "parts", (twin.modality,)))
+    used = {"parameter": "modalities", "unit": ""}
+    quality = {"parameter": "fit quality", "unit": "r"}
+    for s in twin.states_:
+        col = f"ses-{s.session} (day {s.at:g})"
+        used[col] = "+".join(s.features.get("modalities") or [twin.modality])
+        cells = []
+        for part, (key, floor) in zip(parts, measures.items()):
+            value = s.diagnostics.get(key)
+            if value is None:
+                continue
+            text = f"{value:.3f}" + (" poor" if value < floor else "")
+            cells.append(f"{part} {text}" if len(measures) > 1 else text)
+        quality[col] = ", ".join(cells) or "-"
+    return [used, quality]
+
+
 def _cmd_twin_show(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -182,11 +205,7 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
             if r["note"]:
                 notes.append(f"  ses-{s.session}: {r['label']} {r['median']:.3g} {r['unit']} is {r['note']}")
         rows.append(row)
-    quality = {"parameter": "fit quality", "unit": "r"}
-    for s in twin.states_:
-        q = next((f"{s.diagnostics[k]:.3f}" for k in ("r_log_psd", "fc_r") if k in s.diagnostics), "-")
-        quality[f"ses-{s.session} (day {s.at:g})"] = q + (" poor" if s.diagnostics.get("poor_fit") else "")
-    rows.append(quality)
+    rows += _quality_rows(twin)
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
         print(
             f"twin of sub-{args.subject} ({twin.modality}), {len(twin.states_)} session(s); "
@@ -220,6 +239,21 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
                 f"{r['value']:.3g}{unit} (q = {r['q_value']:.2g}, SE of the difference {r['se']:.2g}, "
                 f"between-session SD {r['between_sd']:.2g})"
             )
+    return 0
+
+
+def _cmd_twin_fit(args: argparse.Namespace) -> int:
+    from .pipeline._twins import refit_twin
+
+    row = refit_twin(args.out_dir, args.subject, study=args.study, pipeline=args.pipeline)
+    if row["status"] != "ok":
+        print(f"sub-{args.subject}: twin {row['status']}: {row['error']}")
+        return 3
+    print(
+        f"sub-{args.subject}: {row['modality']} twin refitted from {row['added']} session(s) "
+        f"({row['sessions']}) in {row['seconds']:.1f} s"
+        + (f"; left out: {row['notes']}" if row["notes"] else "")
+    )
     return 0
 
 
@@ -362,6 +396,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
     show.add_argument("subject", help="subject label (without 'sub-')")
     show.set_defaults(func=_cmd_twin_show)
+    fit = twin_sub.add_parser(
+        "fit",
+        help="fit a subject's twin again from every modality's features in a derivatives folder",
+        description="Refit the subject's twin from its first session, from the features the folder "
+        "holds (every pipeline its [twin] reads); the stored twin is replaced once the new one is "
+        "fitted. Exit codes: 0 done, 2 usage error, 3 the twin could not be fitted.",
+    )
+    fit.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
+    fit.add_argument("subject", help="subject label (without 'sub-')")
+    fit.add_argument("--study", default=None, help="the raw study (default: the one the folder links to)")
+    fit.add_argument(
+        "--pipeline", default=None, help="a pipeline with a [twin] table (default: the folder's own)"
+    )
+    fit.set_defaults(func=_cmd_twin_fit)
     sim = twin_sub.add_parser("simulate", help="run a twin's model with a change (what-if) against itself")
     sim.add_argument("out_dir", help="the derivatives folder of 'neurotwin run'")
     sim.add_argument("subject", help="subject label (without 'sub-')")

@@ -151,25 +151,9 @@ def bold_timeseries(weights, a, g: float, f, rng: np.random.Generator, *, t: int
     ``dz = J z dt + dW`` with ``J = diag(a - G s + i2πf) + G W`` and unit complex noise: an
     Ornstein-Uhlenbeck process, discretised exactly.
     """
-    from scipy.linalg import expm, solve_continuous_lyapunov
+    from neurotwin.datasets import hopf_ou_timeseries
 
-    w = np.asarray(weights, float)
-    n = len(w)
-    jac = np.diag(np.asarray(a, float) - g * w.sum(1) + 2j * np.pi * np.asarray(f, float)) + g * w
-    cov = solve_continuous_lyapunov(jac, -2 * np.eye(n).astype(complex))
-    step = expm(jac * tr)
-    innov = cov - step @ cov @ step.conj().T
-    chol = np.linalg.cholesky((innov + innov.conj().T) / 2)
-
-    def white():
-        return (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
-
-    z = np.linalg.cholesky((cov + cov.conj().T) / 2) @ white()
-    xs = np.empty((t, n))
-    for k in range(t):
-        z = step @ z + chol @ white()
-        xs[k] = z.real
-    return xs
+    return hopf_ou_timeseries(weights, a, g, f, n_times=t, tr=tr, random_state=rng)
 
 
 def bold_session(

@@ -10,6 +10,14 @@ and a synthetic 40-region connectome per subject
 (``derivatives/connectomes/``, :func:`~neurotwin.datasets.make_connectome`)
 for the twins, since the study has no diffusion data.
 
+Subject ``01`` also has resting BOLD at sessions 01 and 03
+(:func:`~neurotwin.datasets.make_resting_bold`: the linear Hopf network of
+its connectome, 400 volumes at TR 2 s (13 min), in 2 x 2 x 2-voxel regions of a
+synthetic label volume ``anat/*_desc-synthetic_dseg.nii.gz`` with a
+``_dseg.tsv`` naming them as the connectome does), so its twin is one
+EEG + BOLD twin. Its EEG is simulated independently of that network (the
+sample shows the plumbing; it is not a validation of the joint model).
+
 Subject ``02`` is the longitudinal case: its alpha peak slows from 10.0 to
 9.0 Hz over the three sessions, 90 days apart. The others stay within
 0.1 Hz of their own alpha frequency.
@@ -26,7 +34,7 @@ from pathlib import Path
 from .._docs import fill_doc
 from .._logging import logger, verbose
 from ..errors import DataError, MissingFileError
-from .synthetic import make_connectome, make_resting_eeg, write_tvb_zip
+from .synthetic import make_connectome, make_resting_bold, make_resting_eeg, write_tvb_zip
 
 __all__ = ["make_sample_study", "sample_data_path", "SAMPLE_TRUTH"]
 
@@ -45,6 +53,12 @@ for _sub, (_alphas, _chi, _bad, _sex, _age) in _SUBJECTS.items():
             "bad_channel": _bad,
             "days": 90 * _i,
         }
+
+#: subject: the sessions with resting BOLD (the simulated network's damping and coupling)
+_BOLD = {"01": ("01", "03")}
+_BOLD_NETWORK = {"a": -0.05, "coupling": 0.05, "n_volumes": 400}
+for _ses in _BOLD["01"]:
+    SAMPLE_TRUTH[("01", _ses)]["bold"] = {"a": _BOLD_NETWORK["a"], "G": _BOLD_NETWORK["coupling"]}
 
 _SFREQ, _DURATION = 128.0, 60.0
 _FIRST_DATE = dt.datetime(2000, 1, 10, 9, 0, tzinfo=dt.UTC)
@@ -117,9 +131,10 @@ def make_sample_study(
         # no diffusion data: a synthetic connectome stands in for the subject's own (the twin uses it)
         con_dir = root / "derivatives" / "connectomes" / f"sub-{sub}"
         con_dir.mkdir(parents=True, exist_ok=True)
-        write_tvb_zip(
-            make_connectome(40, random_state=k), con_dir / f"sub-{sub}_desc-synthetic_connectome.zip"
-        )
+        con = make_connectome(40, random_state=k)
+        write_tvb_zip(con, con_dir / f"sub-{sub}_desc-synthetic_connectome.zip")
+        for i, ses in enumerate(_BOLD.get(sub, ())):
+            _write_bold(root, sub, ses, con, with_labels=i == 0, random_state=100 * (k + 1) + i)
     make_dataset_description(
         path=root,
         name="neurotwin sample study (synthetic)",
@@ -133,12 +148,40 @@ def make_sample_study(
         "Synthetic resting EEG made by neurotwin.datasets.make_sample_study (deterministic).\n"
         "sub-02's alpha slows from 10.0 to 9.0 Hz across sessions. T1 images are nibabel's\n"
         "bundled test image 'anatomical.nii' (same anatomy for every subject).\n"
+        "sub-01 also has synthetic resting BOLD (ses-01, ses-03) of its connectome's network\n"
+        "(derivatives/connectomes/), in the regions of anat/*_desc-synthetic_dseg.nii.gz.\n"
     )
     shutil.move(str(root), str(out_dir))
     shutil.rmtree(tmp, ignore_errors=True)
     n_bytes = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     logger.info("Sample study written to %s (%.1f MB)", out_dir, n_bytes / 1e6)
     return out_dir
+
+
+def _write_bold(root: Path, sub: str, ses: str, con, *, with_labels: bool, random_state: int) -> None:
+    """One resting BOLD run (and, once, the label volume) of a sample subject; its row in scans.tsv."""
+    import json
+
+    import nibabel as nib
+
+    bold, labels, names, _ = make_resting_bold(con, **_BOLD_NETWORK, random_state=random_state)
+    func = root / f"sub-{sub}" / f"ses-{ses}" / "func"
+    func.mkdir(parents=True, exist_ok=True)
+    stem = f"sub-{sub}_ses-{ses}_task-rest_bold"
+    nib.save(bold, func / f"{stem}.nii.gz")
+    sidecar = {"TaskName": "rest", "RepetitionTime": float(bold.header.get_zooms()[3])}
+    (func / f"{stem}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    if with_labels:
+        anat = root / f"sub-{sub}" / f"ses-{ses}" / "anat"
+        anat.mkdir(parents=True, exist_ok=True)
+        nib.save(labels, anat / f"sub-{sub}_ses-{ses}_desc-synthetic_dseg.nii.gz")
+        rows = "".join(f"{i}\t{n}\n" for i, n in names.items())
+        (anat / f"sub-{sub}_ses-{ses}_desc-synthetic_dseg.tsv").write_text("index\tname\n" + rows)
+    # acquired an hour after the EEG of the same session
+    scans = root / f"sub-{sub}" / f"ses-{ses}" / f"sub-{sub}_ses-{ses}_scans.tsv"
+    date = _FIRST_DATE + dt.timedelta(days=SAMPLE_TRUTH[(sub, ses)]["days"], hours=1)
+    with open(scans, "a") as fh:
+        fh.write(f"func/{stem}.nii.gz\t{date.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}\n")
 
 
 def sample_data_path() -> Path:

@@ -30,7 +30,14 @@ from ..errors import ConfigError
 from ..io.channels import standard_montage
 from ..io.connectome import Connectome
 
-__all__ = ["make_connectome", "make_resting_eeg", "write_tvb_zip", "CHANNELS_1020"]
+__all__ = [
+    "make_connectome",
+    "make_resting_bold",
+    "make_resting_eeg",
+    "hopf_ou_timeseries",
+    "write_tvb_zip",
+    "CHANNELS_1020",
+]
 
 #: The 19 channels of the 10-20 system.
 CHANNELS_1020 = (
@@ -272,3 +279,162 @@ def write_tvb_zip(con: Connectome, fname) -> Path:
             info.external_attr = 0o644 << 16
             zf.writestr(info, members[name] + "\n")
     return fname
+
+
+def hopf_ou_timeseries(weights, a, g: float, f, *, n_times: int, tr: float, random_state=None) -> np.ndarray:
+    """``(n_times, regions)`` samples of a linear Hopf network's ``Re z``, drawn exactly every ``tr`` s.
+
+    ``dz = J z dt + dW`` with ``J = diag(a - G s + i2πf) + G W`` (``s`` the
+    row sums of ``W``) and unit complex noise: an Ornstein-Uhlenbeck process,
+    discretised exactly (the transition ``expm(J tr)`` and its innovation
+    covariance from the stationary Lyapunov solution), so the samples have
+    the model's FC exactly, with no integration error. This is the process
+    whose FC the BOLD twin fits (:mod:`neurotwin.twin.objectives.bold_fc`).
+
+    Parameters
+    ----------
+    weights : array, shape (n, n)
+        Connection weights (the twin scales them to a maximum of 1).
+    a : array, shape (n,)
+        Bifurcation parameters (< 0: damped), 1/s.
+    g : float
+        Global coupling, 1/s.
+    f : array, shape (n,)
+        Intrinsic frequencies, Hz.
+    n_times : int
+        Samples (volumes).
+    tr : float
+        Sampling interval, s.
+    random_state : None | int | numpy.random.Generator
+        The noise.
+
+    Returns
+    -------
+    x : array, shape (n_times, n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.datasets.synthetic import hopf_ou_timeseries
+    >>> x = hopf_ou_timeseries(np.array([[0, 1], [1, 0.]]), [-0.05, -0.05], 0.02, [0.05, 0.05],
+    ...                        n_times=4000, tr=2.0, random_state=0)
+    >>> x.shape, bool(np.corrcoef(x.T)[0, 1] > 0.1)
+    ((4000, 2), True)
+    """
+    from scipy.linalg import expm, solve_continuous_lyapunov
+
+    rng = check_random_state(random_state)
+    w = np.asarray(weights, float)
+    n = len(w)
+    jac = np.diag(np.asarray(a, float) - g * w.sum(1) + 2j * np.pi * np.asarray(f, float)) + g * w
+    cov = solve_continuous_lyapunov(jac, -2 * np.eye(n).astype(complex))
+    step = expm(jac * tr)
+    innov = cov - step @ cov @ step.conj().T
+    chol = np.linalg.cholesky((innov + innov.conj().T) / 2)
+
+    def white():
+        return (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)
+
+    z = np.linalg.cholesky((cov + cov.conj().T) / 2) @ white()
+    xs = np.empty((n_times, n))
+    for k in range(n_times):
+        z = step @ z + chol @ white()
+        xs[k] = z.real
+    return xs
+
+
+#: label ids of the synthetic label volume's tissue compartments (FreeSurfer's: white matter, ventricle)
+_WM, _CSF = 2, 4
+
+
+def make_resting_bold(
+    connectome: Connectome,
+    *,
+    a: float = -0.05,
+    coupling: float = 0.035,
+    n_volumes: int = 300,
+    tr: float = 2.0,
+    random_state=0,
+):
+    """Synthetic resting BOLD of a connectome's network: a 4-D image, its label volume and label names.
+
+    The region signals are :func:`hopf_ou_timeseries` of the connectome
+    (weights scaled to a maximum of 1) with damping ``a`` (x a log-normal
+    factor of sd 0.2 per region), ``coupling`` and intrinsic frequencies of
+    0.03-0.07 Hz. Each region is a 2 x 2 x 2 block of 3-mm voxels: baseline
+    1000, plus 10 x its region's signal, plus a slow global drift shared by
+    every voxel (what confound regression removes), plus independent noise;
+    a white-matter and a CSF layer carry the drift and noise of their own.
+    Stored as int16 (0.1 units), so the sample study stays small. Written by
+    hand because no library simulates BOLD of a given network at the
+    voxels of a label volume (TVB simulates regions, not images).
+
+    Parameters
+    ----------
+    connectome : Connectome
+        Its labels name the regions (label ids 1001, 1002, ... in order).
+    a, coupling : float
+        The network's damping (1/s, < 0) and global coupling (1/s).
+    n_volumes : int
+        Volumes.
+    tr : float
+        Repetition time, s.
+    random_state : None | int | numpy.random.Generator
+        The noise.
+
+    Returns
+    -------
+    bold : nibabel.Nifti1Image
+        ``(x, y, z, n_volumes)``, int16 with scale 0.1, TR in the header.
+    labels : nibabel.Nifti1Image
+        The label volume (same grid).
+    names : dict
+        ``{label id: region label}`` (a BIDS ``_dseg.tsv``'s index and name).
+    truth : dict
+        ``a`` (per region), ``G``, ``f`` (per region).
+
+    Examples
+    --------
+    >>> from neurotwin.datasets import make_connectome
+    >>> from neurotwin.datasets.synthetic import make_resting_bold
+    >>> bold, labels, names, truth = make_resting_bold(make_connectome(4), n_volumes=50)
+    >>> bold.shape, names[1001], truth["G"]
+    ((4, 4, 4, 50), 'L00', 0.035)
+    """
+    import nibabel as nib
+
+    check_range(n_volumes, "n_volumes", 10)
+    if not a < 0:
+        raise ConfigError(f"a must be < 0 (a damped network), got {a}.")
+    rng = check_random_state(random_state)
+    n = connectome.n_regions
+    w = connectome.weights / connectome.weights.max()
+    a_r = a * rng.lognormal(0.0, 0.2, n)
+    f_r = rng.uniform(0.03, 0.07, n)
+    x = hopf_ou_timeseries(w, a_r, coupling, f_r, n_times=n_volumes, tr=tr, random_state=rng)
+    x /= x.std()
+    # region blocks on a grid of 2-voxel cubes, with a WM and a CSF layer below them
+    nx = int(np.ceil(np.sqrt(n)))
+    ny = int(np.ceil(n / nx))
+    lab = np.zeros((2 * nx, 2 * ny, 4), np.int16)
+    for k in range(n):
+        i, j = divmod(k, ny)
+        lab[2 * i : 2 * i + 2, 2 * j : 2 * j + 2, 2:] = 1001 + k
+    lab[:, :, 1] = _WM
+    lab[:, :, 0] = _CSF
+    t = np.arange(n_volumes) * tr
+    drift = 3.0 * np.sin(2 * np.pi * t / (t[-1] + tr)) + 0.5 * rng.standard_normal(n_volumes)
+    data = 1000.0 + drift + rng.standard_normal(lab.shape + (n_volumes,))
+    for k in range(n):
+        data[lab == 1001 + k] += 10.0 * x[:, k]
+    for tissue in (_WM, _CSF):
+        data[lab == tissue] += 2.0 * rng.standard_normal(n_volumes)
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    img = nib.Nifti1Image(np.round(data * 10).astype(np.int16), affine)
+    img.header.set_data_dtype(np.int16)
+    img.header.set_slope_inter(0.1, 0.0)
+    img.header.set_xyzt_units("mm", "sec")
+    img.header.set_zooms((3.0, 3.0, 3.0, float(tr)))
+    labels = nib.Nifti1Image(lab, affine)
+    names = {1001 + k: lb for k, lb in enumerate(connectome.labels)}
+    return img, labels, names, {"a": a_r, "G": coupling, "f": f_r}

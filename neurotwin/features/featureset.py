@@ -238,7 +238,9 @@ def interpolated_channels(steps: list) -> list[str]:
 def concat(sets: list[FeatureSet]) -> FeatureSet:
     """Stack feature sets (sessions, subjects, modalities) into one; arrays keyed by subject/session.
 
-    The provenance keeps what the sets agree on or only one of them records.
+    The provenance keeps what the sets agree on or only one of them records
+    (a None is not a record), and merges tables of settings whose entries do
+    not conflict (each feature's parameters, when EEG and BOLD are joined).
 
     Examples
     --------
@@ -257,11 +259,21 @@ def concat(sets: list[FeatureSet]) -> FeatureSet:
             arrays[name if name.count("/") >= 2 else f"{who}/{name}"] = a
     # provenance: what the sets agree on, and what only one of them records (e.g. the EEG's PSD
     # settings next to the BOLD's), so that one session's modalities joined keep theirs
+    # settings (None: not recorded, e.g. a BOLD set's "psd"); tables of settings that do not conflict
+    # (each feature's parameters) are merged
     prov, seen = {}, {}
     for fs in sets:
         for key, value in (fs.provenance or {}).items():
-            seen.setdefault(key, []).append(value)
+            if value is not None:
+                seen.setdefault(key, []).append(value)
     for key, values in seen.items():
         if all(v == values[0] for v in values):
             prov[key] = values[0]
+        elif all(isinstance(v, dict) for v in values):
+            merged: dict = {}
+            for v in values:
+                for k, x in v.items():
+                    merged.setdefault(k, []).append(x)
+            if all(all(x == xs[0] for x in xs) for xs in merged.values()):
+                prov[key] = {k: xs[0] for k, xs in merged.items()}
     return FeatureSet(pd.concat([s.table for s in sets], ignore_index=True), arrays, prov)

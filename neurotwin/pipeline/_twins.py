@@ -31,7 +31,7 @@ from .._files import atomic_files
 from .._logging import logger, use_log_level
 from ..errors import ConfigError, NeurotwinError, NoPositionsError, StoreError
 from ..features.featureset import read_featureset
-from ..io.bids import Study, name_entities, natural_key
+from ..io.bids import Study
 from ..io.connectome import read_connectome
 from ..io.derivatives import STORE_NAME, Derivatives
 from ..io.sessions import order_sessions, session_days
@@ -39,134 +39,30 @@ from ..model.connectome import template_connectome
 from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
 from ._backends import lost_reason, run_calls
 from ._progress import Progress
+from ._sources import _features, _own_connectome, _plan, _read, _Skip, choose_recordings
 
-__all__ = ["STORE_NAME", "run_twins", "twin_task", "choose_recordings"]
+__all__ = ["STORE_NAME", "run_twins", "twin_task", "choose_recordings", "refit_twin"]
 
 
-def _connectome(settings, study: Study, subject: str):
+def _connectome(settings, study: Study, subject: str, modality: str):
     if settings.connectome in ("tvb76", "tvb68"):
         return template_connectome(settings.connectome)
-    own = study.root / "derivatives" / "connectomes" / f"sub-{subject}"
-    files = sorted(p for p in own.glob("*") if p.is_file()) if own.is_dir() else []
-    if files:
-        return read_connectome(files[0])
-    if settings.connectome == "subject" or settings.modality == "bold":
-        raise ConfigError(f"sub-{subject}: no connectome in {own} (the twin needs the subject's own).")
+    own = _own_connectome(study, subject)
+    if own is not None:
+        return read_connectome(own)
+    folder = study.root / "derivatives" / "connectomes" / f"sub-{subject}"
+    if settings.connectome == "subject" or "bold" in modality:
+        raise ConfigError(f"sub-{subject}: no connectome in {folder} (the twin needs the subject's own).")
     try:
         return template_connectome("tvb76")
     except ConfigError as err:
-        raise _Skip(f"no connectome: none in {own}, and {err}") from None
+        raise _Skip(f"no connectome: none in {folder}, and {err}") from None
 
 
-class _Skip(NeurotwinError):
-    """The twin cannot be made as configured (no connectome in "auto" mode, an ambiguous session):
-    skipped with the reason, not failed."""
-
-
-def _is_rest(task: str | None) -> bool:
-    return task is not None and "rest" in task.lower()
-
-
-def choose_recordings(
-    paths: list[Path], task: str | None = None, run: str | None = None
-) -> tuple[dict[str, Path], list[str]]:
-    """One recording a session for a twin, by a stated rule; and why the others were left out.
-
-    The rule: the recordings of ``task`` (default: the resting task, any
-    task whose label contains ``rest``, preferring ``rest`` itself; when no
-    recording has a resting task and all have one task, that one); then
-    ``run`` (default: each session's first run in natural order, so ``2``
-    before ``10``); then, if a session still has several (other entities
-    such as ``acq-``), the first by name.
-
-    Parameters
-    ----------
-    paths : list of Path
-        The subject's feature files (BIDS names).
-    task, run : str | None
-        The ``[twin]`` table's choices.
-
-    Returns
-    -------
-    chosen : dict
-        ``{session label: path}``.
-    skipped : list of str
-        One sentence a recording left out, naming it and why.
-
-    Raises
-    ------
-    ConfigError
-        If no ``task`` is set and the recordings have several tasks of
-        which none is a resting one (the twin cannot guess).
-
-    Examples
-    --------
-    >>> from pathlib import Path
-    >>> files = [Path("sub-01_ses-01_task-rest_run-2_desc-x_features.tsv"),
-    ...          Path("sub-01_ses-01_task-rest_run-1_desc-x_features.tsv"),
-    ...          Path("sub-01_ses-01_task-arithmetic_desc-x_features.tsv")]
-    >>> chosen, skipped = choose_recordings(files)
-    >>> chosen["01"].name
-    'sub-01_ses-01_task-rest_run-1_desc-x_features.tsv'
-    >>> len(skipped)
-    2
-    """
-    info = [(p, name_entities(p.name)) for p in paths]
-    skipped = []
-    tasks = sorted({e.get("task") for _, e in info if e.get("task")})
-    if task is None and tasks:
-        rest = [t for t in tasks if _is_rest(t)]
-        if rest:
-            task = "rest" if "rest" in rest else rest[0]
-        elif len(tasks) == 1:
-            task = tasks[0]
-        else:
-            raise ConfigError(
-                f"the recordings have tasks {tasks}, none of them a resting one; "
-                "choose the twin's with task = ... in the pipeline's [twin]"
-            )
-    if task is not None:
-        for p, e in info:
-            if e.get("task") != task:
-                skipped.append(f"{p.name}: task {e.get('task') or '(none)'!r}, the twin uses task {task!r}")
-        info = [(p, e) for p, e in info if e.get("task") == task]
-    by_session: dict[str, list] = {}
-    for p, e in info:
-        by_session.setdefault(e.get("ses", ""), []).append((p, e))
-    chosen = {}
-    for ses, items in by_session.items():
-        if run is not None:
-            for p, e in items:
-                if e.get("run") != run:
-                    skipped.append(f"{p.name}: run {e.get('run') or '(none)'!r}, the twin uses run {run!r}")
-            items = [(p, e) for p, e in items if e.get("run") == run]
-            if not items:
-                continue
-        items = sorted(items, key=lambda pe: (natural_key(pe[1].get("run", "")), pe[0].name))
-        chosen[ses] = items[0][0]
-        for p, _ in items[1:]:
-            skipped.append(
-                f"{p.name}: session {ses or '-'} has several recordings; the twin takes the "
-                f"first ({items[0][0].name}; set run = ... in [twin] to choose)"
-            )
-    return chosen, skipped
-
-
-def _features(out: Path, subject: str, desc: str, settings) -> tuple[dict[str, Path], list[str]]:
-    paths = sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-{desc}_features.tsv"))
-    try:
-        chosen, skipped = choose_recordings(paths, settings.task, settings.run)
-    except ConfigError as err:
-        raise _Skip(str(err)) from None
-    for note in skipped:
-        logger.info("sub-%s: twin leaves out %s", subject, note)
-    return chosen, skipped
-
-
-def _new_twin(settings, connectome, subject: str) -> Twin:  # (partial-friendly argument order)
+def _new_twin(settings, modality, connectome, subject: str) -> Twin:  # (partial-friendly argument order)
     return Twin(
         subject,
-        modality=settings.modality,
+        modality=modality,
         connectome=connectome,
         effective_connectivity=settings.effective_connectivity,
         process_noise=settings.process_noise,
@@ -225,48 +121,88 @@ def _feature_alerts(study, subject: str, feats: dict) -> str:
     return _alert_text(table.query("flagged"))
 
 
+def _modalities_of(state, modality: str) -> list[str]:
+    """The modalities a state was fitted to (a joint twin's summary says; otherwise its own)."""
+    return list(state.features.get("modalities") or [modality])
+
+
 def _sync_twin(
-    store: TwinStore, subject: str, settings, study: Study, feats: dict, days: dict, retries: int = 3
+    store: TwinStore,
+    subject: str,
+    settings,
+    study: Study,
+    feats: dict,
+    days: dict,
+    modality: str,
+    retries: int = 3,
+    refit: bool = False,
 ) -> tuple[Twin, int]:
     """Bring the stored twin to the sessions found, in time order; returns it and how many states were fitted.
 
-    Sessions the store has, in the same place and on the same day, are
-    kept; new ones after them are appended one by one (each saved). A new
-    session that belongs *before* a stored one (another run got there
-    first, or a time was corrected) is inserted, and the states from its
-    place on are refitted on top of it, replaced in one transaction.
+    ``feats`` is ``{session: [features files]}`` (one file a modality).
+    Sessions the store has, in the same place, on the same day and of the
+    same modalities, are kept; new ones after them are appended one by one
+    (each saved). A new session that belongs *before* a stored one (another
+    run got there first, or a time was corrected), or a stored one that
+    now has another modality's features too, is refitted with the states
+    after it, replaced in one transaction. A twin of another modality
+    (BOLD arrived for a subject with an EEG twin), or ``refit``, is refitted
+    from its first session, and replaces the stored one.
     """
 
     def label(ses: str) -> str:
         return ses or "01"  # a session-less recording is stored as session "01"
 
     order = order_sessions(days)
+    wanted = {ses: _file_modalities(feats[ses], modality.split("+")) for ses in order}
     for attempt in range(retries + 1):
         twin = store.load(subject) if store.exists(subject) else None
         stored = twin.states_ if twin is not None else []
         k = 0
+        if twin is not None and (refit or twin.modality != modality):
+            known = len(stored)
+            logger.info(
+                "sub-%s: refitting the twin from its first session (%s)",
+                subject,
+                "asked" if refit else f"it was {twin.modality}, the sessions now give {modality}",
+            )
+            new = _new_twin(settings, modality, _connectome(settings, study, subject, modality), subject)
+            new.refit_from(0, [(_read(feats[s]), label(s), days[s]) for s in order])
+            try:
+                store.save(new, known=known, replace_from=0)
+                return new, len(order)
+            except ConcurrentUpdate:
+                if attempt == retries:
+                    raise
+                continue
         while (
             k < len(stored)
             and k < len(order)
             and stored[k].session == label(order[k])
             and abs(stored[k].at - days[order[k]]) < 1e-6
+            and sorted(_modalities_of(stored[k], twin.modality)) == sorted(wanted[order[k]])
         ):
             k += 1
         if k == len(stored):  # in order: append what is new, saving each
             # a new twin: its connectome (the store keeps it for later updates)
-            factory = None if stored else partial(_new_twin, settings, _connectome(settings, study, subject))
+            factory = (
+                None
+                if stored
+                else partial(_new_twin, settings, modality, _connectome(settings, study, subject, modality))
+            )
             for ses in order[k:]:
                 twin = update_twin(
                     store,
                     subject,
-                    read_featureset(feats[ses]),
+                    _read(feats[ses]),
                     at=days[ses],
                     session=label(ses),
                     twin_factory=factory,
                 )
             return twin, len(order) - k
         logger.info(
-            "sub-%s: session %s belongs before the stored state %s; refitting from there",
+            "sub-%s: session %s belongs before the stored state %s, or has other modalities; "
+            "refitting from there",
             subject,
             order[k] if k < len(order) else "-",
             stored[k].session,
@@ -279,7 +215,7 @@ def _sync_twin(
                 f"their outputs, or remove the twin to refit it."
             )
         known = len(stored)
-        twin.refit_from(k, [(read_featureset(feats[s]), label(s), days[s]) for s in order[k:]])
+        twin.refit_from(k, [(_read(feats[s]), label(s), days[s]) for s in order[k:]])
         try:
             store.save(twin, known=known, replace_from=k)
             return twin, len(order) - k
@@ -289,7 +225,13 @@ def _sync_twin(
     raise StoreError("unreachable")  # pragma: no cover
 
 
-def study_variability(store: TwinStore, modality: str) -> dict | None:
+def _file_modalities(paths: list[Path], parts: list[str]) -> list[str]:
+    """The modality of each of a session's features files (by its BIDS datatype folder)."""
+    kinds = {"eeg": "eeg", "meg": "meg", "func": "bold"}
+    return [kinds.get(Path(p).parent.name, parts[0]) for p in paths]
+
+
+def study_variability(store: TwinStore, modality: str, twins: list | None = None) -> dict | None:
     """Estimate the study's between-session SDs from the store's twins of a modality and keep them there.
 
     Returns the estimate over every twin (``Variability.to_dict()``; None
@@ -299,7 +241,8 @@ def study_variability(store: TwinStore, modality: str) -> dict | None:
     from ..twin.longitudinal import population_sums
     from ..twin.variability import add_sums, from_sums
 
-    sums = population_sums([t for t in store.twins() if t.modality == modality])
+    twins = store.twins() if twins is None else twins
+    sums = population_sums([t for t in twins if t.modality == modality])
     if not sums:
         return None
     store.set_study_variability(modality, sums)
@@ -334,8 +277,7 @@ def run_twins(
         recordings the twin left out, and why); also written to
         ``logs/twins_<pipeline>.tsv``.
     """
-    settings = config.twin
-    columns = ["subject", "sessions", "added", "status", "alerts", "seconds", "error", "notes"]
+    columns = ["subject", "modality", "sessions", "added", "status", "alerts", "seconds", "error", "notes"]
     try:
         store = TwinStore(Derivatives(out).store)
     except NeurotwinError as err:  # the recordings' outputs stand; every twin failed, and says why
@@ -344,6 +286,7 @@ def run_twins(
             [
                 {
                     "subject": s,
+                    "modality": "",
                     "sessions": "",
                     "added": 0,
                     "status": "failed",
@@ -393,8 +336,10 @@ def run_twins(
             sum(c[0] for c in counts),
         )
     # the study's between-session SDs from every twin, then each subject's alerts against the others'
-    try:
-        study_variability(store, settings.modality)
+    try:  # per modality: a joint twin's between-session SDs are estimated from the joint twins
+        twins = list(store.twins())
+        for modality in sorted({t.modality for t in twins}):
+            study_variability(store, modality, twins)
     except NeurotwinError as err:  # the alerts then use the built-in between-session SDs
         logger.warning("twins: no study estimate of the between-session SDs: %s", err)
     for row in rows:
@@ -412,6 +357,7 @@ def run_twins(
 def _row(subject: str) -> dict:
     return {
         "subject": subject,
+        "modality": "",
         "sessions": "",
         "added": 0,
         "status": "ok",
@@ -422,11 +368,15 @@ def _row(subject: str) -> dict:
     }
 
 
-def twin_task(config, study: Study, out: Path, subject: str, log_level: int | str = "WARNING") -> dict:
+def twin_task(
+    config, study: Study, out: Path, subject: str, log_level: int | str = "WARNING", refit: bool = False
+) -> dict:
     """Fit or update one subject's twin from its feature outputs (a worker's task); never raises for bad data.
 
     BLAS is limited to one thread, as for the recordings' tasks, so the
     twins are the same whichever backend runs them.
+
+    ``refit`` fits the twin again from its first session (``neurotwin twin fit``).
 
     Returns
     -------
@@ -443,13 +393,17 @@ def twin_task(config, study: Study, out: Path, subject: str, log_level: int | st
     with use_log_level(log_level), threadpool_limits(limits=1):
         try:
             store = TwinStore(Derivatives(out).store)
-            feats, left_out = _features(out, subject, config.pipeline.desc, settings)
-            row["notes"] = "; ".join(left_out)
-            if not feats:
+            found, left_out = _features(out, subject, config)
+            feats = found.get(settings.modality, {})  # (for the feature alerts of a skipped twin)
+            modality, sessions, days, why = _plan(study, subject, found, settings)
+            row["notes"] = "; ".join(left_out + why)
+            if not sessions:
                 raise ConfigError(f"sub-{subject}: no features to fit a twin to (did the recordings fail?).")
-            days = session_days(study, subject, sorted(feats))
-            twin, row["added"] = _sync_twin(store, subject, settings, study, feats, days)
+            twin, row["added"] = _sync_twin(
+                store, subject, settings, study, sessions, days, modality, refit=refit
+            )
             row["sessions"] = ",".join(s.session for s in twin.states_)
+            row["modality"] = twin.modality
             row["_identifiability"] = [
                 len(twin.states_),
                 sum(bool(s.diagnostics.get("warnings")) for s in twin.states_),
@@ -469,3 +423,80 @@ def _write_table(table: pd.DataFrame, out: Path, config) -> None:
     path = Derivatives(out).twins_log(config.pipeline.name)
     with atomic_files(path.parent) as tmp:
         table.drop(columns="seconds").to_csv(tmp / path.name, sep="\t", index=False)
+
+
+def refit_twin(
+    out_dir, subject: str, *, study=None, pipeline=None, verbose: bool | str | int | None = None
+) -> dict:
+    """Fit a subject's twin again from its first session, from what the derivatives folder holds.
+
+    What ``neurotwin twin fit OUT SUBJECT`` runs: the pipeline (and the
+    pipelines its ``[twin]`` reads) and the raw study are those the
+    derivatives were made with (``OUT/dataset_description.json``: its
+    pipeline definition and ``DatasetLinks.raw``) unless given. Every
+    modality whose features are there is used; the stored twin is replaced
+    in one transaction only once the new one is fitted.
+
+    Parameters
+    ----------
+    out_dir : path
+        The derivatives folder of a participant run.
+    subject : str
+        Subject label (without ``sub-``).
+    study : Study | path | None
+        The raw study (for the sessions' acquisition times).
+    pipeline : str | path | None
+        A pipeline definition with a ``[twin]`` table instead of the recorded one.
+    verbose : bool | str | int | None
+        Log level.
+
+    Returns
+    -------
+    row : dict
+        The subject's row of the twins table (``status``, ``modality``,
+        ``sessions``, ``added``, ``error``, ``notes``, ``seconds``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from neurotwin.pipeline._twins import refit_twin
+    >>> refit_twin(tempfile.mkdtemp(), "01")
+    Traceback (most recent call last):
+    ...
+    neurotwin.errors.MissingFileError: ...dataset_description.json: not a derivatives folder ...
+    """
+    import json
+
+    from ..errors import MissingFileError
+    from ..io import discover_study
+    from .config import PipelineConfig, load_config
+
+    out = Path(out_dir).resolve()
+    desc_path = out / "dataset_description.json"
+    if not desc_path.is_file():
+        raise MissingFileError(
+            f"{desc_path}: not a derivatives folder of 'neurotwin run' (no description); run "
+            f"'neurotwin run STUDY OUT participant' first."
+        )
+    try:
+        desc = json.loads(desc_path.read_text())
+        recorded = desc["neurotwin"]["Pipeline"]
+        raw = desc.get("DatasetLinks", {}).get("raw")
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{desc_path}: not written by 'neurotwin run' ({err}); pass --pipeline.") from None
+    config = load_config(pipeline) if pipeline is not None else PipelineConfig.model_validate(recorded)
+    if config.twin is None:
+        raise ConfigError(
+            f"pipeline {config.pipeline.name} has no [twin] table; pass --pipeline with one "
+            f"(e.g. resting_eeg)."
+        )
+    if study is None:
+        if raw is None:
+            raise ConfigError(f"{desc_path}: no link to the raw study; pass --study.")
+        study = (out / raw).resolve()
+    if not isinstance(study, Study):
+        study = discover_study(study)
+    with use_log_level(verbose):
+        row = twin_task(config, study, out, subject, logger.getEffectiveLevel(), refit=True)
+    row.pop("_identifiability", None)
+    return row

@@ -93,9 +93,16 @@ class TwinSettings(StrictParams):
     the subject's own. ``task``/``run`` choose the recording when a session
     has several (default: the resting task and each session's first run;
     :func:`neurotwin.pipeline._twins.choose_recordings` states the rule).
+    ``modalities``: the pipelines whose features the twin reads from the
+    same output folder (built-in names or files; this pipeline is always
+    one of them): with ``["resting_eeg", "rest_fmri"]``, the participant
+    run runs both, and a subject whose first session has EEG and BOLD gets
+    one EEG + BOLD twin (:mod:`neurotwin.twin.objectives.joint`), the others
+    a twin of this pipeline's modality (:mod:`neurotwin.pipeline._sources`).
     """
 
     modality: Literal["eeg", "meg", "bold"] = "eeg"
+    modalities: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     task: str | None = None
     run: str | None = None
     connectome: Literal["auto", "subject", "tvb76", "tvb68"] = "auto"

@@ -31,6 +31,7 @@ from ._cache import atomic_files, clean_temporaries
 from ._execute import Recording, Task, TaskResult, _dumps
 from ._progress import Progress
 from ._select import read_bids_filter, select_recordings
+from ._sources import run_sources, twin_sources
 from ._workdir import default_work_dir, mark_work
 from .config import PipelineConfig, load_config
 
@@ -201,8 +202,8 @@ class Pipeline:
     >>> out = tempfile.mkdtemp()
     >>> result = pipe.run(sample_data_path(), out, participant_label=["01"], session_label=["01"],
     ...                   progress="off")
-    >>> result.exit_code, result.executed == len(pipe.config.steps)
-    (0, True)
+    >>> result.exit_code, result.twins["modality"].tolist()  # its EEG and BOLD: one twin
+    (0, ['eeg+bold'])
     >>> pipe.run(sample_data_path(), out, participant_label=["01"], session_label=["01"],
     ...          progress="off").executed  # nothing changed: nothing runs
     0
@@ -210,6 +211,7 @@ class Pipeline:
 
     def __init__(self, config: PipelineConfig):
         self.config = check_type(config, PipelineConfig, "config")
+        self.sources = twin_sources(self.config)  # a bad [twin] modalities stops here, before any work
 
     def __repr__(self) -> str:
         meta = self.config.pipeline
@@ -297,6 +299,8 @@ class Pipeline:
         """The tasks of a run: one per subject/session of the recordings ``rows`` (:meth:`select`)."""
         meta = self.config.pipeline
         rec = rows
+        if rec.empty:  # no recordings of this pipeline's kind (a study without BOLD)
+            return []
         for col in ("subject", "session"):
             clean: dict[str, str] = {}
             for raw_label in sorted(set(rec[col])):
@@ -465,6 +469,22 @@ class Pipeline:
                 f"to run {meta.name} on.{why}"
             )
         ensure_study_key(out)  # before any recording is read: it keys the date shifts and the twins' ids
+        # the other pipelines the twin reads: their recordings first (same subjects, cache, backend)
+        before = run_sources(
+            self.sources[1:],
+            study,
+            out,
+            participant_label=participant_label,
+            session_label=session_label,
+            jobs=jobs,
+            scheduler=scheduler,
+            dask_workers=dask_workers,
+            work_dir=work_dir,
+            progress=progress,
+            command=command,
+            bids_filter=bids_filter,
+            keep_intermediates=keep_intermediates,
+        )
         self._write_description(study, out)
         mark_work(work)
         bar = Progress(len(tasks), len(self.config.steps), mode=progress)
@@ -477,6 +497,10 @@ class Pipeline:
                 else None
             )
             self._run_phases(study, out, tasks, bar, result, client, jobs, progress, t0)
+        for other in before:  # one summary of every recording the run processed
+            result.tasks.extend(other.tasks)
+            result.skipped.extend(other.skipped)
+        result.tasks.sort(key=lambda t: (t.subject, t.session or ""))
         if reports:
             result.reports = self._reports(out, sorted({t.subject for t in result.tasks}), command)
         result.seconds = time.perf_counter() - t0
@@ -523,7 +547,8 @@ class Pipeline:
         done = {}
         for subject in subjects:
             try:
-                done[subject] = str(subject_report(out, subject, self.config, command=command))
+                others = tuple((s.name, s.modality, s.desc) for s in self.sources[1:])
+                done[subject] = str(subject_report(out, subject, self.config, command=command, others=others))
             except Exception as err:  # a report never stops the run or the other reports
                 logger.warning("sub-%s: no report: %s: %s", subject, type(err).__name__, err)
                 done[subject] = f"failed: {type(err).__name__}: {err}"

@@ -290,7 +290,9 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     st = twin.states_
     from ..twin.objectives import get_objective
 
-    quality = get_objective(twin.modality).quality
+    obj = get_objective(twin.modality)
+    parts = list(getattr(obj, "parts", (twin.modality,)))
+    measures = obj.qualities if isinstance(obj.qualities, dict) else {obj.quality: obj.poor_fit}
     out_ = dict(
         empty,
         status=f"{len(st)} state(s), {twin.modality}" + (f"; {_damaged_text(twin)}" if twin.damaged_ else ""),
@@ -311,23 +313,47 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         "eeg": "a three-shell sphere fitted to the electrodes",
         "meg": "a sphere fitted to the head (MNE's MEG forward model of the recording's own coils)",
     }
-    out_["description"] = (
-        f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
-        f"through a lead field of {head} in {sensors[twin.modality]}, plus per-"
-        f"channel gain, aperiodic background (with a knee) and beta rhythm; fitted to the PSD (Whittle "
-        f"likelihood; a Fisher-information posterior widened by the sandwich over the recording's "
-        f"blocks). Fit quality is the correlation of model and data log-PSD."
-        if twin.modality in sensors
-        else f"A Hopf network on {network} fitted to band-passed BOLD FC (Wishart likelihood); fit quality "
-        f"is the FC correlation."
-    )
+    spectrum = next((m for m in parts if m in sensors), None)
+    texts = []
+    if spectrum is not None:
+        texts.append(
+            f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
+            f"through a lead field of {head} in {sensors[spectrum]}, plus per-"
+            f"channel gain, aperiodic background (with a knee) and beta rhythm; fitted to the PSD (Whittle "
+            f"likelihood; a Fisher-information posterior widened by the sandwich over the recording's "
+            f"blocks). Fit quality is the correlation of model and data log-PSD."
+        )
+    if "bold" in parts:
+        texts.append(
+            (
+                "A second Hopf network on the same connectome, at BOLD's time scale (parameters "
+                "'BOLD ...'), fitted to band-passed BOLD FC (Wishart likelihood; fit quality: the FC "
+                "correlation). The two share, through offsets that are the person's own (fitted, no "
+                "drift), the coupling relative to the damping"
+                + (
+                    " and each region's relative damping"
+                    if "damping" in st[0].features.get("shared", [])
+                    else ""
+                )
+                + ": one likelihood over every session's modalities, so a session of either one moves both."
+            )
+            if spectrum is not None
+            else f"A Hopf network on {network} fitted to band-passed BOLD FC (Wishart likelihood); fit "
+            f"quality is the FC correlation."
+        )
+    out_["description"] = " ".join(texts)
     for s in st:
         d = s.diagnostics
         out_["states"].append(
             {
                 "session": s.session,
                 "day": fmt(s.at, 4),
-                "quality": fmt(d.get(quality), 3),
+                "modalities": " + ".join(s.features.get("modalities") or [twin.modality]),
+                "quality": ", ".join(
+                    (f"{m} " if len(measures) > 1 else "") + fmt(d.get(key), 3)
+                    for m, key in zip(parts, measures)
+                    if d.get(key) is not None
+                ),
                 "model_iaf": fmt(d.get("model_iaf"), 4),
                 "converged": "yes" if d.get("converged") else "no",
                 "poor": next((w for w in d.get("warnings", []) if w.startswith("poor fit")), ""),
@@ -363,12 +389,16 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     by_session = {s["session"]: s for s in sessions}
     for s in st:
         fs = by_session.get(s.session, {}).get("_featureset")
-        if fs is None or twin.modality != "eeg":
+        if fs is None or parts[0] != "eeg":
             continue
         try:
             seen, model = twin.observed(fs), twin.predict(fs, state=s.index)
         except NeurotwinError:
             continue
+        if isinstance(seen, dict):  # a joint twin: its EEG part (the session's EEG features)
+            seen, model = seen.get("eeg"), model.get("eeg")
+            if seen is None:
+                continue
         out_["fits"].append(
             figs.model_vs_data(
                 np.asarray(seen.coords["freq"]),
@@ -424,7 +454,7 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     return out_
 
 
-def subject_report(out_dir, subject: str, config, *, command: str | None = None) -> Path:
+def subject_report(out_dir, subject: str, config, *, command: str | None = None, others: tuple = ()) -> Path:
     """Write ``OUT/sub-<subject>.html`` from a derivatives folder.
 
     Parameters
@@ -435,6 +465,9 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
         Subject label (without ``sub-``).
     config : PipelineConfig
         The pipeline that made the derivatives.
+    others : tuple of (name, modality, desc)
+        The other pipelines its twin reads (their recordings are shown as
+        sessions of their own).
     command : str | None
         The command line, for the provenance section.
 
@@ -445,6 +478,11 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     out = Path(out_dir).resolve()
     deriv = Derivatives(out)
     found = _sidecars(out, subject, config.pipeline.desc)
+    kinds = {}  # the other modalities a twin reads are shown as sessions of their own
+    for _, modality, desc in others:
+        other = _sidecars(out, subject, desc)
+        kinds.update({str(path): modality.upper() for _, path, _ in other})
+        found += other
     if not found:
         raise DataError(f"{out}: no outputs of sub-{subject} to report on.")
     days = {}
@@ -453,12 +491,23 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     except NeurotwinError as err:
         logger.info("sub-%s: no session days (%s)", subject, err)
     page = deriv.subject_page(subject)
-    digest = _inputs(out, subject, config, command, days)
+    digest = _inputs(out, subject, config, command, days, others)
     if digest is not None and up_to_date(page, digest):  # nothing it shows changed
         logger.debug("sub-%s: report up to date", subject)
         return page
-    sessions = [_session(out, subject, ses, path, meta, days) for ses, path, meta in found]
-    table = deriv.read_log(deriv.status_log(config.pipeline.name))
+    sessions = []
+    for ses, path, meta in found:
+        row = _session(out, subject, ses, path, meta, days)
+        kind = kinds.get(str(path), "")
+        row.update(
+            kind=kind if kinds else "", anchor=f"ses-{row['session']}" + (f"-{kind.lower()}" if kind else "")
+        )
+        row["_main"] = not kind
+        sessions.append(row)
+    sessions.sort(key=lambda r: (r["_day"], r["session"], not r["_main"]))
+    logs = [deriv.read_log(deriv.status_log(n)) for n in [config.pipeline.name] + [o[0] for o in others]]
+    logs = [t for t in logs if t is not None]
+    table = pd.concat(logs, ignore_index=True) if logs else None
     missing = []  # recordings of this subject with no outputs: failed or left out, with the reason
     if table is not None:
         mine = table[table["subject"] == subject]
@@ -478,7 +527,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
                         "error": r["error"] or "-",
                     }
                 )
-    twin = _twin_section(out, subject, sessions)
+    twin = _twin_section(out, subject, [s for s in sessions if s["_main"]])
     alerts = [c for c in twin["changes"] if c["flagged"]]
     inputs = [_source(meta) for _, _, meta in found]
     n_failed = sum(m["status"] == "failed" for m in missing)
@@ -493,12 +542,16 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     )
     nav = (
         [("overview", "Overview")]
-        + [(f"ses-{s['session']}", f"Session {s['session']}") for s in sessions]
+        + [
+            (s["anchor"], f"Session {s['session']}" + (f" ({s['kind']})" if s["kind"] else ""))
+            for s in sessions
+        ]
         + [("twin", "Twin"), ("longitudinal", "Longitudinal"), ("provenance", "Provenance")]
     )
     for s in sessions:
         s.pop("_featureset", None)
         s.pop("_day", None)
+        s.pop("_main", None)
     html = (
         env()
         .get_template("subject.html.j2")
@@ -517,7 +570,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     return write(page, html)
 
 
-def _inputs(out: Path, subject: str, config, command: str | None, days: dict) -> str | None:
+def _inputs(out: Path, subject: str, config, command: str | None, days: dict, others=()) -> str | None:
     """A hash of everything the subject's page shows: the subject's derivative sidecars (each holds its
     data's content hash and cache key, hence the raw input's), the run's status and twin log rows, the
     twin store's record of the subject, the session days, the pipeline and the command (None when the
@@ -530,7 +583,9 @@ def _inputs(out: Path, subject: str, config, command: str | None, days: dict) ->
         for p in sorted((out / f"sub-{subject}").rglob("*.json"))
     ]
     rows = []  # what the page takes from the logs: each recording's and the twin's status and error
-    for log in [deriv.status_log(config.pipeline.name), *deriv.twin_logs()]:
+    for log in [
+        deriv.status_log(n) for n in [config.pipeline.name, *(o[0] for o in others)]
+    ] + deriv.twin_logs():
         table = deriv.read_log(log)
         if table is not None:
             if {"subject", "status", "error"} <= set(table.columns):

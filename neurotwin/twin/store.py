@@ -378,7 +378,9 @@ class TwinStore:
         replace_from : int | None
             Replace the stored states from this index on by the twin's
             (a session inserted out of time order, and the later ones
-            refitted); needs ``known``.
+            refitted); needs ``known``. With 0 the twin's settings and
+            modality replace the stored ones too (a twin refitted from its
+            first session, with a modality added).
         """
         if replace_from is not None and known is None:
             raise StoreError("save(replace_from=...) needs known= (the states the twin was loaded with).")
@@ -427,8 +429,14 @@ class TwinStore:
                         "INSERT INTO twins VALUES (?, ?, ?, ?, ?)",
                         (tid, twin.modality, json.dumps(config, sort_keys=True), con_blob, con_sha),
                     )
-                elif row[0] != twin.modality:
+                elif row[0] != twin.modality and replace_from != 0:
                     raise StoreError(f"{self.path}: this subject's twin is {row[0]}, not {twin.modality}.")
+                elif replace_from == 0:  # every state replaced: the twin may change (e.g. EEG -> EEG+BOLD)
+                    con.execute(
+                        "UPDATE twins SET modality = ?, config = ?, connectome = ?, connectome_sha256 = ? "
+                        "WHERE id = ?",
+                        (twin.modality, json.dumps(config, sort_keys=True), con_blob, con_sha, tid),
+                    )
                 have = con.execute("SELECT COUNT(*) FROM states WHERE twin_id = ?", (tid,)).fetchone()[0]
                 if known is not None and have != known:
                     raise ConcurrentUpdate(

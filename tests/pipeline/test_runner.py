@@ -152,8 +152,8 @@ def test_parameter_change_reruns_only_that_step_and_what_follows(sample_root, tm
     """With every intermediate kept, a changed step restarts from the step before it."""
     out = tmp_path / "out"
     names = [s.step for s in ntp.load("resting_eeg").config.steps]
-    one = {
-        "participant_label": ["01"],
+    one = {  # sub-03: EEG only (sub-01's BOLD would run rest_fmri too)
+        "participant_label": ["03"],
         "session_label": ["01"],
         "progress": "off",
         "keep_intermediates": True,
@@ -260,12 +260,12 @@ def test_interrupted_run_leaves_no_half_outputs_and_resumes(sample_root, tmp_pat
     monkeypatch.setattr(_artifacts, "save_data", interrupt_on_fifth)
     with pytest.raises(KeyboardInterrupt):
         ntp.load("resting_eeg").run(
-            sample_root, out, participant_label=["01"], session_label=["01"], progress="off", reports=False
-        )
+            sample_root, out, participant_label=["03"], session_label=["01"], progress="off", reports=False
+        )  # sub-03: EEG only
     monkeypatch.undo()
     assert not list(out.rglob(".tmp-*")) and not _derivative_files(out)
     res = ntp.load("resting_eeg").run(
-        sample_root, out, participant_label=["01"], session_label=["01"], progress="off", reports=False
+        sample_root, out, participant_label=["03"], session_label=["01"], progress="off", reports=False
     )
     rec = res.tasks[0].recordings[0]
     assert rec["status"] == "ok" and rec["cached"] and rec["executed"]  # resumed, not restarted
@@ -278,8 +278,8 @@ def _same_as_serial(other: Path, serial: Path) -> None:
     assert len(got) == 4 and got == {k: want[k] for k in got}
 
 
-#: the backends' runs: two of sub-01's sessions (two recordings for two workers), no reports
-_TWO = {"participant_label": ["01"], "session_label": ["01", "02"], "progress": "off", "reports": False}
+#: the backends' runs: two of sub-03's sessions (two EEG recordings for two workers), no reports
+_TWO = {"participant_label": ["03"], "session_label": ["01", "02"], "progress": "off", "reports": False}
 
 
 def test_process_pool_gives_the_serial_results(sample_run, sample_root, tmp_path):
@@ -308,7 +308,7 @@ def test_dask_cluster_gives_the_serial_results(sample_run, sample_root, tmp_path
             sample_root,
             tmp_path / "dask",
             scheduler=cluster.scheduler_address,
-            **{**_TWO, "participant_label": ["sub-01"]},
+            **{**_TWO, "participant_label": ["sub-03"]},
         )
     assert res.exit_code == 0
     _same_as_serial(tmp_path / "dask", out)
@@ -324,7 +324,7 @@ def test_cli_starts_a_local_dask_cluster(sample_run, sample_root, tmp_path):
         str(tmp_path / "d"),
         "participant",
         "--participant-label",
-        "01",
+        "03",
         "--session-label",
         "01",
         "02",

@@ -92,6 +92,9 @@ def test_concat_keeps_each_modalitys_provenance(make_session, small_connectome):
     assert joined.provenance["psd"] == eeg.provenance["psd"]
     clash = concat([eeg, FeatureSet(eeg.table, eeg.arrays, {"psd": {"n_averages": 3}})])
     assert "psd" not in clash.provenance  # the sets disagree: it is not kept
+    # a BOLD set read from the pipeline's outputs records no PSD settings (None): the EEG's stand
+    unrecorded = FeatureSet(bold.table, bold.arrays, {**(bold.provenance or {}), "psd": None})
+    assert concat([eeg, unrecorded]).provenance["psd"] == eeg.provenance["psd"]
 
 
 def test_a_joint_twin_survives_the_store(joint_twin, small_connectome, make_session, tmp_path):
