@@ -170,8 +170,7 @@ def _quality_rows(twin) -> list[dict]:
     from .twin.objectives import get_objective
 
     obj = get_objective(twin.modality)
-    measures = obj.qualities if isinstance(obj.qualities, dict) else {obj.quality: obj.poor_fit}
-    parts = list(getattr(obj, "parts", (twin.modality,)))
+    measures, parts = obj.qualities, list(obj.parts)
     used = {"parameter": "modalities", "unit": ""}
     quality = {"parameter": "fit quality", "unit": "r"}
     for s in twin.states_:

@@ -249,7 +249,7 @@ def _features(out: Path, subject: str, config) -> tuple[dict[str, dict[str, Path
 
 
 def _plan(study: Study, subject: str, found: dict, settings) -> tuple[str, dict, dict, list[str]]:
-    """The subject's twin: its modality, ``{session: [features files]}``, days, and what it leaves out.
+    """The subject's twin: its modality, ``{session: {modality: features file}}``, days, what it leaves out.
 
     One twin of every modality found when its first session has them all
     and the subject's own connectome is there (a joint twin's BOLD needs
@@ -273,19 +273,19 @@ def _plan(study: Study, subject: str, found: dict, settings) -> tuple[str, dict,
             why = "BOLD needs the subject's own connectome (derivatives/connectomes/sub-<label>/)"
         if not why:
             modality = twin_modality(list(found))
-            sessions = {ses: [found[m][ses] for m in found if ses in found[m]] for ses in union}
+            sessions = {ses: {m: found[m][ses] for m in found if ses in found[m]} for ses in union}
             return modality, sessions, days, notes
         notes.append(f"{', '.join(others)} features: not in the twin, because {why}")
         logger.info("sub-%s: the twin is of %s only: %s", subject, main, notes[-1])
     days = session_days(study, subject, sorted(own))
-    return main, {ses: [path] for ses, path in own.items()}, days, notes
+    return main, {ses: {main: path} for ses, path in own.items()}, days, notes
 
 
-def _read(paths: list[Path]):
-    """One session's features: the FeatureSets of its modalities joined."""
+def _read(files: dict[str, Path]):
+    """One session's features (``{modality: features file}``): its modalities' FeatureSets joined."""
     from ..features import concat
 
-    sets = [read_featureset(p) for p in paths]
+    sets = [read_featureset(p) for p in files.values()]
     return sets[0] if len(sets) == 1 else concat(sets)
 
 

@@ -139,7 +139,7 @@ def _sync_twin(
 ) -> tuple[Twin, int]:
     """Bring the stored twin to the sessions found, in time order; returns it and how many states were fitted.
 
-    ``feats`` is ``{session: [features files]}`` (one file a modality).
+    ``feats`` is ``{session: {modality: features file}}``.
     Sessions the store has, in the same place, on the same day and of the
     same modalities, are kept; new ones after them are appended one by one
     (each saved). A new session that belongs *before* a stored one (another
@@ -154,59 +154,52 @@ def _sync_twin(
         return ses or "01"  # a session-less recording is stored as session "01"
 
     order = order_sessions(days)
-    wanted = {ses: _file_modalities(feats[ses], modality.split("+")) for ses in order}
     for attempt in range(retries + 1):
         twin = store.load(subject) if store.exists(subject) else None
         stored = twin.states_ if twin is not None else []
         k = 0
-        if twin is not None and (refit or twin.modality != modality):
-            known = len(stored)
+        if twin is not None and (refit or twin.modality != modality):  # a new twin, from the first
             logger.info(
                 "sub-%s: refitting the twin from its first session (%s)",
                 subject,
                 "asked" if refit else f"it was {twin.modality}, the sessions now give {modality}",
             )
-            new = _new_twin(settings, modality, _connectome(settings, study, subject, modality), subject)
-            new.refit_from(0, [(_read(feats[s]), label(s), days[s]) for s in order])
-            try:
-                store.save(new, known=known, replace_from=0)
-                return new, len(order)
-            except ConcurrentUpdate:
-                if attempt == retries:
-                    raise
-                continue
-        while (
-            k < len(stored)
-            and k < len(order)
-            and stored[k].session == label(order[k])
-            and abs(stored[k].at - days[order[k]]) < 1e-6
-            and sorted(_modalities_of(stored[k], twin.modality)) == sorted(wanted[order[k]])
-        ):
-            k += 1
-        if k == len(stored):  # in order: append what is new, saving each
-            # a new twin: its connectome (the store keeps it for later updates)
-            factory = (
-                None
-                if stored
-                else partial(_new_twin, settings, modality, _connectome(settings, study, subject, modality))
-            )
-            for ses in order[k:]:
-                twin = update_twin(
-                    store,
-                    subject,
-                    _read(feats[ses]),
-                    at=days[ses],
-                    session=label(ses),
-                    twin_factory=factory,
+            twin = _new_twin(settings, modality, _connectome(settings, study, subject, modality), subject)
+        else:
+            while (
+                k < len(stored)
+                and k < len(order)
+                and stored[k].session == label(order[k])
+                and abs(stored[k].at - days[order[k]]) < 1e-6
+                and sorted(_modalities_of(stored[k], twin.modality)) == sorted(feats[order[k]])
+            ):
+                k += 1
+            if k == len(stored):  # in order: append what is new, saving each
+                # a new twin: its connectome (the store keeps it for later updates)
+                factory = (
+                    None
+                    if stored
+                    else partial(
+                        _new_twin, settings, modality, _connectome(settings, study, subject, modality)
+                    )
                 )
-            return twin, len(order) - k
-        logger.info(
-            "sub-%s: session %s belongs before the stored state %s, or has other modalities; "
-            "refitting from there",
-            subject,
-            order[k] if k < len(order) else "-",
-            stored[k].session,
-        )
+                for ses in order[k:]:
+                    twin = update_twin(
+                        store,
+                        subject,
+                        _read(feats[ses]),
+                        at=days[ses],
+                        session=label(ses),
+                        twin_factory=factory,
+                    )
+                return twin, len(order) - k
+            logger.info(
+                "sub-%s: session %s belongs before the stored state %s, or has other modalities; "
+                "refitting from there",
+                subject,
+                order[k] if k < len(order) else "-",
+                stored[k].session,
+            )
         missing = [s.session for s in stored if s.session not in {label(x) for x in order}]
         if missing:
             raise ConfigError(
@@ -214,21 +207,14 @@ def _sync_twin(
                 f"the outputs any more, so they cannot be refitted in time order. Restore "
                 f"their outputs, or remove the twin to refit it."
             )
-        known = len(stored)
         twin.refit_from(k, [(_read(feats[s]), label(s), days[s]) for s in order[k:]])
         try:
-            store.save(twin, known=known, replace_from=k)
+            store.save(twin, known=len(stored), replace_from=k)
             return twin, len(order) - k
         except ConcurrentUpdate:
             if attempt == retries:
                 raise
     raise StoreError("unreachable")  # pragma: no cover
-
-
-def _file_modalities(paths: list[Path], parts: list[str]) -> list[str]:
-    """The modality of each of a session's features files (by its BIDS datatype folder)."""
-    kinds = {"eeg": "eeg", "meg": "meg", "func": "bold"}
-    return [kinds.get(Path(p).parent.name, parts[0]) for p in paths]
 
 
 def study_variability(store: TwinStore, modality: str, twins: list | None = None) -> dict | None:

@@ -547,8 +547,7 @@ class Pipeline:
         done = {}
         for subject in subjects:
             try:
-                others = tuple((s.name, s.modality, s.desc) for s in self.sources[1:])
-                done[subject] = str(subject_report(out, subject, self.config, command=command, others=others))
+                done[subject] = str(subject_report(out, subject, self.config, command=command))
             except Exception as err:  # a report never stops the run or the other reports
                 logger.warning("sub-%s: no report: %s: %s", subject, type(err).__name__, err)
                 done[subject] = f"failed: {type(err).__name__}: {err}"

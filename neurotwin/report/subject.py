@@ -56,6 +56,17 @@ _STEP_SUMMARY = {
 }
 
 
+#: the name a session of another modality is shown with, by its BIDS datatype folder
+_KINDS = {"eeg": "EEG", "meg": "MEG", "func": "BOLD", "anat": "MRI"}
+
+
+def _twin_reads(config) -> list[str]:
+    """The names of the other pipelines the twin reads (``[twin] modalities``: a built-in's name, or a
+    file's stem), as their outputs' sidecars record them (``Pipeline.Name``)."""
+    names = [Path(m).stem for m in (config.twin.modalities if config.twin is not None else [])]
+    return [n for n in dict.fromkeys(names) if n != config.pipeline.name]
+
+
 def _sidecars(out: Path, subject: str, desc: str) -> list[tuple[str, Path, dict]]:
     found = []
     for path in sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-{desc}_*.json")):
@@ -291,8 +302,7 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     from ..twin.objectives import get_objective
 
     obj = get_objective(twin.modality)
-    parts = list(getattr(obj, "parts", (twin.modality,)))
-    measures = obj.qualities if isinstance(obj.qualities, dict) else {obj.quality: obj.poor_fit}
+    parts, measures = list(obj.parts), obj.qualities
     out_ = dict(
         empty,
         status=f"{len(st)} state(s), {twin.modality}" + (f"; {_damaged_text(twin)}" if twin.damaged_ else ""),
@@ -454,7 +464,7 @@ def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     return out_
 
 
-def subject_report(out_dir, subject: str, config, *, command: str | None = None, others: tuple = ()) -> Path:
+def subject_report(out_dir, subject: str, config, *, command: str | None = None) -> Path:
     """Write ``OUT/sub-<subject>.html`` from a derivatives folder.
 
     Parameters
@@ -465,9 +475,6 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None,
         Subject label (without ``sub-``).
     config : PipelineConfig
         The pipeline that made the derivatives.
-    others : tuple of (name, modality, desc)
-        The other pipelines its twin reads (their recordings are shown as
-        sessions of their own).
     command : str | None
         The command line, for the provenance section.
 
@@ -478,11 +485,13 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None,
     out = Path(out_dir).resolve()
     deriv = Derivatives(out)
     found = _sidecars(out, subject, config.pipeline.desc)
-    kinds = {}  # the other modalities a twin reads are shown as sessions of their own
-    for _, modality, desc in others:
-        other = _sidecars(out, subject, desc)
-        kinds.update({str(path): modality.upper() for _, path, _ in other})
-        found += other
+    # the recordings of the other pipelines its twin reads, as sessions of their own
+    others = _twin_reads(config)
+    kinds = {}
+    for ses, path, meta in _sidecars(out, subject, "*"):
+        if meta.get("Pipeline", {}).get("Name") in others:
+            kinds[str(path)] = _KINDS.get(path.parent.name, path.parent.name.upper())
+            found.append((ses, path, meta))
     if not found:
         raise DataError(f"{out}: no outputs of sub-{subject} to report on.")
     days = {}
@@ -491,7 +500,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None,
     except NeurotwinError as err:
         logger.info("sub-%s: no session days (%s)", subject, err)
     page = deriv.subject_page(subject)
-    digest = _inputs(out, subject, config, command, days, others)
+    digest = _inputs(out, subject, config, command, days)
     if digest is not None and up_to_date(page, digest):  # nothing it shows changed
         logger.debug("sub-%s: report up to date", subject)
         return page
@@ -499,13 +508,10 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None,
     for ses, path, meta in found:
         row = _session(out, subject, ses, path, meta, days)
         kind = kinds.get(str(path), "")
-        row.update(
-            kind=kind if kinds else "", anchor=f"ses-{row['session']}" + (f"-{kind.lower()}" if kind else "")
-        )
-        row["_main"] = not kind
+        row.update(kind=kind, anchor=f"ses-{row['session']}" + (f"-{kind.lower()}" if kind else ""))
         sessions.append(row)
-    sessions.sort(key=lambda r: (r["_day"], r["session"], not r["_main"]))
-    logs = [deriv.read_log(deriv.status_log(n)) for n in [config.pipeline.name] + [o[0] for o in others]]
+    sessions.sort(key=lambda r: (r["_day"], r["session"], r["kind"]))  # the pipeline's own ("") first
+    logs = [deriv.read_log(deriv.status_log(n)) for n in [config.pipeline.name, *others]]
     logs = [t for t in logs if t is not None]
     table = pd.concat(logs, ignore_index=True) if logs else None
     missing = []  # recordings of this subject with no outputs: failed or left out, with the reason
@@ -527,7 +533,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None,
                         "error": r["error"] or "-",
                     }
                 )
-    twin = _twin_section(out, subject, [s for s in sessions if s["_main"]])
+    twin = _twin_section(out, subject, [s for s in sessions if not s["kind"]])
     alerts = [c for c in twin["changes"] if c["flagged"]]
     inputs = [_source(meta) for _, _, meta in found]
     n_failed = sum(m["status"] == "failed" for m in missing)
@@ -551,7 +557,6 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None,
     for s in sessions:
         s.pop("_featureset", None)
         s.pop("_day", None)
-        s.pop("_main", None)
     html = (
         env()
         .get_template("subject.html.j2")
@@ -570,7 +575,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None,
     return write(page, html)
 
 
-def _inputs(out: Path, subject: str, config, command: str | None, days: dict, others=()) -> str | None:
+def _inputs(out: Path, subject: str, config, command: str | None, days: dict) -> str | None:
     """A hash of everything the subject's page shows: the subject's derivative sidecars (each holds its
     data's content hash and cache key, hence the raw input's), the run's status and twin log rows, the
     twin store's record of the subject, the session days, the pipeline and the command (None when the
@@ -584,7 +589,7 @@ def _inputs(out: Path, subject: str, config, command: str | None, days: dict, ot
     ]
     rows = []  # what the page takes from the logs: each recording's and the twin's status and error
     for log in [
-        deriv.status_log(n) for n in [config.pipeline.name, *(o[0] for o in others)]
+        deriv.status_log(n) for n in [config.pipeline.name, *_twin_reads(config)]
     ] + deriv.twin_logs():
         table = deriv.read_log(log)
         if table is not None:

@@ -169,7 +169,7 @@ def fit_state(
     for w in diag["warnings"]:  # kept in diagnostics["warnings"]; a study run sums them up in one line
         logger.info("twin %s, session %s: %s", twin.subject, session, w)
     # every fit quality the objective declares (a joint twin: each modality's), the main one always
-    qualities = getattr(obj, "qualities", None) or {obj.quality: obj.poor_fit}
+    qualities = obj.qualities or {obj.quality: obj.poor_fit}
     poor = []
     keys = [k for k in qualities if k in diag] or [obj.quality]  # (a joint twin: the modalities present)
     for key in keys:

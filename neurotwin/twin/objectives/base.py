@@ -146,10 +146,19 @@ class Objective:
         """Per parameter, the share of the twin's process noise it gets between sessions (all: 1)."""
         return np.ones(len(names))
 
-    @property
-    def qualities(self) -> dict[str, float]:
-        """Each fit-quality key of the diagnostics with the threshold below which the fit is poor."""
-        return {self.quality: self.poor_fit}
+    #: the modalities it models (a joint objective: several); default: ``(modality,)``
+    parts: ClassVar[tuple[str, ...]] = ()
+    #: each fit-quality key of the diagnostics with the threshold below which the fit is poor;
+    #: default: ``{quality: poor_fit}``
+    qualities: ClassVar[dict[str, float]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Derive ``parts`` and ``qualities`` of a class that declares its modality or quality only."""
+        super().__init_subclass__(**kwargs)
+        if "modality" in cls.__dict__ and "parts" not in cls.__dict__:
+            cls.parts = (cls.modality,)
+        if ("quality" in cls.__dict__ or "poor_fit" in cls.__dict__) and "qualities" not in cls.__dict__:
+            cls.qualities = {cls.quality: cls.poor_fit}
 
     @classmethod
     def build(cls, features, connectome, twin) -> Objective:  # pragma: no cover - abstract
