@@ -60,12 +60,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_pipeline_check(args: argparse.Namespace) -> int:
-    from .pipeline import load_config
+    from .pipeline import load
 
-    cfg = load_config(args.file)
+    pipe = load(args.file)  # the definition, and the pipelines its [twin] reads
+    cfg = pipe.config
+    reads = [s.name for s in pipe.sources[1:]]
     print(
         f"{args.file}: valid {cfg.pipeline.modality} pipeline {cfg.pipeline.name!r} with "
         f"{len(cfg.steps)} steps: {', '.join(s.step for s in cfg.steps)}"
+        + (f"; its twin also reads {', '.join(reads)}" if reads else "")
     )
     return 0
 

@@ -85,3 +85,10 @@ def test_bold_arriving_later_turns_the_twin_into_a_joint_one(sample_root, tmp_pa
 def test_twin_fit_needs_a_derivatives_folder(tmp_path, capsys):
     assert main(["twin", "fit", str(tmp_path), "01"]) == 2
     assert "not a derivatives folder" in capsys.readouterr().err
+
+
+def test_pipeline_check_refuses_a_twin_modality_it_cannot_load(tmp_path, capsys):
+    assert main(["pipeline", "check", str(_pipeline(tmp_path, '["rest_fmr"]'))]) == 2
+    assert "Did you mean 'rest_fmri'?" in capsys.readouterr().err
+    assert main(["pipeline", "check", "resting_eeg"]) == 0
+    assert "its twin also reads rest_fmri" in capsys.readouterr().out
