@@ -178,7 +178,9 @@ def _quality_rows(twin) -> list[dict]:
     quality = {"parameter": "fit quality", "unit": "r"}
     for s in twin.states_:
         col = f"ses-{s.session} (day {s.at:g})"
-        used[col] = "+".join(s.features.get("modalities") or [twin.modality])
+        used[col] = "+".join(s.features.get("modalities") or [twin.modality]) + (
+            " (+ volumes)" if s.features.get("volumes") else ""
+        )
         cells = []
         for part, (key, floor) in zip(parts, measures.items()):
             value = s.diagnostics.get(key)
@@ -216,6 +218,13 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
         print(pd.DataFrame(rows).to_string(index=False))
         if notes:
             print("\n! implausible values (do not read them as the patient's):\n" + "\n".join(notes))
+        vols = twin.volumes()
+        if len(vols):
+            kept = ", ".join(f"ses-{x}" for x in dict.fromkeys(vols["session"]))
+            print(
+                f"\nregional volumes kept ({vols['location'].nunique()} regions at {kept}; not fitted): "
+                "Twin.volumes() or the report's longitudinal view"
+            )
         if len(twin.states_) >= 2:
             span = (twin.states_[-1].at - twin.states_[0].at) or 1.0
             trends = {}

@@ -54,8 +54,9 @@ def test_patient_reports_show_the_sessions_the_twin_and_only_sub02s_change(sampl
         html = (out / f"sub-{sub}.html").read_text()
         for heading in SECTIONS:
             assert f">{heading}" in html, heading
-        # three EEG sessions each; sub-01's two BOLD recordings are sessions of their own
-        assert html.count('id="ses-') == (5 if sub == "01" else 3)
+        # three EEG sessions each; sub-01's two BOLD recordings and two label volumes are sessions of
+        # their own
+        assert html.count('id="ses-') == (7 if sub == "01" else 3)
         assert html.count("data:image/svg+xml;base64,") >= 8
         assert "<script" not in html  # nothing to run, nothing to fail
     alerts = {

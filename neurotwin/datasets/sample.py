@@ -13,9 +13,10 @@ for the twins, since the study has no diffusion data.
 Subject ``01`` also has resting BOLD at sessions 01 and 03
 (:func:`~neurotwin.datasets.make_resting_bold`: the linear Hopf network of
 its connectome, 400 volumes at TR 2 s (13 min), in 2 x 2 x 2-voxel regions of a
-synthetic label volume ``anat/*_desc-synthetic_dseg.nii.gz`` with a
-``_dseg.tsv`` naming them as the connectome does), so its twin is one
-EEG + BOLD twin. Its EEG is simulated independently of that network (the
+synthetic label volume ``anat/*_desc-synthetic_dseg.nii.gz`` of each of
+those sessions, with a ``_dseg.tsv`` naming them as the connectome does),
+so its twin is one EEG + BOLD twin whose states keep the regional volumes
+(``mri_structural``) of their session. Its EEG is simulated independently of that network (the
 sample shows the plumbing; it is not a validation of the joint model).
 
 Subject ``02`` is the longitudinal case: its alpha peak slows from 10.0 to
@@ -34,7 +35,7 @@ from pathlib import Path
 from .._docs import fill_doc
 from .._logging import logger, verbose
 from ..errors import DataError, MissingFileError
-from .synthetic import make_connectome, make_resting_bold, make_resting_eeg, write_tvb_zip
+from .synthetic import _CSF, _WM, make_connectome, make_resting_bold, make_resting_eeg, write_tvb_zip
 
 __all__ = ["make_sample_study", "sample_data_path", "SAMPLE_TRUTH"]
 
@@ -134,7 +135,7 @@ def make_sample_study(
         con = make_connectome(40, random_state=k)
         write_tvb_zip(con, con_dir / f"sub-{sub}_desc-synthetic_connectome.zip")
         for i, ses in enumerate(_BOLD.get(sub, ())):
-            _write_bold(root, sub, ses, con, with_labels=i == 0, random_state=100 * (k + 1) + i)
+            _write_bold(root, sub, ses, con, random_state=100 * (k + 1) + i)
     make_dataset_description(
         path=root,
         name="neurotwin sample study (synthetic)",
@@ -149,7 +150,7 @@ def make_sample_study(
         "sub-02's alpha slows from 10.0 to 9.0 Hz across sessions. T1 images are nibabel's\n"
         "bundled test image 'anatomical.nii' (same anatomy for every subject).\n"
         "sub-01 also has synthetic resting BOLD (ses-01, ses-03) of its connectome's network\n"
-        "(derivatives/connectomes/), in the regions of anat/*_desc-synthetic_dseg.nii.gz.\n"
+        "(derivatives/connectomes/), in the regions of its sessions' anat/*_desc-synthetic_dseg.nii.gz.\n"
     )
     shutil.move(str(root), str(out_dir))
     shutil.rmtree(tmp, ignore_errors=True)
@@ -158,8 +159,8 @@ def make_sample_study(
     return out_dir
 
 
-def _write_bold(root: Path, sub: str, ses: str, con, *, with_labels: bool, random_state: int) -> None:
-    """One resting BOLD run (and, once, the label volume) of a sample subject; its row in scans.tsv."""
+def _write_bold(root: Path, sub: str, ses: str, con, *, random_state: int) -> None:
+    """One resting BOLD run and its session's label volume of a sample subject; its row in scans.tsv."""
     import json
 
     import nibabel as nib
@@ -171,12 +172,13 @@ def _write_bold(root: Path, sub: str, ses: str, con, *, with_labels: bool, rando
     nib.save(bold, func / f"{stem}.nii.gz")
     sidecar = {"TaskName": "rest", "RepetitionTime": float(bold.header.get_zooms()[3])}
     (func / f"{stem}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
-    if with_labels:
-        anat = root / f"sub-{sub}" / f"ses-{ses}" / "anat"
-        anat.mkdir(parents=True, exist_ok=True)
-        nib.save(labels, anat / f"sub-{sub}_ses-{ses}_desc-synthetic_dseg.nii.gz")
-        rows = "".join(f"{i}\t{n}\n" for i, n in names.items())
-        (anat / f"sub-{sub}_ses-{ses}_desc-synthetic_dseg.tsv").write_text("index\tname\n" + rows)
+    # the same synthetic anatomy each session (its regional volumes join the twin's states)
+    anat = root / f"sub-{sub}" / f"ses-{ses}" / "anat"
+    anat.mkdir(parents=True, exist_ok=True)
+    nib.save(labels, anat / f"sub-{sub}_ses-{ses}_desc-synthetic_dseg.nii.gz")
+    names = {**names, _WM: "Cerebral-White-Matter", _CSF: "Ventricles-CSF"}
+    rows = "".join(f"{i}\t{n}\n" for i, n in sorted(names.items()))
+    (anat / f"sub-{sub}_ses-{ses}_desc-synthetic_dseg.tsv").write_text("index\tname\n" + rows)
     # acquired an hour after the EEG of the same session
     scans = root / f"sub-{sub}" / f"ses-{ses}" / f"sub-{sub}_ses-{ses}_scans.tsv"
     date = _FIRST_DATE + dt.timedelta(days=SAMPLE_TRUTH[(sub, ses)]["days"], hours=1)

@@ -32,10 +32,37 @@ import pandas as pd
 
 from .._keys import study_key_path
 
-__all__ = ["Derivatives", "STORE_NAME"]
+__all__ = ["Derivatives", "STORE_NAME", "output_desc", "is_output_desc"]
 
 #: the twin database, relative to the derivatives folder
 STORE_NAME = Path("twins") / "twins.sqlite"
+
+
+def output_desc(pipeline_desc: str, input_desc: str | None = None) -> str:
+    """The ``desc-`` of a pipeline's output: its own, after the input's when it has one.
+
+    Examples
+    --------
+    >>> from neurotwin.io.derivatives import output_desc
+    >>> output_desc("volumes"), output_desc("volumes", "aseg")
+    ('volumes', 'asegVolumes')
+    """
+    if not input_desc:
+        return pipeline_desc
+    return input_desc + pipeline_desc[:1].upper() + pipeline_desc[1:]
+
+
+def is_output_desc(desc: str, pipeline_desc: str) -> bool:
+    """Whether a file's ``desc-`` value is one :func:`output_desc` gives the pipeline.
+
+    Examples
+    --------
+    >>> from neurotwin.io.derivatives import is_output_desc
+    >>> is_output_desc("asegVolumes", "volumes"), is_output_desc("clean", "volumes")
+    (True, False)
+    """
+    tail = pipeline_desc[:1].upper() + pipeline_desc[1:]
+    return desc == pipeline_desc or (len(desc) > len(tail) and desc.endswith(tail))
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def session_days(study: Study | Path, subject: str, sessions: list[str]) -> dict
     >>> session_days(discover_study(sample_data_path()), "02", ["01", "02", "03"])
     {'01': 0.0, '02': 90.0, '03': 180.0}
     """
+    sessions = list(dict.fromkeys(sessions))  # (a session's recordings of several modalities: once)
     times = session_times(study, subject, sessions)
     if len(times) == len(sessions) and times:
         first = min(times.values())

@@ -26,6 +26,7 @@ from ..errors import DataError, NeurotwinError
 from ..io import read_mri, read_raw
 from ..io.bids import read_bids_tsv
 from ..io.bids_raw import bids_readable, bids_sidecars
+from ..io.derivatives import output_desc
 from . import _artifacts
 from ._cache import atomic_dir, atomic_files, chain_key, file_sha256
 from .config import PipelineConfig
@@ -168,10 +169,8 @@ def derivative_name(rec: Recording, cfg: PipelineConfig, kind: str, step) -> tup
     """``(folder relative to OUT, file name)`` of a recording's final output."""
     ents = dict(rec.entities)
     parts = [f"{k}-{v}" for k, v in rec.entities if k != "desc"]
-    desc = cfg.pipeline.desc
-    if ents.get("desc"):  # keep the input's own description: desc-aseg -> desc-asegVolumes
-        desc = ents["desc"] + desc[:1].upper() + desc[1:]
-    parts.append(f"desc-{desc}")
+    # keep the input's own description: desc-aseg -> desc-asegVolumes
+    parts.append(f"desc-{output_desc(cfg.pipeline.desc, ents.get('desc'))}")
     suffix = (
         getattr(step, "out_suffix", None)
         or {

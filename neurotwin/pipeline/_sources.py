@@ -6,7 +6,10 @@ them apart). The participant run runs the other pipelines first, over the
 same subjects, so one command makes every input; each subject's twin then
 joins the modalities its first session has
 (:func:`twin_modality`). One recording a session and modality is chosen
-by the rule of :func:`choose_recordings`.
+by the rule of :func:`choose_recordings`. An MRI pipeline among them
+(``mri_structural``) is not a modality the twin fits: its regional
+volumes are kept with the state of the same session (and shown next to
+the twin's parameters over sessions).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from .._logging import logger
 from ..errors import ConfigError, DataError, NeurotwinError
 from ..features.featureset import read_featureset
 from ..io.bids import Study, name_entities, natural_key
+from ..io.derivatives import is_output_desc
 from ..io.sessions import order_sessions, session_days
 from .config import PipelineConfig, load_config
 
@@ -55,15 +59,15 @@ def twin_sources(config: PipelineConfig) -> list[Source]:
     Raises
     ------
     ConfigError
-        If a named pipeline cannot be loaded, has no twin modality (an MRI
-        pipeline), repeats a modality, or no joint twin joins the modalities.
+        If a named pipeline cannot be loaded, is of a modality a twin does
+        not read, repeats a modality, or no joint twin joins the modalities.
 
     Examples
     --------
     >>> from neurotwin.pipeline import load_config
     >>> from neurotwin.pipeline._sources import twin_sources
     >>> [(s.name, s.modality, s.desc) for s in twin_sources(load_config("resting_eeg"))]
-    [('resting_eeg', 'eeg', 'preproc'), ('rest_fmri', 'bold', 'clean')]
+    [('resting_eeg', 'eeg', 'preproc'), ('rest_fmri', 'bold', 'clean'), ('mri_structural', 'mri', 'volumes')]
     """
     settings = config.twin
     if settings is None:
@@ -78,18 +82,19 @@ def twin_sources(config: PipelineConfig) -> list[Source]:
         if other.pipeline.name in [s.name for s in sources]:
             continue
         modality = other.pipeline.modality
-        if modality not in ("eeg", "meg", "bold"):
+        if modality not in ("eeg", "meg", "bold", "mri"):
             raise ConfigError(
                 f"{where}: [twin] modalities names {name!r}, a {modality} pipeline; a twin reads "
-                f"EEG, MEG or BOLD features (regional volumes are not yet part of a twin)."
+                f"EEG, MEG or BOLD features, and regional volumes (an MRI pipeline)."
             )
         if modality in [s.modality for s in sources]:
             raise ConfigError(
                 f"{where}: [twin] modalities names two {modality} pipelines; a twin reads one of each."
             )
         sources.append(Source(other.pipeline.name, modality, other.pipeline.desc, other))
-    if len(sources) > 1:
-        twin_modality([s.modality for s in sources], where=where)
+    fitted = [s.modality for s in sources if s.modality != "mri"]
+    if len(fitted) > 1:
+        twin_modality(fitted, where=where)
     return sources
 
 
@@ -217,6 +222,20 @@ def choose_recordings(
     return chosen, skipped
 
 
+def _outputs(out: Path, subject: str, src: Source) -> list[Path]:
+    """A pipeline's feature files of a subject (:func:`~neurotwin.io.derivatives.is_output_desc`).
+
+    (The outputs keep the input's own description: a ``desc-aseg`` label
+    volume gives ``desc-asegVolumes``.)
+    """
+    return [
+        p
+        for p in sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_features.tsv"))
+        if p.parent.name == src.config.pipeline.datatype
+        and is_output_desc(name_entities(p.name).get("desc", ""), src.desc)
+    ]
+
+
 def _features(out: Path, subject: str, config) -> tuple[dict[str, dict[str, Path]], list[str]]:
     """``{modality: {session: features file}}`` of each pipeline the twin reads, and what was left out.
 
@@ -226,11 +245,7 @@ def _features(out: Path, subject: str, config) -> tuple[dict[str, dict[str, Path
     settings = config.twin
     found, notes = {}, []
     for k, src in enumerate(twin_sources(config)):
-        paths = sorted(
-            p
-            for p in (out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-{src.desc}_features.tsv")
-            if p.parent.name == src.config.pipeline.datatype
-        )
+        paths = _outputs(out, subject, src)
         try:
             chosen, skipped = choose_recordings(
                 paths, *((settings.task, settings.run) if k == 0 else (None, None))
@@ -253,8 +268,24 @@ def _plan(study: Study, subject: str, found: dict, settings) -> tuple[str, dict,
 
     One twin of every modality found when its first session has them all
     and the subject's own connectome is there (a joint twin's BOLD needs
-    it); else a twin of the pipeline's own modality, saying why.
+    it); else a twin of the pipeline's own modality, saying why. Regional
+    volumes (``"mri"``) join the twin's sessions of the same label.
     """
+    found = dict(found)
+    volumes = found.pop("mri", {})
+    modality, sessions, days, notes = _plan_fitted(study, subject, found, settings)
+    for ses, path in sorted(volumes.items()):
+        if ses in sessions:
+            sessions[ses]["mri"] = path
+        else:
+            notes.append(
+                f"{path.name}: ses-{ses or '-'} has no twin session; its volumes are not in the twin"
+            )
+    return modality, sessions, days, notes
+
+
+def _plan_fitted(study: Study, subject: str, found: dict, settings) -> tuple[str, dict, dict, list[str]]:
+    """:func:`_plan` of the modalities the twin fits."""
     main = settings.modality
     own = found.get(main, {})
     if not own:

@@ -122,8 +122,9 @@ def _feature_alerts(study, subject: str, feats: dict) -> str:
 
 
 def _modalities_of(state, modality: str) -> list[str]:
-    """The modalities a state was fitted to (a joint twin's summary says; otherwise its own)."""
-    return list(state.features.get("modalities") or [modality])
+    """The modalities a state was made of (a joint twin's summary says, else its own; "mri": volumes)."""
+    kept = ["mri"] if state.features.get("volumes") else []
+    return list(state.features.get("modalities") or [modality]) + kept
 
 
 def _sync_twin(

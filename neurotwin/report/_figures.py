@@ -114,13 +114,15 @@ def model_vs_data(freqs, observed, model, label: str) -> str:
         return to_uri(fig)
 
 
-def trajectory(traj, forecast_row, flagged_sessions: set, name: str, unit: str) -> str:
-    """Posterior median and 90 % band across sessions, flagged sessions in red, and the forecast."""
+def trajectory(
+    traj, forecast_row, flagged_sessions: set, name: str, unit: str, value_label: str = "posterior median"
+) -> str:
+    """A value and its 90 % band across sessions (posterior median), flagged sessions in red, the forecast."""
     with mpl.rc_context(RC):
         fig, ax = _fig(4.2, 2.6)
         days = traj["at"].to_numpy(float)
         ax.fill_between(days, traj["low"], traj["high"], color=BLUE, alpha=0.2, lw=0, label="90 % interval")
-        ax.plot(days, traj["value"], "o-", color=BLUE, ms=4, label="posterior median")
+        ax.plot(days, traj["value"], "o-", color=BLUE, ms=4, label=value_label)
         hit = traj["session"].isin(flagged_sessions).to_numpy()
         if hit.any():
             ax.plot(

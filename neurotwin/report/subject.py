@@ -21,10 +21,12 @@ from .._files import atomic_files
 from .._logging import logger
 from ..errors import DataError, NeurotwinError
 from ..features.featureset import read_featureset
-from ..io.derivatives import Derivatives
+from ..io.bids import name_entities
+from ..io.derivatives import Derivatives, is_output_desc
 from . import _figures as figs
 from . import _qc as qcfigs
 from ._common import code_digest, env, fmt, inputs_digest, provenance, up_to_date, write
+from ._twin import twin_section
 
 __all__ = ["subject_report"]
 
@@ -68,9 +70,12 @@ def _twin_reads(config) -> list[str]:
 
 
 def _sidecars(out: Path, subject: str, desc: str) -> list[tuple[str, Path, dict]]:
+    """A subject's output sidecars of a pipeline's ``desc`` (any: ``"*"``): ``(session, path, meta)``."""
     found = []
-    for path in sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-{desc}_*.json")):
+    for path in sorted((out / f"sub-{subject}").rglob(f"sub-{subject}*_desc-*_*.json")):
         if path.name.endswith("_features.json"):
+            continue
+        if desc != "*" and not is_output_desc(name_entities(path.name).get("desc", ""), desc):
             continue
         meta = json.loads(path.read_text())
         if "Steps" in meta:
@@ -235,6 +240,12 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
     glob = t[t["location"] == "global"]
     for _, r in glob.sort_values(["feature", "band"]).iterrows():
         row["features"].append((feature_label(r["feature"], r["band"], r["unit"]), fmt(r["value"], 4)))
+    vol = t[t["feature"] == "volume"]
+    if len(vol):  # an MRI session: its regions in all (each one's volume is in the longitudinal view)
+        row["features"] += [
+            ("labelled regions", str(len(vol))),
+            ("labelled volume (mm³)", f"{vol['value'].sum():.0f}"),
+        ]
     maps = []
     # each map's colour scale spans at least a difference worth seeing (about twice a channel's
     # measurement SE), so that noise between channels is not stretched over the whole scale
@@ -253,215 +264,6 @@ def _session(out: Path, subject: str, ses: str, sidecar: Path, meta: dict, days:
             row["fig_matrices"].append(figs.matrix(np.asarray(arr.values, float), key.split("/")[-1]))
     row["_featureset"] = fs
     return row
-
-
-def _damaged_text(twin) -> str:
-    """Which states of a twin are damaged (left out of the report)."""
-    return "; ".join(
-        f"state {d['index']} (ses-{d['session']}) is damaged and left out: {d['error']}"
-        for d in twin.damaged_
-    )
-
-
-def _twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
-    from ..twin import TwinStore
-
-    deriv = Derivatives(out)
-    path = deriv.store
-    reason = "not fitted"
-    logs = deriv.twin_logs()
-    if logs:
-        table = deriv.read_log(logs[0])
-        hit = table[table["subject"] == subject]
-        if len(hit) and hit["status"].iloc[0] != "ok":
-            reason = f"{hit['status'].iloc[0]}: {hit['error'].iloc[0]}"
-    empty = {
-        "status": reason,
-        "states": [],
-        "trajectories": [],
-        "changes": [],
-        "change_control": "",
-        "forecast": [],
-        "params": [],
-        "fits": [],
-        "description": "",
-        "horizon": 90,
-    }
-    try:
-        store = TwinStore(path, create=False) if path.exists() else None
-        twin = store.load(subject, damaged="skip") if store is not None and store.exists(subject) else None
-    except NeurotwinError as err:  # a damaged store: the report says so and shows the recordings
-        logger.warning("sub-%s: the twin cannot be shown: %s", subject, err)
-        twin, empty["status"] = None, f"the twin store cannot be read: {err}"
-    if twin is None or not twin.states_:
-        empty["changes"], empty["change_control"] = _feature_changes(sessions)
-        if twin is not None:
-            empty["status"] = _damaged_text(twin)
-        return empty
-    st = twin.states_
-    from ..twin.objectives import get_objective
-
-    obj = get_objective(twin.modality)
-    parts, measures = list(obj.parts), obj.qualities
-    out_ = dict(
-        empty,
-        status=f"{len(st)} state(s), {twin.modality}" + (f"; {_damaged_text(twin)}" if twin.damaged_ else ""),
-    )
-    con_name = st[0].provenance.get("connectome", "")
-    network = (
-        "TVB's template connectome (not the subject's own)"
-        if con_name.startswith("tvb")
-        else "the subject's connectome"
-    )
-    head = st[0].features.get("head", "region centres")
-    head = (
-        f"dipoles normal to the template cortex ({head})"
-        if head.startswith("tvb cortex")
-        else "radial dipoles at the region centres"
-    )
-    sensors = {
-        "eeg": "a three-shell sphere fitted to the electrodes",
-        "meg": "a sphere fitted to the head (MNE's MEG forward model of the recording's own coils)",
-    }
-    spectrum = next((m for m in parts if m in sensors), None)
-    texts = []
-    if spectrum is not None:
-        texts.append(
-            f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
-            f"through a lead field of {head} in {sensors[spectrum]}, plus per-"
-            f"channel gain, aperiodic background (with a knee) and beta rhythm; fitted to the PSD (Whittle "
-            f"likelihood; a Fisher-information posterior widened by the sandwich over the recording's "
-            f"blocks). Fit quality is the correlation of model and data log-PSD."
-        )
-    if "bold" in parts:
-        texts.append(
-            (
-                "A second Hopf network on the same connectome, at BOLD's time scale (parameters "
-                "'BOLD ...'), fitted to band-passed BOLD FC (Wishart likelihood; fit quality: the FC "
-                "correlation). The two share, through offsets that are the person's own (fitted, no "
-                "drift), the coupling relative to the damping"
-                + (
-                    " and each region's relative damping"
-                    if "damping" in st[0].features.get("shared", [])
-                    else ""
-                )
-                + ": one likelihood over every session's modalities, so a session of either one moves both."
-            )
-            if spectrum is not None
-            else f"A Hopf network on {network} fitted to band-passed BOLD FC (Wishart likelihood); fit "
-            f"quality is the FC correlation."
-        )
-    out_["description"] = " ".join(texts)
-    for s in st:
-        d = s.diagnostics
-        out_["states"].append(
-            {
-                "session": s.session,
-                "day": fmt(s.at, 4),
-                "modalities": " + ".join(s.features.get("modalities") or [twin.modality]),
-                "quality": ", ".join(
-                    (f"{m} " if len(measures) > 1 else "") + fmt(d.get(key), 3)
-                    for m, key in zip(parts, measures)
-                    if d.get(key) is not None
-                ),
-                "model_iaf": fmt(d.get("model_iaf"), 4),
-                "converged": "yes" if d.get("converged") else "no",
-                "poor": next((w for w in d.get("warnings", []) if w.startswith("poor fit")), ""),
-                "warnings": "; ".join(
-                    w.split(" (")[0] for w in d.get("warnings", []) if not w.startswith("poor fit")
-                ),
-            }
-        )
-    tables = [s.summary(0.9) for s in st]
-    names = list(tables[0]["name"])
-    out_["params"] = [
-        {
-            "name": n,
-            "label": tables[0].iloc[i]["label"],
-            "unit": tables[0].iloc[i]["unit"],
-            "cells": [
-                {
-                    "text": f"{fmt(t.iloc[i]['median'])} [{fmt(t.iloc[i]['low'])}, {fmt(t.iloc[i]['high'])}]",
-                    "note": t.iloc[i]["note"],
-                }
-                for t in tables
-            ],
-        }
-        for i, n in enumerate(names)
-    ]
-    out_["implausible"] = [
-        f"ses-{s.session}: {r['label']} {fmt(r['median'])} {r['unit']} is {r['note']}"
-        for s, t in zip(st, tables)
-        for _, r in t.iterrows()
-        if r["note"]
-    ]
-    # model against data, per session (EEG: mean PSD over channels)
-    by_session = {s["session"]: s for s in sessions}
-    for s in st:
-        fs = by_session.get(s.session, {}).get("_featureset")
-        if fs is None or parts[0] != "eeg":
-            continue
-        try:
-            seen, model = twin.observed(fs), twin.predict(fs, state=s.index)
-        except NeurotwinError:
-            continue
-        if isinstance(seen, dict):  # a joint twin: its EEG part (the session's EEG features)
-            seen, model = seen.get("eeg"), model.get("eeg")
-            if seen is None:
-                continue
-        out_["fits"].append(
-            figs.model_vs_data(
-                np.asarray(seen.coords["freq"]),
-                seen.values.mean(axis=0),
-                model.values.mean(axis=0),
-                f"ses-{s.session}",
-            )
-        )
-    changes = twin.changes()
-    out_["changes"], out_["change_control"] = _change_rows(changes)
-    out_["info"] = {
-        "modality": twin.modality,
-        "connectome": con_name,
-        "head": st[0].features.get("head", ""),
-        "random_state": st[0].provenance.get("random_state"),
-        "n_states": len(st),
-        "sd_sources": sorted(set(changes["sd_source"])) if len(changes) else [],
-    }
-    if len(st) >= 2:
-        horizon = 90.0
-        fc = twin.forecast(st[-1].at + horizon)
-        out_["forecast"] = [
-            {
-                "kind": r["kind"],
-                "name": r["label"],
-                "code": r["name"],
-                "unit": r["unit"],
-                "at": fmt(r["at"], 4),
-                "value": fmt(r["value"], 4),
-                "interval": f"[{fmt(r['low'], 4)}, {fmt(r['high'], 4)}]",
-                "basis": r["basis"],
-                "note": r["note"],
-            }
-            for _, r in fc.iterrows()
-        ]
-        shown = [n for n in ("f", "exponent", "a", "G") if n in names] or names[:4]
-        for name in shown:
-            flagged = (
-                set(changes[(changes["name"] == name) & changes["flagged"]]["session"])
-                if len(changes)
-                else set()
-            )
-            row = fc[fc["name"] == name]
-            out_["trajectories"].append(
-                figs.trajectory(
-                    twin.trajectory(name),
-                    row.iloc[0] if len(row) else None,
-                    flagged,
-                    st[-1].posterior.label(name)[0],
-                    st[-1].posterior.label(name)[1],
-                )
-            )
-    return out_
 
 
 def subject_report(out_dir, subject: str, config, *, command: str | None = None) -> Path:
@@ -533,7 +335,7 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
                         "error": r["error"] or "-",
                     }
                 )
-    twin = _twin_section(out, subject, [s for s in sessions if not s["kind"]])
+    twin = twin_section(out, subject, [s for s in sessions if not s["kind"]])
     alerts = [c for c in twin["changes"] if c["flagged"]]
     inputs = [_source(meta) for _, _, meta in found]
     n_failed = sum(m["status"] == "failed" for m in missing)
@@ -616,55 +418,3 @@ def _inputs(out: Path, subject: str, config, command: str | None, days: dict) ->
         store,
         {str(k): float(v) for k, v in days.items()},
     )
-
-
-def _change_rows(changes: pd.DataFrame) -> tuple[list[dict], str]:
-    """The change table's rows (parameters, and features when flagged) and how alerts are decided."""
-    shown = changes[(changes["kind"] == "parameter") | changes["flagged"]] if len(changes) else changes
-    rows = [
-        {
-            "session": r["session"],
-            "at": fmt(r["at"], 4),
-            "kind": r["kind"],
-            "name": r["label"] + (f" ({r['band']})" if r["band"] else ""),
-            "code": r["name"],
-            "location": r["location"] or "-",
-            "baseline": fmt(r["baseline"], 4),
-            "value": fmt(r["value"], 4),
-            "se": fmt(r["se"]),
-            "between_sd": fmt(r["between_sd"]),
-            "q_value": fmt(r["q_value"]),
-            "p_meaningful": fmt(r["p_meaningful"]) if np.isfinite(r["p_meaningful"]) else "-",
-            "flagged": bool(r["flagged"]),
-        }
-        for _, r in shown.iterrows()
-    ]
-    if not len(changes):
-        return rows, ""
-    n_feat = changes[changes["kind"] == "feature"].groupby("session").size()
-    sources = sorted(set(changes["sd_source"]))
-    what = "the twin's parameters and " if (changes["kind"] == "parameter").any() else ""
-    text = (
-        f"Each session is tested against the first on {what}"
-        f"{int(n_feat.max()) if len(n_feat) else 0} feature values (every channel), "
-        f"{int(changes['n_tests'].max())} tests in {int(changes['n_families'].max())} families (one a "
-        f"measure) in all; a change is flagged when its q-value is at most "
-        f"{fmt(changes['threshold'].iloc[0])}: the false discovery rate is controlled in two levels, "
-        f"Benjamini-Hochberg over the families' Simes p-values, then within the selected families "
-        f"(Benjamini & Bogomolov 2014). The SE is that of the difference, measured from the two "
-        f"recordings (jackknife over their blocks; for parameters, the twin's estimates widened by the "
-        f"sandwich); the between-session SD comes from: {'; '.join(sources)}. Feature rows are shown only "
-        f"when flagged."
-    )
-    return rows, text
-
-
-def _feature_changes(sessions: list[dict]) -> tuple[list[dict], str]:
-    """Change detection on the features alone (a subject without a twin), sessions in time order."""
-    from ..twin.longitudinal import feature_changes
-
-    done = sorted((s for s in sessions if s.get("_featureset") is not None), key=lambda s: s["_day"])
-    if len(done) < 2:
-        return [], ""
-    table = feature_changes([s["_featureset"] for s in done], at=[s["_day"] for s in done])
-    return _change_rows(table)

@@ -11,6 +11,7 @@ import numpy as np
 from .. import __version__
 from .._logging import logger
 from ..errors import DataError
+from ..features.mri import volume_summary
 from .inference import PLAUSIBLE_Z, Posterior, Prior, fit_map, own_evidence, plausible_range, sandwich
 from .longitudinal import session_values
 from .state import TwinState
@@ -80,6 +81,9 @@ def fit_state(
         "values": session_values(features),
         "n_blocks": (features.provenance or {}).get("se", {}).get("n_blocks"),
     }
+    kept = volume_summary(features)
+    if kept is not None:  # the session's regional volumes, kept with its state (not fitted)
+        summary["volumes"] = kept
     if prior is None:
         prior = obj.prior
     elif list(prior.names) != list(obj.prior.names):

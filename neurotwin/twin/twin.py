@@ -16,6 +16,7 @@ from .longitudinal import changes, forecast, trajectory
 from .objectives import OBJECTIVES, get_objective
 from .state import TwinState
 from .variability import Variability
+from .volumes import volume_table
 
 __all__ = ["Twin"]
 
@@ -460,6 +461,28 @@ class Twin:
         True
         """
         return trajectory(self, name, level)
+
+    def volumes(self, level: float = 0.9):
+        """The regional volumes each state kept (its session's MRI), with their intervals.
+
+        Parameters
+        ----------
+        level : float
+            Level of the interval from each volume's measurement SE.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            ``session, at, location, value, se, low, high, unit``
+            (:func:`~neurotwin.twin.volumes.volume_table`).
+
+        Examples
+        --------
+        >>> from neurotwin.twin import Twin
+        >>> Twin("01").volumes().empty
+        True
+        """
+        return volume_table(self, level)
 
     def changes(self, *, fdr: float = 0.05):
         """Every later session against the first: which parameters and features changed, and how surely.

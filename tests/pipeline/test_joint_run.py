@@ -16,16 +16,19 @@ from neurotwin.twin import TwinStore
 
 def _pipeline(tmp_path, modalities: str):
     text = (BUILTIN_DIR / "resting_eeg.toml").read_text()
-    text = text.replace('modalities = ["resting_eeg", "rest_fmri"]', f"modalities = {modalities}")
+    line = 'modalities = ["resting_eeg", "rest_fmri", "mri_structural"]'
+    assert line in text
     path = tmp_path / "p.toml"
-    path.write_text(text)
+    path.write_text(text.replace(line, f"modalities = {modalities}"))
+    mri = (BUILTIN_DIR / "mri_structural.toml").read_text().replace('"mri_structural"', '"mri_other"')
+    (tmp_path / "mri_other.toml").write_text(mri)  # a second MRI pipeline, beside it
     return path
 
 
 @pytest.mark.parametrize(
     "modalities, message",
     [
-        ('["mri_structural"]', "a mri pipeline"),
+        ('["mri_structural", "mri_other.toml"]', "two mri pipelines"),
         ('["no_such_pipeline"]', "cannot be loaded"),
         ('["resting_meg", "rest_fmri"]', "no twin joins eeg and meg and bold"),
     ],
@@ -41,6 +44,11 @@ def test_a_pipeline_without_a_second_modality_reads_only_its_own(tmp_path):
     assert [(s.name, s.modality) for s in sources] == [("resting_eeg", "eeg")]
 
 
+def test_an_mri_pipeline_is_read_for_volumes_not_as_a_fitted_modality(tmp_path):
+    sources = twin_sources(load_config(_pipeline(tmp_path, '["mri_structural"]')))
+    assert [(s.name, s.modality) for s in sources] == [("resting_eeg", "eeg"), ("mri_structural", "mri")]
+
+
 def test_the_sample_run_gives_sub01_one_eeg_and_bold_twin_and_a_report_of_both(sample_derivatives):
     twin = TwinStore(sample_derivatives / "twins" / "twins.sqlite").load("01")
     assert twin.modality == "eeg+bold"
@@ -49,6 +57,15 @@ def test_the_sample_run_gives_sub01_one_eeg_and_bold_twin_and_a_report_of_both(s
     html = (sample_derivatives / "sub-01.html").read_text()
     assert "Session 01 (BOLD)" in html and "Session 03 (BOLD)" in html
     assert "eeg + bold" in html and "at BOLD&#39;s time scale" in html
+    # the MRI sessions' regional volumes are kept with the states of the same session, and shown
+    kept = [s.features.get("volumes") for s in twin.states_]
+    assert kept[1] is None and kept[0]["location"] == kept[2]["location"]
+    assert len(kept[0]["location"]) == 42 and all(se > 0 for se in kept[0]["se"])
+    table = twin.volumes()
+    assert list(table["session"].unique()) == ["01", "03"]
+    assert (table["low"] < table["value"]).all() and (table["value"] < table["high"]).all()
+    assert "Regional volumes" in html and "Every region's volume" in html
+    assert "eeg + bold (+ volumes)" in html and "Session 01 (MRI)" in html
     assert (
         "Session 02 (BOLD)" not in html and "(BOLD)" not in (sample_derivatives / "sub-02.html").read_text()
     )
@@ -92,3 +109,23 @@ def test_pipeline_check_refuses_a_twin_modality_it_cannot_load(tmp_path, capsys)
     assert "Did you mean 'rest_fmri'?" in capsys.readouterr().err
     assert main(["pipeline", "check", "resting_eeg"]) == 0
     assert "its twin also reads rest_fmri" in capsys.readouterr().out
+
+
+def test_volumes_join_the_twin_session_of_their_label_and_others_are_noted(sample_root):
+    from pathlib import Path
+
+    from neurotwin.io import discover_study
+    from neurotwin.pipeline._sources import _plan
+
+    found = {
+        "eeg": {"01": Path("e1_features.tsv"), "02": Path("e2_features.tsv")},
+        "mri": {"01": Path("m1_features.tsv"), "05": Path("m5_features.tsv")},
+    }
+    settings = load_config("resting_eeg").twin
+    modality, sessions, days, notes = _plan(discover_study(sample_root), "02", found, settings)
+    assert modality == "eeg" and days == {"01": 0.0, "02": 90.0}
+    assert sessions == {
+        "01": {"eeg": Path("e1_features.tsv"), "mri": Path("m1_features.tsv")},
+        "02": {"eeg": Path("e2_features.tsv")},
+    }
+    assert notes == ["m5_features.tsv: ses-05 has no twin session; its volumes are not in the twin"]

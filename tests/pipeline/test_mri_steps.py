@@ -157,3 +157,36 @@ def test_regional_intensity_of_real_t1(shared_data):
         > by_name.loc["Left-Cerebral-Cortex", "intensity_mean"]
         > by_name.loc["Left-Lateral-Ventricle", "intensity_mean"]
     )
+
+
+def test_boundary_counts_match_a_voxel_by_voxel_count():
+    from neurotwin.pipeline.steps.mri import boundary_counts
+
+    rng = np.random.default_rng(3)
+    lab = rng.integers(0, 4, (6, 5, 4))
+    lab[1:5, 1:4, 1:3] = 7  # a block with an inner core
+    expected = np.zeros(8, int)
+    for idx in np.ndindex(lab.shape):
+        edge = False
+        for ax in range(3):
+            for d in (-1, 1):
+                j = list(idx)
+                j[ax] += d
+                if not 0 <= j[ax] < lab.shape[ax] or lab[tuple(j)] != lab[idx]:
+                    edge = True
+        expected[lab[idx]] += edge
+    assert boundary_counts(lab, 8).tolist() == expected.tolist()
+
+
+def test_volume_se_is_the_boundary_quantisation_error(tmp_path):
+    from neurotwin.features.context import Context
+    from neurotwin.features.mri import volumes
+
+    lab = np.zeros((12, 12, 12), "i2")
+    lab[2:10, 2:10, 2:10] = 17  # an 8-voxel cube: 8³ - 6³ = 296 boundary voxels
+    table = RegionalVolumes(exclude=[0]).apply(nib.Nifti1Image(lab, np.diag([2.0, 2.0, 2.0, 1.0])))
+    assert table["n_boundary"].tolist() == [296]
+    row = next(r for r in volumes(Context(data=table)) if r["feature"] == "volume")
+    assert row["value"] == 512 * 8.0 and row["se"] == pytest.approx(8.0 * np.sqrt(296 / 12))
+    old = table.drop(columns="n_boundary")  # a table of an older run: no SE, never a made-up one
+    assert all(np.isnan(r["se"]) for r in volumes(Context(data=old)) if "se" in r)

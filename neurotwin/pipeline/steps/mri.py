@@ -112,8 +112,43 @@ def _intensity(lab_img, lab: np.ndarray, image, ids: list[int]) -> pd.DataFrame:
         )
 
 
+def boundary_counts(lab: np.ndarray, size: int) -> np.ndarray:
+    """How many of each label's voxels are on its boundary (a face-neighbour of another label).
+
+    A voxel on the image's faces counts as boundary too (what lies beyond
+    the field of view is unknown). One pass a axis (``np.diff``), whatever
+    the number of labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.pipeline.steps.mri import boundary_counts
+    >>> lab = np.zeros((5, 5, 5), int); lab[1:4, 1:4, 1:4] = 3
+    >>> int(boundary_counts(lab, 4)[3])  # a 3x3x3 cube: all but its centre
+    26
+    """
+    edge = np.zeros(lab.shape, bool)
+    for ax in range(lab.ndim):
+        step = np.diff(lab, axis=ax) != 0
+        lo = [slice(None)] * lab.ndim
+        hi = list(lo)
+        lo[ax], hi[ax] = slice(None, -1), slice(1, None)
+        edge[tuple(lo)] |= step
+        edge[tuple(hi)] |= step
+        for face in (0, -1):
+            at = [slice(None)] * lab.ndim
+            at[ax] = face
+            edge[tuple(at)] = True
+    keep = edge & (lab >= 0)
+    return np.bincount(lab[keep].ravel(), minlength=size)
+
+
 class RegionalVolumes(Step):
-    """Volume (mm³) and voxel count of every label of a label volume.
+    """Volume (mm³), voxel count and boundary voxel count of every label of a label volume.
+
+    ``n_boundary`` (voxels with a face-neighbour of another label) is what
+    the ``volumes`` feature's measurement SE comes from: a hard label counts
+    each boundary voxel wholly in or out of its region.
 
     Names come from a BIDS ``_dseg.tsv`` beside the file, else from
     FreeSurfer's colour table (``aseg``/``aparc+aseg``). With
@@ -127,8 +162,8 @@ class RegionalVolumes(Step):
     >>> from neurotwin.pipeline.steps import RegionalVolumes
     >>> lab = np.zeros((4, 4, 4), "i2"); lab[:2] = 17; lab[2:, :1] = 53
     >>> table = RegionalVolumes().apply(nib.Nifti1Image(lab, np.diag([2, 2, 2, 1])))
-    >>> table[["name", "n_voxels", "volume_mm3"]].to_dict("records")[0]
-    {'name': 'Left-Hippocampus', 'n_voxels': 32, 'volume_mm3': 256.0}
+    >>> table[["name", "n_voxels", "n_boundary", "volume_mm3"]].to_dict("records")[0]
+    {'name': 'Left-Hippocampus', 'n_voxels': 32, 'n_boundary': 32, 'volume_mm3': 256.0}
     """
 
     step: Literal["regional_volumes"] = "regional_volumes"
@@ -165,6 +200,7 @@ class RegionalVolumes(Step):
                 "index": ids,
                 "name": [names[i] for i in ids],
                 "n_voxels": counts[ids].astype(int),
+                "n_boundary": boundary_counts(lab, len(counts))[ids].astype(int),
                 "volume_mm3": counts[ids] * voxel,
             }
         )
