@@ -4,6 +4,7 @@ Run from the repository root (needs ``../shared/data`` or ``--data``)::
 
     python benchmarks/validation/heldout_prediction.py            # EEG and BOLD
     python benchmarks/validation/heldout_prediction.py --part eeg --people 00 01 02
+    python benchmarks/validation/heldout_prediction.py --part eeg --likelihood csd  # the whole CSD
 
 **EEG.** Every resting recording in the shared data: PhysioNet EEG-MAT
 subjects 00-15 (rest, 19 channels, 500 Hz), EEGBCI S001 R01 (eyes open) and
@@ -75,14 +76,14 @@ def eeg_recordings(data: Path, people) -> list[tuple[str, str, Path]]:
     return out
 
 
-def halves(path: Path):
-    """Features (psd, iaf) of the first and second half of a recording's 2-s epochs, and positions."""
+def halves(path: Path, features=("psd", "iaf")):
+    """Features of the first and second half of a recording's 2-s epochs, and the epochs per half."""
     raw = read_eeg(path, verbose="error").load_data().pick("eeg")
     raw.filter(1.0, 45.0, verbose="error").set_eeg_reference("average", verbose="error")
     epochs = mne.make_fixed_length_epochs(raw, duration=2.0, preload=True, verbose="error")
     n = len(epochs) // 2
     return [
-        compute_features(ep, ["psd", "iaf"], subject="x", session=s)
+        compute_features(ep, list(features), subject="x", session=s)
         for s, ep in (("1", epochs[:n]), ("2", epochs[n : 2 * n]))
     ], n
 
@@ -107,25 +108,29 @@ def r(a, b) -> float:
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
 
 
-def run_eeg(data: Path, people) -> None:
+def run_eeg(data: Path, people, likelihood: str | None = None) -> None:
     con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
     recs = eeg_recordings(data, people)
     print(
         f"neurotwin {neurotwin.__version__}: EEG twins fitted to the first half of each resting recording "
-        f"(TVB 76 regions), scored on the second half (log-PSD r, 2-40 Hz)"
+        f"(TVB 76 regions, likelihood {likelihood or 'psd'}), scored on the second half (log-PSD r, "
+        f"2-40 Hz; with the CSD likelihood also the channel pairs' coherence r)"
     )
+    feats = ("psd", "iaf", "csd") if likelihood == "csd" else ("psd", "iaf")
     rows, fits, skipped = {}, {}, []
     for label, person, path in recs:
-        (first, second), n_ep = halves(path)
+        (first, second), n_ep = halves(path, feats)
         t0 = time.perf_counter()
         try:
-            twin = Twin(label, connectome=con).fit(first)
+            twin = Twin(label, connectome=con, likelihood=likelihood).fit(first)
         except NeurotwinError as err:  # e.g. channels the twin cannot place on a head
             skipped.append((label, str(err)))
             print(f"  skipped {label}: {err}", flush=True)
             continue
         seconds = time.perf_counter() - t0
-        twin2 = Twin(label, connectome=con).fit(second) if label != "eegbci-R01" else None
+        twin2 = (
+            Twin(label, connectome=con, likelihood=likelihood).fit(second) if label != "eegbci-R01" else None
+        )
         grid = twin.predict()  # the model's log-PSD grid (channel x freq)
         obs = [twin.observed(fs) for fs in (first, second)]
         score = twin.score(second)
@@ -137,6 +142,7 @@ def run_eeg(data: Path, people) -> None:
             seconds=seconds,
             twin=r(np.log(grid.values), np.log(obs[1].values)),
             loglik=score["loglik"],
+            coherence=score.get("r_coherence", np.nan),
             ceiling=r(np.log(obs[0].values), np.log(obs[1].values)),
             iaf=twin.states_[0].features.get("iaf", np.nan),
             model_iaf=twin.states_[0].diagnostics["model_iaf"],
@@ -158,12 +164,13 @@ def run_eeg(data: Path, people) -> None:
         row["group"] = r(np.mean(stack, axis=0), np.log(row["obs"][1].values))
     print(
         f"\n  {'recording':<11} {'ch':>3} {'epochs':>6} {'twin':>6} {'group':>6} {'ceiling':>7} "
-        f"{'margin':>7} {'loglik':>7} {'IAF':>6} {'model':>6} {'fit s':>6}  at bound"
+        f"{'margin':>7} {'loglik':>7} {'coh r':>6} {'IAF':>6} {'model':>6} {'fit s':>6}  at bound"
     )
     for label, row in rows.items():
         print(
             f"  {label:<11} {len(row['pos']):3d} {row['n_ep']:6d} {row['twin']:6.3f} {row['group']:6.3f} "
             f"{row['ceiling']:7.3f} {row['twin'] - row['group']:+7.3f} {row['loglik']:7.3f} "
+            f"{row['coherence']:6.3f} "
             f"{row['iaf']:6.2f} {row['model_iaf']:6.2f} {row['seconds']:6.1f}  "
             f"{', '.join(row['at_bound']) or '-'}"
         )
@@ -285,11 +292,17 @@ def main() -> None:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"))
     parser.add_argument("--part", choices=("eeg", "bold", "all"), default="all")
     parser.add_argument("--people", nargs="*", help="EEG recordings whose label ends so (e.g. 00 R02)")
+    parser.add_argument(
+        "--likelihood",
+        choices=("psd", "csd"),
+        default="psd",
+        help="the EEG twin's likelihood (Twin(likelihood=))",
+    )
     args = parser.parse_args()
     neurotwin.set_log_level("error")
     data = Path(args.data)
     if args.part in ("eeg", "all"):
-        run_eeg(data, args.people)
+        run_eeg(data, args.people, None if args.likelihood == "psd" else args.likelihood)
     if args.part in ("bold", "all"):
         run_bold(data)
 

@@ -10,6 +10,7 @@ Examples
 from . import aperiodic as _aperiodic  # noqa: F401 - registers its features
 from . import complexity as _complexity  # noqa: F401 - registers its features
 from . import connectivity as _connectivity  # noqa: F401 - registers its features
+from . import csd as _csd  # noqa: F401 - registers its features
 from . import graph as _graph  # noqa: F401 - registers its features
 from . import mri as _mri  # noqa: F401 - registers its features
 from . import spectral as _spectral  # noqa: F401 - registers its features

@@ -239,6 +239,59 @@ def _diag_product(qm, e_g, rm, qr, a_mat, psd, strength, g) -> np.ndarray:
     return own.real + psd / g
 
 
+def transfer(w, p, tau, freqs, lg) -> dict:
+    """The pieces of the sensor CSD's derivatives: ``Q = L H`` and ``R = H D Qᴴ`` per spin and frequency.
+
+    With ``A(f) = i2πf I - J(f)`` and ``H = A⁻¹``, the sensor CSD is
+    ``S = Σ± Q D Qᴴ`` and a change ``dA = E dθ`` gives ``dS = -Σ± (Q E R + (Q E R)ᴴ)``
+    (:func:`hopf_psd_jacobian` takes its diagonal, :mod:`neurotwin.model.csd_jacobian` all of it).
+
+    Returns
+    -------
+    pieces : dict
+        ``q`` ``(2, F, C, N)``, ``r`` ``(2, F, N, C)``, ``e_g`` ``(F, N, N)`` (``dA/dG``), ``e_d``
+        ``(F, N, N)`` (``dA/d log τ``, None without delays), ``a_mat`` ``(2, F, N, N)``, ``spins``
+        ``(2, 1, 1)`` (+1 for ``H(f)``, -1 for ``conj(H(-f))``), ``coupled`` ``(F, N, N)`` and the gain
+        ``lg`` (the identity without one).
+    """
+    if (p["sigma"] <= 0).any():
+        raise ConfigError("the spectra's derivatives need every region's noise sigma > 0.")
+    n = len(w)
+    lg = np.eye(n) if lg is None else lg
+    local = p["a"] - p["G"] * w.sum(axis=1)
+    idx = np.arange(n)
+    f = freqs[:, None, None]
+    phase = 1.0 if tau is None else np.exp(-2j * np.pi * f * tau[None])  # (F, N, N)
+    coupled = w[None] * phase + 0j  # W ∘ e^{-i2πfτ}
+    e_g = -coupled  # dA/dG = diag(s) - W∘Φ
+    e_g[:, idx, idx] += w.sum(axis=1)
+    spins = np.array([1.0, -1.0])[:, None, None]
+    a_mat = np.broadcast_to(-p["G"] * coupled, (2, len(freqs), n, n)).copy()
+    a_mat[:, :, idx, idx] += 2j * np.pi * freqs[None, :, None] - (
+        local[None, None] + spins * 2j * np.pi * p["f"][None, None]
+    )
+    try:
+        h = np.linalg.inv(a_mat)  # (2, F, N, N)
+    except np.linalg.LinAlgError:
+        raise DataError(
+            "the linearised network is singular at some frequency (an undamped "
+            "mode); make the damping a more negative."
+        ) from None
+    qm = np.matmul(lg, h)  # L H, (2, F, C, N)
+    rm = np.matmul(h * p["sigma"] ** 2, qm.conj().swapaxes(-1, -2))  # H D Qᴴ, (2, F, N, C)
+    e_d = None if tau is None else p["G"] * coupled * (2j * np.pi * f * tau[None])  # dA/dlog(τ)
+    return {
+        "q": qm,
+        "r": rm,
+        "e_g": e_g,
+        "e_d": e_d,
+        "a_mat": a_mat,
+        "spins": spins,
+        "coupled": coupled,
+        "lg": lg,
+    }
+
+
 def hopf_psd_jacobian(
     weights, freqs, params: dict | None = None, *, delays_ms=None, gain=None
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -280,34 +333,10 @@ def hopf_psd_jacobian(
     True
     """
     w, p, tau = _hopf(weights, params, delays_ms)
-    if (p["sigma"] <= 0).any():
-        raise ConfigError("the PSD's derivatives need every region's noise sigma > 0.")
-    n = len(w)
-    lg = _gain(gain, n)
-    lg = np.eye(n) if lg is None else lg
     freqs = np.atleast_1d(np.asarray(freqs, dtype=float))
-    local = p["a"] - p["G"] * w.sum(axis=1)
-    var = p["sigma"] ** 2
-    idx = np.arange(n)
-    f = freqs[:, None, None]
-    phase = 1.0 if tau is None else np.exp(-2j * np.pi * f * tau[None])  # (F, N, N)
-    coupled = w[None] * phase + 0j  # W ∘ e^{-i2πfτ}
-    e_g = -coupled  # dA/dG = diag(s) - W∘Φ
-    e_g[:, idx, idx] += w.sum(axis=1)
-    spins = np.array([1.0, -1.0])[:, None, None]
-    a_mat = np.broadcast_to(-p["G"] * coupled, (2, len(freqs), n, n)).copy()
-    a_mat[:, :, idx, idx] += 2j * np.pi * freqs[None, :, None] - (
-        local[None, None] + spins * 2j * np.pi * p["f"][None, None]
-    )
-    try:
-        h = np.linalg.inv(a_mat)  # (2, F, N, N)
-    except np.linalg.LinAlgError:
-        raise DataError(
-            "the linearised network is singular at some frequency (an undamped "
-            "mode); make the damping a more negative."
-        ) from None
-    qm = np.matmul(lg, h)  # L H, (2, F, C, N)
-    rm = np.matmul(h * var, qm.conj().swapaxes(-1, -2))  # H D Qᴴ, (2, F, N, C)
+    t = transfer(w, p, tau, freqs, _gain(gain, len(w)))
+    qm, rm, e_g, a_mat, spins = t["q"], t["r"], t["e_g"], t["a_mat"], t["spins"]
+    var, lg = p["sigma"] ** 2, t["lg"]
     qr = qm * rm.swapaxes(-1, -2)  # Q_cj R_jc
     psd = ((qm.real**2 + qm.imag**2) @ var).sum(axis=0)
     jac = {
@@ -316,9 +345,8 @@ def hopf_psd_jacobian(
         "G": -2 * _diag_product(qm, e_g, rm, qr, a_mat, psd, w.sum(axis=1), p["G"]),
         "log_delay": np.zeros((len(freqs), len(lg))),
     }
-    if tau is not None:
-        e_d = p["G"] * coupled * (2j * np.pi * f * tau[None])  # dA/dlog(τ)
-        jac["log_delay"] = -2 * np.einsum("hfcj,hfjc->fc", qm, np.matmul(e_d, rm)).real
+    if t["e_d"] is not None:
+        jac["log_delay"] = -2 * np.einsum("hfcj,hfjc->fc", qm, np.matmul(t["e_d"], rm)).real
     return psd, jac
 
 

@@ -42,7 +42,7 @@ def check_objective(cls: type, features, connectome: Connectome, *, n_check: int
     from ..twin import Twin
 
     name = cls.__name__
-    twin = Twin("contract", modality=cls.modality, connectome=connectome)
+    twin = Twin("contract", modality=cls.modality, likelihood=cls.likelihood, connectome=connectome)
     obj = cls.build(features, normalize_weights(connectome, "max"), twin)
     assert isinstance(obj, cls), f"{name}.build returned {type(obj).__name__}"
     assert isinstance(obj.summary, dict) and obj.summary, f"{name}: no summary of the features"

@@ -394,6 +394,7 @@ class TwinStore:
             "random_state": twin.random_state,
             "head": twin.head,
             "variability": twin.variability,
+            "likelihood": twin.likelihood,
         }
         if twin.connectome is not None:
             # what the head model is found from (a template's name and folder), never patient data
@@ -568,6 +569,7 @@ class TwinStore:
                 change_thresholds=config["change_thresholds"],
                 head=config.get("head", "auto"),
                 variability=variability,
+                likelihood=config.get("likelihood"),
                 random_state=config["random_state"],
             )
         except (ValueError, KeyError, TypeError) as err:  # DataError (a bad connectome) is a ValueError

@@ -54,6 +54,13 @@ class Twin:
         template), or one radial dipole at each region centre; ``auto``
         takes the cortex when the connectome has one. Both in a
         three-shell sphere fitted to the electrodes.
+    likelihood : None | "csd"
+        None: the modality's own likelihood (EEG and MEG: the Whittle
+        likelihood of each channel's PSD, its channels' redundancy weighed
+        by their effective number). ``"csd"`` (EEG): the complex-Wishart
+        likelihood of the whole sensor cross-spectrum, which models the
+        channels' correlations exactly; the features need the ``csd``
+        feature (:mod:`neurotwin.twin.objectives.eeg_csd`).
     variability : dict | None
         The population's between-session SDs (``Variability.to_dict()``, e.g.
         a study's :func:`~neurotwin.twin.variability.estimate_variability`);
@@ -91,18 +98,23 @@ class Twin:
         change_thresholds: dict | None = None,
         head: str = "auto",
         variability: dict | None = None,
+        likelihood: str | None = None,
         random_state: int | None = 0,
     ):
-        get_objective(modality)  # a known modality (the error names them)
+        get_objective(modality, likelihood)  # a known modality and likelihood (the error names them)
         if not np.isfinite(process_noise) or process_noise < 0:
             raise ConfigError(f"process_noise must be >= 0, got {process_noise!r}.")
         self.subject = str(subject)
         self.modality = modality
+        self.likelihood = likelihood
         self.connectome = connectome
         self.effective_connectivity = effective_connectivity
         self.process_noise = float(process_noise)
         self.restarts = int(restarts)
-        self.change_thresholds = {**get_objective(modality).change_thresholds, **(change_thresholds or {})}
+        self.change_thresholds = {
+            **get_objective(modality, likelihood).change_thresholds,
+            **(change_thresholds or {}),
+        }
         self.random_state = random_state
         if head not in ("auto", "cortex", "centres"):
             raise ConfigError(f"head must be 'auto', 'cortex' or 'centres', got {head!r}.")
@@ -113,9 +125,13 @@ class Twin:
         self._fitted: dict[int, object] = {}  # state index -> its objective (in memory only)
 
     # ------------------------------------------------------------------ set-up
+    def _objective_class(self) -> type:
+        """The objective of the twin's modality and likelihood."""
+        return get_objective(self.modality, self.likelihood)
+
     def _connectome(self) -> Connectome:
         if self.connectome is None:
-            template = get_objective(self.modality).template
+            template = self._objective_class().template
             if template is None:
                 raise ConfigError(
                     f"the {self.modality} twin needs the patient's connectome (connectome=...): "
@@ -128,7 +144,7 @@ class Twin:
         """The objective of a session's features: ``(objective, summary)``."""
         if not isinstance(features, FeatureSet):
             raise DataError(f"a twin is fitted to a FeatureSet, not {type(features).__name__}.")
-        obj = get_objective(self.modality).build(features, self._connectome(), self)
+        obj = self._objective_class().build(features, self._connectome(), self)
         return obj, obj.summary
 
     # ------------------------------------------------------------------ fitting
@@ -207,7 +223,7 @@ class Twin:
             raise DataError(f"session {session!r} is already in this twin.")
         post = last.posterior
         # the random walk between sessions (a joint twin's offsets between modalities do not drift)
-        drift = self.process_noise * (at - last.at) * get_objective(self.modality).drift_scale(post.names)
+        drift = self.process_noise * (at - last.at) * self._objective_class().drift_scale(post.names)
         prior = Prior(
             post.names,
             post.transforms,
@@ -270,7 +286,7 @@ class Twin:
 
     def _quality(self, state: TwinState) -> str:
         d = state.diagnostics
-        quality = get_objective(self.modality).quality
+        quality = self._objective_class().quality
         text = f"{quality} = {d.get(quality, float('nan')):.2f}"
         return text + (f", model alpha peak {d['model_iaf']:.2f} Hz" if "model_iaf" in d else "")
 
@@ -576,7 +592,7 @@ class Twin:
 
         if not self.states_:
             raise ConfigError("the twin has no fitted state yet.")
-        con, params, kwargs = get_objective(self.modality).network(self.states_[state], self._connectome())
+        con, params, kwargs = self._objective_class().network(self.states_[state], self._connectome())
         return what_if(con, params, **{**kwargs, **changes_})
 
     def __repr__(self) -> str:

@@ -51,9 +51,11 @@ def make_session(small_connectome):
     freqs = np.arange(1.0, 45.01, 0.5)
     n_avg = 60
 
-    def make(f=10.0, seed=0, session="01", channels=CHANNELS, nan=False, blocks=0, jitter=0.0):
+    def make(f=10.0, seed=0, session="01", channels=CHANNELS, nan=False, blocks=0, jitter=0.0, csd=False):
         """``blocks``: also the PSDs of that many blocks (``psd_blocks``); ``jitter``: each block's
-        level varies by that log-sd (a non-stationary recording)."""
+        level varies by that log-sd (a non-stationary recording); ``csd``: the whole sensor CSD
+        (``csd`` and ``csd_blocks``, 6 blocks) of ``n_avg`` average-referenced segments drawn from
+        the model's cross-spectrum, whose diagonal is the PSD."""
         info = mne.create_info(list(channels), 250.0, "eeg")
         info.set_montage(standard_montage(), verbose="error")
         lf = sphere_leadfield(info, small_connectome.centres, small_connectome.labels)
@@ -66,7 +68,22 @@ def make_session(small_connectome):
         model = obj.model_psd(theta_of(obj, {**TRUTH, "f": f}))
         rng = np.random.default_rng(seed)
         extra = {}
-        if blocks:
+        if csd:
+            spec = obj.sensor_csd(theta_of(obj, {**TRUTH, "f": f}), obj.freqs)  # (F, C, C)
+            n_ch = len(channels)
+            z = rng.standard_normal((n_avg, len(obj.freqs), n_ch, 2)) @ [1.0, 1j] / np.sqrt(2)
+            x = np.einsum("fcd,sfd->sfc", np.linalg.cholesky(spec), z)
+            x -= x.mean(axis=2, keepdims=True)  # the average reference
+            cross = np.einsum("sfc,sfd->sfcd", x, x.conj())
+            parts = np.stack([p.mean(axis=0) for p in np.array_split(cross, 6)])
+            coords = {"freq": list(obj.freqs), "channel": list(channels), "channel2": list(channels)}
+            dims = ("freq", "channel", "channel2")
+            extra["csd"] = FeatureArray(cross.mean(axis=0), dims, coords, unit="uV^2/Hz")
+            extra["csd_blocks"] = FeatureArray(
+                parts, ("block", *dims), {"block": [n_avg / 6] * 6, **coords}, unit="uV^2/Hz"
+            )
+            psd = np.einsum("fcc->cf", extra["csd"].values).real
+        elif blocks:
             m = n_avg // blocks
             level = np.exp(jitter * rng.standard_normal(blocks))[:, None, None]
             parts = model[None] * level * rng.gamma(m, 1.0 / m, (blocks, *model.shape))

@@ -7,7 +7,7 @@ import pytest
 
 from neurotwin.errors import ConfigError
 from neurotwin.testing import check_objective
-from neurotwin.twin.objectives import OBJECTIVES, get_objective
+from neurotwin.twin.objectives import LIKELIHOODS, OBJECTIVES, get_objective
 
 
 def _bold(labels, seed=0):
@@ -44,6 +44,12 @@ def _objective_example(modality, make_session, small_connectome, request):
 def test_objective_contract(modality, make_session, small_connectome, request):
     features, connectome = _objective_example(modality, make_session, small_connectome, request)
     check_objective(get_objective(modality), features, connectome)
+
+
+@pytest.mark.parametrize("modality, likelihood", sorted(LIKELIHOODS))
+def test_other_likelihoods_pass_the_contract(modality, likelihood, make_session, small_connectome):
+    features, connectome = make_session(csd=True), small_connectome
+    check_objective(get_objective(modality, likelihood), features, connectome)
 
 
 def test_unknown_modality_names_the_objectives():

@@ -7,15 +7,18 @@ Examples
 {'bold': 'fc_r', 'eeg': 'r_log_psd', 'eeg+bold': 'r_log_psd', 'meg': 'r_log_psd', 'meg+bold': 'r_log_psd'}
 """
 
-from .base import OBJECTIVES, Objective, describe, get_objective, register_objective
+from .base import LIKELIHOODS, OBJECTIVES, Objective, describe, get_objective, register_objective
 from .bold_fc import BoldObjective
+from .eeg_csd import CsdObjective
 from .eeg_psd import SpectrumObjective
 from .joint import EegBoldObjective, JointObjective, MegBoldObjective
 from .meg_psd import MegSpectrumObjective
 
 __all__ = [
+    "LIKELIHOODS",
     "OBJECTIVES",
     "BoldObjective",
+    "CsdObjective",
     "EegBoldObjective",
     "JointObjective",
     "MegBoldObjective",

@@ -30,6 +30,7 @@ from ..._validation import did_you_mean
 from ...errors import ConfigError, DataError
 
 __all__ = [
+    "LIKELIHOODS",
     "OBJECTIVES",
     "Objective",
     "describe",
@@ -39,38 +40,54 @@ __all__ = [
     "register_objective",
 ]
 
-#: modality -> objective class
+#: modality -> objective class (the modality's default likelihood)
 OBJECTIVES: dict[str, type] = {}
+#: (modality, likelihood) -> objective class of another likelihood of a modality's features
+LIKELIHOODS: dict[tuple[str, str], type] = {}
 
 
 def register_objective(cls: type) -> type:
-    """Class decorator: make an objective available under its ``modality``.
+    """Class decorator: make an objective available under its ``modality`` (and ``likelihood``).
+
+    An objective whose ``likelihood`` is not None is another likelihood of
+    its modality's features, chosen by ``Twin(likelihood=...)``.
 
     Examples
     --------
-    >>> from neurotwin.twin.objectives import OBJECTIVES
-    >>> sorted(OBJECTIVES)
-    ['bold', 'eeg', 'eeg+bold', 'meg', 'meg+bold']
+    >>> from neurotwin.twin.objectives import LIKELIHOODS, OBJECTIVES
+    >>> sorted(OBJECTIVES), sorted(LIKELIHOODS)
+    (['bold', 'eeg', 'eeg+bold', 'meg', 'meg+bold'], [('eeg', 'csd')])
     """
-    OBJECTIVES[cls.modality] = cls
+    if cls.likelihood is None:
+        OBJECTIVES[cls.modality] = cls
+    else:
+        LIKELIHOODS[(cls.modality, cls.likelihood)] = cls
     return cls
 
 
-def get_objective(modality: str) -> type:
-    """The objective class of a modality (an error names the registered ones).
+def get_objective(modality: str, likelihood: str | None = None) -> type:
+    """The objective class of a modality and likelihood (an error names the registered ones).
 
     Examples
     --------
     >>> from neurotwin.twin.objectives import get_objective
-    >>> get_objective("eeg").__name__
-    'SpectrumObjective'
+    >>> get_objective("eeg").__name__, get_objective("eeg", "csd").__name__
+    ('SpectrumObjective', 'CsdObjective')
     """
     if modality not in OBJECTIVES:
         raise ConfigError(
             f"modality must be one of {sorted(OBJECTIVES)}, got {modality!r}."
             f"{did_you_mean(str(modality), sorted(OBJECTIVES))}"
         )
-    return OBJECTIVES[modality]
+    if likelihood is None:
+        return OBJECTIVES[modality]
+    if (modality, likelihood) not in LIKELIHOODS:
+        known = sorted(k for m, k in LIKELIHOODS if m == modality)
+        raise ConfigError(
+            f"likelihood must be None (the {modality} twin's default) or one of {known} for "
+            f"modality {modality!r}, got {likelihood!r}.{did_you_mean(str(likelihood), known)}"
+        )
+    return LIKELIHOODS[(modality, likelihood)]
 
 
 def describe(names, parameters: dict) -> tuple[list[str], list[str]]:
@@ -129,6 +146,8 @@ class Objective:
     """
 
     modality: ClassVar[str] = ""
+    #: None for a modality's default likelihood; else the name ``Twin(likelihood=...)`` chooses it by
+    likelihood: ClassVar[str | None] = None
     quality: ClassVar[str] = ""
     poor_fit: ClassVar[float] = 0.0
     #: base name -> (human name, unit on the natural scale)
@@ -196,5 +215,8 @@ def digest(*arrays) -> str:
 
     h = hashlib.sha256()
     for a in arrays:
+        a = np.asarray(a)
+        if np.iscomplexobj(a):  # (a cross-spectrum: its real and imaginary parts)
+            a = np.stack([a.real, a.imag])
         h.update(np.ascontiguousarray(a, dtype=float).tobytes())
     return h.hexdigest()[:16]

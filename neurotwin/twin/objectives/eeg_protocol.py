@@ -95,9 +95,7 @@ class SpectrumProtocol:
                 f"template files."
             )
         rows = [every.index(c) for c in chans]
-        values = np.asarray(psd.values, float)[rows]
-        blocks = _blocks(features, every, freqs)
-        blocks_v = None if blocks is None else np.asarray(blocks.values, float)[:, rows]
+        freqs, values, blocks_v, block_averages = cls._spectra(features, every, rows, freqs)
         scale = cls._channel_scale(features, chans, values, freqs)
         if scale is not None:  # each sensor type in its own units, so their levels are comparable
             values, gain = values / scale[:, None] ** 2, gain / scale[:, None]
@@ -112,7 +110,7 @@ class SpectrumProtocol:
             channels=chans,
             regions=list(con.labels) if con.labels is not None else None,
             blocks=blocks_v,
-            block_averages=None if blocks is None else blocks.coords["block"],
+            block_averages=block_averages,
         )
         obj.channel_scale = scale
         obj.si_factor = cls._si_factor(features, chans, psd.unit)
@@ -135,6 +133,16 @@ class SpectrumProtocol:
         obj.summary = summary
         obj.positions = sensors
         return obj
+
+    @classmethod
+    def _spectra(cls, features, every: list[str], rows: list[int], freqs: np.ndarray):
+        """The fitted spectra of the modelled channels (``rows`` of ``every``): ``(freqs, values,
+        blocks, block_averages)``, here the PSD ``(C, F)`` and its blocks (the CSD objective: the CSD)."""
+        values = np.asarray(feature_array(features, "psd").values, float)[rows]
+        blocks = _blocks(features, every, freqs)
+        if blocks is None:
+            return freqs, values, None, None
+        return freqs, values, np.asarray(blocks.values, float)[:, rows], blocks.coords["block"]
 
     # ------------------------------------------------------------------ the sensors (MEG overrides)
     @classmethod
