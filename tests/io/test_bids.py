@@ -16,7 +16,7 @@ def test_sample_study(sample_root):
     assert all(study.sessions(s) == ["01", "02", "03"] for s in study.subjects)
     eeg = study.select(datatype="eeg")
     assert len(eeg) == 9 and set(eeg["task"]) == {"rest"} and set(eeg["format"]) == {"EDF"}
-    assert len(study.select(datatype="anat")) == 4  # a T1 each, and sub-01's label volume
+    assert len(study.select(datatype="anat")) == 5  # a T1 each, and sub-01's label volumes (ses-01, -03)
     table = study.table()
     assert len(table) == 9 and {"age", "sex"} <= set(table.columns)
     assert not study.problems

@@ -28,7 +28,9 @@ def test_resting_eeg_on_real_recordings(eeg_run):
     out, result = eeg_run
     summary = result.summary()
     assert result.exit_code == 0, summary[summary["status"] != "ok"].to_string()
-    assert len(summary) == 7 and (summary["status"] == "ok").all()
+    # 7 EEG recordings, and the 2 segmentations that the twin's mri_structural pipeline reads
+    assert len(summary) == 9 and (summary["status"] == "ok").all()
+    assert summary["source"].str.endswith("_dseg.mgz").sum() == 2
     check_bids_derivatives(out)
     side = json.loads((out / "sub-eegbci/eeg/sub-eegbci_task-rest_run-02_desc-preproc_epo.json").read_text())
     steps = {s["step"]: s["log"] for s in side["Steps"]}
