@@ -17,7 +17,7 @@ provenance, and ``csd_blocks`` ``(block, freq, channel, channel2)``: the
 CSD of each contiguous block of segments (complex64), from which the
 twin's CSD likelihood measures how much the spectrum varies within the
 recording. 19 channels from 1 to 45 Hz at 0.5 Hz take about 0.5 MB, and
-the blocks ten times that; 64 channels take 11 times as much.
+ten blocks (complex64) five times that; 64 channels take 11 times as much.
 """
 
 from __future__ import annotations

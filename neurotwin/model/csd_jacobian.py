@@ -72,6 +72,9 @@ def hopf_csd_factors(weights, freqs, params: dict | None = None, *, delays_ms=No
     q = t["q"]
     t["csd"] = np.matmul(q * var, q.conj().swapaxes(-1, -2)).sum(axis=0)  # Σ± Q D Qᴴ
     t["freqs"] = freqs
+    # E R for the coupling and the delays, which every contraction reuses: tr(E M) = Σ (E R)ᵀ ∘ (W Q)
+    t["er_g"] = np.matmul(t["e_g"][None], t["r"])
+    t["er_d"] = None if t["e_d"] is None else np.matmul(t["e_d"][None], t["r"])
     return t
 
 
@@ -93,18 +96,18 @@ def contract(factors: dict, wmats) -> dict[str, np.ndarray]:
     """
     q, r, spins = factors["q"], factors["r"], factors["spins"]
     wm = np.asarray(wmats)
-    # M = R W Q per stack entry, spin and frequency: (K, 2, F, N, N)
-    m = np.matmul(r[None], np.matmul(wm[:, None], q[None]))
-    diag = np.diagonal(m, axis1=-2, axis2=-1)  # (K, 2, F, N)
+    # T = W Q per stack entry, spin and frequency (K, 2, F, C, N); M = R T is never formed: its
+    # diagonal is Σ_c R_jc T_cj, and tr(E M) = Σ_jc (E R)_jc T_cj with E R computed once per network
+    t = np.matmul(wm[:, None], q[None]).swapaxes(-1, -2)  # (K, 2, F, N, C): T transposed
+    diag = (r[None] * t).sum(axis=-1)  # (K, 2, F, N)
     out = {
         "a": 2 * diag.real.sum(axis=(1, 2)),  # E = -e_j e_jᵀ
         "f": 2 * (spins[None, :, :, :] * 2j * np.pi * diag).real.sum(axis=(1, 2)),  # E = ∓i2π e_j e_jᵀ
-        # tr(E M) = Σ_jk E_jk M_kj
-        "G": -2 * np.einsum("fjk,xhfkj->x", factors["e_g"], m).real,
+        "G": -2 * (factors["er_g"][None] * t).real.sum(axis=(1, 2, 3, 4)),
         "log_delay": np.zeros(len(wm)),
     }
-    if factors["e_d"] is not None:
-        out["log_delay"] = -2 * np.einsum("fjk,xhfkj->x", factors["e_d"], m).real
+    if factors["er_d"] is not None:
+        out["log_delay"] = -2 * (factors["er_d"][None] * t).real.sum(axis=(1, 2, 3, 4))
     return out
 
 

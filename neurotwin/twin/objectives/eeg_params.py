@@ -74,6 +74,8 @@ PARAMETERS = {
     "velocity": ("conduction velocity", "m/s"),
     "gain": ("sensor gain", "data units"),
     "background": ("aperiodic level", "data units"),
+    # the CSD twin's aperiodic activity of the cortex, seen through the lead field (coherent)
+    "background_source": ("cortical aperiodic level", "data units"),
     "exponent": ("aperiodic exponent", "1"),
     "knee": ("aperiodic knee", "Hz"),
     "beta_f": ("beta frequency", "Hz"),
