@@ -60,6 +60,8 @@ def _connectome(settings, study: Study, subject: str, modality: str):
 
 
 def _new_twin(settings, modality, connectome, subject: str) -> Twin:  # (partial-friendly argument order)
+    # the [twin] likelihood is the pipeline's modality's; a joint twin keeps its own
+    likelihood = settings.likelihood if modality == settings.modality else None
     return Twin(
         subject,
         modality=modality,
@@ -67,6 +69,7 @@ def _new_twin(settings, modality, connectome, subject: str) -> Twin:  # (partial
         effective_connectivity=settings.effective_connectivity,
         process_noise=settings.process_noise,
         restarts=settings.restarts,
+        likelihood=likelihood,
     )
 
 

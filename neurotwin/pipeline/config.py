@@ -99,6 +99,9 @@ class TwinSettings(StrictParams):
     run runs both, and a subject whose first session has EEG and BOLD gets
     one EEG + BOLD twin (:mod:`neurotwin.twin.objectives.joint`), the others
     a twin of this pipeline's modality (:mod:`neurotwin.pipeline._sources`).
+    ``likelihood``: ``"csd"`` fits EEG twins to the whole sensor
+    cross-spectrum (``Twin(likelihood="csd")``; the features step must
+    compute ``"csd"``); joint twins keep their own likelihood.
     """
 
     modality: Literal["eeg", "meg", "bold"] = "eeg"
@@ -109,6 +112,7 @@ class TwinSettings(StrictParams):
     process_noise: float = Field(2.5e-4, ge=0.0)
     restarts: int = Field(0, ge=0, le=10)
     effective_connectivity: bool = True
+    likelihood: Literal["csd"] | None = None
 
 
 class PipelineConfig(BaseModel):
@@ -148,6 +152,20 @@ class PipelineConfig(BaseModel):
                         i,
                         f"step {step.step!r} takes {' or '.join(step.accepts)} data but gets "
                         f"{kinds[i]} ({source})",
+                    )
+                )
+        if self.twin is not None and self.twin.likelihood is not None:
+            from ..twin.objectives import get_objective
+
+            needs = get_objective(self.twin.modality, self.twin.likelihood).needs
+            feats = [i for i, step in enumerate(self.steps) if step.step == "features"]
+            missing = [n for n in needs if not any(n in self.steps[i].features for i in feats)]
+            if missing:
+                errors.append(
+                    (
+                        feats[-1] if feats else len(self.steps) - 1,
+                        f"[twin] likelihood = {self.twin.likelihood!r} needs the features {missing}; "
+                        f"add them to the features step's features",
                     )
                 )
         seen: dict[str, int] = {}

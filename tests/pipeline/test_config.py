@@ -166,3 +166,21 @@ def test_steps_built_in_python_raise_config_errors():
         Bandpass(l_freq="x")
     with pytest.raises(ConfigError, match="ICA: n_componets: Extra inputs are not permitted"):
         ICA(n_componets=3)
+
+
+def test_a_csd_twin_needs_the_csd_feature_and_only_its_own_modality_takes_it(tmp_path):
+    from neurotwin.pipeline._twins import _new_twin
+    from neurotwin.pipeline.config import BUILTIN_DIR
+
+    text = (BUILTIN_DIR / "resting_eeg.toml").read_text()
+    path = tmp_path / "csd.toml"
+    path.write_text(text.replace('[twin]\nmodality = "eeg"', '[twin]\nmodality = "eeg"\nlikelihood = "csd"'))
+    with pytest.raises(
+        ConfigError, match=r"csd.toml:\d+: step \d+: \[twin\] likelihood = 'csd' needs the features \['csd'\]"
+    ):
+        load_config(path)
+    path.write_text(path.read_text().replace('features = ["psd",', 'features = ["psd", "csd",'))
+    settings = load_config(path).twin
+    assert settings.likelihood == "csd"
+    assert _new_twin(settings, "eeg", None, "01").likelihood == "csd"
+    assert _new_twin(settings, "eeg+bold", None, "01").likelihood is None  # a joint twin keeps its own

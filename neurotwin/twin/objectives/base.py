@@ -148,6 +148,8 @@ class Objective:
     modality: ClassVar[str] = ""
     #: None for a modality's default likelihood; else the name ``Twin(likelihood=...)`` chooses it by
     likelihood: ClassVar[str | None] = None
+    #: the features (arrays) it is built from, which a pipeline's features step must compute
+    needs: ClassVar[tuple[str, ...]] = ()
     quality: ClassVar[str] = ""
     poor_fit: ClassVar[float] = 0.0
     #: base name -> (human name, unit on the natural scale)
