@@ -340,15 +340,17 @@ class CsdObjective(SpectrumObjective):
             if parts is None or not np.isfinite(parts[0]).all():
                 return np.inf, np.zeros(self.n_params)
             model, net, fac, phi, source = parts
+            projected = self._project(model)
             try:
-                chol = np.linalg.cholesky(self._project(model))
+                chol = np.linalg.cholesky(projected)
             except np.linalg.LinAlgError:  # not positive definite: outside the model's domain
                 return np.inf, np.zeros(self.n_params)
             logdet = 2 * np.log(np.einsum("fkk->fk", chol).real).sum(axis=1)
-            inv = np.linalg.inv(self._project(model))
-            fit = np.einsum("fkl,flk->f", inv, self.csd_p).real
+            inv = np.linalg.inv(projected)
+            inv_data = inv @ self.csd_p
+            fit = np.einsum("fkk->f", inv_data).real
             nll = float(np.sum(self.weight * (logdet + fit)))
-            w_p = self.weight[:, None, None] * (inv - inv @ self.csd_p @ inv)
+            w_p = self.weight[:, None, None] * (inv - inv_data @ inv)
             wmat = self.basis @ w_p @ self.basis.T
             grad = self._raw_gradient(theta, wmat[None], net, fac, phi, source)[0] @ self.raw_map
         if not (np.isfinite(nll) and np.isfinite(grad).all()):
