@@ -172,7 +172,7 @@ def _quality_rows(twin) -> list[dict]:
     """``twin show``'s last rows: the modalities each state used, and its fit quality (per modality)."""
     from .twin.objectives import get_objective
 
-    obj = get_objective(twin.modality)
+    obj = get_objective(twin.modality, twin.likelihood)
     measures, parts = obj.qualities, list(obj.parts)
     used = {"parameter": "modalities", "unit": ""}
     quality = {"parameter": "fit quality", "unit": "r"}

@@ -75,7 +75,7 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     st = twin.states_
     from ..twin.objectives import get_objective
 
-    obj = get_objective(twin.modality)
+    obj = get_objective(twin.modality, twin.likelihood)
     parts, measures = list(obj.parts), obj.qualities
     out_ = dict(
         empty,
