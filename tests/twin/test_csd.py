@@ -52,6 +52,8 @@ def test_the_information_is_the_hessian_where_the_data_are_the_model(small_conne
         model = ref @ model @ ref
     obj = _objective(small_connectome, model, average_reference=average_reference)
     assert obj.rank == (5 if average_reference else 6)
+    # the spectrum at any frequencies is the prediction's on the grid (in the data's subspace)
+    assert np.allclose(obj.spectrum(theta, obj.freqs), obj.model_psd(theta))
     info = obj.fisher(theta)
     hess = np.empty_like(info)
     for i in range(len(theta)):

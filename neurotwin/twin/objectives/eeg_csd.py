@@ -290,13 +290,12 @@ class CsdObjective(SpectrumObjective):
         return np.einsum("fcc->cf", self.model_csd(theta)).real
 
     def spectrum(self, theta, freqs, part: str = "all") -> np.ndarray:
-        """The model's sensor PSD at any frequencies; ``part="network"``: the network's share alone."""
-        out = super().spectrum(theta, freqs, part)
+        """The model's PSD of the recorded data at any frequencies (in their subspace, as
+        :meth:`model_csd`); ``part="network"``: the network's share alone."""
         if part == "network":
-            return out
-        freqs = np.asarray(freqs, float)
-        g2 = self._observation(theta, freqs)[0]
-        return out + g2 * np.diag(self.gram)[:, None] * self._source(theta, freqs)[0][None, :]
+            return super().spectrum(theta, freqs, part)
+        proj = self.basis @ self.basis.T
+        return np.einsum("fcc->cf", proj @ self.sensor_csd(theta, freqs) @ proj).real
 
     def sensor_csd(self, theta, freqs) -> np.ndarray:
         """The model's sensor CSD ``(F, C, C)`` at any frequencies, the cortical background included."""
