@@ -269,13 +269,14 @@ class CsdObjective(SpectrumObjective):
         model = net.copy()
         model[:, idx, idx] += obs.T
         phi = np.zeros((len(self.freqs), c, 3 * c + 3))
-        dchi = -ap * (kc * theta[7] + fc * np.log(self.freqs)[None, :]) / (kc + fc)
+        dchi, dknee = ep.knee_derivatives(ap, chi, theta[7], kc, fc, np.log(self.freqs)[None, :])
+        d_centre, d_width = ep.lorentz_derivatives(beta, self.freqs[None, :], theta[8], dist2, gam2)
         phi[:, idx, idx] = ap.T
         phi[:, idx, c + idx] = dchi.T
         phi[:, idx, 2 * c + idx] = beta.T
-        phi[:, :, 3 * c] = (-ap * chi * kc / (kc + fc)).T
-        phi[:, :, 3 * c + 1] = (beta * 2 * (self.freqs[None, :] - theta[8]) / (dist2 + gam2)).T
-        phi[:, :, 3 * c + 2] = (beta * 2 * dist2 / (dist2 + gam2)).T
+        phi[:, :, 3 * c] = dknee.T
+        phi[:, :, 3 * c + 1] = d_centre.T
+        phi[:, :, 3 * c + 2] = d_width.T
         return model, net, fac, phi, (gram, np.stack(src, axis=1))
 
     def _source(self, theta, freqs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,7 +284,7 @@ class CsdObjective(SpectrumObjective):
         chi, log_k = theta[6], theta[7]
         kc, fc = np.exp(chi * log_k), freqs**chi
         level = np.exp(theta[self.source]) / (kc + fc)
-        return level, -level * (kc * log_k + fc * np.log(freqs)) / (kc + fc), -level * chi * kc / (kc + fc)
+        return (level, *ep.knee_derivatives(level, chi, log_k, kc, fc, np.log(freqs)))
 
     def model_psd(self, theta) -> np.ndarray:
         """The predicted sensor PSD ``(C, F)`` at ``theta`` (the model CSD's diagonal)."""

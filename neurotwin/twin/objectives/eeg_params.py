@@ -40,6 +40,8 @@ __all__ = [
     "REGION_SD",
     "TRANSFORMS",
     "centred",
+    "knee_derivatives",
+    "lorentz_derivatives",
     "hopf_from_posterior",
     "regional_params",
 ]
@@ -88,6 +90,17 @@ PARAMETERS = {
     "a_offset": ("damping offset", "log"),
     "f_offset": ("alpha frequency offset", "Hz"),
 }
+
+
+def knee_derivatives(level, chi, log_k, kc, fc, log_f) -> tuple[np.ndarray, np.ndarray]:
+    """Derivatives of the knee form ``level = B / (κ^χ + f^χ)`` by its exponent ``χ`` and by ``log κ``
+    (``kc = κ^χ``, ``fc = f^χ``): the channels' background and the CSD twin's cortical one share it."""
+    return -level * (kc * log_k + fc * log_f) / (kc + fc), -level * chi * kc / (kc + fc)
+
+
+def lorentz_derivatives(power, freqs, centre, dist2, gam2) -> tuple[np.ndarray, np.ndarray]:
+    """Derivatives of the beta Lorentzian ``power · γ² / ((f - f_β)² + γ²)`` by ``f_β`` and ``log γ``."""
+    return power * 2 * (freqs - centre) / (dist2 + gam2), power * 2 * dist2 / (dist2 + gam2)
 
 
 def centred(x: np.ndarray) -> np.ndarray:

@@ -443,12 +443,10 @@ class SpectrumObjective(SpectrumProtocol, Objective):
         pnet = g2 * nps
         glob[:, :, 4] = 2 * pnet
         glob[:, :, 5] = ap
-        logf = np.log(self.freqs)[None, :]
-        dchi = -ap * (kc * theta[7] + fc * logf) / (kc + fc)
+        dchi, glob[:, :, 7] = ep.knee_derivatives(ap, chi, theta[7], kc, fc, np.log(self.freqs)[None, :])
         glob[:, :, 6] = dchi
-        glob[:, :, 7] = -ap * chi * kc / (kc + fc)
-        glob[:, :, 8] = beta * 2 * (self.freqs[None, :] - theta[8]) / (dist2 + gam2)
-        glob[:, :, 9] = beta * 2 * dist2 / (dist2 + gam2)
+        fr = self.freqs[None, :]
+        glob[:, :, 8], glob[:, :, 9] = ep.lorentz_derivatives(beta, fr, theta[8], dist2, gam2)
         glob[:, :, 10] = beta
         channel = {
             "gain_offset": 2 * pnet,
