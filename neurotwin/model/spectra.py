@@ -251,8 +251,8 @@ def transfer(w, p, tau, freqs, lg) -> dict:
     pieces : dict
         ``q`` ``(2, F, C, N)``, ``r`` ``(2, F, N, C)``, ``e_g`` ``(F, N, N)`` (``dA/dG``), ``e_d``
         ``(F, N, N)`` (``dA/d log τ``, None without delays), ``a_mat`` ``(2, F, N, N)``, ``spins``
-        ``(2, 1, 1)`` (+1 for ``H(f)``, -1 for ``conj(H(-f))``), ``coupled`` ``(F, N, N)`` and the gain
-        ``lg`` (the identity without one).
+        ``(2, 1, 1)`` (+1 for ``H(f)``, -1 for ``conj(H(-f))``) and the gain ``lg`` (the identity
+        without one).
     """
     if (p["sigma"] <= 0).any():
         raise ConfigError("the spectra's derivatives need every region's noise sigma > 0.")
@@ -287,7 +287,6 @@ def transfer(w, p, tau, freqs, lg) -> dict:
         "e_d": e_d,
         "a_mat": a_mat,
         "spins": spins,
-        "coupled": coupled,
         "lg": lg,
     }
 

@@ -252,10 +252,11 @@ class CsdObjective(SpectrumObjective):
         return fac
 
     def _model(self, theta):
-        """``(S, N, factors, Φ, (K, β))``: the model CSD, its share seen through the gains (network and
-        cortical background), the network's factors, the channels' backgrounds' derivatives ``Φ``
-        ``(F, C, 3C + 3)`` by their natural coordinates, and the cortical background's gain-weighted
-        ``K = (g gᵀ) ∘ L Lᵀ`` with ``β(f)`` and its derivatives ``(F, 3)``; None outside."""
+        """``(S, N, factors, Φ, (K, β), g)``: the model CSD, its share seen through the gains (network
+        and cortical background), the network's factors, the channels' backgrounds' derivatives ``Φ``
+        ``(F, C, 3C + 3)`` by their natural coordinates, the cortical background's gain-weighted
+        ``K = (g gᵀ) ∘ L Lᵀ`` with ``β(f)`` and its derivatives ``(F, 3)``, and the channels' gains
+        ``g``; None outside."""
         fac = self._net(theta)
         if fac is None:
             return None
@@ -277,7 +278,7 @@ class CsdObjective(SpectrumObjective):
         phi[:, :, 3 * c] = dknee.T
         phi[:, :, 3 * c + 1] = d_centre.T
         phi[:, :, 3 * c + 2] = d_width.T
-        return model, net, fac, phi, (gram, np.stack(src, axis=1))
+        return model, net, fac, phi, (gram, np.stack(src, axis=1)), g
 
     def _source(self, theta, freqs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The cortical background ``β(f)`` and its derivatives by its exponent and log knee."""
@@ -316,13 +317,12 @@ class CsdObjective(SpectrumObjective):
             return np.full(self.csd.shape, np.nan, dtype=complex)
         return self.basis @ self._project(parts[0]) @ self.basis.T
 
-    def _raw_gradient(self, theta, wmats, net, fac, phi, source) -> np.ndarray:
+    def _raw_gradient(self, theta, wmats, net, fac, phi, source, gains) -> np.ndarray:
         """``Σ_f tr(W_k ∂S/∂raw)`` ``(K, P_raw)`` for a stack of Hermitian ``W_k`` ``(K, F, C, C)``."""
         ix = self._raw_index()
         out = np.zeros((len(wmats), ix["source"].stop))
         if not self._network_fixed:  # (refine_observation leaves the network as it is)
             a, _, g, _ = self._unpack(theta)
-            gains = np.sqrt(np.exp(2 * (theta[4] + ep.centred(theta[self._ch["gain_offset"]]))))
             con = contract(fac, wmats * np.outer(gains, gains))
             out[:, ix["a"]] = con["a"] * a  # by log|a_j|
             out[:, ix["f"]] = con["f"]
@@ -339,7 +339,7 @@ class CsdObjective(SpectrumObjective):
             parts = self._model(theta)
             if parts is None or not np.isfinite(parts[0]).all():
                 return np.inf, np.zeros(self.n_params)
-            model, net, fac, phi, source = parts
+            model, net, fac, phi, source, gains = parts
             projected = self._project(model)
             try:
                 chol = np.linalg.cholesky(projected)
@@ -352,7 +352,7 @@ class CsdObjective(SpectrumObjective):
             nll = float(np.sum(self.weight * (logdet + fit)))
             w_p = self.weight[:, None, None] * (inv - inv_data @ inv)
             wmat = self.basis @ w_p @ self.basis.T
-            grad = self._raw_gradient(theta, wmat[None], net, fac, phi, source)[0] @ self.raw_map
+            grad = self._raw_gradient(theta, wmat[None], net, fac, phi, source, gains)[0] @ self.raw_map
         if not (np.isfinite(nll) and np.isfinite(grad).all()):
             return np.inf, np.zeros(self.n_params)
         return nll, grad
@@ -362,12 +362,12 @@ class CsdObjective(SpectrumObjective):
         block ``b`` (share ``s_b`` of the segments) pulls the parameters from the whole recording's."""
         if self.csd_blocks is None:
             return None
-        model, net, fac, phi, source = self._model(theta)
+        model, net, fac, phi, source, gains = self._model(theta)
         inv = np.linalg.inv(self._project(model))
         dev = inv[None] @ (self.csd_p[None] - self.csd_blocks) @ inv[None]
         dev *= self.weight[None, :, None, None] * self.block_share[:, None, None, None]
         wmats = self.basis @ dev @ self.basis.T
-        return self._raw_gradient(theta, wmats, net, fac, phi, source) @ self.raw_map
+        return self._raw_gradient(theta, wmats, net, fac, phi, source, gains) @ self.raw_map
 
     def fisher(self, theta) -> np.ndarray:
         """Expected information ``Σ_f m tr(A ∂_i S A ∂_j S)`` at ``theta`` (the complex Wishart's).
@@ -376,11 +376,10 @@ class CsdObjective(SpectrumObjective):
         and background enter through closed forms of ``A`` and ``N`` (``C × C`` products), so the
         cost grows as ``N C³`` rather than with the square of all parameters times ``C²``.
         """
-        model, net, fac, phi, (gram, level) = self._model(theta)
+        model, net, fac, phi, (gram, level), gains = self._model(theta)
         ix = self._raw_index()
         n = len(self.regions)
         a, _, g, _ = self._unpack(theta)
-        gains = np.sqrt(np.exp(2 * (theta[4] + ep.centred(theta[self._ch["gain_offset"]]))))
         gg = np.outer(gains, gains)
         chain = np.ones(2 * n + 2)
         chain[:n], chain[2 * n] = a, g  # by log|a_j| and log G
