@@ -36,7 +36,10 @@ log-PSD correlation at the nearest electrodes).
 **BOLD.** The 7 HCP subjects (94-region AAL2 connectome, TR 0.72 s): the
 twin is fitted to the first 600 volumes and predicts the FC of the next
 600 (upper-triangle r), next to SC-FC (log(1 + streamlines)), the mean FC
-of the other 6 subjects, and the first half's own FC (ceiling).
+of the other 6 subjects, and the first half's own FC (ceiling). Each is
+fitted twice: with the template prior, and with a population prior estimated
+from the other 6 subjects' template twins (:class:`neurotwin.twin.PopulationPrior`,
+leave-one-out: a subject's own data never enter its prior).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from neurotwin.features import compute_features
 from neurotwin.features.bold import bold_featureset, bold_summary
 from neurotwin.io import Connectome, read_eeg
 from neurotwin.model import template_connectome
-from neurotwin.twin import Twin
+from neurotwin.twin import PopulationPrior, Twin
 
 TR = 0.72
 
@@ -247,44 +250,58 @@ def run_bold(data: Path) -> None:
     labels = [f"r{i:02d}" for i in range(n)]
     print(
         f"\nneurotwin {neurotwin.__version__}: HCP BOLD twins, {len(subjects)} subjects x {n} regions, "
-        f"fit on volumes 1-600, scored on 601-1200 (FC r)"
+        f"fit on volumes 1-600, scored on 601-1200 (FC r); 'twin': template prior, 'pop': the prior "
+        f"from the other {len(subjects) - 1} subjects' template twins (PopulationPrior, leave-one-out)"
     )
     print(
-        f"  {'subject':<8} {'twin':>6} {'SC-FC':>6} {'group':>6} {'ceiling':>7} {'margin':>7} {'fit s':>6} "
-        f"{'converged':>9}"
+        f"  {'subject':<8} {'twin':>6} {'pop':>6} {'SC-FC':>6} {'group':>6} {'ceiling':>7} {'margin':>7} "
+        f"{'pop margin':>10} {'fit s':>6} {'pop s':>6} {'converged':>9}",
+        flush=True,
     )
-    rows = []
-    for s in subjects:
-        sc, first, second = halves_[s]
-        twin = Twin(s, modality="bold", connectome=Connectome(sc, labels=labels))
+
+    def fit(s, population=None):
+        sc, first, _ = halves_[s]
+        twin = Twin(s, modality="bold", connectome=Connectome(sc, labels=labels), population=population)
         t0 = time.perf_counter()
         twin.fit(bold_featureset(first, labels, subject=s, session="1"))
-        seconds = time.perf_counter() - t0
-        model = twin.predict().values
+        return twin, time.perf_counter() - t0
+
+    fitted = {s: fit(s) for s in subjects}  # every template twin first: the population is made of them
+    rows = []
+    for s in subjects:
+        twin, seconds = fitted[s]
+        pop = PopulationPrior.from_twins([fitted[o][0] for o in subjects if o != s])
+        pop_twin, pop_seconds = fit(s, pop)
+        sc, first, second = halves_[s]
         group = np.mean([(halves_[o][1]["fc"] + halves_[o][2]["fc"]) / 2 for o in subjects if o != s], axis=0)
         row = (
-            r(model[iu], second["fc"][iu]),
+            r(twin.predict().values[iu], second["fc"][iu]),
+            r(pop_twin.predict().values[iu], second["fc"][iu]),
             r(np.log1p(sc)[iu], second["fc"][iu]),
             r(group[iu], second["fc"][iu]),
             r(first["fc"][iu], second["fc"][iu]),
             seconds,
-            twin.states_[0].diagnostics["converged"],
+            pop_seconds,
+            twin.states_[0].diagnostics["converged"] and pop_twin.states_[0].diagnostics["converged"],
         )
         rows.append(row)
         print(
-            f"  {s:<8} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:7.3f} {row[0] - row[2]:+7.3f} "
-            f"{row[4]:6.1f} {str(row[5]):>9}",
+            f"  {s:<8} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:6.3f} {row[4]:7.3f} "
+            f"{row[0] - row[3]:+7.3f} {row[1] - row[3]:+10.3f} {row[5]:6.1f} {row[6]:6.1f} {str(row[7]):>9}",
             flush=True,
         )
-    a = np.array([row[:5] for row in rows])
-    margin = a[:, 0] - a[:, 2]
-    print(
-        f"  mean r: twin {a[:, 0].mean():.3f}, SC-FC {a[:, 1].mean():.3f}, group {a[:, 2].mean():.3f}, "
-        f"ceiling {a[:, 3].mean():.3f}; margin over the group {np.mean(margin):+.3f} "
-        f"(min {np.min(margin):+.3f}); twin better in {int(np.sum(margin > 0))}/{len(a)}; "
-        f"converged {sum(row[5] for row in rows)}/{len(rows)}; fit seconds min/median/max "
-        f"{a[:, 4].min():.1f} / {np.median(a[:, 4]):.1f} / {a[:, 4].max():.1f}"
-    )
+    a = np.array([row[:7] for row in rows])
+    for name, col in (("template prior", 0), ("population prior", 1)):
+        margin = a[:, col] - a[:, 3]
+        print(
+            f"  {name}: mean r twin {a[:, col].mean():.3f}, SC-FC {a[:, 2].mean():.3f}, group "
+            f"{a[:, 3].mean():.3f}, ceiling {a[:, 4].mean():.3f}; margin over the group mean "
+            f"{np.mean(margin):+.3f} (min {np.min(margin):+.3f}, median {np.median(margin):+.3f}, max "
+            f"{np.max(margin):+.3f}); twin better in {int(np.sum(margin > 0))}/{len(a)}; fit seconds "
+            f"min/median/max {a[:, 5 + col].min():.1f} / {np.median(a[:, 5 + col]):.1f} / "
+            f"{a[:, 5 + col].max():.1f}"
+        )
+    print(f"  converged (both fits): {sum(row[7] for row in rows)}/{len(rows)}")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ Examples
 
 from .inference import Posterior, Prior, fit_map
 from .longitudinal import changes, forecast, trajectory
+from .population import PopulationPrior
 from .state import TwinState
 from .store import SCHEMA_VERSION, ConcurrentUpdate, TwinStore, update_twin
 from .twin import CHANGE_THRESHOLDS, Twin
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_SD",
     "SCHEMA_VERSION",
     "ConcurrentUpdate",
+    "PopulationPrior",
     "Posterior",
     "Prior",
     "Twin",

@@ -395,6 +395,7 @@ class TwinStore:
             "head": twin.head,
             "variability": twin.variability,
             "likelihood": twin.likelihood,
+            "population": twin.population,
         }
         if twin.connectome is not None:
             # what the head model is found from (a template's name and folder), never patient data
@@ -570,6 +571,7 @@ class TwinStore:
                 head=config.get("head", "auto"),
                 variability=variability,
                 likelihood=config.get("likelihood"),
+                population=config.get("population"),
                 random_state=config["random_state"],
             )
         except (ValueError, KeyError, TypeError) as err:  # DataError (a bad connectome) is a ValueError

@@ -14,6 +14,7 @@ from .fitting import fit_state
 from .inference import Prior, from_unconstrained
 from .longitudinal import changes, forecast, trajectory
 from .objectives import OBJECTIVES, get_objective
+from .population import PopulationPrior
 from .state import TwinState
 from .variability import Variability
 from .volumes import volume_table
@@ -66,6 +67,12 @@ class Twin:
         a study's :func:`~neurotwin.twin.variability.estimate_variability`);
         None: the built-in defaults (:mod:`neurotwin.twin.variability`).
         Change detection uses them until the twin has its own history.
+    population : PopulationPrior | dict | None
+        The first fit's prior from other people's twins
+        (:meth:`PopulationPrior.from_twins`; its ``to_dict()`` is kept);
+        None: the objective's template prior. The twin then starts from
+        what the group says and moves as far as the person's data support
+        (:mod:`neurotwin.twin.population`).
     restarts : int
         Extra optimiser starts drawn from the prior (first fit only). EEG
         fits always start from the data's alpha peak as well (default 0:
@@ -99,6 +106,7 @@ class Twin:
         head: str = "auto",
         variability: dict | None = None,
         likelihood: str | None = None,
+        population: PopulationPrior | dict | None = None,
         random_state: int | None = 0,
     ):
         get_objective(modality, likelihood)  # a known modality and likelihood (the error names them)
@@ -120,6 +128,14 @@ class Twin:
             raise ConfigError(f"head must be 'auto', 'cortex' or 'centres', got {head!r}.")
         self.head = head
         self.variability = Variability.from_dict(variability).to_dict() if variability else None
+        if isinstance(population, dict):
+            population = PopulationPrior.from_dict(population)
+        if population is not None and (population.modality, population.likelihood) != (modality, likelihood):
+            raise ConfigError(
+                f"the population prior is of {population.modality} twins (likelihood "
+                f"{population.likelihood!r}), not of {modality} (likelihood {likelihood!r})."
+            )
+        self.population = None if population is None else population.to_dict()
         self.states_: list[TwinState] = []
         self._cache: dict = {}  # what objectives reuse across sessions (the lead field), in memory only
         self._fitted: dict[int, object] = {}  # state index -> its objective (in memory only)

@@ -105,6 +105,10 @@ class BoldObjective(Objective):
         self.n_extra = int(self.mask.sum())
         self.n_params = 2 * n + 1 + self.n_extra
 
+    def population_extras(self, population) -> np.ndarray:
+        """Prior mean of the connection modifiers from a :class:`~neurotwin.twin.PopulationPrior`."""
+        return population.extras(self.mask, self.labels)
+
     def _unpack(self, theta):
         n = self.n
         a = -np.exp(theta[:n])
