@@ -29,7 +29,9 @@ run and on the same grid:
 also fitted to each second half; each second-half twin is matched to the
 nearest first-half twin by the Mahalanobis distance of the parameters they
 share (all of them for the same montage, the global ones across montages)
-under the sum of the two posterior covariances; top-1 accuracy
+under the sum of the two posterior covariances, as the standard normal
+equivalent of its chi-squared distribution (Wilson-Hilferty), since the
+number of shared parameters differs between pairs; top-1 accuracy
 is printed next to the features-only fingerprint (nearest first half by
 log-PSD correlation at the nearest electrodes).
 
@@ -207,7 +209,7 @@ def fingerprint(rows: dict, fits: dict) -> None:
     misses = []
     for lb in labels:
         second = fits[lb][1].states_[0].posterior
-        dist, corr = [], []
+        dist, corr, raw = [], [], []
         for cand in labels:
             first = fits[cand][0].states_[0].posterior
             names = [n for n in first.names if n in second.names]  # all they share (same montage: all)
@@ -215,7 +217,12 @@ def fingerprint(rows: dict, fits: dict) -> None:
             i2 = [second.names.index(n) for n in names]
             d = np.asarray(second.mean)[i2] - np.asarray(first.mean)[i1]
             cov = np.asarray(second.cov)[np.ix_(i2, i2)] + np.asarray(first.cov)[np.ix_(i1, i1)]
-            dist.append(float(d @ np.linalg.solve(cov, d)))
+            d2, k = float(d @ np.linalg.solve(cov, d)), len(names)
+            # across montages they share fewer parameters, and a squared distance grows with their
+            # number (chi-squared with k degrees of freedom for one person): compare its standard
+            # normal equivalent (Wilson & Hilferty 1931), not d2 itself
+            dist.append(((d2 / k) ** (1 / 3) - (1 - 2 / (9 * k))) / np.sqrt(2 / (9 * k)))
+            raw.append((d2, k))
             idx = nearest(rows[cand]["pos"], rows[lb]["pos"])
             corr.append(r(np.log(rows[cand]["obs"][0].values)[idx], np.log(rows[lb]["obs"][1].values)))
         best = labels[int(np.argmin(dist))]
@@ -224,8 +231,9 @@ def fingerprint(rows: dict, fits: dict) -> None:
         if best != lb:
             own, other = labels.index(lb), labels.index(best)
             misses.append(
-                f"{lb} -> {best} (squared distance to its own first half {dist[own]:.0f}, to {best}'s "
-                f"{dist[other]:.0f}, on {len(second.names)} parameters)"
+                f"{lb} -> {best} (to its own first half: squared distance {raw[own][0]:.0f} on "
+                f"{raw[own][1]} parameters, z {dist[own]:.1f}; to {best}'s: {raw[other][0]:.0f} on "
+                f"{raw[other][1]}, z {dist[other]:.1f})"
             )
     print(
         f"  fingerprinting over {len(labels)} people: twin top-1 {hits_twin}/{len(labels)} "

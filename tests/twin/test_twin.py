@@ -62,6 +62,16 @@ def test_bold_gradient_is_exact():
         assert grad[k] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
 
 
+def test_bold_network_at_its_bifurcation_has_no_likelihood():
+    # a zero eigenvalue (damping 0, no frequency): no stationary covariance, so no FC and no finite nll
+    obj = BoldObjective(np.array([[0, 1.0], [1.0, 0]]), np.eye(2), 150.0, np.zeros(2), ["A", "B"])
+    theta = np.concatenate([obj.prior.mean, np.zeros(obj.n_extra)])
+    theta[:2] = -800.0  # log(-a): a underflows to 0
+    assert obj(theta)[0] == np.inf and np.isnan(obj.model_fc(theta)).all()
+    theta[:2] = np.log(0.05)
+    assert np.isfinite(obj(theta)[0]) and np.isfinite(obj.model_fc(theta)).all()
+
+
 def _bold_features(fc, peaks, t_eff, labels, session="01"):
     summary = {"fc": fc, "t_eff": t_eff, "peak_freqs": peaks}
     return bold_featureset(summary, labels, subject="01", session=session)

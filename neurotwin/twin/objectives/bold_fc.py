@@ -23,10 +23,8 @@ Lyapunov solves per evaluation (about 20 ms for 94 regions).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.linalg import solve_continuous_lyapunov
+from scipy.linalg import get_lapack_funcs, schur
 
 from ...errors import DataError
 from ...features.featureset import FeatureArray
@@ -120,28 +118,27 @@ class BoldObjective(Objective):
         return a, g, s2, we
 
     def _solve(self, theta):
-        """The network's pieces and its covariance (NaN where it has none: unstable or overflowing)."""
+        """The network's pieces, its covariance (NaN where it has none: unstable or overflowing) and
+        the Schur form of its Jacobian (for the adjoint solve), or None."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             a, g, s2, we = self._unpack(theta)
             st = we.sum(axis=1)
             jac = np.diag(a - g * st + 1j * self.omega) + g * we
+        nan = np.full(jac.shape, np.nan, complex)
         if not (np.isfinite(jac).all() and np.isfinite(s2).all()):
-            return a, g, s2, we, st, jac, np.full(jac.shape, np.nan, complex)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
-            cov = solve_continuous_lyapunov(jac, -np.diag(2 * s2).astype(complex))
-        if caught:  # at the bifurcation (SciPy perturbs the equation): no stationary covariance
-            cov = np.full(jac.shape, np.nan, complex)
-        return a, g, s2, we, st, jac, cov
+            return a, g, s2, we, st, jac, nan, None
+        form = _Lyapunov(jac)
+        cov = form.solve(-np.diag(2 * s2).astype(complex))
+        return a, g, s2, we, st, jac, (nan if cov is None else cov), form
 
     def model_fc(self, theta) -> np.ndarray:
         """The model's FC at ``theta``."""
-        sx = self._solve(np.asarray(theta, float))[-1].real / 2
+        sx = self._solve(np.asarray(theta, float))[-2].real / 2
         d = 1 / np.sqrt(np.diag(sx))
         return sx * np.outer(d, d)
 
     def __call__(self, theta):
-        a, g, s2, we, st, jac, cov = self._solve(np.asarray(theta, float))
+        a, g, s2, we, st, jac, cov, form = self._solve(np.asarray(theta, float))
         if not np.isfinite(cov).all():
             return np.inf, np.zeros(self.n_params)
         sx = cov.real / 2
@@ -159,7 +156,9 @@ class BoldObjective(Objective):
         g_r = 0.5 * t * (r_inv - r_inv @ self.fc @ r_inv)  # d nll / dR
         g_s = (d[:, None] * g_r * d[None, :]) - np.diag(np.einsum("ij,j,ji->i", g_r, d, sx) * d**3)
         g_s = (g_s + g_s.T) / 2  # d nll / d Σx
-        lam = solve_continuous_lyapunov(jac.conj().T, -(g_s / 2).astype(complex))
+        lam = form.solve(-(g_s / 2).astype(complex), adjoint=True)
+        if lam is None:
+            return np.inf, np.zeros(self.n_params)
         d_a = 2 * (cov @ lam).T.real  # d nll / d J (real entries)
         grads = [np.diag(d_a) * a, [np.sum(d_a * (we - np.diag(st))) * g], 2 * np.diag(lam).real * 2 * s2]
         if self.n_extra:
@@ -246,3 +245,28 @@ class BoldObjective(Objective):
             weights[mask] = weights[mask] * np.exp(extra)
         effective = Connectome(weights, labels=labels, directed=True, name="effective")
         return effective, params, {"freqs": np.linspace(0.005, 0.15, 59)}
+
+
+class _Lyapunov:
+    """Continuous Lyapunov equations of one matrix and of its adjoint, from one Schur decomposition.
+
+    ``solve(q)`` gives ``X`` with ``J X + X Jᴴ = q``; ``solve(q, adjoint=True)`` gives ``Jᴴ X + X J = q``.
+    SciPy's ``solve_continuous_lyapunov`` does the same (Bartels-Stewart: Schur form, then LAPACK's
+    triangular ``trsyl``) but decomposes the matrix at every call; the likelihood and its adjoint
+    gradient share one. Returns None where the equation has no unique solution (an eigenvalue pair
+    summing to zero: the network at its bifurcation), where SciPy perturbs it and warns.
+    """
+
+    def __init__(self, jac: np.ndarray):
+        self.r, self.u = schur(np.asarray(jac, complex), output="complex")
+        self.trsyl = get_lapack_funcs("trsyl", (self.r,))
+
+    def solve(self, q: np.ndarray, *, adjoint: bool = False) -> np.ndarray | None:
+        f = self.u.conj().T @ q @ self.u
+        if adjoint:
+            y, scale, info = self.trsyl(self.r, self.r, f, trana="C", tranb="N")
+        else:
+            y, scale, info = self.trsyl(self.r, self.r, f, tranb="C")
+        if info != 0:
+            return None
+        return self.u @ (y * scale) @ self.u.conj().T
