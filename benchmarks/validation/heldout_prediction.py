@@ -39,9 +39,10 @@ log-PSD correlation at the nearest electrodes).
 twin is fitted to the first 600 volumes and predicts the FC of the next
 600 (upper-triangle r), next to SC-FC (log(1 + streamlines)), the mean FC
 of the other 6 subjects, and the first half's own FC (ceiling). Each is
-fitted twice: with the template prior, and with a population prior estimated
-from the other 6 subjects' template twins (:class:`neurotwin.twin.PopulationPrior`,
-leave-one-out: a subject's own data never enter its prior).
+fitted twice: to its first half alone, and with the other 6 subjects' FC
+(both halves, as two sessions each) as its population prior
+(:class:`neurotwin.twin.PopulationPrior`, leave-one-out: a subject's own
+data never enter its prior).
 """
 
 from __future__ import annotations
@@ -258,12 +259,13 @@ def run_bold(data: Path) -> None:
     labels = [f"r{i:02d}" for i in range(n)]
     print(
         f"\nneurotwin {neurotwin.__version__}: HCP BOLD twins, {len(subjects)} subjects x {n} regions, "
-        f"fit on volumes 1-600, scored on 601-1200 (FC r); 'twin': template prior, 'pop': the prior "
-        f"from the other {len(subjects) - 1} subjects' template twins (PopulationPrior, leave-one-out)"
+        f"fit on volumes 1-600, scored on 601-1200 (FC r); 'twin': the session's FC alone, 'pop': with "
+        f"the other {len(subjects) - 1} subjects' FC (both halves) as its population prior "
+        f"(PopulationPrior, leave-one-out), 'lambda': the session's weight in it"
     )
     print(
         f"  {'subject':<8} {'twin':>6} {'pop':>6} {'SC-FC':>6} {'group':>6} {'ceiling':>7} {'margin':>7} "
-        f"{'pop margin':>10} {'fit s':>6} {'pop s':>6} {'converged':>9}",
+        f"{'pop margin':>10} {'lambda':>6} {'fit s':>6} {'pop s':>6} {'converged':>9}",
         flush=True,
     )
 
@@ -274,12 +276,16 @@ def run_bold(data: Path) -> None:
         twin.fit(bold_featureset(first, labels, subject=s, session="1"))
         return twin, time.perf_counter() - t0
 
-    fitted = {s: fit(s) for s in subjects}  # every template twin first: the population is made of them
+    halves = {
+        o: [bold_featureset(halves_[o][k], labels, subject=o, session=str(k)) for k in (1, 2)]
+        for o in subjects
+    }
     rows = []
     for s in subjects:
-        twin, seconds = fitted[s]
-        pop = PopulationPrior.from_twins([fitted[o][0] for o in subjects if o != s])
+        twin, seconds = fit(s)
+        pop = PopulationPrior.from_features({o: halves[o] for o in subjects if o != s})
         pop_twin, pop_seconds = fit(s, pop)
+        weight = pop_twin.states_[0].features["population"]["weight"]
         sc, first, second = halves_[s]
         group = np.mean([(halves_[o][1]["fc"] + halves_[o][2]["fc"]) / 2 for o in subjects if o != s], axis=0)
         row = (
@@ -295,11 +301,16 @@ def run_bold(data: Path) -> None:
         rows.append(row)
         print(
             f"  {s:<8} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:6.3f} {row[4]:7.3f} "
-            f"{row[0] - row[3]:+7.3f} {row[1] - row[3]:+10.3f} {row[5]:6.1f} {row[6]:6.1f} {str(row[7]):>9}",
+            f"{row[0] - row[3]:+7.3f} {row[1] - row[3]:+10.3f} {weight:6.3f} {row[5]:6.1f} {row[6]:6.1f} "
+            f"{str(row[7]):>9}",
             flush=True,
         )
     a = np.array([row[:7] for row in rows])
-    for name, col in (("template prior", 0), ("population prior", 1)):
+    print(
+        f"  population prior of the last subject: between-person variance {pop.between:.4f}, "
+        f"between-session {pop.within:.4f} (Fisher z)"
+    )
+    for name, col in (("session FC alone", 0), ("population prior", 1)):
         margin = a[:, col] - a[:, 3]
         print(
             f"  {name}: mean r twin {a[:, col].mean():.3f}, SC-FC {a[:, 2].mean():.3f}, group "

@@ -14,7 +14,6 @@ from ..errors import DataError
 from ..features.mri import volume_summary
 from .inference import PLAUSIBLE_Z, Posterior, Prior, fit_map, own_evidence, plausible_range, sandwich
 from .longitudinal import session_values
-from .population import PopulationPrior
 from .state import TwinState
 
 __all__ = ["fit_state", "implausible"]
@@ -50,8 +49,7 @@ def fit_state(
     at : float
         Days since the first session.
     prior : Prior | None
-        The previous posterior plus drift; None: a first fit, with the objective's template prior
-        or the twin's population prior (``Twin(population=...)``).
+        The previous posterior plus drift; None: the objective's template prior (a first fit).
     extra_mean : ndarray | None
         Prior mean of the MAP-only extras (the previous state's).
     restarts : int
@@ -86,28 +84,20 @@ def fit_state(
     kept = volume_summary(features)
     if kept is not None:  # the session's regional volumes, kept with its state (not fitted)
         summary["volumes"] = kept
-    first = prior is None
-    extra_sd = getattr(obj, "edge_sd", 1.0)
-    if first:
+    if prior is None:
         prior = obj.prior
-        if twin.population is not None:  # the group's prior instead of the template (population.py)
-            population = PopulationPrior.from_dict(twin.population)
-            prior = population.prior(obj.prior)
-            if getattr(obj, "n_extra", 0) and hasattr(obj, "population_extras"):
-                extra_mean = obj.population_extras(population)
-                extra_sd = population.extra_sd or extra_sd
     elif list(prior.names) != list(obj.prior.names):
         raise DataError("these features give other parameters than the twin's (different regions?).")
     t0 = time.perf_counter()
     n_extra = getattr(obj, "n_extra", 0)
-    starts = obj.starts(prior, first=first) if hasattr(obj, "starts") else None
+    starts = obj.starts(prior, first=prior is obj.prior) if hasattr(obj, "starts") else None
     tol = getattr(obj, "tolerance", None)
     maxiter = getattr(obj, "maxiter", 500)
     reweight = getattr(obj, "reweight", None) is not None
     # what both passes share: the extras' prior, the seed, the stopping rule
     common = {
         "n_extra": n_extra,
-        "extra_sd": extra_sd,
+        "extra_sd": getattr(obj, "edge_sd", 1.0),
         "extra_mean": extra_mean,
         "random_state": twin.random_state,
         "tol": tol,
@@ -134,7 +124,7 @@ def fit_state(
         }
     # the session's own estimate of the followed parameters (an update's posterior also holds the
     # earlier sessions): what change detection compares
-    if prior is obj.prior:  # a first session with the template prior: its posterior is its own evidence
+    if prior is obj.prior:  # a first session: its posterior is its own evidence
         own_mean, own_sd = (
             np.asarray(post.mean),
             np.sqrt(np.diag(laplace)) * (1.0 if factor is None else factor),
@@ -167,13 +157,7 @@ def fit_state(
         "modality": twin.modality,
         "objective": type(obj).__name__,
         "connectome": getattr(twin.connectome, "name", "") or "subject",
-        "prior": (
-            f"state {twin.states_[-1].index}"
-            if twin.states_
-            else "template"
-            if twin.population is None
-            else f"population of {twin.population['n_people']}"
-        ),
+        "prior": "template" if not twin.states_ else f"state {twin.states_[-1].index}",
         "process_noise": twin.process_noise,
         "random_state": twin.random_state,
         "features": {k: v for k, v in (features.provenance or {}).items() if k in ("neurotwin", "psd")},

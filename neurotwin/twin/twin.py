@@ -68,11 +68,11 @@ class Twin:
         None: the built-in defaults (:mod:`neurotwin.twin.variability`).
         Change detection uses them until the twin has its own history.
     population : PopulationPrior | dict | None
-        The first fit's prior from other people's twins
-        (:meth:`PopulationPrior.from_twins`; its ``to_dict()`` is kept);
-        None: the objective's template prior. The twin then starts from
-        what the group says and moves as far as the person's data support
-        (:mod:`neurotwin.twin.population`).
+        BOLD (and the BOLD part of a joint twin): other people's FC as a
+        prior (:meth:`PopulationPrior.from_features`; its ``to_dict()`` is
+        kept). The first fit is made to the session's FC shrunk towards
+        the population's as far as their reliabilities say
+        (:mod:`neurotwin.twin.population`); None: the session's FC alone.
     restarts : int
         Extra optimiser starts drawn from the prior (first fit only). EEG
         fits always start from the data's alpha peak as well (default 0:
@@ -128,14 +128,7 @@ class Twin:
             raise ConfigError(f"head must be 'auto', 'cortex' or 'centres', got {head!r}.")
         self.head = head
         self.variability = Variability.from_dict(variability).to_dict() if variability else None
-        if isinstance(population, dict):
-            population = PopulationPrior.from_dict(population)
-        if population is not None and (population.modality, population.likelihood) != (modality, likelihood):
-            raise ConfigError(
-                f"the population prior is of {population.modality} twins (likelihood "
-                f"{population.likelihood!r}), not of {modality} (likelihood {likelihood!r})."
-            )
-        self.population = None if population is None else population.to_dict()
+        self.population = PopulationPrior.setting(population, get_objective(modality, likelihood).parts)
         self.states_: list[TwinState] = []
         self._cache: dict = {}  # what objectives reuse across sessions (the lead field), in memory only
         self._fitted: dict[int, object] = {}  # state index -> its objective (in memory only)

@@ -1,4 +1,4 @@
-"""The population prior: its moments, what it does to a first fit, its round trip and bad input."""
+"""The population prior on FC: its variances, the shrinkage it gives a first fit, round trip, bad input."""
 
 from __future__ import annotations
 
@@ -16,119 +16,121 @@ LABELS = [f"r{i}" for i in range(N)]
 PEAKS = np.linspace(0.03, 0.07, N)
 
 
-def _connectome(seed: int, keep: float = 0.6) -> Connectome:
+def _fs(fc, t_eff, labels=LABELS, session="01"):
+    summary = {"fc": fc, "t_eff": t_eff, "peak_freqs": np.full(len(labels), 0.05)}
+    return bold_featureset(summary, labels, subject="x", session=session)
+
+
+def _people(n_people, between, within, t_eff, seed=0, n=10):
+    """FC on the Fisher-z scale: a mean, each person's offset, each session's offset and sampling noise."""
     rng = np.random.default_rng(seed)
-    w = rng.uniform(0.2, 1, (N, N)) * (rng.uniform(size=(N, N)) < keep)
-    w = np.triu(w, 1) + np.triu(w, 1).T
-    return Connectome(w, labels=LABELS)
+    iu = np.triu_indices(n, 1)
+    mean = rng.uniform(0.1, 0.5, len(iu[0]))
+    labels = [f"r{i}" for i in range(n)]
+    sampling = 1 / (t_eff - 3)
+    out = {}
+    for k in range(n_people):
+        own = mean + np.sqrt(between) * rng.standard_normal(len(mean))
+        sessions = []
+        for s in range(2):
+            z = own + np.sqrt(within + sampling) * rng.standard_normal(len(mean))
+            fc = np.eye(n)
+            fc[iu] = np.tanh(z)
+            fc.T[iu] = np.tanh(z)
+            sessions.append(_fs(fc, t_eff, labels, session=str(s)))
+        out[f"{k:02d}"] = sessions
+    return out
 
 
-def _session(con: Connectome, a: float, g: float, seed: int, n_times: int = 400):
-    """A finite recording's FC of the linear Hopf network (not the exact FC: sampling noise)."""
-    w = con.weights / con.weights.max()
+@pytest.mark.parametrize("t_eff", [1e6, 53.0])
+def test_between_and_within_variances_are_recovered(t_eff):
+    pop = PopulationPrior.from_features(_people(60, between=0.04, within=0.01, t_eff=t_eff))
+    assert pop.between == pytest.approx(0.04, rel=0.2)
+    assert pop.within == pytest.approx(0.01, rel=0.2)  # the sampling noise (0.02 at 53 samples) taken out
+    assert pop.n_people == 60 and pop.n_sessions == 120
+    assert np.allclose(np.diag(pop.fc_mean), 1) and np.allclose(pop.fc_mean, pop.fc_mean.T)
+
+
+def test_shrinkage_weighs_the_session_by_its_reliability():
+    pop = PopulationPrior(LABELS, np.eye(N), between=0.04, within=0.01, n_people=5, n_sessions=10)
+    weights = [pop.weight(t) for t in (20.0, 50.0, 500.0, 1e6)]
+    assert all(0 < w < 1 for w in weights) and np.all(np.diff(weights) > 0)  # more data, more weight
+    assert weights[-1] == pytest.approx(0.04 / 0.05, rel=1e-4)  # session variance alone limits it
+    fc = np.full((N, N), 0.5) + 0.5 * np.eye(N)
+    target, t_fit, lam = pop.shrink(fc, 50.0, LABELS)
+    np.testing.assert_allclose(target, lam * fc + (1 - lam) * np.eye(N))
+    assert np.linalg.eigvalsh(target).min() > 0 and t_fit > 50.0  # the prior adds precision
+    with pytest.raises(DataError, match="regions are not this session's"):
+        pop.shrink(fc, 50.0, LABELS[::-1])
+
+
+def _network_fc(w, a=-0.05, g=0.03):
+    w = w / w.max()
     jac = np.diag(a - g * w.sum(axis=1) + 2j * np.pi * PEAKS) + g * w
     cov = solve_continuous_lyapunov(jac, -2 * np.eye(N).astype(complex)).real / 2
-    x = np.random.default_rng(seed).multivariate_normal(np.zeros(N), cov, size=n_times)
-    summary = {"fc": np.corrcoef(x.T), "t_eff": float(n_times), "peak_freqs": PEAKS}
-    return bold_featureset(summary, LABELS, subject="x", session="01")
+    d = 1 / np.sqrt(np.diag(cov))
+    return cov * np.outer(d, d)
 
 
 @pytest.fixture(scope="module")
-def group():
-    """Four people, each with their own connectome, damping and coupling, fitted with the template."""
-    twins = []
-    for k, (a, g) in enumerate([(-0.04, 0.02), (-0.06, 0.03), (-0.05, 0.015), (-0.08, 0.04)]):
-        twin = Twin(f"0{k}", modality="bold", connectome=_connectome(k))
-        twins.append(twin.fit(_session(twin.connectome, a, g, seed=10 + k)))
-    return twins
+def setting():
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0.2, 1, (N, N)) * (rng.uniform(size=(N, N)) < 0.7)
+    w = np.triu(w, 1) + np.triu(w, 1).T
+    con = Connectome(w, labels=LABELS)
+    own = _network_fc(w)
+    other = _network_fc(np.roll(np.roll(w, 2, axis=0), 2, axis=1), a=-0.03, g=0.05)  # someone else
+    return con, own, other
 
 
-def test_moments_are_the_law_of_total_variance_and_modifiers_are_per_connection(group):
-    pop = PopulationPrior.from_twins(group)
-    posts = [t.states_[0].posterior for t in group]
-    means = np.array([p.mean for p in posts])
-    within = np.mean([np.diag(p.cov) for p in posts], axis=0)
-    np.testing.assert_allclose(pop.mean, means.mean(axis=0))
-    np.testing.assert_allclose(pop.sd**2, means.var(axis=0, ddof=1) + within)
-    assert pop.n_people == 4 and pop.names == posts[0].names and pop.regions == LABELS
-    # a connection's mean is over the people who have it; nobody's is 0
-    masks = [t.connectome.weights > 0 for t in group]
-    values = []
-    for t, m in zip(group, masks):
-        v = np.full((N, N), np.nan)
-        v[m] = t.states_[0].posterior.extra["theta_extra"]
-        values.append(v)
-    values = np.array(values)
-    count = np.sum(masks, axis=0)
-    expected = np.where(count > 0, np.nansum(values, axis=0) / np.maximum(count, 1), 0.0)
-    np.testing.assert_allclose(pop.extra_mean, expected, atol=1e-12)
-    assert (count == 1).any() and (count == 0).any()  # the fixture has both cases
-    assert pop.extra_sd > 0
+def test_a_first_fit_goes_where_the_reliabilities_say(setting):
+    con, own, other = setting
+    iu = np.triu_indices(N, 1)
+
+    def fit(between):
+        pop = PopulationPrior(LABELS, other, between=between, within=0.0, n_people=5, n_sessions=10)
+        twin = Twin("01", modality="bold", connectome=con, population=pop).fit(_fs(own, 200.0))
+        model = twin.predict().values
+        return twin, np.corrcoef(model[iu], own[iu])[0, 1], np.corrcoef(model[iu], other[iu])[0, 1]
+
+    sure, r_own, r_other = fit(1e-6)  # people are alike: the population's FC wins
+    assert r_other > r_own and sure.states_[0].features["population"]["weight"] < 0.01
+    loose, r_own, r_other = fit(10.0)  # people differ: the session's own FC wins
+    assert r_own > 0.95 and r_own > r_other and loose.states_[0].features["population"]["weight"] > 0.99
+    # what the twin is scored against stays the session's own FC
+    assert sure.states_[0].diagnostics["fc_r"] == pytest.approx(sure.score(_fs(own, 200.0))["r"])
 
 
-def test_a_narrow_population_prior_pulls_the_first_fit_to_it(group):
-    template = group[0].states_[0].posterior
-    i_g = template.names.index("G")
-    target = np.array(template.mean, float)
-    target[i_g] += 1.0  # e-fold the coupling the data alone give
-    narrow = PopulationPrior(
-        "bold",
-        None,
-        list(template.names),
-        target,
-        np.full(len(target), 0.01),
-        5,
-        LABELS,
-        np.full((N, N), 0.5),
-        0.01,
-    )
-    con = _connectome(0)
-    data = _session(con, -0.04, 0.02, seed=10)
-    twin = Twin("09", modality="bold", connectome=con, population=narrow).fit(data)
-    state = twin.states_[0]
-    assert state.posterior.mean[i_g] == pytest.approx(target[i_g], abs=0.05)
-    assert abs(group[0].states_[0].posterior.mean[i_g] - target[i_g]) > 0.5  # the template fit is elsewhere
-    np.testing.assert_allclose(state.posterior.extra["theta_extra"], 0.5, atol=0.1)
-    assert state.provenance["prior"] == "population of 5"
-    # a population prior that is the template gives the template's fit
-    obj = group[0]._objective(data)[0]
-    pr = obj.prior
-    zero = np.zeros((N, N))
-    same = PopulationPrior("bold", None, list(pr.names), pr.mean, pr.sd, 5, LABELS, zero, obj.edge_sd)
-    again = Twin("09", modality="bold", connectome=con, population=same).fit(data).states_[0].posterior
-    np.testing.assert_allclose(again.mean, template.mean, atol=1e-6)
-
-
-def test_a_population_twin_round_trips_through_the_store(group, tmp_path):
-    pop = PopulationPrior.from_twins(group[:3])
-    twin = Twin("04", modality="bold", connectome=group[3].connectome, population=pop)
-    twin.fit(_session(twin.connectome, -0.08, 0.04, seed=13))
+def test_the_prior_enters_the_first_fit_only_and_round_trips(setting, tmp_path):
+    con, own, other = setting
+    pop = PopulationPrior(LABELS, other, between=0.02, within=0.005, n_people=4, n_sessions=8)
+    twin = Twin("01", modality="bold", connectome=con, population=pop).fit(_fs(own, 200.0))
+    twin.update(_fs(own, 200.0, session="02"), at=30.0)
+    assert "population" in twin.states_[0].features and "population" not in twin.states_[1].features
     store = TwinStore(tmp_path / "twins.sqlite", secret="k")
     store.save(twin)
-    back = store.load("04")
+    back = store.load("01")
     assert back.population == pop.to_dict()
-    assert back.states_[0].provenance["prior"] == "population of 3"
     np.testing.assert_array_equal(back.states_[0].posterior.mean, twin.states_[0].posterior.mean)
 
 
-def test_bad_groups_and_priors_are_refused(group):
-    with pytest.raises(ConfigError, match="at least 3 fitted twins"):
-        PopulationPrior.from_twins(group[:2])
-    with pytest.raises(ConfigError, match="has no fitted state"):
-        PopulationPrior.from_twins([*group[:3], Twin("05", modality="bold", connectome=_connectome(5))])
-    pop = PopulationPrior.from_twins(group[:3])
-    with pytest.raises(ConfigError, match="fitted with a population prior"):
-        shrunk = Twin("06", modality="bold", connectome=group[3].connectome, population=pop)
-        PopulationPrior.from_twins([*group[:2], shrunk.fit(_session(shrunk.connectome, -0.05, 0.02, seed=3))])
-    with pytest.raises(ConfigError, match="population prior is of bold twins"):
+def test_bad_populations_are_refused(setting):
+    con, own, _ = setting
+    people = _people(3, 0.04, 0.01, 100.0, n=N)
+    with pytest.raises(ConfigError, match="at least 3 people"):
+        PopulationPrior.from_features(dict(list(people.items())[:2]))
+    odd = {**people, "09": [_fs(np.eye(3), 100.0, labels=list("ABC"))]}
+    with pytest.raises(DataError, match="other regions"):
+        PopulationPrior.from_features(odd)
+    pop = PopulationPrior.from_features(people)
+    with pytest.raises(ConfigError, match="has no bold part"):
         Twin("07", modality="eeg", population=pop)
     with pytest.raises(ConfigError, match="not a population prior"):
-        Twin("07", modality="bold", population={"modality": "bold"})
-    with pytest.raises(ConfigError, match="positive sd"):
-        PopulationPrior.from_dict({**pop.to_dict(), "sd": [0.0] * len(pop.names)})
+        Twin("07", modality="bold", population={"regions": LABELS})
+    with pytest.raises(ConfigError, match="positive between-person"):
+        PopulationPrior.from_dict({**pop.to_dict(), "between": 0.0})
+    with pytest.raises(ConfigError, match="PopulationPrior or its dict"):
+        Twin("07", modality="bold", population=[1, 2])
     other = Connectome(np.ones((3, 3)) - np.eye(3), labels=list("ABC"))
-    small = bold_featureset(
-        {"fc": np.eye(3) * 0.5 + 0.5, "t_eff": 100.0, "peak_freqs": [0.04] * 3}, list("ABC")
-    )
-    with pytest.raises(DataError, match="other parameters"):
-        Twin("08", modality="bold", connectome=other, population=pop).fit(small)
+    with pytest.raises(DataError, match="regions are not this session's"):
+        Twin("08", modality="bold", connectome=other, population=pop).fit(_fs(np.eye(3), 100.0, list("ABC")))

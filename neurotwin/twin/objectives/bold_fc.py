@@ -30,6 +30,7 @@ from ...errors import DataError
 from ...features.featureset import FeatureArray
 from ...io.connectome import Connectome
 from ..inference import Prior
+from ..population import PopulationPrior
 from .base import Objective, describe, digest, feature_array, register_objective
 
 __all__ = ["BoldObjective"]
@@ -91,6 +92,9 @@ class BoldObjective(Objective):
         if not np.isfinite(fc).all():
             raise DataError("the FC matrix has NaN values.")
         self.w, self.fc, self.t_eff, self.n = w, fc, float(t_eff), n
+        #: the session's own FC (what ``observed`` and ``score`` compare with); ``fc`` is what the
+        #: likelihood fits, which a population prior moves towards the population's (``build``)
+        self.session_fc, self.session_t = fc, float(t_eff)
         self.omega = 2 * np.pi * np.asarray(peak_freqs, float)
         self.labels = list(labels)
         self.mask = (w > 0) if effective else np.zeros_like(w, bool)
@@ -102,10 +106,6 @@ class BoldObjective(Objective):
         self.prior = Prior(names, transforms, mean, sd, labels=labels, units=units)
         self.n_extra = int(self.mask.sum())
         self.n_params = 2 * n + 1 + self.n_extra
-
-    def population_extras(self, population) -> np.ndarray:
-        """Prior mean of the connection modifiers from a :class:`~neurotwin.twin.PopulationPrior`."""
-        return population.extras(self.mask, self.labels)
 
     def _unpack(self, theta):
         n = self.n
@@ -191,14 +191,21 @@ class BoldObjective(Objective):
         values = np.asarray(fc.values, float)
         if not np.isfinite(values).all():
             raise DataError("the FC matrix has NaN values; check the parcellation (empty regions).")
+        target, t_fit, population = values, float(t_eff.iloc[0]), None
+        if getattr(twin, "population", None) is not None and not twin.states_:
+            # a first fit with a population prior: the session's FC shrunk towards the population's
+            pop = PopulationPrior.from_dict(twin.population)
+            target, t_fit, weight = pop.shrink(values, t_fit, labels)
+            population = {"n_people": pop.n_people, "weight": round(weight, 4), "t_fit": round(t_fit, 1)}
         obj = cls(
             con.weights,
-            values,
-            float(t_eff.iloc[0]),
+            target,
+            t_fit,
             peaks[labels].to_numpy(),
             labels,
             effective=twin.effective_connectivity,
         )
+        obj.session_fc, obj.session_t = values, float(t_eff.iloc[0])
         iu = np.triu_indices(len(labels), 1)
         obj.summary = {
             "regions": labels,
@@ -207,6 +214,8 @@ class BoldObjective(Objective):
             "fc_mean": float(np.mean(values[iu])),
             "peak_freqs": [float(x) for x in peaks[labels]],
         }
+        if population is not None:
+            obj.summary["population"] = population
         return obj
 
     def _array(self, values) -> FeatureArray:
@@ -218,14 +227,22 @@ class BoldObjective(Objective):
 
     def observed(self) -> FeatureArray:
         """The session's band-passed FC."""
-        return self._array(self.fc)
+        return self._array(self.session_fc)
 
     def score(self, theta) -> dict:
-        """Wishart log-likelihood per connection and r of model and data FC (upper triangle)."""
+        """Wishart log-likelihood per connection and r of model and data FC (upper triangle).
+
+        Both of the session's own FC with its own effective samples (not the population-shrunk
+        target a first fit with a population prior is fitted to).
+        """
         iu = np.triu_indices(self.n, 1)
-        nll = float(self(theta)[0])
-        r = float(np.corrcoef(self.model_fc(theta)[iu], self.fc[iu])[0, 1])
-        return {"loglik": -nll / len(iu[0]), "r": r}
+        model = self.model_fc(theta)
+        r = float(np.corrcoef(model[iu], self.session_fc[iu])[0, 1])
+        sign, logdet = np.linalg.slogdet(model)
+        if not (np.isfinite(model).all() and sign > 0):
+            return {"loglik": -np.inf, "r": r}
+        nll = 0.5 * self.session_t * (logdet + np.sum(np.linalg.inv(model) * self.session_fc))
+        return {"loglik": -float(nll) / len(iu[0]), "r": r}
 
     @staticmethod
     def network(state, connectome) -> tuple:

@@ -89,6 +89,7 @@ def _part_twin(twin, modality: str) -> _PartTwin:
         head=twin.head,
         effective_connectivity=twin.effective_connectivity,
         subject=twin.subject,
+        population=getattr(twin, "population", None),
     )
 
 
