@@ -261,11 +261,12 @@ def run_bold(data: Path) -> None:
         f"\nneurotwin {neurotwin.__version__}: HCP BOLD twins, {len(subjects)} subjects x {n} regions, "
         f"fit on volumes 1-600, scored on 601-1200 (FC r); 'twin': the session's FC alone, 'pop': with "
         f"the other {len(subjects) - 1} subjects' FC (both halves) as its population prior "
-        f"(PopulationPrior, leave-one-out), 'lambda': the session's weight in it"
+        f"(PopulationPrior, leave-one-out), 'lambda': the session's weight in it, 'shrunk': the FC it "
+        f"is fitted to"
     )
     print(
         f"  {'subject':<8} {'twin':>6} {'pop':>6} {'SC-FC':>6} {'group':>6} {'ceiling':>7} {'margin':>7} "
-        f"{'pop margin':>10} {'lambda':>6} {'fit s':>6} {'pop s':>6} {'converged':>9}",
+        f"{'pop margin':>10} {'lambda':>6} {'shrunk':>6} {'fit s':>6} {'pop s':>6} {'converged':>9}",
         flush=True,
     )
 
@@ -287,6 +288,7 @@ def run_bold(data: Path) -> None:
         pop_twin, pop_seconds = fit(s, pop)
         weight = pop_twin.states_[0].features["population"]["weight"]
         sc, first, second = halves_[s]
+        shrunk = pop.shrink(first["fc"], first["t_eff"], labels)[0]  # what the population twin is fitted to
         group = np.mean([(halves_[o][1]["fc"] + halves_[o][2]["fc"]) / 2 for o in subjects if o != s], axis=0)
         row = (
             r(twin.predict().values[iu], second["fc"][iu]),
@@ -297,15 +299,17 @@ def run_bold(data: Path) -> None:
             seconds,
             pop_seconds,
             twin.states_[0].diagnostics["converged"] and pop_twin.states_[0].diagnostics["converged"],
+            r(shrunk[iu], second["fc"][iu]),
         )
         rows.append(row)
         print(
             f"  {s:<8} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:6.3f} {row[4]:7.3f} "
-            f"{row[0] - row[3]:+7.3f} {row[1] - row[3]:+10.3f} {weight:6.3f} {row[5]:6.1f} {row[6]:6.1f} "
-            f"{str(row[7]):>9}",
+            f"{row[0] - row[3]:+7.3f} {row[1] - row[3]:+10.3f} {weight:6.3f} {row[8]:6.3f} {row[5]:6.1f} "
+            f"{row[6]:6.1f} {str(row[7]):>9}",
             flush=True,
         )
     a = np.array([row[:7] for row in rows])
+    shrunk_r = np.array([row[8] for row in rows])
     print(
         f"  population prior of the last subject: between-person variance {pop.between:.4f}, "
         f"between-session {pop.within:.4f} (Fisher z)"
@@ -320,6 +324,11 @@ def run_bold(data: Path) -> None:
             f"min/median/max {a[:, 5 + col].min():.1f} / {np.median(a[:, 5 + col]):.1f} / "
             f"{a[:, 5 + col].max():.1f}"
         )
+    print(
+        f"  the shrunk FC itself: mean r {shrunk_r.mean():.3f}, better than the group mean in "
+        f"{int(np.sum(shrunk_r > a[:, 3]))}/{len(a)}, than the first half in "
+        f"{int(np.sum(shrunk_r > a[:, 4]))}/{len(a)}"
+    )
     print(f"  converged (both fits): {sum(row[7] for row in rows)}/{len(rows)}")
 
 
