@@ -21,7 +21,8 @@ of the combination's precision, ``1 / (λ (ω² + 1/(T_eff - 3))) + 3``. This
 is a prior in data space: the conjugate form of the twin's Wishart
 likelihood, which keeps the twin's parameter prior as it is. A prior on the
 *parameters* (the mean of other people's fitted parameters) was tried first
-and predicted worse than the template prior on every held-out HCP subject:
+and predicted worse than the template prior on all 4 held-out HCP subjects
+it was tried on:
 the ~9,000 parameters of a BOLD twin are not unique (the coupling trades
 against the connection modifiers), so their mean across people describes
 nobody's network.
