@@ -147,12 +147,10 @@ class BoldObjective(Objective):
             return np.inf, np.zeros(self.n_params)
         d = 1 / np.sqrt(diag)
         r = sx * np.outer(d, d)
-        sign, logdet = np.linalg.slogdet(r)
-        if sign <= 0:
-            return np.inf, np.zeros(self.n_params)
-        r_inv = np.linalg.inv(r)
         t = self.t_eff
-        nll = 0.5 * t * (logdet + np.sum(r_inv * self.fc))
+        nll, r_inv = _wishart(r, self.fc, t)
+        if r_inv is None:
+            return np.inf, np.zeros(self.n_params)
         g_r = 0.5 * t * (r_inv - r_inv @ self.fc @ r_inv)  # d nll / dR
         g_s = (d[:, None] * g_r * d[None, :]) - np.diag(np.einsum("ij,j,ji->i", g_r, d, sx) * d**3)
         g_s = (g_s + g_s.T) / 2  # d nll / d Σx
@@ -238,10 +236,7 @@ class BoldObjective(Objective):
         iu = np.triu_indices(self.n, 1)
         model = self.model_fc(theta)
         r = float(np.corrcoef(model[iu], self.session_fc[iu])[0, 1])
-        sign, logdet = np.linalg.slogdet(model)
-        if not (np.isfinite(model).all() and sign > 0):
-            return {"loglik": -np.inf, "r": r}
-        nll = 0.5 * self.session_t * (logdet + np.sum(np.linalg.inv(model) * self.session_fc))
+        nll = _wishart(model, self.session_fc, self.session_t)[0]
         return {"loglik": -float(nll) / len(iu[0]), "r": r}
 
     @staticmethod
@@ -262,6 +257,17 @@ class BoldObjective(Objective):
             weights[mask] = weights[mask] * np.exp(extra)
         effective = Connectome(weights, labels=labels, directed=True, name="effective")
         return effective, params, {"freqs": np.linspace(0.005, 0.15, 59)}
+
+
+def _wishart(r: np.ndarray, fc: np.ndarray, t: float) -> tuple[float, np.ndarray | None]:
+    """``T/2 (log det R + tr(R⁻¹ R̂))`` and ``R⁻¹``; ``(inf, None)`` where R is no correlation matrix."""
+    if not np.isfinite(r).all():
+        return np.inf, None
+    sign, logdet = np.linalg.slogdet(r)
+    if sign <= 0:
+        return np.inf, None
+    r_inv = np.linalg.inv(r)
+    return float(0.5 * t * (logdet + np.sum(r_inv * fc))), r_inv
 
 
 class _Lyapunov:
