@@ -55,20 +55,6 @@ MIN_PEOPLE = 3
 MIN_BETWEEN = 1e-6
 
 
-def _fc_of(fs) -> tuple[list, np.ndarray, float]:
-    from .objectives.base import feature_array
-
-    fc = feature_array(fs, "fc_pearson")
-    t = fs.table
-    t_eff = t[t["feature"] == "bold_t_eff"]["value"]
-    if len(t_eff) != 1:
-        raise DataError("a population's BOLD features need bold_t_eff (the 'bold_dynamics' feature).")
-    values = np.asarray(fc.values, float)
-    if not np.isfinite(values).all():
-        raise DataError("a population member's FC has NaN values; check its parcellation (empty regions).")
-    return list(fc.coords["region"]), values, float(t_eff.iloc[0])
-
-
 def _z(fc: np.ndarray) -> np.ndarray:
     iu = np.triu_indices(len(fc), 1)
     return np.arctanh(np.clip(fc[iu], -0.999999, 0.999999))
@@ -136,6 +122,8 @@ class PopulationPrior:
         -------
         PopulationPrior
         """
+        from .objectives.bold_fc import session_fc  # (the objective imports this module)
+
         people = {str(k): list(v) for k, v in sessions.items() if len(v)}
         if len(people) < MIN_PEOPLE:
             raise ConfigError(f"a population prior needs at least {MIN_PEOPLE} people, got {len(people)}.")
@@ -144,7 +132,7 @@ class PopulationPrior:
             zs[person], noise[person] = [], []
             fcs = []
             for fs in fss:
-                labels, fc, t_eff = _fc_of(fs)
+                labels, fc, t_eff = session_fc(fs)
                 if regions is None:
                     regions = labels
                 elif labels != regions:

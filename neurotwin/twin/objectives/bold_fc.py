@@ -168,16 +168,11 @@ class BoldObjective(Objective):
     @classmethod
     def build(cls, features, connectome, twin) -> BoldObjective:
         """The objective of a FeatureSet from the ``bold_dynamics`` feature (FC, peaks, T_eff)."""
-        fc = feature_array(features, "fc_pearson")
-        labels = list(fc.coords["region"])
+        labels, values, t_eff = session_fc(features)
         t = features.table
         peaks = t[t["feature"] == "bold_peak_freq"].set_index("location")["value"]
-        t_eff = t[t["feature"] == "bold_t_eff"]["value"]
-        if len(t_eff) != 1 or any(lab not in peaks.index for lab in labels):
-            raise DataError(
-                "the BOLD features need bold_peak_freq per region and bold_t_eff (the "
-                "'bold_dynamics' feature)."
-            )
+        if any(lab not in peaks.index for lab in labels):
+            raise DataError("the BOLD features need bold_peak_freq per region (the 'bold_dynamics' feature).")
         con = connectome
         if con.labels is None or list(con.labels) != labels:
             raise DataError(
@@ -186,10 +181,7 @@ class BoldObjective(Objective):
             )
         if twin.states_ and labels != twin.states_[0].features["regions"]:
             raise DataError("these BOLD features have other regions than the twin's first session.")
-        values = np.asarray(fc.values, float)
-        if not np.isfinite(values).all():
-            raise DataError("the FC matrix has NaN values; check the parcellation (empty regions).")
-        target, t_fit, population = values, float(t_eff.iloc[0]), None
+        target, t_fit, population = values, t_eff, None
         if getattr(twin, "population", None) is not None and not twin.states_:
             # a first fit with a population prior: the session's FC shrunk towards the population's
             pop = PopulationPrior.from_dict(twin.population)
@@ -203,11 +195,11 @@ class BoldObjective(Objective):
             labels,
             effective=twin.effective_connectivity,
         )
-        obj.session_fc, obj.session_t = values, float(t_eff.iloc[0])
+        obj.session_fc, obj.session_t = values, t_eff
         iu = np.triu_indices(len(labels), 1)
         obj.summary = {
             "regions": labels,
-            "t_eff": float(t_eff.iloc[0]),
+            "t_eff": t_eff,
             "digest": digest(values),
             "fc_mean": float(np.mean(values[iu])),
             "peak_freqs": [float(x) for x in peaks[labels]],
@@ -257,6 +249,19 @@ class BoldObjective(Objective):
             weights[mask] = weights[mask] * np.exp(extra)
         effective = Connectome(weights, labels=labels, directed=True, name="effective")
         return effective, params, {"freqs": np.linspace(0.005, 0.15, 59)}
+
+
+def session_fc(features) -> tuple[list, np.ndarray, float]:
+    """The regions, FC and effective samples of a BOLD FeatureSet (the ``bold_dynamics`` feature)."""
+    fc = feature_array(features, "fc_pearson")
+    t = features.table
+    t_eff = t[t["feature"] == "bold_t_eff"]["value"]
+    if len(t_eff) != 1:
+        raise DataError("the BOLD features need bold_t_eff (the 'bold_dynamics' feature).")
+    values = np.asarray(fc.values, float)
+    if not np.isfinite(values).all():
+        raise DataError("the FC matrix has NaN values; check the parcellation (empty regions).")
+    return list(fc.coords["region"]), values, float(t_eff.iloc[0])
 
 
 def _wishart(r: np.ndarray, fc: np.ndarray, t: float) -> tuple[float, np.ndarray | None]:
