@@ -159,7 +159,7 @@ def _sync_twin(
 
     order = order_sessions(days)
     for attempt in range(retries + 1):
-        twin = store.load(subject) if store.exists(subject) else None
+        twin = store.load(subject, study=False) if store.exists(subject) else None
         stored = twin.states_ if twin is not None else []
         k = 0
         if twin is not None and (refit or twin.modality != modality):  # a new twin, from the first
@@ -231,7 +231,7 @@ def study_variability(store: TwinStore, modality: str, twins: list | None = None
     from ..twin.longitudinal import population_sums
     from ..twin.variability import add_sums, from_sums
 
-    twins = store.twins() if twins is None else twins
+    twins = store.twins(study=False) if twins is None else twins
     sums = population_sums([t for t in twins if t.modality == modality])
     if not sums:
         return None
@@ -327,7 +327,7 @@ def run_twins(
         )
     # the study's between-session SDs from every twin, then each subject's alerts against the others'
     try:  # per modality: a joint twin's between-session SDs are estimated from the joint twins
-        twins = list(store.twins())
+        twins = list(store.twins(study=False))
         for modality in sorted({t.modality for t in twins}):
             study_variability(store, modality, twins)
     except NeurotwinError as err:  # the alerts then use the built-in between-session SDs

@@ -261,14 +261,15 @@ def _feature_values(state) -> dict[tuple, tuple[float, float]]:
 def variability_of(twin, before: int | None = None) -> Variability:
     """The between-session SDs a twin's change detection uses.
 
-    The population's (the twin's ``variability``, a study estimate, else
-    the built-in defaults), pooled with the patient's own once it has
+    The population's (the twin's ``variability``, else the study's estimate
+    its store gave it, ``study_variability_``, else the built-in defaults),
+    pooled with the patient's own once it has
     :data:`~neurotwin.twin.variability.MIN_OWN` sessions: ``τ²`` weighted by
     degrees of freedom (a default counts as :data:`DEFAULT_DOF` pairs).
     ``before``: use only the states before this index (a session is never
     tested against a variability that its own change inflated).
     """
-    pop = Variability.from_dict(twin.variability)
+    pop = Variability.from_dict(twin.variability or getattr(twin, "study_variability_", None))
     states = twin.states_[:before] if before is not None else twin.states_
     if len(states) < MIN_OWN:
         return pop

@@ -497,14 +497,17 @@ class TwinStore:
         var = from_sums(add_sums(sums.values()), source=f"study, {len(sums)} other subjects")
         return var.to_dict() if var.sd else None
 
-    def twins(self):
-        """Every twin in the store, each labelled by its pseudonymous id (for study-level summaries)."""
+    def twins(self, *, study: bool = True):
+        """Every twin in the store, each labelled by its pseudonymous id (for study-level summaries).
+
+        ``study``: as for :meth:`load`.
+        """
         with self._db() as con:
             ids = [r[0] for r in con.execute("SELECT id FROM twins ORDER BY id").fetchall()]
         for tid in ids:
-            yield self._load(tid, tid)
+            yield self._load(tid, tid, study=study)
 
-    def load(self, subject: str, *, damaged: str = "raise"):
+    def load(self, subject: str, *, damaged: str = "raise", study: bool = True):
         """The subject's twin with all its states.
 
         Parameters
@@ -516,6 +519,11 @@ class TwinStore:
             updated must be whole), or be left out, listed in the twin's
             ``damaged_`` (index, session, error) so that one damaged state
             blocks only itself (reports use this).
+        study : bool
+            Give the twin the study's between-session SDs of the *other*
+            twins (``Twin.study_variability_``, for its change detection)
+            when its own settings have none. False skips that estimate
+            (for updates, which do not use it).
 
         Raises
         ------
@@ -527,9 +535,9 @@ class TwinStore:
         from .._validation import check_option
 
         check_option(damaged, ("raise", "skip"), "damaged")
-        return self._load(self.twin_id(subject), subject, damaged)
+        return self._load(self.twin_id(subject), subject, damaged, study=study)
 
-    def _load(self, tid: str, subject: str, damaged: str = "raise"):
+    def _load(self, tid: str, subject: str, damaged: str = "raise", *, study: bool = True):
         from .twin import Twin
 
         with self._db() as con:
@@ -559,7 +567,7 @@ class TwinStore:
                     name=config.get("connectome_name", ""),
                     provenance=config.get("connectome_provenance", {}),
                 )
-            variability = config.get("variability") or self.study_variability(modality, exclude=tid)
+            variability = config.get("variability")
             twin = Twin(
                 subject,
                 modality=modality,
@@ -579,6 +587,8 @@ class TwinStore:
                 f"{self.path}: the record of subject {subject!r}'s twin cannot be read "
                 f"({type(err).__name__}: {err}); {_DAMAGED}."
             ) from err
+        if study and not variability:  # (a setting of the twin's own wins; the study's is not stored)
+            twin.study_variability_ = self.study_variability(modality, exclude=tid)
         twin.damaged_ = []
         for idx, session, meta, blob, sha in states:
             try:
@@ -642,7 +652,7 @@ def update_twin(
     for attempt in range(retries + 1):
         replace_from = None
         if store.exists(subject):
-            twin = store.load(subject)
+            twin = store.load(subject, study=False)
             known = len(twin.states_)
             start = next((i for i, s in enumerate(twin.states_) if s.at > at), None)
             if start is None:

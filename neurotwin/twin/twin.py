@@ -65,7 +65,8 @@ class Twin:
     variability : dict | None
         The population's between-session SDs (``Variability.to_dict()``, e.g.
         a study's :func:`~neurotwin.twin.variability.estimate_variability`);
-        None: the built-in defaults (:mod:`neurotwin.twin.variability`).
+        None: a twin store's study estimate (``study_variability_``), else
+        the built-in defaults (:mod:`neurotwin.twin.variability`).
         Change detection uses them until the twin has its own history.
     population : PopulationPrior | dict | None
         BOLD (and the BOLD part of a joint twin): other people's FC as a
@@ -84,6 +85,11 @@ class Twin:
     ----------
     states_ : list of TwinState
         One per session, in time order (append-only).
+    study_variability_ : dict | None
+        The between-session SDs of the study's other twins, set by
+        :meth:`TwinStore.load <neurotwin.twin.TwinStore.load>` (never stored with the twin:
+        the study's estimate changes as twins are added); used where
+        ``variability`` is None.
 
     Examples
     --------
@@ -130,6 +136,7 @@ class Twin:
         self.variability = Variability.from_dict(variability).to_dict() if variability else None
         self.population = PopulationPrior.setting(population, get_objective(modality, likelihood).parts)
         self.states_: list[TwinState] = []
+        self.study_variability_: dict | None = None
         self._cache: dict = {}  # what objectives reuse across sessions (the lead field), in memory only
         self._fitted: dict[int, object] = {}  # state index -> its objective (in memory only)
 

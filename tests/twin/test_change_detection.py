@@ -234,3 +234,26 @@ def test_study_sums_kept_without_their_pairs_still_give_the_sd():
     assert from_sums(old).sd == from_sums(sums).sd and from_sums(old).tail == {}
     again = Variability.from_dict(from_sums(sums).to_dict())
     assert again.tail == from_sums(sums).tail
+
+
+@pytest.mark.parametrize("dof", [1.5, 3.0, 8.0])
+def test_centred_t_fit_finds_scipys_maximum(dof):
+    """The dedicated fit of the tails reaches the likelihood maximum of SciPy's generic ``t.fit``
+    (with the degrees of freedom held at the minimum where the free fit goes below it)."""
+    from scipy.stats import t as student
+
+    from neurotwin.twin.variability import MIN_TAIL_DOF, _centred_t
+
+    z = 0.7 * np.random.default_rng(int(dof * 10)).standard_t(dof, 600)
+    got = _centred_t(z)
+    both = np.concatenate([z, -z])
+    ref = student.fit(both, floc=0)
+    if ref[0] < MIN_TAIL_DOF:
+        ref = student.fit(both, f0=MIN_TAIL_DOF, floc=0)
+    ll = [np.sum(student.logpdf(z, d, scale=s)) for d, s in (got, (ref[0], ref[2]))]
+    assert ll[0] >= ll[1] - 1e-3
+    assert (
+        got[0] >= MIN_TAIL_DOF
+        and np.isclose(got[0], ref[0], rtol=0.02)
+        and np.isclose(got[1], ref[2], rtol=0.01)
+    )

@@ -114,8 +114,8 @@ def test_two_processes_updating_one_twin_lose_nothing(fitted, make_session, tmp_
         attempts = []
         if role == "held":
             load, save = TwinStore.load, TwinStore.save
-            def loud_load(self, subject):
-                twin = load(self, subject)
+            def loud_load(self, subject, **kwargs):
+                twin = load(self, subject, **kwargs)
                 print("loaded", len(twin.states_), flush=True)
                 return twin
             def held_save(self, twin, known=None, **kwargs):
@@ -174,3 +174,19 @@ def test_kill_9_mid_write_leaves_the_last_complete_state(tmp_path):
     assert done[-1] + 1 <= n <= done[-1] + 2  # everything reported saved is there, nothing half-written
     for i, s in enumerate(twin.states_):
         assert s.index == i and s.posterior.mean[0] == float(i) and s.posterior.cov[0, 0] == float(i + 1)
+
+
+def test_the_study_estimate_is_given_at_load_and_never_stored_as_a_setting(fitted):
+    """A loaded twin gets the other twins' between-session SDs for its change detection; saving it
+    back (every state replaced) does not freeze that estimate into the twin's own settings."""
+    store, _ = fitted
+    sums = {"tw-other": {"f": [0.9, 0.1, 10, 5]}, store.twin_id("01"): {"f": [90.0, 0.1, 10, 5]}}
+    store.set_study_variability("eeg", sums)
+    back = store.load("01")
+    assert back.variability is None  # its own setting
+    assert back.study_variability_["sd"]["f"] == pytest.approx(np.sqrt(0.8 / 20))  # the others' only
+    assert store.load("01", study=False).study_variability_ is None
+    store.save(back, known=1, replace_from=0)
+    assert store.load("01", study=False).variability is None
+    store.set_study_variability("eeg", {"tw-other": {"f": [0.5, 0.1, 10, 5]}})  # the study moves on
+    assert store.load("01").study_variability_["sd"]["f"] == pytest.approx(np.sqrt(0.4 / 20))
