@@ -8,7 +8,6 @@ here so that features never import the twin.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt, welch
 
 from ..errors import DataError
 from .featureset import FeatureArray, FeatureSet
@@ -39,6 +38,8 @@ def bold_summary(timeseries: np.ndarray, tr: float, band: tuple[float, float] = 
         raise DataError("BOLD time series contain NaN or infinite values.")
     if (x.std(axis=0) == 0).any():
         raise DataError("a region's BOLD time series is constant; drop it or check the parcellation.")
+    from scipy.signal import butter, sosfiltfilt, welch  # (here: scipy.signal costs ~1 s to import)
+
     fs = 1.0 / tr
     sos = butter(2, [band[0], min(band[1], 0.45 * fs)], btype="band", fs=fs, output="sos")
     y = sosfiltfilt(sos, x - x.mean(axis=0), axis=0)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import mne
 import numpy as np
-from scipy.signal import get_window
 
 from ..errors import ConfigError
 from .context import PSD_UNITS, Context
@@ -65,6 +64,8 @@ def segment_csd(data, picks, n_per_seg: float, fmax: float):
     seg = int(round(min(n_per_seg, n_times / sf) * sf))
     step = seg - (seg // 2 if overlap is None else overlap)
     starts = range(0, n_times - seg + 1, step)
+    from scipy.signal import get_window  # (here: scipy.signal costs ~1 s to import)
+
     win = get_window("hamming", seg)
     freqs = np.fft.rfftfreq(seg, 1.0 / sf)
     keep = freqs <= fmax

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import welch
 
 from ..errors import ConfigError
 from ..io.connectome import Connectome
@@ -243,6 +242,8 @@ def _outputs(weights, p: dict, delays, *, use_closed: bool, mass, freqs, duratio
         decimate=max(1, int(round(1 / (dt * 250)))),
         random_state=random_state,
     )
+    from scipy.signal import welch  # (here: scipy.signal costs ~1 s to import)
+
     x = sim.data[0]
     f, pxx = welch(x.T, fs=sim.sfreq, nperseg=min(len(x), int(4 * sim.sfreq)))
     return np.stack([np.interp(freqs, f, row) for row in pxx]), np.corrcoef(x.T)

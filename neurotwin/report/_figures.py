@@ -13,9 +13,7 @@ from __future__ import annotations
 import base64
 import io
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.figure import Figure
 
 RC = {
     "svg.hashsalt": "neurotwin",
@@ -30,23 +28,38 @@ RC = {
 BLUE, ORANGE, GREY, RED = "#1f5fa8", "#d9771e", "#888888", "#c0392b"
 
 
+def style():
+    """The reports' matplotlib settings, as a context (matplotlib is imported here, when a figure is
+    drawn: a rerun whose reports are up to date never pays its import)."""
+    import matplotlib as mpl
+
+    return mpl.rc_context(RC)
+
+
+def Figure(**kwargs):  # (matplotlib's name; imported when first used)
+    """A ``matplotlib.figure.Figure`` (without pyplot)."""
+    from matplotlib.figure import Figure as _Figure
+
+    return _Figure(**kwargs)
+
+
 def to_uri(fig) -> str:
     """The figure as an SVG data URI (closes the figure)."""
     buf = io.BytesIO()
-    with mpl.rc_context(RC):
+    with style():
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _fig(w=6.0, h=3.0):
-    with mpl.rc_context(RC):
+    with style():
         fig = Figure(figsize=(w, h))
         return fig, fig.subplots()
 
 
 def psd_before_after(freqs_before, before, freqs_after, after) -> str:
     """Mean PSD over channels before and after preprocessing (log scale)."""
-    with mpl.rc_context(RC):
+    with style():
         fig, ax = _fig()
         if before is not None:
             ax.semilogy(freqs_before, before, color=GREY, lw=1, label="raw")
@@ -65,7 +78,7 @@ def topomaps(maps: list[tuple]) -> str:
 
     from ..io.channels import standard_montage
 
-    with mpl.rc_context(RC):
+    with style():
         fig = Figure(figsize=(2.4 * len(maps), 2.6))
         axes = fig.subplots(1, len(maps))
         axes = np.atleast_1d(axes)
@@ -93,7 +106,7 @@ def topomaps(maps: list[tuple]) -> str:
 
 def matrix(values: np.ndarray, title: str) -> str:
     """A connectivity matrix."""
-    with mpl.rc_context(RC):
+    with style():
         fig, ax = _fig(3.4, 3.0)
         im = ax.imshow(values, cmap="RdBu_r", vmin=-np.nanmax(np.abs(values)), vmax=np.nanmax(np.abs(values)))
         ax.set_title(title, fontsize=8)
@@ -105,7 +118,7 @@ def matrix(values: np.ndarray, title: str) -> str:
 
 def model_vs_data(freqs, observed, model, label: str) -> str:
     """Observed and model PSD (mean over channels)."""
-    with mpl.rc_context(RC):
+    with style():
         fig, ax = _fig(4.0, 2.8)
         ax.semilogy(freqs, observed, color=GREY, lw=1.2, label="observed")
         ax.semilogy(freqs, model, color=ORANGE, lw=1.5, label="twin")
@@ -118,7 +131,7 @@ def trajectory(
     traj, forecast_row, flagged_sessions: set, name: str, unit: str, value_label: str = "posterior median"
 ) -> str:
     """A value and its 90 % band across sessions (posterior median), flagged sessions in red, the forecast."""
-    with mpl.rc_context(RC):
+    with style():
         fig, ax = _fig(4.2, 2.6)
         days = traj["at"].to_numpy(float)
         ax.fill_between(days, traj["low"], traj["high"], color=BLUE, alpha=0.2, lw=0, label="90 % interval")
@@ -183,7 +196,7 @@ def _groups(table) -> list[tuple[str, object]]:
 def distributions(table, features: list[tuple[str, str]]) -> str:
     """Strip plots of per-recording values, one panel a feature, one column a session (and task)."""
     groups = _groups(table)
-    with mpl.rc_context(RC):
+    with style():
         fig = Figure(figsize=(max(2.6, 0.9 * len(groups) + 1.2) * len(features), 2.8))
         axes = fig.subplots(1, len(features))
         axes = np.atleast_1d(axes)
@@ -206,7 +219,7 @@ def covariates(table, features: list[tuple[str, str]], participants) -> str:
     has_age = "age" in merged and merged["age"].notna().any()
     sexes = sorted(s for s in set(merged.get("sex", [])) if s)
     colours = dict(zip(sexes, [BLUE, ORANGE, GREY, RED]))
-    with mpl.rc_context(RC):
+    with style():
         fig = Figure(figsize=(2.8 * len(features), 2.6))
         axes = np.atleast_1d(fig.subplots(1, len(features)))
         for ax, (feat, unit) in zip(axes, features):

@@ -20,10 +20,9 @@ import base64
 import io
 import warnings
 
-import matplotlib as mpl
 import numpy as np
 
-from ._figures import RC, RED, _fig
+from ._figures import RED, _fig, style
 
 __all__ = ["drop_log", "ica_components", "raw_psd", "raw_qc"]
 
@@ -37,7 +36,7 @@ def png_uri(fig) -> str:
     from PIL import Image
 
     buf = io.BytesIO()
-    with mpl.rc_context(RC):
+    with style():
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     import matplotlib.pyplot as plt
 
@@ -96,7 +95,7 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
         picks = np.sort(np.array(bad + [rest[int(i * step)] for i in range(MAX_TRACES - len(bad))], int))
     duration = min(seconds, raw.times[-1])
     start = max(0.0, raw.times[-1] / 2 - duration / 2)
-    with mne.viz.use_browser_backend("matplotlib"), mpl.rc_context(RC):
+    with mne.viz.use_browser_backend("matplotlib"), style():
         traces = raw.plot(
             start=start,
             duration=duration,
@@ -112,7 +111,7 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
     data = mne.pick_types(raw.info, eeg=True, meg=True, exclude=())
     if len(data):
         spectrum = raw_psd(raw, raw.info["sfreq"] / 2, data, 2048, exclude=())  # MNE's default n_fft
-        with mpl.rc_context(RC):
+        with style():
             fig = spectrum.plot(exclude=(), amplitude=False, show=False, spatial_colors=False)
             for ax in fig.axes:  # one panel per channel type
                 for f in notch:
@@ -129,7 +128,7 @@ def _raw_qc(raw, bads, notch, seconds) -> dict:
 
 def drop_log(epochs) -> str:
     """The epochs' drop log (why each dropped epoch was dropped, by channel) as a figure."""
-    with mpl.rc_context(RC):
+    with style():
         fig = epochs.plot_drop_log(show=False, subject=None)
         fig.set_size_inches(6.0, 2.6)
         return png_uri(fig)
@@ -149,7 +148,7 @@ def ica_components(qc: dict, info) -> str | None:
         return None
     sub = mne.pick_info(info, [info["ch_names"].index(c) for c in names])
     keep = [qc["channels"].index(c) for c in names]
-    with mpl.rc_context(RC):
+    with style():
         fig, _ = _fig(8.0, 1.9 * len(comps))
         fig.clear()
         grid = fig.add_gridspec(len(comps), 2, width_ratios=[1, 4])
