@@ -56,6 +56,35 @@ def test_ica_on_real_eeg_with_ecg_channel(shared_data):
     assert log["n_components"] >= 5
 
 
+def test_ica_density_gives_picards_own_unmixing_bit_for_bit(shared_data):
+    """The step's in-place density is picard's tanh: on a real recording the unmixing is the same,
+    to the last bit, so the same components are removed (it only saves time)."""
+    from neurotwin.pipeline.steps.ica import _Tanh
+
+    raw = read_raw(shared_data / "physionet-eegmat/Subject03_1.edf").crop(0, 60)
+    raw.filter(1.0, 40.0, verbose="error").resample(125, verbose="error")
+    unmixing = []
+    for fun in ("tanh", _Tanh()):
+        ica = mne.preprocessing.ICA(
+            n_components=0.99,
+            method="picard",
+            random_state=97,
+            fit_params={"ortho": False, "extended": True, "fun": fun, "check_fun": False},
+            verbose="error",
+        )
+        with pytest.warns(UserWarning, match="different density") if fun != "tanh" else _nothing():
+            ica.fit(raw, picks="eeg", verbose="error")
+        unmixing.append(ica.unmixing_matrix_)
+    assert unmixing[0].shape[0] >= 5
+    np.testing.assert_array_equal(unmixing[0], unmixing[1])
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 def test_epochs_reject_by_amplitude_and_annotation():
     raw = make_resting_eeg(duration=40, blink_rate=0, random_state=0).filter(1.0, 40.0, verbose="error")
     raw._data[raw.ch_names.index("Cz"), 5 * 256 : 5 * 256 + 50] += 500e-6  # epoch 2 (4-6 s)

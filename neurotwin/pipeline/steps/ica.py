@@ -5,11 +5,13 @@ default, seeded through ``random_state``) and the detection
 (``find_bads_eog``: correlation with EOG channels, or with frontal
 channels as proxies when no EOG was recorded; ``find_bads_ecg``:
 cross-trial phase statistics on ECG events, from an ECG channel or, for
-MEG, a synthetic one). Nothing here is written by hand.
+MEG, a synthetic one). Written by hand: only :class:`_Tanh`, Picard's own
+density computed without its wasted work (the same numbers, faster).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import mne
@@ -21,6 +23,38 @@ from ...errors import DataError
 from ._base import Step
 
 _EOG_PROXIES = ("Fp1", "Fp2", "AF7", "AF8", "Fpz")
+
+
+class _Tanh:
+    """Picard's ``tanh`` density (log-cosh), evaluated in place: the same numbers, about 20 % less fit time.
+
+    Most of an extended-Picard fit is spent evaluating this density: its
+    log-likelihood at every line-search step (2-3 a iteration) and its
+    score once an iteration, for every sample of every component.
+    python-picard 0.8's own ``Tanh.log_lik`` (without numexpr) computes
+    ``exp(-2|y|)`` twice, discarding the first, and allocates a new array
+    for each operation. This class does the same operations in the same
+    order once, in place, so the unmixing matrix is bit-identical
+    (``tests/pipeline/test_ica_epochs.py`` checks it on a real recording);
+    fits of the 32-channel simulated study and of the resting recordings
+    in ``../shared/data`` took 18-20 % less CPU (``alpha`` is 1 here, so
+    its products are exact). numexpr, picard's other path, was 2.5x
+    *slower* on one core in the same measurement.
+    """
+
+    def log_lik(self, y: np.ndarray) -> np.ndarray:
+        a = np.abs(y)
+        out = np.multiply(a, -2.0)
+        np.exp(out, out=out)
+        np.log1p(out, out=out)
+        out += a
+        return out
+
+    def score_and_der(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        score = np.tanh(y)
+        der = np.multiply(score, score)
+        np.subtract(1.0, der, out=der)
+        return score, der
 
 
 class ICA(Step):
@@ -113,7 +147,7 @@ class ICA(Step):
         fit_raw = raw if raw.info["highpass"] >= 1.0 else raw.copy().filter(1.0, None, verbose="error")
         fit_params = {"extended": True} if self.method == "infomax" else None
         if self.method == "picard":
-            fit_params = {"ortho": False, "extended": True}
+            fit_params = {"ortho": False, "extended": True, "fun": _Tanh(), "check_fun": False}
         ica = mne.preprocessing.ICA(
             n_components=n_comp,
             method=self.method,
@@ -123,7 +157,9 @@ class ICA(Step):
             verbose="error",
         )
         decim = max(self.decim, int(np.ceil(raw.n_times / (self.max_fit_duration * raw.info["sfreq"]))))
-        ica.fit(fit_raw, picks=picks, decim=decim, reject_by_annotation=True, verbose="error")
+        with warnings.catch_warnings():  # picard warns for any density object but its own tanh's name
+            warnings.filterwarnings("ignore", message="Using a different density", category=UserWarning)
+            ica.fit(fit_raw, picks=picks, decim=decim, reject_by_annotation=True, verbose="error")
         found: dict[str, list[int]] = {}
         scores: dict[str, list[float]] = {}
         eog = self._eog_channels(raw)
