@@ -22,7 +22,11 @@ the step cache's own disk use (files not shared with the derivatives) and
 the derivatives', against the input EDF size (target, issue 17: cache <=
 2x input). Ratios: ``--jobs 1`` / ``--jobs 2`` wall time per phase
 (target >= 1.8 for the twin phase on 2 cores), and the cost per subject
-of the largest size over the smallest (target: flat, ~1.0).
+of the largest size over the smallest (target: flat, ~1.0). The longest
+silence of each run (the most seconds between two lines of its
+``--progress lines`` output) next to the longest twin fit it reported
+(target, issue 17: the terminal is never silent for more than one twin
+fit). Twins that are not fitted (e.g. tvb-data missing) stop the benchmark.
 
 Every run is one repeat: at this size a run takes minutes to hours, and the
 spread between runs is reported in the README from separate calls.
@@ -39,6 +43,7 @@ from _common import ONE_THREAD
 os.environ.update(ONE_THREAD)
 
 import argparse
+import re
 import resource
 import shutil
 import subprocess
@@ -82,8 +87,8 @@ CHANNELS_32 = (
 )
 
 
-def make_study(root: Path, subjects: int, sessions: int, minutes: float) -> int:
-    """Write the simulated BIDS study; return the input EDFs' total bytes."""
+def make_study(root: Path, subjects: int, sessions: int, minutes: float, task: str = "rest") -> int:
+    """Write the simulated BIDS study (resting recordings of ``task``); return the input EDFs' total bytes."""
     import datetime as dt
 
     import numpy as np
@@ -104,26 +109,42 @@ def make_study(root: Path, subjects: int, sessions: int, minutes: float) -> int:
                 random_state=1000 * s + k,
             )
             raw.set_meas_date(dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=90 * (k - 1)))
-            bp = BIDSPath(subject=f"{s:03d}", session=f"{k:02d}", task="rest", datatype="eeg", root=root)
+            bp = BIDSPath(subject=f"{s:03d}", session=f"{k:02d}", task=task, datatype="eeg", root=root)
             write_raw_bids(raw, bp, format="EDF", allow_preload=True, overwrite=True, verbose="error")
     make_dataset_description(path=root, name="bench-study", overwrite=True, verbose="error")
     return sum(f.stat().st_size for f in root.rglob("*_eeg.edf"))
 
 
 def run(args: list[str]) -> dict:
-    """One ``neurotwin run`` process: wall, CPU of it and its workers, the largest peak RSS."""
+    """One ``neurotwin run`` process: wall, CPU of it and its workers, the largest peak RSS, and the
+    longest time the terminal stayed silent (between two lines of ``--progress lines`` output, or
+    before the first and after the last) next to the longest single twin fit it reported."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "neurotwin.cli", *args], capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "neurotwin.cli", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stamps, lines = [t0], []
+    for text in proc.stdout:
+        stamps.append(time.perf_counter())
+        lines.append(text)
+    proc.wait()
     wall = time.perf_counter() - t0
+    stamps.append(t0 + wall)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode not in (0, 3):
-        raise SystemExit(f"neurotwin run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"neurotwin run failed ({proc.returncode}):\n{''.join(lines)[-3000:]}")
+    fits = [float(m.group(1)) for m in map(_TWIN_LINE.search, lines) if m]
     return {
         "wall": wall,
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "peak_mib": after.ru_maxrss / 1024,
+        "silence": float(max(b - a for a, b in zip(stamps, stamps[1:]))),
+        "longest_twin": max(fits, default=float("nan")),
     }
+
+
+#: a twin's progress line, ``[2/3] twin sub-02: ok (sessions 01,02,03, 3 fitted, 41.0 s)``
+_TWIN_LINE = re.compile(r"\] twin sub-\S+: ok \(.*, ([0-9.]+) s\)")
 
 
 def disk(out: Path) -> tuple[int, int]:
@@ -132,6 +153,18 @@ def disk(out: Path) -> tuple[int, int]:
     own = sum(f.stat().st_size for f in work.rglob("*") if f.is_file() and f.stat().st_nlink == 1)
     derivatives = sum(f.stat().st_size for f in out.glob("sub-*/**/*") if f.is_file())
     return own, derivatives
+
+
+def check_twins(out: Path, n: int) -> None:
+    """Stop unless every subject's twin was fitted: a skipped twin phase (e.g. tvb-data missing,
+    ``pip install -e ".[tvb]"``) would otherwise be timed as a fast one."""
+    import pandas as pd
+
+    table = pd.read_csv(out / "logs" / "twins_resting_eeg.tsv", sep="\t", dtype=str).fillna("")
+    bad = table[table["status"] != "ok"]
+    if len(table) != n or len(bad):
+        why = "; ".join(f"{r.subject}: {r.status} ({r.error or r.notes})"[:300] for r in bad.itertuples())
+        raise SystemExit(f"{len(bad) or n - len(table)} of {n} twins not fitted, nothing measured: {why}")
 
 
 def _per_subject(row: dict) -> float:
@@ -147,7 +180,9 @@ def line(row: dict) -> str:
         f"{rec['cpu']:.1f} s CPU ({rec['wall'] / n:.1f} s/subject); twins {twin['wall']:.1f} s wall, "
         f"{twin['cpu']:.1f} s CPU ({twin['wall'] / n:.1f} s/subject); peak {peak:.0f} MiB; "
         f"cache {row['own'] / 2**20:.1f} MiB ({row['own'] / row['input']:.2f}x input); derivatives "
-        f"{row['deriv'] / 2**20:.1f} MiB; input {row['input'] / 2**20:.1f} MiB"
+        f"{row['deriv'] / 2**20:.1f} MiB; input {row['input'] / 2**20:.1f} MiB; longest silence: "
+        f"recordings {rec['silence']:.1f} s, twins {twin['silence']:.1f} s (longest twin fit "
+        f"{twin['longest_twin']:.1f} s)"
     )
 
 
@@ -181,6 +216,7 @@ def main() -> None:
             common = ["run", str(root), str(out), "participant", "--jobs", str(jobs), "--progress", "lines"]
             rec = run([*common, "--pipeline", str(no_twin)])
             twin = run([*common, "--pipeline", "resting_eeg"])
+            check_twins(out, n)
             own, derivatives = disk(out)
             rows.append(
                 {
