@@ -502,7 +502,10 @@ class Pipeline:
             result.skipped.extend(other.skipped)
         result.tasks.sort(key=lambda t: (t.subject, t.session or ""))
         if reports:
-            result.reports = self._reports(out, sorted({t.subject for t in result.tasks}), command)
+            from ._reports import write_reports
+
+            subjects = sorted({t.subject for t in result.tasks})
+            result.reports = write_reports(self.config, out, subjects, command, progress=progress)
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -539,19 +542,6 @@ class Pipeline:
             result.twins = run_twins(
                 self.config, study, out, subjects, jobs=jobs, client=client, progress=progress
             )
-
-    def _reports(self, out: Path, subjects: list[str], command: str | None) -> dict[str, str]:
-        """Write each subject's report; a subject whose report fails is logged, the others go on."""
-        from ..report import subject_report
-
-        done = {}
-        for subject in subjects:
-            try:
-                done[subject] = str(subject_report(out, subject, self.config, command=command))
-            except Exception as err:  # a report never stops the run or the other reports
-                logger.warning("sub-%s: no report: %s: %s", subject, type(err).__name__, err)
-                done[subject] = f"failed: {type(err).__name__}: {err}"
-        return done
 
     def group(self, out_dir: str | os.PathLike, *, command: str | None = None) -> list[Path]:
         """Write the study-level outputs (``OUT/group``) of earlier participant runs.

@@ -355,9 +355,11 @@ def test_cli_run_prints_summary_and_progress_lines(sample_root, tmp_path, capsys
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "[1/1] sub-03 ses-01: ok" in captured.err
+    assert "[1/1] report sub-03: written" in captured.err  # the reports' phase is not silent either
     assert f"1 subject/session tasks, 0 failed, {N_STEPS} steps run" in captured.out
     assert main(argv) == 0
-    assert "0 steps run" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "0 steps run" in captured.out and "[1/1] report sub-03: up to date" in captured.err
 
 
 def test_rest_fmri_pipeline_on_a_bids_bold_study(tmp_path):
