@@ -11,9 +11,11 @@ EDF): ``--subjects`` people x ``--sessions`` sessions of ``--minutes`` of
 resting EEG on 32 channels of the 10-05 system at 250 Hz, alpha between 9
 and 11 Hz, blinks, mains. Each size and ``--jobs`` setting runs the
 default ``resting_eeg`` pipeline as a fresh ``neurotwin run`` process on a
-new output folder, twice: first without the ``[twin]`` table (the
-recordings' phase), then the full pipeline on the same folder (the
-recordings are cached, so this is the twin phase plus a no-op pass).
+new output folder, three times: first without the ``[twin]`` table and
+without reports (the recordings' phase), then the full pipeline on the same
+folder without reports (the recordings are cached, so this is the twin
+phase plus a no-op pass), then with reports (the reports' phase, drawn one
+subject after another, plus a no-op pass).
 
 Printed per size and setting: wall and CPU seconds (the CPU of the process
 and of every worker it waited for), both per subject; the largest
@@ -168,21 +170,22 @@ def check_twins(out: Path, n: int) -> None:
 
 
 def _per_subject(row: dict) -> float:
-    return (row["rec"]["wall"] + row["twin"]["wall"]) / row["n"]
+    return (row["rec"]["wall"] + row["twin"]["wall"] + row["pages"]["wall"]) / row["n"]
 
 
 def line(row: dict) -> str:
     """One size and setting's figures."""
-    n, rec, twin = row["n"], row["rec"], row["twin"]
-    peak = max(rec["peak_mib"], twin["peak_mib"])
+    n, rec, twin, pages = row["n"], row["rec"], row["twin"], row["pages"]
+    peak = max(rec["peak_mib"], twin["peak_mib"], pages["peak_mib"])
     return (
         f"{n:4d} subjects --jobs {row['jobs']}: recordings {rec['wall']:.1f} s wall, "
         f"{rec['cpu']:.1f} s CPU ({rec['wall'] / n:.1f} s/subject); twins {twin['wall']:.1f} s wall, "
-        f"{twin['cpu']:.1f} s CPU ({twin['wall'] / n:.1f} s/subject); peak {peak:.0f} MiB; "
+        f"{twin['cpu']:.1f} s CPU ({twin['wall'] / n:.1f} s/subject); reports {pages['wall']:.1f} s wall "
+        f"({pages['wall'] / n:.1f} s/subject); peak {peak:.0f} MiB; "
         f"cache {row['own'] / 2**20:.1f} MiB ({row['own'] / row['input']:.2f}x input); derivatives "
         f"{row['deriv'] / 2**20:.1f} MiB; input {row['input'] / 2**20:.1f} MiB; longest silence: "
         f"recordings {rec['silence']:.1f} s, twins {twin['silence']:.1f} s (longest twin fit "
-        f"{twin['longest_twin']:.1f} s)"
+        f"{twin['longest_twin']:.1f} s), reports {pages['silence']:.1f} s"
     )
 
 
@@ -214,9 +217,10 @@ def main() -> None:
             out = tmp / f"out-{n}-j{jobs}"
             shutil.rmtree(out, ignore_errors=True)
             common = ["run", str(root), str(out), "participant", "--jobs", str(jobs), "--progress", "lines"]
-            rec = run([*common, "--pipeline", str(no_twin)])
-            twin = run([*common, "--pipeline", "resting_eeg"])
+            rec = run([*common, "--pipeline", str(no_twin), "--no-reports"])
+            twin = run([*common, "--pipeline", "resting_eeg", "--no-reports"])
             check_twins(out, n)
+            pages = run([*common, "--pipeline", "resting_eeg"])  # (and a pass with nothing else to do)
             own, derivatives = disk(out)
             rows.append(
                 {
@@ -224,6 +228,7 @@ def main() -> None:
                     "jobs": jobs,
                     "rec": rec,
                     "twin": twin,
+                    "pages": pages,
                     "own": own,
                     "deriv": derivatives,
                     "input": size,
