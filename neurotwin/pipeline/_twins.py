@@ -232,7 +232,12 @@ def study_variability(store: TwinStore, modality: str, twins: list | None = None
     from ..twin.variability import add_sums, from_sums
 
     twins = store.twins(study=False) if twins is None else twins
-    sums = population_sums([t for t in twins if t.modality == modality])
+    sums: dict = {}
+    for twin in twins:  # one at a time: a study's twins are never all held in memory
+        if twin.modality == modality:
+            if twin.subject in sums:
+                raise ConfigError(f"two twins are labelled {twin.subject!r}; a study's twins need unique ids")
+            sums.update(population_sums([twin]))
     if not sums:
         return None
     store.set_study_variability(modality, sums)
@@ -327,9 +332,8 @@ def run_twins(
         )
     # the study's between-session SDs from every twin, then each subject's alerts against the others'
     try:  # per modality: a joint twin's between-session SDs are estimated from the joint twins
-        twins = list(store.twins(study=False))
-        for modality in sorted({t.modality for t in twins}):
-            study_variability(store, modality, twins)
+        for modality in store.modalities():
+            study_variability(store, modality)
     except NeurotwinError as err:  # the alerts then use the built-in between-session SDs
         logger.warning("twins: no study estimate of the between-session SDs: %s", err)
     for row in rows:

@@ -497,6 +497,11 @@ class TwinStore:
         var = from_sums(add_sums(sums.values()), source=f"study, {len(sums)} other subjects")
         return var.to_dict() if var.sd else None
 
+    def modalities(self) -> list[str]:
+        """The modalities of the store's twins (sorted), read without loading any twin."""
+        with self._db() as con:
+            return sorted(r[0] for r in con.execute("SELECT DISTINCT modality FROM twins").fetchall())
+
     def twins(self, *, study: bool = True):
         """Every twin in the store, each labelled by its pseudonymous id (for study-level summaries).
 
