@@ -26,11 +26,12 @@ def write_reports(config, out: Path, subjects: list[str], command: str | None, p
     from ..report import subject_report
 
     done = {}
+    deriv = Derivatives(out)
     bar = Progress(len(subjects), 0, mode=progress, desc="reports")
     try:
         for subject in subjects:
             t0 = time.perf_counter()
-            page = Derivatives(out).subject_page(subject)
+            page = deriv.subject_page(subject)
             before = page.stat().st_mtime_ns if page.is_file() else None
             try:
                 done[subject] = str(subject_report(out, subject, config, command=command))

@@ -232,12 +232,8 @@ def study_variability(store: TwinStore, modality: str, twins: list | None = None
     from ..twin.variability import add_sums, from_sums
 
     twins = store.twins(study=False) if twins is None else twins
-    sums: dict = {}
-    for twin in twins:  # one at a time: a study's twins are never all held in memory
-        if twin.modality == modality:
-            if twin.subject in sums:
-                raise ConfigError(f"two twins are labelled {twin.subject!r}; a study's twins need unique ids")
-            sums.update(population_sums([twin]))
+    # one twin at a time (a generator): a study's twins are never all held in memory
+    sums = population_sums(t for t in twins if t.modality == modality)
     if not sums:
         return None
     store.set_study_variability(modality, sums)
