@@ -269,7 +269,7 @@ def variability_of(twin, before: int | None = None) -> Variability:
     ``before``: use only the states before this index (a session is never
     tested against a variability that its own change inflated).
     """
-    pop = Variability.from_dict(twin.variability or getattr(twin, "study_variability_", None))
+    pop = Variability.from_dict(twin.variability or twin.study_variability_)
     states = twin.states_[:before] if before is not None else twin.states_
     if len(states) < MIN_OWN:
         return pop
