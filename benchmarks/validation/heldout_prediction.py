@@ -40,9 +40,12 @@ one miss of the first was found in the beta rhythm and aperiodic levels),
 is printed next to the features-only fingerprint (nearest first half by
 log-PSD correlation at the nearest electrodes).
 
-**Kept-out recordings** (``--task arithmetic``): EEG-MAT's second recording
-of each person (1 min of mental arithmetic, 15 + 15 epochs), which no choice
-of the twin's model or of this script looked at, for the same figures.
+**Other recordings** (``--task arithmetic``): EEG-MAT's second recording
+of each person (1 min of mental arithmetic, 15 + 15 epochs), for the same
+figures. They were kept out of every choice of the twin's model and of this
+script until the beta rhythm's second start
+(:meth:`~neurotwin.twin.objectives.eeg_psd.SpectrumObjective.starts`), which
+was found on one of them (eegmat-04) and on eegmat-01's resting recording.
 
 **BOLD.** The 7 HCP subjects (94-region AAL2 connectome, TR 0.72 s): the
 twin is fitted to the first 600 volumes and predicts the FC of the next

@@ -69,15 +69,19 @@ def test_a_csd_twin_recovers_the_alpha_frequency_with_an_interval_that_covers_it
     make_session, small_connectome
 ):
     truth = 10.6
-    twin = Twin("01", likelihood="csd", connectome=small_connectome).fit(
-        make_session(f=truth, csd=True, seed=3), session="01"
-    )
+    z = []  # the alpha frequency's error in posterior sds, over 5 simulated recordings
+    for seed in (3, 4, 5, 6, 7):
+        twin = Twin("01", likelihood="csd", connectome=small_connectome).fit(
+            make_session(f=truth, csd=True, seed=seed), session="01"
+        )
+        post = twin.states_[0].posterior
+        i = post.names.index("f")
+        assert 2 * 2.576 * post.sd[i] < 1.0
+        z.append((post.mean[i] - truth) / post.sd[i])
+    # a 99 % interval covers the truth in at least 4 of 5, and none is off by more than 3.29 sds
+    assert np.sum(np.abs(z) < 2.576) >= 4 and np.max(np.abs(z)) < 3.29, z
     state = twin.states_[0]
     assert state.provenance["objective"] == "CsdObjective"
-    post = state.posterior
-    i = post.names.index("f")
-    lo, hi = post.mean[i] - 2.576 * post.sd[i], post.mean[i] + 2.576 * post.sd[i]
-    assert lo < truth < hi and hi - lo < 1.0
     damping = float(from_unconstrained(post.mean[post.names.index("a")], "logneg"))
     assert -12.0 < damping < -3.0  # the truth is -6
     diag = state.diagnostics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,30 @@ def test_other_likelihoods_pass_the_contract(modality, likelihood, make_session,
 def test_unknown_modality_names_the_objectives():
     with pytest.raises(ConfigError, match="Did you mean 'eeg'"):
         get_objective("eegg")
+
+
+def test_the_beta_rhythm_also_starts_at_the_prior_frequency(make_session, small_connectome):
+    """The fit starts from the better of the data's beta start and the prior's 20 Hz (each with its
+    observation model refined): a start at the band's top, as the data's was on two real recordings,
+    gives way to a broad beta rhythm at 20 Hz; a strong narrow line at 34 Hz is kept."""
+    from neurotwin.twin import Twin
+
+    fs = make_session(seed=0)
+    psd = fs.arrays["psd"]
+    freqs = np.asarray(psd.coords["freq"], float)
+    bump = np.array(psd.values, float) * (1.0 + 1.5 * 9.0 / ((freqs - 20.0) ** 2 + 9.0))
+    line = bump.copy()
+    line[:, np.abs(freqs - 34.0) < 0.6] *= 4.0
+    for values, beta_f in ((bump, 20.0), (line, 34.0)):
+        fs = dataclasses.replace(fs, arrays={**fs.arrays, "psd": dataclasses.replace(psd, values=values)})
+        obj, _ = Twin("01", connectome=small_connectome)._objective(fs)
+        k = obj.global_index("beta_f")
+        obj.start[k] = 34.0  # the data's start at the band's top
+        (start,) = obj.starts(obj.prior)
+        assert abs(start[k] - beta_f) < 2.0
+        alone = obj.refine_observation(obj.start, obj.prior)  # without the second start
+        prior_start = obj.start.copy()
+        prior_start[k] = 20.0
+        other = obj.refine_observation(prior_start, obj.prior)
+        best = min(obj._neg_log_posterior(x, obj.prior) for x in (alone, other))
+        assert obj._neg_log_posterior(start, obj.prior) == best
