@@ -5,7 +5,7 @@ Run from the repository root (needs ``../shared/data`` or ``--data``)::
     python benchmarks/validation/heldout_prediction.py            # EEG and BOLD
     python benchmarks/validation/heldout_prediction.py --part eeg --people 00 01 02
     python benchmarks/validation/heldout_prediction.py --part eeg --likelihood csd  # the whole CSD
-    python benchmarks/validation/heldout_prediction.py --part eeg --task arithmetic  # kept out
+    python benchmarks/validation/heldout_prediction.py --part eeg --task arithmetic  # other recordings
 
 **EEG.** Every resting recording in the shared data: PhysioNet EEG-MAT
 subjects 00-15 (rest, 19 channels, 500 Hz), EEGBCI S001 R01 (eyes open) and
@@ -385,7 +385,7 @@ def main() -> None:
         "--task",
         choices=("rest", "arithmetic"),
         default="rest",
-        help="EEG recordings: the resting ones, or EEG-MAT's 1-min mental arithmetic (kept out of choices)",
+        help="EEG recordings: the resting ones, or EEG-MAT's 1-min mental arithmetic ones",
     )
     args = parser.parse_args()
     neurotwin.set_log_level("error")

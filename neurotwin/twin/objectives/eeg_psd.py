@@ -390,9 +390,9 @@ class SpectrumObjective(SpectrumProtocol, Objective):
         start's background in 14-35 Hz. That can be a narrow line, or the band's
         top where the start's background falls too fast, and from there the fit
         ends in a local optimum with a steep background under a beta peak at
-        34 Hz: 900-4,000 nats worse than the one in the beta band, on eegmat
-        subject 01's resting and subject 04's arithmetic recording (found after
-        the held-out fingerprint missed them). So the data's start is also
+        34 Hz: about 900 and 4,300 nats worse than the one in the beta band on
+        eegmat subject 04's arithmetic and subject 01's resting recording
+        (found after the held-out fingerprint missed them). So the data's start is also
         tried with the beta rhythm at the prior's frequency, and the start
         whose refined observation model has the better posterior is kept (one
         refinement more, with the network fixed: cheap).
