@@ -8,7 +8,8 @@ Run from the repository root (needs ``../shared/data`` or ``--data``)::
     python benchmarks/validation/heldout_prediction.py --part eeg --task arithmetic  # other recordings
 
 **EEG.** Every resting recording in the shared data: PhysioNet EEG-MAT
-subjects 00-15 (rest, 19 channels, 500 Hz), EEGBCI S001 R01 (eyes open) and
+subjects 00-15 (rest, 19 channels, 500 Hz; every ``SubjectNN_1.edf`` in the
+folder, so a ``--data`` with more of them takes them all), EEGBCI S001 R01 (eyes open) and
 R02 (eyes closed, 64 channels, 160 Hz) and the EEGLAB tutorial recording
 (32 channels, 128 Hz, its own electrode positions). Each is band-passed
 1-45 Hz, average-referenced and cut into 2-s epochs; the first half of the
@@ -83,16 +84,18 @@ def eeg_recordings(data: Path, people, task: str = "rest") -> list[tuple[str, st
     """(label, person, path) of every EEG recording of the task: ``"rest"``, or ``"arithmetic"``
     (EEG-MAT's second recordings, 1 min of mental arithmetic; no other dataset has one)."""
     number = 2 if task == "arithmetic" else 1
+    # every EEG-MAT subject in the folder (the shared data has 00-15; the dataset has 00-35)
     out = [
-        (f"eegmat-{i:02d}", f"eegmat-{i:02d}", data / "physionet-eegmat" / f"Subject{i:02d}_{number}.edf")
-        for i in range(16)
+        (f"eegmat-{p.stem[7:-2]}", f"eegmat-{p.stem[7:-2]}", p)
+        for p in sorted((data / "physionet-eegmat").glob(f"Subject[0-9][0-9]_{number}.edf"))
     ]
     if task == "rest":
-        out += [
+        others = [
             ("eegbci-R01", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R01.edf"),
             ("eegbci-R02", "eegbci-S001", data / "physionet-eegbci-S001" / "S001R02.edf"),
             ("eeglab", "eeglab", data / "mne-testing-data" / "EEGLAB" / "test_raw.set"),
         ]
+        out += [r for r in others if r[2].exists()]
     if people:
         out = [r for r in out if any(r[0].endswith(p) for p in people)]
     return out
@@ -131,7 +134,8 @@ def r(a, b) -> float:
 
 
 def run_eeg(data: Path, people, likelihood: str | None = None, task: str = "rest") -> None:
-    con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
+    shared = data / "tvb-data-3.0.0" / "tvb_data"  # else the installed tvb-data package
+    con = template_connectome("tvb76", tvb_data=shared if shared.exists() else None)
     recs = eeg_recordings(data, people, task)
     print(
         f"neurotwin {neurotwin.__version__}: EEG twins fitted to the first half of each {task} recording "
