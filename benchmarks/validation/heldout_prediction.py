@@ -55,7 +55,10 @@ of the other 6 subjects, and the first half's own FC (ceiling). Each is
 fitted twice: to its first half alone, and with the other 6 subjects' FC
 (both halves, as two sessions each) as its population prior
 (:class:`neurotwin.twin.PopulationPrior`, leave-one-out: a subject's own
-data never enter its prior).
+data never enter its prior). With the prior the connections' log-modifiers
+have sd ``BoldObjective.population_edge_sd`` (4) instead of ``edge_sd`` (2):
+chosen on 101309, 102311 and 102816 only; the other 4 subjects were kept out
+of that choice.
 """
 
 from __future__ import annotations

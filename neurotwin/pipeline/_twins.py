@@ -17,6 +17,15 @@ the others. With ``connectome = "auto"`` and neither the subject's
 connectome nor the ``tvb`` extra, the twin is skipped (status
 ``skipped``, with the reason), not failed: the recordings' outputs stand
 on their own.
+
+With ``[twin] population = "study"``, a subject's BOLD twin is first
+fitted with the study's population prior on FC
+(:class:`~neurotwin.twin.PopulationPrior`), estimated from the BOLD
+features of the study's *other* subjects in the output folder (leave
+one out; at least 3 people, otherwise the session's FC alone, logged).
+The twin keeps the prior it was fitted with: later subjects do not
+change the twins already stored (``neurotwin twin fit`` refits one with
+today's study).
 """
 
 from __future__ import annotations
@@ -59,7 +68,9 @@ def _connectome(settings, study: Study, subject: str, modality: str):
         raise _Skip(f"no connectome: none in {folder}, and {err}") from None
 
 
-def _new_twin(settings, modality, connectome, subject: str) -> Twin:  # (partial-friendly argument order)
+def _new_twin(
+    settings, modality, connectome, subject: str, population: dict | None = None
+) -> Twin:  # (partial-friendly argument order)
     # the [twin] likelihood is the pipeline's modality's; a joint twin keeps its own
     likelihood = settings.likelihood if modality == settings.modality else None
     return Twin(
@@ -70,7 +81,60 @@ def _new_twin(settings, modality, connectome, subject: str) -> Twin:  # (partial
         process_noise=settings.process_noise,
         restarts=settings.restarts,
         likelihood=likelihood,
+        population=population if "bold" in modality else None,
     )
+
+
+def study_populations(config, study: Study, out: Path, subjects: list[str]) -> dict[str, dict | None]:
+    """Each subject's population prior on BOLD FC from the other subjects' BOLD features.
+
+    What ``[twin] population = "study"`` gives a new BOLD twin.
+
+    Every session of every study subject whose BOLD features are in
+    ``out`` (those a twin would read) and of the subject's regions enters,
+    except the subject's own. Fewer than 3 such people give None: the
+    session's FC alone, with a log line.
+
+    Returns
+    -------
+    populations : dict
+        ``{subject: PopulationPrior.to_dict() or None}`` for ``subjects``.
+    """
+    from ..twin.objectives.bold_fc import session_fc
+    from ..twin.population import MIN_PEOPLE, PopulationPrior
+
+    if config.twin is None or config.twin.population != "study":
+        return {}
+    sessions, regions = {}, {}
+    for other in study.subjects():
+        try:
+            found = _features(out, other, config)[0].get("bold", {})
+            if found:
+                sessions[other] = [read_featureset(path) for path in found.values()]
+                regions[other] = session_fc(sessions[other][0])[0]
+        except NeurotwinError as err:  # one subject's outputs never stop the others'
+            sessions.pop(other, None)
+            logger.info("sub-%s: left out of the study's population prior: %s", other, err)
+    out_ = {}
+    for subject in subjects:
+        own = regions.get(subject)
+        others = {k: v for k, v in sessions.items() if k != subject and regions[k] == own}
+        if own is None or len(others) < MIN_PEOPLE:
+            logger.info(
+                "sub-%s: no population prior (BOLD features of %d other people with its regions; "
+                "it needs %d): the session's FC alone",
+                subject,
+                len(others),
+                MIN_PEOPLE,
+            )
+            out_[subject] = None
+            continue
+        try:
+            out_[subject] = PopulationPrior.from_features(others).to_dict()
+        except NeurotwinError as err:
+            logger.warning("sub-%s: no population prior: %s", subject, err)
+            out_[subject] = None
+    return out_
 
 
 def _alert_text(flagged: pd.DataFrame) -> str:
@@ -140,6 +204,7 @@ def _sync_twin(
     modality: str,
     retries: int = 3,
     refit: bool = False,
+    population: dict | None = None,
 ) -> tuple[Twin, int]:
     """Bring the stored twin to the sessions found, in time order; returns it and how many states were fitted.
 
@@ -168,7 +233,9 @@ def _sync_twin(
                 subject,
                 "asked" if refit else f"it was {twin.modality}, the sessions now give {modality}",
             )
-            twin = _new_twin(settings, modality, _connectome(settings, study, subject, modality), subject)
+            twin = _new_twin(
+                settings, modality, _connectome(settings, study, subject, modality), subject, population
+            )
         else:
             while (
                 k < len(stored)
@@ -184,7 +251,11 @@ def _sync_twin(
                     None
                     if stored
                     else partial(
-                        _new_twin, settings, modality, _connectome(settings, study, subject, modality)
+                        _new_twin,
+                        settings,
+                        modality,
+                        _connectome(settings, study, subject, modality),
+                        population=population,
                     )
                 )
                 for ses in order[k:]:
@@ -293,7 +364,11 @@ def run_twins(
         _write_table(table, out, config)
         return table
     bar = Progress(len(subjects), 0, mode=progress, desc="twins")
-    calls = [(config, study, out, subject, logger.getEffectiveLevel()) for subject in subjects]
+    populations = study_populations(config, study, out, subjects)
+    calls = [
+        (config, study, out, subject, logger.getEffectiveLevel(), False, populations.get(subject))
+        for subject in subjects
+    ]
     rows: list[dict | None] = [None] * len(subjects)
     try:
         for i, row in run_calls(
@@ -359,7 +434,13 @@ def _row(subject: str) -> dict:
 
 
 def twin_task(
-    config, study: Study, out: Path, subject: str, log_level: int | str = "WARNING", refit: bool = False
+    config,
+    study: Study,
+    out: Path,
+    subject: str,
+    log_level: int | str = "WARNING",
+    refit: bool = False,
+    population: dict | None = None,
 ) -> dict:
     """Fit or update one subject's twin from its feature outputs (a worker's task); never raises for bad data.
 
@@ -367,6 +448,7 @@ def twin_task(
     twins are the same whichever backend runs them.
 
     ``refit`` fits the twin again from its first session (``neurotwin twin fit``).
+    ``population``: the prior of a new BOLD twin (:func:`study_populations`).
 
     Returns
     -------
@@ -390,7 +472,7 @@ def twin_task(
             if not sessions:
                 raise ConfigError(f"sub-{subject}: no features to fit a twin to (did the recordings fail?).")
             twin, row["added"] = _sync_twin(
-                store, subject, settings, study, sessions, days, modality, refit=refit
+                store, subject, settings, study, sessions, days, modality, refit=refit, population=population
             )
             row["sessions"] = ",".join(s.session for s in twin.states_)
             row["modality"] = twin.modality
@@ -487,6 +569,7 @@ def refit_twin(
     if not isinstance(study, Study):
         study = discover_study(study)
     with use_log_level(verbose):
-        row = twin_task(config, study, out, subject, logger.getEffectiveLevel(), refit=True)
+        population = study_populations(config, study, out, [subject]).get(subject)
+        row = twin_task(config, study, out, subject, logger.getEffectiveLevel(), True, population)
     row.pop("_identifiability", None)
     return row

@@ -102,6 +102,10 @@ class TwinSettings(StrictParams):
     ``likelihood``: ``"csd"`` fits EEG twins to the whole sensor
     cross-spectrum (``Twin(likelihood="csd")``; the features step must
     compute ``"csd"``); joint twins keep their own likelihood.
+    ``population``: ``"study"`` fits each new BOLD twin (or a joint twin's
+    BOLD part) with a population prior on FC estimated from the study's
+    other subjects (:func:`neurotwin.pipeline._twins.study_populations`);
+    ``"none"`` (default) with the session's FC alone.
     """
 
     modality: Literal["eeg", "meg", "bold"] = "eeg"
@@ -113,6 +117,7 @@ class TwinSettings(StrictParams):
     restarts: int = Field(0, ge=0, le=10)
     effective_connectivity: bool = True
     likelihood: Literal["csd"] | None = None
+    population: Literal["none", "study"] = "none"
 
 
 class PipelineConfig(BaseModel):

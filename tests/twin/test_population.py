@@ -134,3 +134,15 @@ def test_bad_populations_are_refused(setting):
     other = Connectome(np.ones((3, 3)) - np.eye(3), labels=list("ABC"))
     with pytest.raises(DataError, match="regions are not this session's"):
         Twin("08", modality="bold", connectome=other, population=pop).fit(_fs(np.eye(3), 100.0, list("ABC")))
+
+
+def test_with_a_population_prior_the_connections_follow_the_target_further(setting):
+    from neurotwin.twin.objectives import BoldObjective
+
+    con, own, other = setting
+    pop = PopulationPrior(LABELS, other, between=0.02, within=0.005, n_people=4, n_sessions=8)
+    alone, _ = Twin("01", modality="bold", connectome=con)._objective(_fs(own, 200.0))
+    shrunk, summary = Twin("01", modality="bold", connectome=con, population=pop)._objective(_fs(own, 200.0))
+    assert alone.edge_sd == BoldObjective.edge_sd
+    assert shrunk.edge_sd == BoldObjective.population_edge_sd > BoldObjective.edge_sd
+    assert summary["population"]["edge_sd"] == shrunk.edge_sd  # the state says which prior it had

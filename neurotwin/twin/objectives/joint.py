@@ -142,6 +142,8 @@ class JointObjective(Objective):
         self.p_s = len(spectrum.prior.names)
         self.p_b = len(bold.prior.names)
         self.n_extra = int(bold.n_extra)
+        # (a population prior loosens it: BoldObjective.population_edge_sd)
+        self.edge_sd = getattr(bold, "edge_sd", BoldObjective.edge_sd)
         regions_s = list(getattr(spectrum, "regions", None) or spectrum.summary.get("regions") or [])
         regions_b = list(bold.summary["regions"])
         names_s = list(spectrum.prior.names)
