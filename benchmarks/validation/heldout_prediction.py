@@ -58,7 +58,9 @@ fitted twice: to its first half alone, and with the other 6 subjects' FC
 data never enter its prior). With the prior the connections' log-modifiers
 have sd ``BoldObjective.population_edge_sd`` (4) instead of ``edge_sd`` (2):
 chosen on 101309, 102311 and 102816 only; the other 4 subjects were kept out
-of that choice.
+of that choice. Fingerprinting: each subject's second-half twin (fitted
+the same way) is matched to the nearest first-half twin, next to the FC
+correlation of the halves.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ from neurotwin.features.bold import bold_featureset, bold_summary
 from neurotwin.io import Connectome, read_eeg
 from neurotwin.model import template_connectome
 from neurotwin.twin import PopulationPrior, Twin
+from neurotwin.twin.objectives import BoldObjective
 from neurotwin.twin.objectives.eeg_params import CHANNEL_SD
 
 TR = 0.72
@@ -315,22 +318,23 @@ def run_bold(data: Path) -> None:
         flush=True,
     )
 
-    def fit(s, population=None):
-        sc, first, _ = halves_[s]
+    def fit(s, population=None, half=1):
+        sc = halves_[s][0]
         twin = Twin(s, modality="bold", connectome=Connectome(sc, labels=labels), population=population)
         t0 = time.perf_counter()
-        twin.fit(bold_featureset(first, labels, subject=s, session="1"))
+        twin.fit(bold_featureset(halves_[s][half], labels, subject=s, session=str(half)))
         return twin, time.perf_counter() - t0
 
     halves = {
         o: [bold_featureset(halves_[o][k], labels, subject=o, session=str(k)) for k in (1, 2)]
         for o in subjects
     }
-    rows = []
+    rows, twins = [], {}
     for s in subjects:
         twin, seconds = fit(s)
         pop = PopulationPrior.from_features({o: halves[o] for o in subjects if o != s})
         pop_twin, pop_seconds = fit(s, pop)
+        twins[s] = {"alone": (twin, fit(s, half=2)[0]), "pop": (pop_twin, fit(s, pop, half=2)[0])}
         weight = pop_twin.states_[0].features["population"]["weight"]
         sc, first, second = halves_[s]
         shrunk = pop.shrink(first["fc"], first["t_eff"], labels)[0]  # what the population twin is fitted to
@@ -375,6 +379,44 @@ def run_bold(data: Path) -> None:
         f"{int(np.sum(shrunk_r > a[:, 4]))}/{len(a)}"
     )
     print(f"  converged (both fits): {sum(row[7] for row in rows)}/{len(rows)}")
+    bold_fingerprint(
+        subjects, twins, {s: (halves_[s][1]["fc"][iu], halves_[s][2]["fc"][iu]) for s in subjects}
+    )
+
+
+def bold_fingerprint(subjects: list, twins: dict, fcs: dict, iu) -> None:
+    """Each second-half BOLD twin's nearest first-half twin, next to FC correlation (Finn et al. 2015).
+
+    Three distances: Mahalanobis under both posteriors on the parameters that have one (damping,
+    coupling, noise; the connections are MAP only); the same plus the connections' log-modifiers
+    scaled by their prior sd; and the correlation of the twins' model FC.
+    """
+    for kind, name in (("alone", "the session's FC alone"), ("pop", "with the population prior")):
+        hits = np.zeros(3, int)
+        for s in subjects:
+            second = twins[s][kind][1].states_[0]
+            dist = []
+            for c in subjects:
+                first = twins[c][kind][0].states_[0]
+                p1, p2 = first.posterior, second.posterior
+                d = np.asarray(p2.mean) - np.asarray(p1.mean)
+                maha = float(d @ np.linalg.solve(np.asarray(p2.cov) + np.asarray(p1.cov), d))
+                e = (p2.extra["theta_extra"] - p1.extra["theta_extra"]) / first.features.get(
+                    "population", {}
+                ).get("edge_sd", BoldObjective.edge_sd)
+                model = -r(twins[c][kind][0].predict().values[iu], twins[s][kind][1].predict().values[iu])
+                dist.append((maha, maha + float(e @ e) / 2, model))
+            best = np.argmin(np.array(dist), axis=0)
+            hits += np.array([subjects[b] == s for b in best])
+        feat = sum(
+            subjects[int(np.argmax([r(fcs[c][0], fcs[s][1]) for c in subjects]))] == s for s in subjects
+        )
+        n = len(subjects)
+        print(
+            f"  fingerprinting over {n} people, {name}: twin top-1 {hits[0]}/{n} ({100 * hits[0] / n:.0f} %; "
+            f"with the connections scaled by their prior sd {hits[1]}/{n}, by the twins' model FC r "
+            f"{hits[2]}/{n}), features (FC r) {feat}/{n} ({100 * feat / n:.0f} %)"
+        )
 
 
 def main() -> None:

@@ -39,6 +39,8 @@ REFERENCES = {
     "whittle": "Whittle P. The analysis of multiple stationary time series. J R Stat Soc B 15:125 (1953).",
     "huber1967": "Huber PJ. The behavior of maximum likelihood estimates under nonstandard conditions. "
     "Proc Fifth Berkeley Symp Math Stat Probab 1:221 (1967).",
+    "mejia2018": "Mejia AF, et al. Improved estimation of subject-level functional connectivity using "
+    "full and partial correlation with empirical Bayes shrinkage. NeuroImage 172:478 (2018).",
     "bb2014": "Benjamini Y, Bogomolov M. Selective inference on multiple families of hypotheses. "
     "J R Stat Soc B 76:297 (2014).",
 }
@@ -246,6 +248,9 @@ def twin_text(info: dict) -> str:
     >>> from neurotwin.report._methods import twin_text
     >>> "template connectome" in twin_text({"modality": "eeg", "connectome": "tvb76", "head": "tvb cortex"})
     True
+    >>> pop = {"n_people": 6, "weight": 0.65, "edge_sd": 4.0}
+    >>> "mean FC of 6 other people" in twin_text({"modality": "bold", "connectome": "own", "population": pop})
+    True
     """
     con = info.get("connectome", "")
     network = (
@@ -276,11 +281,19 @@ def twin_text(info: dict) -> str:
     )
     if info.get("n_states", 2) < 2:  # one session: nothing was updated or compared
         update, compare = " The twin has one session so far: nothing is compared or forecast yet.", ""
+    pop = info.get("population") or {}
+    prior = (
+        f" The first session's FC was shrunk towards the mean FC of {pop['n_people']} other people, each "
+        f"weighted by its reliability (empirical Bayes, session weight {pop['weight']:.2f}) [mejia2018], and "
+        f"fitted with the connections' prior loosened to sd {pop.get('edge_sd', 2.0):g} (log scale)."
+        if pop.get("n_people")
+        else ""
+    )
     if info.get("modality") == "bold":
         return (
             f"Each patient's twin is a network of Stuart-Landau (Hopf) oscillators coupled through "
             f"{network} [deco2017, tvb], fitted to band-passed BOLD functional connectivity by "
-            f"maximising a Wishart likelihood (L-BFGS) with a Laplace posterior." + update + compare
+            f"maximising a Wishart likelihood (L-BFGS) with a Laplace posterior." + prior + update + compare
         )
     head = str(info.get("head", ""))
     head = (
@@ -295,7 +308,7 @@ def twin_text(info: dict) -> str:
         f"plus each channel's gain, aperiodic background and beta rhythm; below the bifurcation its sensor "
         f"spectrum has a closed form. It was fitted to each session's power spectra by maximising the "
         f"Whittle likelihood [whittle] (L-BFGS), with a Fisher-information posterior widened by the "
-        f"sandwich estimator over the recording's blocks [huber1967]." + update + compare
+        f"sandwich estimator over the recording's blocks [huber1967]." + prior + update + compare
     )
 
 

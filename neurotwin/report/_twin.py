@@ -201,6 +201,9 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         "random_state": st[0].provenance.get("random_state"),
         "n_states": len(st),
         "sd_sources": sorted(set(changes["sd_source"])) if len(changes) else [],
+        # a BOLD first fit's population prior (a joint twin's is its BOLD part's)
+        "population": st[0].features.get("population")
+        or (st[0].features.get("parts") or {}).get("bold", {}).get("population"),
     }
     if len(st) >= 2:
         horizon = 90.0

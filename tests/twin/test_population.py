@@ -146,3 +146,21 @@ def test_with_a_population_prior_the_connections_follow_the_target_further(setti
     assert alone.edge_sd == BoldObjective.edge_sd
     assert shrunk.edge_sd == BoldObjective.population_edge_sd > BoldObjective.edge_sd
     assert summary["population"]["edge_sd"] == shrunk.edge_sd  # the state says which prior it had
+
+
+def test_the_report_says_the_first_fit_had_a_population_prior(setting, tmp_path):
+    from neurotwin.io.derivatives import STORE_NAME
+    from neurotwin.report._methods import twin_text
+    from neurotwin.report._twin import twin_section
+
+    con, own, other = setting
+    pop = PopulationPrior(LABELS, other, between=0.02, within=0.005, n_people=4, n_sessions=8)
+    twin = Twin("01", modality="bold", connectome=con, population=pop).fit(_fs(own, 200.0))
+    (tmp_path / STORE_NAME).parent.mkdir(parents=True, exist_ok=True)
+    TwinStore(tmp_path / STORE_NAME).save(twin)
+    info = twin_section(tmp_path, "01", [])["info"]
+    assert info["population"]["n_people"] == 4
+    assert "mean FC of 4 other people" in twin_text(info) and "[mejia2018]" in twin_text(info)
+    alone = Twin("02", modality="bold", connectome=con).fit(_fs(own, 200.0))
+    TwinStore(tmp_path / STORE_NAME).save(alone)
+    assert "other people" not in twin_text(twin_section(tmp_path, "02", [])["info"])
