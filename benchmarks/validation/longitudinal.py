@@ -160,10 +160,13 @@ def run_synthetic(n: int, seed: int, jobs: int, keep: Path | None = None) -> Non
         print(f"  between-session SDs: {label}")
         if loo:
             example = population_variability(none[1:])
-            est = {k: example.sd.get(k, np.nan) for k in ("f", "exponent", "iaf")}
+            est = {
+                k: example.sd.get(k, np.nan) for k in ("f", "aperiodic_exponent:global", "iaf", "iaf:global")
+            }
             print(
                 f"    estimated (all but the first patient): f {est['f']:.3f} Hz (true 0.1), exponent "
-                f"{est['exponent']:.3f} (true 0.05), IAF {est['iaf']:.3f} Hz"
+                f"{est['aperiodic_exponent:global']:.3f} (mean spectrum's; model: 0.05), IAF "
+                f"{est['iaf:global']:.3f} Hz (mean spectrum's), {est['iaf']:.3f} Hz (channels')"
             )
         for scen in SCENARIOS:
             flags, delays, cover = [], [], {"f": [], "iaf": []}

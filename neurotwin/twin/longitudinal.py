@@ -41,6 +41,7 @@ linear trend through the sessions' own estimates; before that, the last
 state's posterior (the level every session so far points to). The 90 %
 interval is for what a session at that day will *measure*: the level's
 uncertainty (the trend's, at that day), one session's measurement spread
+(the mean of the sessions' so far: the next one's SE is not known yet)
 and the between-session SD (and, without a trend, the twin's random-walk
 drift over the horizon).
 """
@@ -614,7 +615,8 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
 
     The interval is for what a session at ``at`` would measure: the
     trend's level and slope uncertainty, the drift over the horizon, the
-    between-session SD and the last session's own measurement spread.
+    between-session SD and a session's own measurement spread (the mean of
+    the sessions' so far).
 
     A trend needs 3 sessions on at least 2 different days; before that the
     forecast is the current level (``basis`` says which). A forecast that
@@ -671,9 +673,11 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
             mean, level_var = _predict(times, means, variances, at)
         else:  # the current level: the last state's posterior, which holds every session so far
             mean, level_var = float(post.mean[i]), float(post.cov[i, i])
-        # what the next session measures: the level, a session's own measurement spread (as the last
-        # one's) and the between-session variability
-        last_own = own[-1][1] ** 2 if own[-1] is not None else float(post.cov[i, i])
+        # what the next session measures: the level, a session's own measurement spread (its
+        # expectation: the mean over the sessions so far; the last one's alone is a poor guess of the
+        # next's when a recording's precision varies) and the between-session variability
+        spreads = [o[1] ** 2 for o in own if o is not None]
+        last_own = float(np.mean(spreads)) if spreads else float(post.cov[i, i])
         # a trend already allows for systematic change; without one, the drift does
         drift = 0.0 if _has_trend(times) else twin.process_noise * horizon
         sd = np.sqrt(level_var + last_own + tau**2 + drift)
@@ -712,7 +716,8 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         v = np.where(np.isfinite(se), se**2, 0.0) + tau**2
         v = np.where(v > 0, v, 1e-12)
         mid, level_var = _predict(t, y, v, at)
-        sd = np.sqrt(level_var + v[-1])
+        measured = se[np.isfinite(se)]
+        sd = np.sqrt(level_var + (np.mean(measured**2) if len(measured) else 0.0) + tau**2)
         lo, hi = mid - z * sd, mid + z * sd
         if feat in LOG_FEATURES:
             lo, hi, mid = np.exp(lo), np.exp(hi), np.exp(mid)

@@ -8,10 +8,12 @@ the between-session SD ``τ``, is a property of the measure and of the
 population, not of one recording, so it is estimated:
 
 1. from the patient's own history once the twin has at least
-   ``MIN_OWN`` (3) sessions: ``τ² = ½ mean((x_{k+1} - x_k)²) - mean(se²)``
-   (successive differences, so that a slow trend barely inflates it; von
-   Neumann 1941), pooled with the population value in proportion to their
-   degrees of freedom;
+   ``MIN_OWN`` (3) sessions, from the successive differences ``Δx`` of
+   its sessions (so that a slow trend barely inflates it; von Neumann
+   1941): the ``τ²`` at which ``Σ Δx² / (se²_k + se²_{k+1} + 2τ²)``
+   equals the number of pairs (the Paule-Mandel estimator of
+   random-effects meta-analysis, :func:`paule_mandel`), pooled with the
+   population value in proportion to their degrees of freedom;
 2. else from the study: :func:`estimate_variability` over the subjects'
    sessions (the group run stores it as the study's population prior);
 3. else from the built-in :data:`DEFAULT_SD` below.
@@ -58,6 +60,7 @@ __all__ = [
     "Variability",
     "add_sums",
     "estimate_variability",
+    "paule_mandel",
     "from_sums",
     "tail_shape",
     "variability_sums",
@@ -330,6 +333,50 @@ def _centred_t(z: np.ndarray) -> tuple[float, float]:
     return float(np.exp(fit.x[0])), float(np.exp(fit.x[1]))
 
 
+def paule_mandel(pairs) -> float:
+    """Between-session variance ``τ²`` from session differences ``[[Δx, m], ...]`` (``m``: their SEs²).
+
+    The ``τ²`` at which the weighted sum ``Σ Δx² / (m + 2τ²)`` equals the
+    number of pairs, its expectation (0 when it is below that at ``τ² =
+    0``): the Paule-Mandel estimator (Paule & Mandel 1982; recommended for
+    random-effects meta-analysis by Veroniki et al. 2016, Res Synth Methods
+    7:55). Each pair counts by its own precision, so a few pairs with a
+    huge SE (a barely detected alpha peak whose jackknife SE is 1-2 Hz) no
+    longer swamp the rest, as they do the moment estimator
+    ``(Σ Δx² - Σ m) / 2n``, which they pushed to 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurotwin.twin.variability import paule_mandel
+    >>> rng = np.random.default_rng(0)
+    >>> m = np.where(rng.uniform(size=2000) < 0.05, 4.0, 0.01)  # 5 % of the SEs are 2 (Hz)
+    >>> d = rng.normal(0, np.sqrt(m + 2 * 0.1**2))  # tau 0.1
+    >>> round(float(np.sqrt(paule_mandel(np.c_[d, m]))), 2)
+    0.1
+    """
+    from scipy.optimize import brentq
+
+    a = np.asarray(pairs, float).reshape(-1, 2)
+    a = a[np.isfinite(a).all(axis=1)]
+    d2, m = a[:, 0] ** 2, np.maximum(a[:, 1], 0.0)
+    n = len(a)
+    if n == 0 or not d2.any():
+        return 0.0
+
+    def excess(t):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.sum(np.where(d2 > 0, d2 / (m + 2 * t), 0.0))) - n
+
+    if excess(0.0) <= 0:
+        return 0.0
+    hi = d2.sum() / (2 * n)  # there the sum is at most n (exactly n when no pair has a measured SE)
+    lo = hi * 1e-12
+    if excess(hi) >= 0 or excess(lo) <= 0:
+        return hi if excess(hi) >= 0 else lo
+    return float(brentq(excess, lo, hi, xtol=hi * 1e-9))
+
+
 def from_sums(sums: dict, *, source: str = "study") -> Variability:
     """A :class:`Variability` from (added-up) :func:`variability_sums`.
 
@@ -343,7 +390,10 @@ def from_sums(sums: dict, *, source: str = "study") -> Variability:
     for name, (d2, meas, n, people, *pairs) in sums.items():
         if n <= 0:
             continue
-        out.sd[name] = float(np.sqrt(max(0.0, (d2 - meas) / (2 * n))))
+        if pairs and len(pairs[0]) == n:  # each pair by its own precision (paule_mandel)
+            out.sd[name] = float(np.sqrt(paule_mandel(pairs[0])))
+        else:  # sums kept before 0.1: the moment estimator
+            out.sd[name] = float(np.sqrt(max(0.0, (d2 - meas) / (2 * n))))
         out.dof[name] = float(n)
         out.source[name] = f"{source} ({int(people)} series, {int(n)} session pairs)"
         shape = tail_shape(pairs[0], out.sd[name]) if pairs else None  # (sums kept before 0.1: none)
@@ -379,8 +429,8 @@ def estimate_variability(series: dict, *, source: str = "study") -> Variability:
     Returns
     -------
     Variability
-        ``τ² = max(0, Σ (Δx² - se²_k - se²_{k+1}) / (2 n))`` over all successive
-        pairs, with ``n`` pairs as its degrees of freedom.
+        ``τ²`` by :func:`paule_mandel` over all successive pairs, with
+        ``n`` pairs as its degrees of freedom.
 
     Examples
     --------
