@@ -379,9 +379,8 @@ def run_bold(data: Path) -> None:
         f"{int(np.sum(shrunk_r > a[:, 4]))}/{len(a)}"
     )
     print(f"  converged (both fits): {sum(row[7] for row in rows)}/{len(rows)}")
-    bold_fingerprint(
-        subjects, twins, {s: (halves_[s][1]["fc"][iu], halves_[s][2]["fc"][iu]) for s in subjects}
-    )
+    fcs = {s: (halves_[s][1]["fc"][iu], halves_[s][2]["fc"][iu]) for s in subjects}
+    bold_fingerprint(subjects, twins, fcs, iu)
 
 
 def bold_fingerprint(subjects: list, twins: dict, fcs: dict, iu) -> None:
