@@ -372,8 +372,10 @@ def paule_mandel(pairs) -> float:
         return 0.0
     hi = d2.sum() / (2 * n)  # there the sum is at most n (exactly n when no pair has a measured SE)
     lo = hi * 1e-12
-    if excess(hi) >= 0 or excess(lo) <= 0:
-        return hi if excess(hi) >= 0 else lo
+    if excess(hi) >= 0:
+        return hi
+    if excess(lo) <= 0:
+        return lo
     return float(brentq(excess, lo, hi, xtol=hi * 1e-9))
 
 
