@@ -251,6 +251,9 @@ def twin_text(info: dict) -> str:
     >>> pop = {"n_people": 6, "weight": 0.65, "edge_sd": 4.0}
     >>> "mean FC of 6 other people" in twin_text({"modality": "bold", "connectome": "own", "population": pop})
     True
+    >>> old = {"n_people": 6, "weight": 0.65}  # fitted before the connections' prior was loosened
+    >>> "loosened" in twin_text({"modality": "bold", "connectome": "own", "population": old})
+    False
     """
     con = info.get("connectome", "")
     network = (
@@ -282,10 +285,16 @@ def twin_text(info: dict) -> str:
     if info.get("n_states", 2) < 2:  # one session: nothing was updated or compared
         update, compare = " The twin has one session so far: nothing is compared or forecast yet.", ""
     pop = info.get("population") or {}
+    # (a state fitted before the loosened prior records no edge_sd: its connections kept the connectome's)
+    loosened = (
+        f", and fitted with the connections' prior loosened to sd {pop['edge_sd']:g} (log scale)"
+        if "edge_sd" in pop
+        else ""
+    )
     prior = (
         f" The first session's FC was shrunk towards the mean FC of {pop['n_people']} other people, each "
-        f"weighted by its reliability (empirical Bayes, session weight {pop['weight']:.2f}) [mejia2018], and "
-        f"fitted with the connections' prior loosened to sd {pop.get('edge_sd', 2.0):g} (log scale)."
+        f"weighted by its reliability (empirical Bayes, session weight {pop['weight']:.2f}) [mejia2018]"
+        f"{loosened}."
         if pop.get("n_people")
         else ""
     )

@@ -134,7 +134,6 @@ class JointObjective(Objective):
     #: prior sd (log) of the offsets: the modalities' values of a quantity are not comparable a priori
     #: (e^5: 150x for the coupling, e^2 for a region's relative damping; round, weakly informative)
     offset_sd: ClassVar[dict] = {"coupling": 5.0, "damping": 2.0}
-    edge_sd = BoldObjective.edge_sd
 
     def __init__(self, spectrum, bold, *, present: tuple[str, ...]):
         self.spectrum, self.bold = spectrum, bold
@@ -142,7 +141,7 @@ class JointObjective(Objective):
         self.p_s = len(spectrum.prior.names)
         self.p_b = len(bold.prior.names)
         self.n_extra = int(bold.n_extra)
-        # (a population prior loosens it: BoldObjective.population_edge_sd)
+        # the connections' prior sd: the BOLD part's (a population prior loosens it)
         self.edge_sd = getattr(bold, "edge_sd", BoldObjective.edge_sd)
         regions_s = list(getattr(spectrum, "regions", None) or spectrum.summary.get("regions") or [])
         regions_b = list(bold.summary["regions"])
