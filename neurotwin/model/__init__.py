@@ -7,6 +7,7 @@ Examples
 'hopf'
 """
 
+from .anatomy import Anatomy, fit_cortex, parcellation
 from .connectome import TEMPLATES, lesion, normalize_weights, template_connectome
 from .integrate import Simulation, iter_simulate, simulate
 from .leadfield import Cortex, LeadField, cortical_leadfield, sphere_leadfield, template_cortex
@@ -20,12 +21,14 @@ from .spectra import cov_to_corr, hopf_covariance, hopf_csd, hopf_fc, hopf_psd, 
 from .whatif import WhatIf, what_if
 
 __all__ = [
+    "Anatomy",
     "BALLOON_DEFAULTS",
     "balloon_windkessel",
     "bold_steady_state",
     "Cortex",
     "cortical_leadfield",
     "cov_to_corr",
+    "fit_cortex",
     "get_model",
     "Hopf",
     "hopf_covariance",
@@ -41,6 +44,7 @@ __all__ = [
     "NeuralMass",
     "normalize_weights",
     "ParamSpec",
+    "parcellation",
     "resolve_params",
     "simulate",
     "Simulation",

@@ -310,14 +310,46 @@ def twin_text(info: dict) -> str:
         if head.startswith("tvb cortex")
         else "radial dipoles at the region centres"
     )
+    where = "a three-shell spherical head fitted to the electrodes"
+    if info.get("anatomy"):
+        head, where = anatomy_text(info["anatomy"]), "the patient's own head (MNE's forward model)"
     return (
         f"Each patient's twin is a network of Stuart-Landau (Hopf) oscillators, each region with its own "
         f"alpha frequency and damping, coupled through {network} with conduction delays [deco2017, tvb], "
-        f"seen through a lead field of {head} in a three-shell spherical head fitted to the electrodes, "
+        f"seen through a lead field of {head} in {where}, "
         f"plus each channel's gain, aperiodic background and beta rhythm; below the bifurcation its sensor "
         f"spectrum has a closed form. It was fitted to each session's power spectra by maximising the "
         f"Whittle likelihood [whittle] (L-BFGS), with a Fisher-information posterior widened by the "
         f"sandwich estimator over the recording's blocks [huber1967]." + prior + update + compare
+    )
+
+
+def own_anatomy(features: dict) -> dict | None:
+    """The patient's own anatomy a twin state's lead field used (its spectrum part's), or None."""
+    if features.get("anatomy"):
+        return features["anatomy"]
+    parts = features.get("parts") or {}
+    return next((p["anatomy"] for p in parts.values() if isinstance(p, dict) and p.get("anatomy")), None)
+
+
+def anatomy_text(anatomy: dict) -> str:
+    """What of a head was the patient's own, and how well the recording sat on it.
+
+    Examples
+    --------
+    >>> from neurotwin.report._methods import anatomy_text
+    >>> text = anatomy_text({"head_model": "BEM (1 layer)", "cortex": "tvb cortex in x's inner skull",
+    ...                      "coregistration": {"measure": "median electrode-to-scalp distance", "mm": 3.0}})
+    >>> text.split("; ")[1]
+    'sensors placed by the head-to-MRI transform (median electrode-to-scalp distance 3.0 mm)'
+    """
+    coreg = anatomy.get("coregistration") or {}
+    check = f"{coreg.get('measure')} {coreg['mm']:.1f} mm" if coreg.get("mm") is not None else "not checked"
+    model = anatomy.get("head_model", "")
+    model = f"in its {model} from the MRI" if model.startswith("BEM") else f"in a {model}"
+    return (
+        f"dipoles normal to {anatomy.get('cortex', 'the cortex')}, {model}; sensors placed by the "
+        f"head-to-MRI transform ({check})"
     )
 
 

@@ -13,6 +13,7 @@ from ..errors import NeurotwinError
 from ..io.derivatives import Derivatives
 from . import _figures as figs
 from ._common import fmt
+from ._methods import anatomy_text, own_anatomy
 
 __all__ = ["twin_section"]
 
@@ -98,6 +99,9 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         "meg": "a sphere fitted to the head (MNE's MEG forward model of the recording's own coils)",
     }
     spectrum = next((m for m in parts if m in sensors), None)
+    anatomy = own_anatomy(st[0].features)
+    if anatomy is not None and spectrum is not None:
+        head, sensors[spectrum] = anatomy_text(anatomy), "the subject's own head"
     texts = []
     if spectrum is not None:
         texts.append(
@@ -198,6 +202,7 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         "modality": twin.modality,
         "connectome": con_name,
         "head": st[0].features.get("head", ""),
+        "anatomy": own_anatomy(st[0].features),
         "random_state": st[0].provenance.get("random_state"),
         "n_states": len(st),
         "sd_sources": sorted(set(changes["sd_source"])) if len(changes) else [],

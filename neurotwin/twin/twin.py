@@ -9,6 +9,7 @@ from .._logging import logger, verbose
 from ..errors import ConfigError, DataError
 from ..features.featureset import FeatureSet
 from ..io.connectome import Connectome
+from ..model.anatomy import Anatomy
 from ..model.connectome import normalize_weights, template_connectome
 from .fitting import fit_state
 from .inference import Prior, from_unconstrained
@@ -55,6 +56,13 @@ class Twin:
         template), or one radial dipole at each region centre; ``auto``
         takes the cortex when the connectome has one. Both in a
         three-shell sphere fitted to the electrodes.
+    anatomy : Anatomy | dict | None
+        EEG and MEG: the patient's own head (:class:`~neurotwin.model.Anatomy`:
+        a FreeSurfer folder and the head-to-MRI transform; its ``to_dict()``
+        is kept): the cortex goes into the patient's own inner skull, and
+        the forward model is the patient's BEM when ``bem/`` has a suitable
+        one (:mod:`neurotwin.model.anatomy`). The transform is checked
+        against each recording. None: the template head.
     likelihood : None | "csd"
         None: the modality's own likelihood (EEG and MEG: the Whittle
         likelihood of each channel's PSD, its channels' redundancy weighed
@@ -110,6 +118,7 @@ class Twin:
         restarts: int = 0,
         change_thresholds: dict | None = None,
         head: str = "auto",
+        anatomy: Anatomy | dict | None = None,
         variability: dict | None = None,
         likelihood: str | None = None,
         population: PopulationPrior | dict | None = None,
@@ -133,6 +142,9 @@ class Twin:
         if head not in ("auto", "cortex", "centres"):
             raise ConfigError(f"head must be 'auto', 'cortex' or 'centres', got {head!r}.")
         self.head = head
+        self.anatomy = None if anatomy is None else Anatomy.from_dict(anatomy).to_dict()
+        if self.anatomy is not None and not any(p in ("eeg", "meg") for p in self._objective_class().parts):
+            raise ConfigError(f"anatomy= is for EEG and MEG twins; a {modality} twin has no head model.")
         self.variability = Variability.from_dict(variability).to_dict() if variability else None
         self.population = PopulationPrior.setting(population, get_objective(modality, likelihood).parts)
         self.states_: list[TwinState] = []

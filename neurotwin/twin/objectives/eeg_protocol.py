@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import DataError
+from ...errors import ConfigError, DataError, NoPositionsError
 from ...features.context import PSD_UNITS
 from ...features.featureset import FeatureArray
+from ...model.anatomy import Anatomy
 from ...model.connectome import normalize_weights
 from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from . import eeg_params as ep
@@ -40,6 +41,17 @@ def _blocks(features, chans, freqs) -> FeatureArray | None:
     if list(arr.coords["channel"]) != list(chans) or not np.allclose(arr.coords["freq"], freqs):
         return None
     return arr
+
+
+def own_leadfield(info, con, twin, sphere=None) -> tuple[np.ndarray, str, dict]:
+    """The lead field of the template cortex in the patient's own head (``twin.anatomy``): gain, the
+    head model's name, and the anatomy's parts (:meth:`neurotwin.model.Anatomy.leadfield`)."""
+    if twin.head == "centres":
+        raise ConfigError("a twin in the patient's own head takes the cortex: use head='auto' or 'cortex'.")
+    cortex = cortex_for(con, "cortex")
+    anatomy = Anatomy.from_dict(twin.anatomy)
+    lf, used = anatomy.leadfield(info, cortex, con.labels, sphere=sphere)
+    return lf.gain, f"{cortex.name} in {anatomy.subject}'s head ({used['head_model']})", used
 
 
 class SpectrumProtocol:
@@ -87,7 +99,7 @@ class SpectrumProtocol:
         if key not in twin._cache:
             twin._cache.clear()
             twin._cache[key] = cls._leadfield(sensors, chans, con, twin)
-        gain, head, where = twin._cache[key]
+        gain, head, where, anatomy = twin._cache[key]
         if first is not None and first.features.get("head", head) != head:
             raise DataError(
                 f"this twin was fitted with the head model {first.features['head']!r} but now "
@@ -121,6 +133,7 @@ class SpectrumProtocol:
             "grid": [float(x) for x in obj.freqs],
             "positions": where,
             "head": head,
+            **({"anatomy": anatomy} if anatomy else {}),
             "n_averages": float(settings["n_averages"]),
             "digest": digest(values),
         }
@@ -159,8 +172,18 @@ class SpectrumProtocol:
         return ("leadfield", tuple(chans), None if positions is None else positions.tobytes()), positions
 
     @classmethod
-    def _leadfield(cls, positions, chans: list[str], con, twin) -> tuple[np.ndarray, str, str]:
-        """The lead field ``(C, N)``, the head model's name, and where the sensors' positions came from."""
+    def _leadfield(cls, positions, chans: list[str], con, twin) -> tuple[np.ndarray, str, str, dict | None]:
+        """The lead field ``(C, N)``, the head model's name, where the sensors' positions came from, and
+        the patient's own anatomy's parts (None: the template head)."""
+        if twin.anatomy is not None:
+            if positions is None:
+                raise NoPositionsError(
+                    "a twin in the patient's own head needs the recording's own electrode positions "
+                    "(the template 10-05 ones are not where this person's electrodes were); "
+                    "compute the features from a recording with its digitisation."
+                )
+            gain, head, used = own_leadfield(eeg_info(chans, positions), con, twin)
+            return gain, head, "recording", used
         info = eeg_info(chans, positions)
         cortex = cortex_for(con, twin.head)
         lf = (
@@ -169,7 +192,7 @@ class SpectrumProtocol:
             else sphere_leadfield(info, con.centres, con.labels)
         )
         head = cortex.name if cortex is not None else "region centres"
-        return lf.gain, head, "recording" if positions is not None else "template 10-05"
+        return lf.gain, head, "recording" if positions is not None else "template 10-05", None
 
     @classmethod
     def _unit(cls, features, chans, unit: str) -> str:

@@ -87,6 +87,7 @@ def _part_twin(twin, modality: str) -> _PartTwin:
         states_=states,
         _cache=twin._cache,
         head=twin.head,
+        anatomy=getattr(twin, "anatomy", None),
         effective_connectivity=twin.effective_connectivity,
         subject=twin.subject,
         population=getattr(twin, "population", None),

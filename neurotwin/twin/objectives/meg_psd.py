@@ -42,6 +42,7 @@ from ...features.sensors import DEFAULT_SPHERE, meg_info, meg_types
 from ...model.leadfield import cortical_leadfield
 from .base import optional_array, register_objective
 from .eeg_inputs import cortex_for
+from .eeg_protocol import own_leadfield
 from .eeg_psd import SpectrumObjective
 
 __all__ = ["MegSpectrumObjective"]
@@ -109,7 +110,7 @@ class MegSpectrumObjective(SpectrumObjective):
         return key, (geo, trans, sphere)
 
     @classmethod
-    def _leadfield(cls, sensors, chans: list[str], con, twin) -> tuple[np.ndarray, str, str]:
+    def _leadfield(cls, sensors, chans: list[str], con, twin) -> tuple[np.ndarray, str, str, dict | None]:
         geo, trans, sphere = sensors
         if sphere is None and np.allclose(trans, np.eye(4)):
             raise NoPositionsError(
@@ -123,8 +124,12 @@ class MegSpectrumObjective(SpectrumObjective):
             sphere, where = np.asarray(DEFAULT_SPHERE), "recording (MNE's default head-sphere origin)"
         if twin.head == "centres":
             raise ConfigError("an MEG twin needs head='auto' or 'cortex': MEG does not see radial dipoles.")
-        cortex = cortex_for(con, "cortex")
         info = meg_info(geo, chans, trans)
+        if twin.anatomy is not None:  # the sphere (fitted to the head points, if any) checks the transform
+            fitted = sphere if where.startswith("recording (head sphere") else None
+            gain, head, used = own_leadfield(info, con, twin, sphere=fitted)
+            return gain, head, where, used
+        cortex = cortex_for(con, "cortex")
         try:
             lf = cortical_leadfield(info, cortex, con.labels, sphere=sphere)
         except RuntimeError as err:  # MNE: sensors inside the head, an implausible transform
@@ -132,7 +137,7 @@ class MegSpectrumObjective(SpectrumObjective):
                 f"MNE's forward model refused the MEG sensor geometry ({err}); check the "
                 f"recording's device-to-head transform."
             ) from err
-        return lf.gain, cortex.name, where
+        return lf.gain, cortex.name, where, None
 
     @classmethod
     def _types(cls, features, chans) -> np.ndarray:
