@@ -44,6 +44,7 @@ from ..io.bids import Study
 from ..io.connectome import read_connectome
 from ..io.derivatives import STORE_NAME, Derivatives
 from ..io.sessions import order_sessions, session_days
+from ..model.anatomy import Anatomy
 from ..model.connectome import template_connectome
 from ..twin import ConcurrentUpdate, Twin, TwinStore, update_twin
 from ._backends import lost_reason, run_calls
@@ -68,8 +69,41 @@ def _connectome(settings, study: Study, subject: str, modality: str):
         raise _Skip(f"no connectome: none in {folder}, and {err}") from None
 
 
+def _anatomy(settings, study: Study, subject: str, modality: str) -> dict | None:
+    """The subject's own head (``Anatomy.to_dict()``) for an EEG or MEG twin, or None (the template's).
+
+    The FreeSurfer folder ``<study>/derivatives/freesurfer/sub-<label>/`` and one head-to-MRI
+    transform (``*trans.fif``) in it (or its ``bem/``), else in the subject's raw folders.
+    """
+    if settings.anatomy == "template" or not {"eeg", "meg"} & set(modality.split("+")):
+        return None
+    root = study.root / "derivatives" / "freesurfer"
+    folder = root / f"sub-{subject}"
+    if not (folder / "bem").is_dir():
+        if settings.anatomy == "subject":
+            raise ConfigError(
+                f"sub-{subject}: no FreeSurfer folder with bem/ surfaces in {folder} ([twin] anatomy = "
+                f"'subject' needs the subject's own head; 'auto' falls back to the template)."
+            )
+        return None
+    found = sorted(set(folder.glob("*trans.fif")) | set(folder.glob("bem/*trans.fif")))
+    if not found:
+        found = sorted((study.root / f"sub-{subject}").rglob("*trans.fif"))
+    if len(found) != 1:
+        what = "no head-to-MRI transform (*trans.fif)" if not found else f"{len(found)} transforms {found}"
+        msg = (
+            f"sub-{subject}: the study has the subject's MRI ({folder}) but {what} in it or in the "
+            f"subject's raw folders; keep one (made with 'mne coreg')"
+        )
+        if settings.anatomy == "subject":
+            raise ConfigError(msg + ".")
+        logger.warning("%s; the twin takes the template head.", msg)
+        return None
+    return Anatomy(str(root), f"sub-{subject}", trans=str(found[0])).to_dict()
+
+
 def _new_twin(
-    settings, modality, connectome, subject: str, population: dict | None = None
+    settings, modality, connectome, subject: str, population: dict | None = None, anatomy: dict | None = None
 ) -> Twin:  # (partial-friendly argument order)
     # the [twin] likelihood is the pipeline's modality's; a joint twin keeps its own
     likelihood = settings.likelihood if modality == settings.modality else None
@@ -82,6 +116,7 @@ def _new_twin(
         restarts=settings.restarts,
         likelihood=likelihood,
         population=population if "bold" in modality else None,
+        anatomy=anatomy,
     )
 
 
@@ -234,7 +269,12 @@ def _sync_twin(
                 "asked" if refit else f"it was {twin.modality}, the sessions now give {modality}",
             )
             twin = _new_twin(
-                settings, modality, _connectome(settings, study, subject, modality), subject, population
+                settings,
+                modality,
+                _connectome(settings, study, subject, modality),
+                subject,
+                population,
+                _anatomy(settings, study, subject, modality),
             )
         else:
             while (
@@ -256,6 +296,7 @@ def _sync_twin(
                         modality,
                         _connectome(settings, study, subject, modality),
                         population=population,
+                        anatomy=_anatomy(settings, study, subject, modality),
                     )
                 )
                 for ses in order[k:]:

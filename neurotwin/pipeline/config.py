@@ -106,6 +106,12 @@ class TwinSettings(StrictParams):
     BOLD part) with a population prior on FC estimated from the study's
     other subjects (:func:`neurotwin.pipeline._twins.study_populations`);
     ``"none"`` (default) with the session's FC alone.
+    ``anatomy``: the head of an EEG or MEG twin. ``"auto"`` (default) takes
+    the subject's own when the study has its FreeSurfer folder
+    (``<study>/derivatives/freesurfer/sub-<label>/`` with ``bem/``) and one
+    head-to-MRI transform (``*trans.fif`` there or in the subject's raw
+    folders), else the template head; ``"subject"`` requires it;
+    ``"template"`` never takes it (:class:`neurotwin.model.Anatomy`).
     """
 
     modality: Literal["eeg", "meg", "bold"] = "eeg"
@@ -118,6 +124,7 @@ class TwinSettings(StrictParams):
     effective_connectivity: bool = True
     likelihood: Literal["csd"] | None = None
     population: Literal["none", "study"] = "none"
+    anatomy: Literal["auto", "subject", "template"] = "auto"
 
 
 class PipelineConfig(BaseModel):

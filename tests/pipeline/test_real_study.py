@@ -130,3 +130,41 @@ def test_meg_twin_through_the_pipeline(few_meg, tvb76, shared_data, tmp_path, mo
     assert state.diagnostics["r_log_psd"] > 0.8
     html = (out / f"sub-{res.tasks[0].subject}.html").read_text()
     assert "MEG forward model" in html
+
+
+def test_meg_twin_in_the_subjects_own_head(few_meg, tvb76, shared_data, tmp_path, monkeypatch):
+    """With the subject's FreeSurfer folder and transform in the study, the pipeline's twin takes its
+    own head (the MNE sample person's MRI, BEM and transform, linked, not copied); a transform that
+    does not belong to the recording fails that subject's twin with the reason, not the run."""
+    tvb = str(shared_data / "tvb-data-3.0.0")
+    monkeypatch.syspath_prepend(tvb)
+    monkeypatch.setenv("PYTHONPATH", tvb)
+    seed = Twin("sample", modality="meg", connectome=tvb76).fit(few_meg)
+    raw = seed.simulate(60.0, sfreq=250.0, random_state=0)  # the sample person's sensors and head sphere
+    study = tmp_path / "plain"
+    (study / "P1").mkdir(parents=True)
+    raw.save(study / "P1" / "rest_raw.fif", verbose="error")
+    fs = study / "derivatives" / "freesurfer" / "sub-P1"
+    fs.mkdir(parents=True)
+    sample = shared_data / "mne-testing-data" / "subjects" / "sample"
+    for name in ("bem", "mri"):
+        (fs / name).symlink_to(sample / name)
+    trans = fs / "sub-P1_trans.fif"
+    trans.symlink_to(shared_data / "mne-testing-data" / "MEG" / "sample" / "sample_audvis_trunc-trans.fif")
+    out = tmp_path / "out"
+    res = ntp.load("resting_meg").run(study, out, progress="off")
+    assert res.exit_code == 0, [r.get("error") for t in res.tasks for r in t.recordings]
+    twin = TwinStore(out / STORE_NAME, create=False).load("P1")
+    state = twin.states_[0]
+    assert twin.anatomy["subject"] == "sub-P1" and twin.anatomy["trans"] == str(trans)
+    assert "sub-P1's head (BEM (1 layer))" in state.features["head"]
+    assert state.features["anatomy"]["coregistration"]["mm"] < 10
+    html = (out / "sub-P1.html").read_text()
+    assert "head-to-MRI transform" in html and "inner skull" in html
+    # a transform that was never fitted (the identity): the twin fails with the reason
+    trans.unlink()
+    mne.write_trans(trans, mne.transforms.Transform("head", "mri", np.eye(4)))
+    res = ntp.load("resting_meg").run(study, tmp_path / "out2", progress="off")
+    twins = pd.read_csv(next((tmp_path / "out2").rglob("*twins*.tsv")), sep="\t")
+    row = twins.set_index("subject").loc["P1"]
+    assert row["status"] == "failed" and "does not match this recording" in row["error"]
