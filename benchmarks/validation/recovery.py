@@ -105,52 +105,74 @@ def _meg_geometry(data):
     return compute_features(raw, ["psd"], subject="syn", session="01"), normalize_weights(con, "max")
 
 
-def meg(n: int, seed: int, data) -> None:
+MEG_NAMES = ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee")
+
+
+def meg_theta(base, draw: dict) -> np.ndarray:
+    """The MEG objective's parameter vector of a patient drawn by :func:`draw_theta` (the gain and
+    background as ratios to the prior's level, which the recording's units set)."""
+    theta = np.array(base.prior.mean, float)
+    idx = {k: base.global_index(k) for k in MEG_NAMES}
+    theta[idx["a"]] = np.log(-draw["a"])
+    theta[idx["f"]] = draw["f"]
+    theta[idx["G"]] = np.log(draw["G"])
+    theta[idx["velocity"]] = np.log(draw["velocity"])
+    theta[idx["gain"]] += np.log(draw["gain"])
+    theta[idx["background"]] += np.log(draw["background"] / 20.0)
+    theta[idx["exponent"]] = draw["exponent"]
+    theta[idx["knee"]] = np.log(draw["knee"])
+    return theta
+
+
+def meg_session(base, theta: np.ndarray, geometry, noise: np.random.Generator, segments: int = 60):
+    """A session's features: its PSD drawn from the exact Welch law of the MEG model's sensor CSD."""
     from neurotwin.features import FeatureArray, FeatureSet
+
+    csd = base.sensor_csd(theta, base.freqs)  # (F, C, C), the recording's units
+    psd = np.empty((len(base.channels), len(base.freqs)))
+    for k in range(len(base.freqs)):
+        chol = np.linalg.cholesky((csd[k] + csd[k].conj().T) / 2)
+        shape = (len(base.channels), segments)
+        x = chol @ (noise.standard_normal(shape) + 1j * noise.standard_normal(shape)) / np.sqrt(2)
+        psd[:, k] = np.mean(np.abs(x) ** 2, axis=1)
+    arrays = {k: v for k, v in geometry.arrays.items() if k != "psd"}
+    arrays["psd"] = FeatureArray(
+        psd, ("channel", "freq"), {"channel": base.channels, "freq": list(base.freqs)}, unit=base.unit
+    )
+    return FeatureSet(geometry.table.iloc[:0], arrays, {"psd": {"n_averages": segments}})
+
+
+def meg_truth(base, theta: np.ndarray, fs, con, **settings) -> dict:
+    """The natural-scale truth of the summary parameters, in the units of the fit of ``fs``: each sensor
+    type is divided by its level in *this* session's PSD, so the aperiodic background (not the gain: it
+    multiplies the lead field, divided alike) moves by the ratio of the two sessions' levels."""
     from neurotwin.twin.inference import from_unconstrained
+    from neurotwin.twin.objectives import MegSpectrumObjective
+
+    idx = {k: base.global_index(k) for k in MEG_NAMES}
+    truth = {k: float(from_unconstrained(theta[idx[k]], base.prior.transforms[idx[k]])) for k in MEG_NAMES}
+    session = MegSpectrumObjective.build(fs, con, Twin("syn", modality="meg", connectome=con, **settings))
+    shift = np.log(base.channel_scale / session.channel_scale)
+    truth["background"] *= float(np.exp(2 * shift.mean()))
+    return truth
+
+
+def meg(n: int, seed: int, data) -> None:
     from neurotwin.twin.objectives import MegSpectrumObjective
 
     geometry, con = _meg_geometry(data)
     base = MegSpectrumObjective.build(geometry, con, Twin("syn", modality="meg", connectome=con))
-    names = ("a", "f", "G", "velocity", "gain", "background", "exponent", "knee")
-    idx = {k: base.global_index(k) for k in names}
     rng = np.random.default_rng(seed + 2)
     noise = np.random.default_rng(seed + 3)
-    rows = {k: [] for k in names}
+    rows = {k: [] for k in MEG_NAMES}
     t0 = time.perf_counter()
     for i in range(n):
-        draw = draw_theta(rng)
-        theta = np.array(base.prior.mean, float)
-        theta[idx["a"]] = np.log(-draw["a"])
-        theta[idx["f"]] = draw["f"]
-        theta[idx["G"]] = np.log(draw["G"])
-        theta[idx["velocity"]] = np.log(draw["velocity"])
-        theta[idx["gain"]] += np.log(draw["gain"])
-        theta[idx["background"]] += np.log(draw["background"] / 20.0)
-        theta[idx["exponent"]] = draw["exponent"]
-        theta[idx["knee"]] = np.log(draw["knee"])
-        truth = {k: float(from_unconstrained(theta[idx[k]], base.prior.transforms[idx[k]])) for k in names}
-        csd = base.sensor_csd(theta, base.freqs)  # (F, C, C), the recording's units
-        psd = np.empty((len(base.channels), len(base.freqs)))
-        for k in range(len(base.freqs)):
-            chol = np.linalg.cholesky((csd[k] + csd[k].conj().T) / 2)
-            shape = (len(base.channels), 60)
-            x = chol @ (noise.standard_normal(shape) + 1j * noise.standard_normal(shape)) / np.sqrt(2)
-            psd[:, k] = np.mean(np.abs(x) ** 2, axis=1)
-        arrays = {k: v for k, v in geometry.arrays.items() if k != "psd"}
-        arrays["psd"] = FeatureArray(
-            psd, ("channel", "freq"), {"channel": base.channels, "freq": list(base.freqs)}, unit=base.unit
-        )
-        fs = FeatureSet(geometry.table.iloc[:0], arrays, {"psd": {"n_averages": 60}})
+        theta = meg_theta(base, draw_theta(rng))
+        fs = meg_session(base, theta, geometry, noise)
         twin = Twin("syn", modality="meg", connectome=con, random_state=i).fit(fs)
-        # the fit's own units: each sensor type is divided by its level in *this* session's PSD, so the
-        # aperiodic background (not the gain: it multiplies the lead field, divided alike) of the truth
-        # moves by the ratio of the two sessions' levels
-        session = MegSpectrumObjective.build(fs, con, Twin("syn", modality="meg", connectome=con))
-        shift = np.log(base.channel_scale / session.channel_scale)
-        truth["background"] *= float(np.exp(2 * shift.mean()))
+        truth = meg_truth(base, theta, fs, con)
         interval = twin.states_[0].posterior.interval(0.9)
-        for k in names:
+        for k in MEG_NAMES:
             rows[k].append((truth[k], *interval[k]))
     what = f"the sample person's {len(base.channels)} sensors, TVB 76 regions, 60 Welch segments"
     _summary(f"\nMEG: {n} synthetic patients ({what})", rows, t0, n)
