@@ -215,7 +215,48 @@ class Anatomy:
         return out
 
     # ------------------------------------------------------------------ the lead field
-    def leadfield(self, info: mne.Info, cortex: Cortex, regions, *, sphere=None) -> tuple[LeadField, dict]:
+    def segmentation(self) -> Path:
+        """The subject's FreeSurfer segmentation: ``mri/aparc+aseg.mgz``, else ``mri/aseg.mgz``."""
+        for name in ("aparc+aseg.mgz", "aseg.mgz"):
+            if (self.folder / "mri" / name).is_file():
+                return self.folder / "mri" / name
+        raise MissingFileError(f"{self.folder / 'mri'} has no segmentation (aparc+aseg.mgz or aseg.mgz).")
+
+    def region_sources(self, regions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One dipole per connectome region at its centroid in the subject's own parcellation.
+
+        The regions are matched to the segmentation's cortical labels by name
+        (``ctx-lh-precentral``, ``lh.precentral``, ``lh_precentral`` alike);
+        each dipole points away from the inner skull's centre (radial, as
+        :func:`~neurotwin.model.sphere_leadfield`'s). Regions the
+        parcellation does not have (deep structures) get none.
+
+        Returns
+        -------
+        rr, nn : ndarray, shape (n_matched, 3)
+            Positions (m, MRI) and orientations.
+        index : ndarray of int, shape (n_matched,)
+            The connectome region of each dipole.
+        """
+        seg = self.segmentation()
+        labels, centroids = parcellation(seg)
+        own = {_region_key(lb): k for k, lb in enumerate(labels)}
+        index = [(i, own[_region_key(r)]) for i, r in enumerate(regions) if _region_key(r) in own]
+        if not index:
+            raise DataError(
+                f"none of the connectome's regions ({list(regions)[:3]}...) is a cortical label of "
+                f"{seg} ({labels[:3]}...): the twin needs the connectome in the subject's own "
+                f"parcellation, or TVB's template cortex (connectome='tvb76')."
+            )
+        rr = centroids[[k for _, k in index]] / 1000.0
+        centre = self.inner_skull()[0].mean(axis=0)
+        nn = rr - centre
+        nn /= np.maximum(np.linalg.norm(nn, axis=1, keepdims=True), 1e-12)
+        return rr, nn, np.array([i for i, _ in index])
+
+    def leadfield(
+        self, info: mne.Info, cortex: Cortex | None, regions, *, sphere=None
+    ) -> tuple[LeadField, dict]:
         """Lead field of ``cortex`` (fitted into this head) to the sensors of ``info``, and what it used.
 
         Parameters
@@ -223,9 +264,12 @@ class Anatomy:
         info : mne.Info
             EEG channels with positions (head frame), or MEG channels (then
             only those are taken) with their coils and ``dev_head_t``.
-        cortex : Cortex
+        cortex : Cortex | None
             The cortical sheet (:func:`~neurotwin.model.template_cortex`),
-            fitted into the inner skull by :func:`fit_cortex`.
+            fitted into the inner skull by :func:`fit_cortex`; None: one
+            radial dipole per region at its centroid in the subject's own
+            parcellation (:meth:`region_sources`; EEG only: MEG hardly sees
+            radial dipoles).
         regions : list of str
             The connectome's region names.
         sphere : tuple | None
@@ -256,7 +300,20 @@ class Anatomy:
             unit = np.c_[np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)]
             r0, rad = np.asarray(sph["r0"], float), float(sph["layers"][0]["rad"])
             inside = mne.transforms.apply_trans(trans, r0 + 0.97 * rad * unit)
-        rr, nn = fit_cortex(cortex, self.inner_skull()[0], self.mri_to_mni(), inside)
+        if cortex is not None:
+            rr, nn = fit_cortex(cortex, self.inner_skull()[0], self.mri_to_mni(), inside)
+            region, weight = cortex.region, cortex.vertex_areas() / 100.0  # cm²
+            what = f"{cortex.name} fitted into {self.subject}'s inner skull"
+        else:
+            if meg:
+                raise ConfigError(
+                    "an MEG twin in the subject's own parcellation would need dipoles on its own "
+                    "cortical surfaces (MEG hardly sees radial dipoles at region centroids); use "
+                    "TVB's template cortex (connectome='tvb76')."
+                )
+            rr, nn, region = self.region_sources(regions)
+            weight = np.ones(len(rr))
+            what = f"radial dipoles at the centroids of {self.subject}'s {self.segmentation().name} regions"
         head_t = mne.transforms.invert_transform(trans)
         nn_head = mne.transforms.apply_trans(head_t, nn, move=False)  # the forward solution's frame
         if bem is None:  # MNE checks a sphere (head frame) against sources it moved to the MRI frame, so a
@@ -279,10 +336,10 @@ class Anatomy:
             raise DataError(f"MNE's forward model refused {self.subject}'s head ({err}).") from err
         inuse = np.asarray(fwd["src"][0]["vertno"])  # MNE leaves out sources outside the inner skull
         free = fwd["sol"]["data"].reshape(len(sensors.ch_names), len(inuse), 3)
-        vert = np.einsum("ckx,kx->ck", free, nn_head[inuse]) * (cortex.vertex_areas()[inuse] / 100.0)
+        vert = np.einsum("ckx,kx->ck", free, nn_head[inuse]) * weight[inuse]
         regions = list(regions)
         gain = np.zeros((len(sensors.ch_names), len(regions)))
-        np.add.at(gain.T, cortex.region[inuse], vert.T)
+        np.add.at(gain.T, region[inuse], vert.T)
         if bem is not None:
             head = f"BEM ({len(bem['surfs'])} layer{'s' if len(bem['surfs']) > 1 else ''})"
         else:
@@ -291,7 +348,7 @@ class Anatomy:
             "subject": self.subject,
             "head_model": head,
             "coregistration": coreg,
-            "cortex": f"{cortex.name} fitted into {self.subject}'s inner skull",
+            "cortex": what,
             "vertices_outside": int(len(rr) - len(inuse)),
         }
         return LeadField(gain, list(sensors.ch_names), regions), used
@@ -405,6 +462,12 @@ def _solid_angle_inside(rr: np.ndarray, tris: np.ndarray, points: np.ndarray) ->
         den += np.einsum("ptx,ptx->pt", a, c) * nb + np.einsum("ptx,ptx->pt", b, c) * na
         total += 2 * np.arctan2(num, den).sum(axis=1)
     return np.abs(total) > 2 * np.pi
+
+
+def _region_key(name: str) -> str:
+    """A region name compared across conventions (``ctx-lh-precentral``, ``lh.precentral``)."""
+    key = str(name).lower().replace("ctx-", "").replace("ctx_", "")
+    return key.replace(".", "-").replace("_", "-")
 
 
 def parcellation(path) -> tuple[list[str], np.ndarray]:

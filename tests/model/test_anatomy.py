@@ -139,6 +139,10 @@ def test_a_twin_in_the_patients_own_head(sample_anatomy, few_meg, tvb76, tmp_pat
     eeg = type(few_meg)(few_meg.table, arrays, few_meg.provenance)
     with pytest.raises(NoPositionsError, match="own electrode positions"):
         Twin("sample", connectome=tvb76, anatomy=sample_anatomy).fit(eeg)
+    # a connectome in FreeSurfer labels needs the subject's parcellation: the sample person has aseg only
+    desikan = _desikan([f"lh.{n}" for n in ("precentral", "postcentral", "cuneus", "insula")], 4)
+    with pytest.raises(DataError, match="has no cortical labels"):
+        Twin("sample", connectome=desikan, anatomy=sample_anatomy).fit(few_meg)
     with pytest.raises(ConfigError, match="anatomy= is for EEG and MEG twins"):
         Twin("sample", modality="bold", anatomy=sample_anatomy)
     with pytest.raises(ConfigError, match="anatomy needs subjects_dir"):
@@ -165,3 +169,37 @@ def test_eeg_lead_field_in_a_three_layer_bem(sample_anatomy, cortex, sample_raw,
     # the same sources through the skull's real shape, not a sphere: related, and different
     r = np.corrcoef(lf.gain.ravel(), sphere.gain.ravel())[0, 1]
     assert 0.5 < r < 0.995
+
+
+def _desikan(names, n_regions=8):
+    """A small connectome whose regions are FreeSurfer labels (``lh.<name>``)."""
+    from neurotwin.io import Connectome
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 40, (n_regions, 3))
+    lengths = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    weights = np.exp(-lengths / 40.0)
+    np.fill_diagonal(weights, 0.0)
+    return Connectome(weights, tract_lengths=lengths, labels=list(names)[:n_regions], centres=centres)
+
+
+def test_regions_from_the_subjects_own_parcellation(sample_anatomy, shared_data, sample_raw, tmp_path):
+    # the sample person has no aparc+aseg: a connectome in FreeSurfer labels is refused with the reason
+    con = _desikan([f"lh.{n}" for n in ("precentral", "postcentral", "cuneus", "insula")], 4)
+    info = sample_raw.copy().pick("eeg").info
+    with pytest.raises(DataError, match="aseg.mgz has no cortical labels"):
+        sample_anatomy.leadfield(info, None, con.labels)
+    # mechanics only: the sample person's head with another person's aparc+aseg (the ECoG subject's)
+    subject = tmp_path / "fs" / "mix"
+    (subject / "mri").mkdir(parents=True)
+    (subject / "bem").symlink_to(shared_data / "mne-testing-data" / "subjects" / "sample" / "bem")
+    ecog = shared_data / "mne-misc-data" / "ecog" / "sample_ecog" / "mri" / "aparc+aseg.mgz"
+    (subject / "mri" / "aparc+aseg.mgz").symlink_to(ecog)
+    mixed = Anatomy(str(tmp_path / "fs"), "mix", trans=sample_anatomy.trans)
+    lf, used = mixed.leadfield(info, None, con.labels)
+    assert used["cortex"].startswith("radial dipoles at the centroids") and lf.gain.shape == (60, 4)
+    assert (np.abs(lf.gain).sum(axis=0) > 0).all()  # every region matched (lh.x = ctx-lh-x) and seen
+    with pytest.raises(DataError, match="none of the connectome's regions"):
+        mixed.leadfield(info, None, ["R0", "R1"])
+    with pytest.raises(ConfigError, match="MEG twin in the subject.s own parcellation"):
+        mixed.leadfield(sample_raw.copy().pick("meg").info, None, con.labels)

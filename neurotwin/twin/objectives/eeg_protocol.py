@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ConfigError, DataError, NoPositionsError
+from ...errors import DataError, NoPositionsError
 from ...features.context import PSD_UNITS
 from ...features.featureset import FeatureArray
 from ...model.anatomy import Anatomy
@@ -46,12 +46,12 @@ def _blocks(features, chans, freqs) -> FeatureArray | None:
 def own_leadfield(info, con, twin, sphere=None) -> tuple[np.ndarray, str, dict]:
     """The lead field of the template cortex in the patient's own head (``twin.anatomy``): gain, the
     head model's name, and the anatomy's parts (:meth:`neurotwin.model.Anatomy.leadfield`)."""
-    if twin.head == "centres":
-        raise ConfigError("a twin in the patient's own head takes the cortex: use head='auto' or 'cortex'.")
-    cortex = cortex_for(con, "cortex")
     anatomy = Anatomy.from_dict(twin.anatomy)
+    # TVB's template cortex when the connectome is the template's; else the subject's own parcellation
+    cortex = None if twin.head == "centres" else cortex_for(con, "auto")
     lf, used = anatomy.leadfield(info, cortex, con.labels, sphere=sphere)
-    return lf.gain, f"{cortex.name} in {anatomy.subject}'s head ({used['head_model']})", used
+    sources = cortex.name if cortex is not None else "region centroids"
+    return lf.gain, f"{sources} in {anatomy.subject}'s head ({used['head_model']})", used
 
 
 class SpectrumProtocol:
