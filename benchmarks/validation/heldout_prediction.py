@@ -60,7 +60,11 @@ have sd ``BoldObjective.population_edge_sd`` (4) instead of ``edge_sd`` (2):
 chosen on 101309, 102311 and 102816 only; the other 4 subjects were kept out
 of that choice. Fingerprinting: each subject's second-half twin (fitted
 the same way) is matched to the nearest first-half twin, next to the FC
-correlation of the halves.
+correlation of the halves. Four distances are printed (``bold_fingerprint``);
+the last, the symmetric KL divergence of the twins' models, was added on
+2026-12-07 after the other three had been seen on these same 7 subjects
+(the Mahalanobis distance missing, the model FC r at 7/7 with the prior):
+there are no other BOLD subjects to keep out of that choice.
 """
 
 from __future__ import annotations
@@ -386,12 +390,18 @@ def run_bold(data: Path) -> None:
 def bold_fingerprint(subjects: list, twins: dict, fcs: dict, iu) -> None:
     """Each second-half BOLD twin's nearest first-half twin, next to FC correlation (Finn et al. 2015).
 
-    Three distances: Mahalanobis under both posteriors on the parameters that have one (damping,
+    Four distances: Mahalanobis under both posteriors on the parameters that have one (damping,
     coupling, noise; the connections are MAP only); the same plus the connections' log-modifiers
-    scaled by their prior sd; and the correlation of the twins' model FC.
+    scaled by their prior sd; the correlation of the twins' model FC; and the symmetric
+    Kullback-Leibler divergence between the two twins' models of FC (Gaussian, per sample:
+    ``(tr(R₁⁻¹R₂) + tr(R₂⁻¹R₁))/2 - n``). The last is the Mahalanobis distance under the Fisher
+    information (the posterior's precision without the prior) to second order, and stays defined
+    for every parameter, the MAP-only connections included.
     """
+    n_reg = len(iu[0])
+    n_reg = int(round((1 + np.sqrt(1 + 8 * n_reg)) / 2))
     for kind, name in (("alone", "the session's FC alone"), ("pop", "with the population prior")):
-        hits = np.zeros(3, int)
+        hits = np.zeros(4, int)
         for s in subjects:
             second = twins[s][kind][1].states_[0]
             dist = []
@@ -403,8 +413,10 @@ def bold_fingerprint(subjects: list, twins: dict, fcs: dict, iu) -> None:
                 e = (p2.extra["theta_extra"] - p1.extra["theta_extra"]) / first.features.get(
                     "population", {}
                 ).get("edge_sd", BoldObjective.edge_sd)
-                model = -r(twins[c][kind][0].predict().values[iu], twins[s][kind][1].predict().values[iu])
-                dist.append((maha, maha + float(e @ e) / 2, model))
+                r1, r2 = (np.asarray(t.predict().values) for t in (twins[c][kind][0], twins[s][kind][1]))
+                model = -r(r1[iu], r2[iu])
+                skl = (np.trace(np.linalg.solve(r1, r2)) + np.trace(np.linalg.solve(r2, r1))) / 2 - n_reg
+                dist.append((maha, maha + float(e @ e) / 2, model, skl))
             best = np.argmin(np.array(dist), axis=0)
             hits += np.array([subjects[b] == s for b in best])
         feat = sum(
@@ -414,7 +426,8 @@ def bold_fingerprint(subjects: list, twins: dict, fcs: dict, iu) -> None:
         print(
             f"  fingerprinting over {n} people, {name}: twin top-1 {hits[0]}/{n} ({100 * hits[0] / n:.0f} %; "
             f"with the connections scaled by their prior sd {hits[1]}/{n}, by the twins' model FC r "
-            f"{hits[2]}/{n}), features (FC r) {feat}/{n} ({100 * feat / n:.0f} %)"
+            f"{hits[2]}/{n}, by the symmetric KL divergence of their models {hits[3]}/{n}), features "
+            f"(FC r) {feat}/{n} ({100 * feat / n:.0f} %)"
         )
 
 
