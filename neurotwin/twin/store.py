@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import inspect
 import io
 import json
 import os
@@ -385,19 +386,8 @@ class TwinStore:
         if replace_from is not None and known is None:
             raise StoreError("save(replace_from=...) needs known= (the states the twin was loaded with).")
         tid = self.twin_id(twin.subject)
-        config = {
-            "modality": twin.modality,
-            "effective_connectivity": twin.effective_connectivity,
-            "process_noise": twin.process_noise,
-            "restarts": twin.restarts,
-            "change_thresholds": twin.change_thresholds,
-            "random_state": twin.random_state,
-            "head": twin.head,
-            "anatomy": twin.anatomy,
-            "variability": twin.variability,
-            "likelihood": twin.likelihood,
-            "population": twin.population,
-        }
+        # the twin's settings (its scikit-learn parameters) but the subject's label and the connectome
+        config = {k: v for k, v in twin.get_params().items() if k not in ("subject", "connectome")}
         if twin.connectome is not None:
             # what the head model is found from (a template's name and folder), never patient data
             config["connectome_provenance"] = {
@@ -574,20 +564,23 @@ class TwinStore:
                     provenance=config.get("connectome_provenance", {}),
                 )
             variability = config.get("variability")
+            # the settings stored (a store written before a setting existed takes its default)
+            names = set(inspect.signature(Twin).parameters) - {"subject", "modality", "connectome"}
+            always = (
+                "effective_connectivity",
+                "process_noise",
+                "restarts",
+                "change_thresholds",
+                "random_state",
+            )
+            missing = [n for n in always if n not in config]
+            if missing:  # stored by every version: a record without them is damaged
+                raise KeyError(f"settings {missing}")
             twin = Twin(
                 subject,
                 modality=modality,
                 connectome=connectome,
-                effective_connectivity=config["effective_connectivity"],
-                process_noise=config["process_noise"],
-                restarts=config["restarts"],
-                change_thresholds=config["change_thresholds"],
-                head=config.get("head", "auto"),
-                anatomy=config.get("anatomy"),
-                variability=variability,
-                likelihood=config.get("likelihood"),
-                population=config.get("population"),
-                random_state=config["random_state"],
+                **{k: v for k, v in config.items() if k in names},
             )
         except (ValueError, KeyError, TypeError) as err:  # DataError (a bad connectome) is a ValueError
             raise StoreError(

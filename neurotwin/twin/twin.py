@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from .._docs import fill_doc
 from .._logging import logger, verbose
@@ -26,8 +27,12 @@ __all__ = ["Twin"]
 CHANGE_THRESHOLDS = {m: dict(cls.change_thresholds) for m, cls in OBJECTIVES.items()}
 
 
-class Twin:
+class Twin(BaseEstimator):
     """A neurological digital twin of one patient.
+
+    Its settings are scikit-learn parameters (``get_params``/``set_params``,
+    what :class:`~neurotwin.twin.TwinStore` keeps); the fitted states are
+    ``states_``.
 
     Parameters
     ----------

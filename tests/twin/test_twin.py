@@ -228,3 +228,18 @@ def test_two_frontal_channels_fit_and_unplaceable_ones_are_named(make_session, s
     fs.arrays["psd"] = replace(psd, coords={**psd.coords, "channel": ["EEG 1", "EEG 2"]})
     with pytest.raises(DataError, match="set a montage"):  # no position and no standard name
         Twin("01", connectome=small_connectome).fit(fs)
+
+
+def test_a_twins_settings_are_scikit_learn_parameters(tmp_path):
+    from neurotwin.twin import TwinStore
+
+    twin = Twin("01", process_noise=1e-3, head="centres", change_thresholds={"f": 0.7}, random_state=3)
+    params = twin.get_params()
+    assert params["process_noise"] == 1e-3 and params["head"] == "centres"
+    assert params["change_thresholds"]["f"] == 0.7 and "a" in params["change_thresholds"]  # (with defaults)
+    assert Twin(**params).get_params() == params  # the same settings make the same twin
+    assert twin.set_params(restarts=2).restarts == 2
+    # the store keeps exactly these settings (the connectome and the label apart)
+    store = TwinStore(tmp_path / "twins.sqlite")
+    store.save(twin)
+    assert store.load("01").get_params() == twin.get_params()
