@@ -192,6 +192,25 @@ def _quality_rows(twin) -> list[dict]:
     return [used, quality]
 
 
+def _head_line(twin) -> str:
+    """``twin show``'s line on the EEG/MEG head model: the template's, or the subject's own and its check."""
+    from .report._methods import own_anatomy
+
+    if not twin.states_:
+        return ""
+    first = twin.states_[0].features
+    parts = [first] + [p for p in (first.get("parts") or {}).values() if isinstance(p, dict)]
+    head = next((p["head"] for p in parts if p.get("head")), "")
+    if not head:
+        return ""
+    anatomy = own_anatomy(first)
+    if anatomy is None:
+        return f"head: {head} (template)"
+    check = anatomy.get("coregistration") or {}
+    done = f"{check['measure']} {check['mm']:.1f} mm" if check.get("mm") is not None else "not checked"
+    return f"head: {head}; the subject's own (transform check: {done})"
+
+
 def _cmd_twin_show(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -216,6 +235,9 @@ def _cmd_twin_show(args: argparse.Namespace) -> int:
             f"parameters: posterior median [90% interval]"
         )
         print(pd.DataFrame(rows).to_string(index=False))
+        head = _head_line(twin)
+        if head:
+            print(head)
         if notes:
             print("\n! implausible values (do not read them as the patient's):\n" + "\n".join(notes))
         vols = twin.volumes()

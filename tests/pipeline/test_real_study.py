@@ -132,7 +132,7 @@ def test_meg_twin_through_the_pipeline(few_meg, tvb76, shared_data, tmp_path, mo
     assert "MEG forward model" in html
 
 
-def test_meg_twin_in_the_subjects_own_head(few_meg, tvb76, shared_data, tmp_path, monkeypatch):
+def test_meg_twin_in_the_subjects_own_head(few_meg, tvb76, shared_data, tmp_path, monkeypatch, capsys):
     """With the subject's FreeSurfer folder and transform in the study, the pipeline's twin takes its
     own head (the MNE sample person's MRI, BEM and transform, linked, not copied); a transform that
     does not belong to the recording fails that subject's twin with the reason, not the run."""
@@ -161,6 +161,11 @@ def test_meg_twin_in_the_subjects_own_head(few_meg, tvb76, shared_data, tmp_path
     assert state.features["anatomy"]["coregistration"]["mm"] < 10
     html = (out / "sub-P1.html").read_text()
     assert "head-to-MRI transform" in html and "inner skull" in html
+    capsys.readouterr()
+    assert main(["twin", "show", str(out), "P1"]) == 0
+    assert "sub-P1's head (BEM (1 layer)); the subject's own (transform check: median distance" in (
+        capsys.readouterr().out
+    )
     # a transform that was never fitted (the identity): the twin fails with the reason
     trans.unlink()
     mne.write_trans(trans, mne.transforms.Transform("head", "mri", np.eye(4)))
