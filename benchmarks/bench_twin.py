@@ -26,6 +26,11 @@ Cases (one process pinned to one core, one BLAS/numba thread; median of
   the real file holds 1 s), then ``Twin.fit`` on TVB's template cortex
   (MNE's MEG forward model of 16,384 dipoles included).
   Target (issue 15): <= 30 s.
+* ``MEG own`` (``--cases meg-own``; not in the default set): the same
+  session, fitted in the sample person's own head (``Anatomy``: its
+  one-layer BEM and transform, TVB's cortex in its inner skull), MNE's BEM
+  forward model of 16,384 dipoles included. No target; what the own head
+  costs.
 * ``BOLD``: HCP subject 101309 (94 AAL2 regions — the issue's target
   names 80 — 1200 volumes): ``bold_summary`` then ``Twin.fit`` (189
   parameters with a posterior, 8742 connection modifiers), to convergence.
@@ -213,6 +218,24 @@ def main() -> None:
             secs,
             f"r log-PSD {d['r_log_psd']:.3f}, f {f:.2f} Hz (drawn at 9.5), {d['n_evals']} evaluations, "
             f"target <= 30 s",
+        )
+    if "meg-own" in args.cases:
+        from neurotwin.model import Anatomy
+
+        mfeats = meg_features(data, con)
+        own = Anatomy(
+            str(data / "mne-testing-data" / "subjects"),
+            "sample",
+            trans=str(data / "mne-testing-data" / "MEG" / "sample" / "sample_audvis_trunc-trans.fif"),
+        )
+        secs, twin = timed(
+            lambda: Twin("sample", modality="meg", connectome=con, anatomy=own).fit(mfeats), args.repeats
+        )
+        d = twin.states_[0].diagnostics
+        row(
+            "MEG in the own head: 306 sensors, BEM (forward + fit)",
+            secs,
+            f"r log-PSD {d['r_log_psd']:.3f}, {d['n_evals']} evaluations (data drawn in the template head)",
         )
     sc, lengths, tc = hcp(data)
     bfeats, labels, fc = bold_features(tc)

@@ -35,6 +35,7 @@ import copy
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import norm, pearsonr
@@ -58,9 +59,48 @@ def coupling(post) -> tuple[float, float]:
     return float(u @ post.mean), float(np.sqrt(u @ post.cov @ u))
 
 
-def patient(i: int, seed: int) -> dict:
+class SamplePatient:
+    """A patient seen through the MNE sample person's real EEG forward model: its 60 electrodes (their
+    digitised positions), its head-to-MRI transform and inner skull (``Anatomy``), TVB's 76-region
+    cortex in that skull. Its shipped BEM has one layer, which EEG cannot use, so the conductor is a
+    sphere fitted to its electrodes. The network is TVB's 76-region template (BOLD on the same)."""
+
+    def __init__(self, data: Path, seed: int):
+        import mne
+
+        from neurotwin.features import compute_features
+        from neurotwin.model import Anatomy, template_connectome
+        from neurotwin.model.connectome import normalize_weights
+        from neurotwin.twin.objectives import SpectrumObjective
+
+        raw = mne.io.read_raw_fif(
+            data / "mne-testing-data" / "SSS" / "sample_audvis_trunc_raw_sss.fif", verbose="error"
+        )
+        raw = raw.load_data().pick("eeg")
+        con = template_connectome("tvb76", tvb_data=data / "tvb-data-3.0.0" / "tvb_data")
+        self.connectome = normalize_weights(con, "max")
+        self.anatomy = Anatomy(
+            str(data / "mne-testing-data" / "subjects"),
+            "sample",
+            trans=str(data / "mne-testing-data" / "MEG" / "sample" / "sample_audvis_trunc-trans.fif"),
+        )
+        self.geometry = compute_features(raw, ["psd"], subject="syn", session="01")
+        twin = Twin("syn", connectome=self.connectome, anatomy=self.anatomy)
+        self.base = SpectrumObjective.build(self.geometry, self.connectome, twin)
+        self.rng = np.random.default_rng(10_000 + seed)
+
+    def session(self, theta: dict, session: str = "01"):
+        """A FeatureSet of the exact Welch law of the model's sensor CSD (60 segments) at ``theta``."""
+        from recovery import meg_session, meg_theta
+
+        fs = meg_session(self.base, meg_theta(self.base, theta), self.geometry, self.rng)
+        fs.table["session"] = session
+        return fs
+
+
+def patient(i: int, seed: int, head: str = "synthetic", data: Path | None = None) -> dict:
     rng = np.random.default_rng(seed * 1000 + i)
-    pat = Patient(20, seed=seed * 1000 + i)
+    pat = Patient(20, seed=seed * 1000 + i) if head == "synthetic" else SamplePatient(data, seed * 1000 + i)
     eeg = draw_theta(rng)
     n = len(pat.connectome.labels)
     bold = {"a": -rng.uniform(0.02, 0.2, n), "g": rng.uniform(0.05, 0.2), "f": rng.uniform(0.02, 0.08, n)}
@@ -70,14 +110,15 @@ def patient(i: int, seed: int) -> dict:
         b = bold_session(pat.connectome, bold["a"], bold["g"] * scale, bold["f"], rng, session=label)
         return e, b
 
+    own = {} if head == "synthetic" else {"anatomy": pat.anatomy}
     e1, b1 = sessions(1.0, "01")
     e2, b2 = sessions(RISE, "02")
-    twin = Twin("syn", modality="eeg+bold", connectome=pat.connectome, effective_connectivity=False)
+    twin = Twin("syn", modality="eeg+bold", connectome=pat.connectome, effective_connectivity=False, **own)
     twin.random_state = i
     twin.fit(concat([e1, b1]))
     first = twin.states_[0]
     # the baselines, in the same run: each modality's own twin of the same session
-    alone_e = Twin("syn", connectome=pat.connectome, random_state=i).fit(e1).states_[0].posterior
+    alone_e = Twin("syn", connectome=pat.connectome, random_state=i, **own).fit(e1).states_[0].posterior
     alone_b = Twin("syn", modality="bold", connectome=pat.connectome, effective_connectivity=False)
     alone_b = alone_b.fit(b1).states_[0].posterior
     eeg_only = copy.deepcopy(twin).update(e2, session="02", at=365)
@@ -125,16 +166,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--head",
+        choices=("synthetic", "sample"),
+        default="synthetic",
+        help="synthetic: a 20-region connectome and 19 template electrodes; sample: the MNE sample "
+        "person's 60 electrodes, transform and inner skull on TVB's 76 regions (needs ../shared/data)",
+    )
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"))
     args = parser.parse_args()
     neurotwin.set_log_level("error")
-    print(f"neurotwin {neurotwin.__version__}: joint EEG + BOLD twin (seed {args.seed})")
+    print(f"neurotwin {neurotwin.__version__}: joint EEG + BOLD twin (seed {args.seed}, {args.head} head)")
     t0 = time.perf_counter()
-    res = [patient(i, args.seed) for i in range(args.patients)]
+    res = [patient(i, args.seed, args.head, Path(args.data)) for i in range(args.patients)]
     secs = (time.perf_counter() - t0) / args.patients
-    print(
-        f"{args.patients} synthetic patients (20 regions, 19 EEG channels, 1200 BOLD volumes), "
-        f"{secs:.1f} s each"
+    what = (
+        "20 regions, 19 EEG channels"
+        if args.head == "synthetic"
+        else "TVB's 76 regions, the sample person's 60 EEG electrodes in its own head"
     )
+    print(f"{args.patients} synthetic patients ({what}, 1200 BOLD volumes), {secs:.1f} s each")
     print("session 1, the joint twin (EEG + BOLD):")
     for k, log in (("a", True), ("f", False), ("G", True), ("bold_G", True)):
         _line(k, [r["first"][k] for r in res], log)
