@@ -72,12 +72,15 @@ def _connectome(settings, study: Study, subject: str, modality: str):
 def _anatomy(settings, study: Study, subject: str, modality: str) -> dict | None:
     """The subject's own head (``Anatomy.to_dict()``) for an EEG or MEG twin, or None (the template's).
 
-    The FreeSurfer folder ``<study>/derivatives/freesurfer/sub-<label>/`` and one head-to-MRI
+    The FreeSurfer folder ``<study>/derivatives/freesurfer/sub-<label>/`` (or MNE-BIDS-Pipeline's
+    ``.../freesurfer/subjects/sub-<label>/``) and one head-to-MRI
     transform (``*trans.fif``) in it (or its ``bem/``), else in the subject's raw folders.
     """
     if settings.anatomy == "template" or not {"eeg", "meg"} & set(modality.split("+")):
         return None
-    root = study.root / "derivatives" / "freesurfer"
+    fs = study.root / "derivatives" / "freesurfer"
+    # MNE-BIDS-Pipeline keeps its FreeSurfer subjects in derivatives/freesurfer/subjects/
+    root = next((r for r in (fs / "subjects", fs) if (r / f"sub-{subject}").is_dir()), fs)
     folder = root / f"sub-{subject}"
     if not (folder / "bem").is_dir():
         if settings.anatomy == "subject":

@@ -108,7 +108,8 @@ class TwinSettings(StrictParams):
     ``"none"`` (default) with the session's FC alone.
     ``anatomy``: the head of an EEG or MEG twin. ``"auto"`` (default) takes
     the subject's own when the study has its FreeSurfer folder
-    (``<study>/derivatives/freesurfer/sub-<label>/`` with ``bem/``) and one
+    (``<study>/derivatives/freesurfer/sub-<label>/``, or ``.../freesurfer/subjects/``
+    as MNE-BIDS-Pipeline keeps it, with ``bem/``) and one
     head-to-MRI transform (``*trans.fif`` there or in the subject's raw
     folders), else the template head; ``"subject"`` requires it;
     ``"template"`` never takes it (:class:`neurotwin.model.Anatomy`).

@@ -347,10 +347,9 @@ def anatomy_text(anatomy: dict) -> str:
     check = f"{coreg.get('measure')} {coreg['mm']:.1f} mm" if coreg.get("mm") is not None else "not checked"
     model = anatomy.get("head_model", "")
     model = f"in its {model} from the MRI" if model.startswith("BEM") else f"in a {model}"
-    return (
-        f"dipoles normal to {anatomy.get('cortex', 'the cortex')}, {model}; sensors placed by the "
-        f"head-to-MRI transform ({check})"
-    )
+    sources = anatomy.get("cortex", "the cortex")
+    sources = sources if sources.startswith("radial dipoles") else f"dipoles normal to {sources}"
+    return f"{sources}, {model}; sensors placed by the head-to-MRI transform ({check})"
 
 
 def methods(
