@@ -26,11 +26,11 @@ Cases (one process pinned to one core, one BLAS/numba thread; median of
   the real file holds 1 s), then ``Twin.fit`` on TVB's template cortex
   (MNE's MEG forward model of 16,384 dipoles included).
   Target (issue 15): <= 30 s.
-* ``MEG own`` (``--cases meg-own``; not in the default set): the same
-  session, fitted in the sample person's own head (``Anatomy``: its
-  one-layer BEM and transform, TVB's cortex in its inner skull), MNE's BEM
-  forward model of 16,384 dipoles included. No target; what the own head
-  costs.
+* ``MEG own`` (``--cases meg-own``; not in the default set): a session
+  drawn the same way but in the sample person's own head, and fitted there
+  (``Anatomy``: its one-layer BEM and transform, TVB's cortex in its inner
+  skull), MNE's BEM forward model of 16,384 dipoles included. No target;
+  what the own head costs.
 * ``BOLD``: HCP subject 101309 (94 AAL2 regions — the issue's target
   names 80 — 1200 volumes): ``bold_summary`` then ``Twin.fit`` (189
   parameters with a posterior, 8742 connection modifiers), to convergence.
@@ -80,8 +80,9 @@ def eeg_features(data: Path, extra=()):
     return compute_features(epochs, ["psd", "iaf", *extra])
 
 
-def meg_features(data: Path, con):
-    """A 306-sensor MEG session drawn from the MEG model through the sample person's sensors."""
+def meg_features(data: Path, con, **settings):
+    """A 306-sensor MEG session drawn from the MEG model through the sample person's sensors (in the
+    head that ``settings`` give the twin: the template's, or ``anatomy=`` the sample person's own)."""
     from neurotwin.features import FeatureArray, FeatureSet, compute_features
     from neurotwin.model.connectome import normalize_weights
     from neurotwin.twin import Twin
@@ -91,7 +92,8 @@ def meg_features(data: Path, con):
     raw = mne.io.read_raw_fif(fif, verbose="error").load_data().pick("meg")
     geometry = compute_features(raw, ["psd"], subject="sample", session="1")
     con = normalize_weights(con, "max")  # the network as the twin sees it
-    obj = MegSpectrumObjective.build(geometry, con, Twin("sample", modality="meg", connectome=con))
+    twin = Twin("sample", modality="meg", connectome=con, **settings)
+    obj = MegSpectrumObjective.build(geometry, con, twin)
     theta = np.array(obj.prior.mean, float)
     theta[obj.global_index("f")] = 9.5
     model = obj.predict(theta)
@@ -222,20 +224,20 @@ def main() -> None:
     if "meg-own" in args.cases:
         from neurotwin.model import Anatomy
 
-        mfeats = meg_features(data, con)
         own = Anatomy(
             str(data / "mne-testing-data" / "subjects"),
             "sample",
             trans=str(data / "mne-testing-data" / "MEG" / "sample" / "sample_audvis_trunc-trans.fif"),
         )
+        ofeats = meg_features(data, con, anatomy=own)
         secs, twin = timed(
-            lambda: Twin("sample", modality="meg", connectome=con, anatomy=own).fit(mfeats), args.repeats
+            lambda: Twin("sample", modality="meg", connectome=con, anatomy=own).fit(ofeats), args.repeats
         )
         d = twin.states_[0].diagnostics
         row(
             "MEG in the own head: 306 sensors, BEM (forward + fit)",
             secs,
-            f"r log-PSD {d['r_log_psd']:.3f}, {d['n_evals']} evaluations (data drawn in the template head)",
+            f"r log-PSD {d['r_log_psd']:.3f}, {d['n_evals']} evaluations (data drawn in the same head)",
         )
     sc, lengths, tc = hcp(data)
     bfeats, labels, fc = bold_features(tc)
