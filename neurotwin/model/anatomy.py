@@ -120,7 +120,13 @@ class Anatomy:
             trans = mne.read_trans(self.trans)
         except (ValueError, RuntimeError, OSError) as err:
             raise DataError(f"{self.trans} is not a head-to-MRI transform MNE can read ({err}).") from err
-        if trans["from"] == mne.io.constants.FIFF.FIFFV_COORD_MRI:
+        head, mri = mne.io.constants.FIFF.FIFFV_COORD_HEAD, mne.io.constants.FIFF.FIFFV_COORD_MRI
+        if {trans["from"], trans["to"]} != {head, mri}:
+            raise DataError(
+                f"{self.trans} is not a head-to-MRI transform (it maps {trans.from_str} to "
+                f"{trans.to_str}); give the one 'mne coreg' saves (*-trans.fif)."
+            )
+        if trans["from"] == mri:
             trans = mne.transforms.invert_transform(trans)
         return trans
 

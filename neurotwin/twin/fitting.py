@@ -137,7 +137,7 @@ def fit_state(
     summary["own"] = {
         n: [float(own_mean[i]), float(own_sd[i]), float(template_sd[i]), float(template_mean[i])]
         for i, n in enumerate(post.names)
-        if n in twin.change_thresholds
+        if n in twin.thresholds
     }
     diag = {
         "nll": info["nll"],

@@ -34,7 +34,7 @@ Yekutieli 2001), and a change in one measure is not diluted by the
 hundreds of channel-level tests of the others.
 For parameters the table also gives the posterior probability that
 the change exceeds the clinically meaningful size
-(``Twin.change_thresholds``), ``p_meaningful``.
+(``Twin.thresholds``), ``p_meaningful``.
 
 **Forecast.** With three sessions or more, a weighted least-squares
 linear trend through the sessions' own estimates; before that, the last
@@ -274,7 +274,7 @@ def variability_of(twin, before: int | None = None) -> Variability:
     states = twin.states_[:before] if before is not None else twin.states_
     if len(states) < MIN_OWN:
         return pop
-    own = estimate_variability(_series(twin.change_thresholds, states, {}), source="own history")
+    own = estimate_variability(_series(twin.thresholds, states, {}), source="own history")
     out = Variability(dict(pop.sd), dict(pop.dof), dict(pop.source), dict(pop.tail))
     for name, tau in own.sd.items():
         tau_p, dof_p, src_p = pop.get(name)
@@ -435,7 +435,7 @@ def changes(twin, *, fdr: float = 0.05) -> pd.DataFrame:
     for s in twin.states_[1:]:
         var = variability_of(twin, before=s.index)
         rows = []
-        for name, delta in twin.change_thresholds.items():
+        for name, delta in twin.thresholds.items():
             if name not in names:
                 continue
             i = names.index(name)
@@ -545,7 +545,7 @@ def _series(thresholds, states, series: dict) -> dict:
 def _twin_sums(twin) -> dict | None:
     if len(twin.states_) < 2:
         return None
-    return variability_sums(_series(twin.change_thresholds, twin.states_, {}))
+    return variability_sums(_series(twin.thresholds, twin.states_, {}))
 
 
 def population_sums(twins) -> dict:

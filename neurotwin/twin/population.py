@@ -206,8 +206,10 @@ class PopulationPrior:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> PopulationPrior:
-        """The inverse of :meth:`to_dict` (a clear error on a malformed one)."""
+    def from_dict(cls, d: dict | PopulationPrior) -> PopulationPrior:
+        """The inverse of :meth:`to_dict` (a clear error on a malformed one; a PopulationPrior: itself)."""
+        if isinstance(d, cls):
+            return d
         try:
             out = cls(
                 list(d["regions"]),

@@ -387,7 +387,7 @@ class TwinStore:
             raise StoreError("save(replace_from=...) needs known= (the states the twin was loaded with).")
         tid = self.twin_id(twin.subject)
         # the twin's settings (its scikit-learn parameters) but the subject's label and the connectome
-        config = {k: v for k, v in twin.get_params().items() if k not in ("subject", "connectome")}
+        config = twin.settings()
         if twin.connectome is not None:
             # what the head model is found from (a template's name and folder), never patient data
             config["connectome_provenance"] = {

@@ -55,6 +55,10 @@ class Twin(BaseEstimator):
     process_noise : float
         Random-walk variance per day of every parameter (unconstrained
         scale) between sessions: how much the brain may drift unremarked.
+    change_thresholds : dict | None
+        The smallest change worth flagging per parameter (its natural
+        unit; e.g. ``{"f": 0.5}``), over the objective's defaults (the
+        merged table is :attr:`thresholds`).
     head : "auto" | "cortex" | "centres"
         EEG head model (MEG always takes the cortex): dipoles normal to the template cortex (TVB's
         16k-vertex surface, summed per region; needs the 76-region
@@ -139,25 +143,46 @@ class Twin(BaseEstimator):
         self.effective_connectivity = effective_connectivity
         self.process_noise = float(process_noise)
         self.restarts = int(restarts)
-        self.change_thresholds = {
-            **get_objective(modality, likelihood).change_thresholds,
-            **(change_thresholds or {}),
-        }
+        # settings are kept as given (scikit-learn's contract: ``clone`` and ``set_params`` rely on it)
+        # and checked here; what is derived from them is computed where it is used (``thresholds``)
+        if change_thresholds is not None and not isinstance(change_thresholds, dict):
+            raise ConfigError(f"change_thresholds must be a dict, got {type(change_thresholds).__name__}.")
+        self.change_thresholds = change_thresholds
         self.random_state = random_state
         if head not in ("auto", "cortex", "centres"):
             raise ConfigError(f"head must be 'auto', 'cortex' or 'centres', got {head!r}.")
         self.head = head
-        self.anatomy = None if anatomy is None else Anatomy.from_dict(anatomy).to_dict()
-        if self.anatomy is not None and not any(p in ("eeg", "meg") for p in self._objective_class().parts):
-            raise ConfigError(f"anatomy= is for EEG and MEG twins; a {modality} twin has no head model.")
-        self.variability = Variability.from_dict(variability).to_dict() if variability else None
-        self.population = PopulationPrior.setting(population, get_objective(modality, likelihood).parts)
+        if anatomy is not None:
+            Anatomy.from_dict(anatomy)
+            if not any(p in ("eeg", "meg") for p in self._objective_class().parts):
+                raise ConfigError(f"anatomy= is for EEG and MEG twins; a {modality} twin has no head model.")
+        self.anatomy = anatomy
+        if variability:
+            Variability.from_dict(variability)
+        self.variability = variability
+        PopulationPrior.setting(population, get_objective(modality, likelihood).parts)
+        self.population = population
         self.states_: list[TwinState] = []
         self.study_variability_: dict | None = None
         self._cache: dict = {}  # what objectives reuse across sessions (the lead field), in memory only
         self._fitted: dict[int, object] = {}  # state index -> its objective (in memory only)
 
     # ------------------------------------------------------------------ set-up
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The smallest change worth flagging per parameter: the objective's defaults with
+        ``change_thresholds`` over them."""
+        return {**self._objective_class().change_thresholds, **(self.change_thresholds or {})}
+
+    def settings(self) -> dict:
+        """The settings as JSON-ready values (what the store keeps): :meth:`get_params` without the
+        subject's label and the connectome, the population prior, anatomy and variability as dicts."""
+        out = {k: v for k, v in self.get_params().items() if k not in ("subject", "connectome")}
+        out["population"] = PopulationPrior.setting(self.population, self._objective_class().parts)
+        out["anatomy"] = None if self.anatomy is None else Anatomy.from_dict(self.anatomy).to_dict()
+        out["variability"] = Variability.from_dict(self.variability).to_dict() if self.variability else None
+        return out
+
     def _objective_class(self) -> type:
         """The objective of the twin's modality and likelihood."""
         return get_objective(self.modality, self.likelihood)

@@ -178,8 +178,10 @@ class Variability:
         }
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> Variability:
-        """Inverse of :meth:`to_dict` (``None``: the defaults)."""
+    def from_dict(cls, d: dict | Variability | None) -> Variability:
+        """Inverse of :meth:`to_dict` (``None``: the defaults; a Variability: itself)."""
+        if isinstance(d, cls):
+            return d
         if not d:
             return cls.default()
         return cls(

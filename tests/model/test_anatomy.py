@@ -87,7 +87,7 @@ def test_eeg_lead_field_without_a_three_layer_bem_takes_a_sphere(sample_anatomy,
 
 
 def test_a_transform_that_does_not_match_the_recording_is_refused(
-    sample_anatomy, identity_trans, sample_raw, cortex, tvb76
+    sample_anatomy, identity_trans, sample_raw, cortex, tvb76, tmp_path
 ):
     from neurotwin.features.sensors import head_sphere
 
@@ -102,6 +102,10 @@ def test_a_transform_that_does_not_match_the_recording_is_refused(
         Anatomy(sample_anatomy.subjects_dir, "sample").head_to_mri()
     with pytest.raises(MissingFileError, match="does not exist"):
         Anatomy(sample_anatomy.subjects_dir, "sample", trans="/nonexistent-trans.fif").head_to_mri()
+    meg_head = tmp_path / "dev_head-trans.fif"
+    mne.write_trans(meg_head, mne.transforms.Transform("meg", "head", np.eye(4)))
+    with pytest.raises(DataError, match="is not a head-to-MRI transform"):
+        Anatomy(sample_anatomy.subjects_dir, "sample", trans=str(meg_head)).head_to_mri()
     with pytest.raises(MissingFileError, match="has no inner skull surface"):
         Anatomy(sample_anatomy.subjects_dir, "nobody", trans=sample_anatomy.trans).inner_skull()
 

@@ -231,13 +231,17 @@ def test_two_frontal_channels_fit_and_unplaceable_ones_are_named(make_session, s
 
 
 def test_a_twins_settings_are_scikit_learn_parameters(tmp_path):
+    from sklearn.base import clone
+
     from neurotwin.twin import TwinStore
 
     twin = Twin("01", process_noise=1e-3, head="centres", change_thresholds={"f": 0.7}, random_state=3)
     params = twin.get_params()
     assert params["process_noise"] == 1e-3 and params["head"] == "centres"
-    assert params["change_thresholds"]["f"] == 0.7 and "a" in params["change_thresholds"]  # (with defaults)
-    assert Twin(**params).get_params() == params  # the same settings make the same twin
+    assert params["change_thresholds"] == {"f": 0.7}  # as given; merged with the defaults in `thresholds`
+    assert twin.thresholds["f"] == 0.7 and "a" in twin.thresholds
+    copy = clone(twin)  # an unfitted twin with the same settings (scikit-learn's contract)
+    assert copy is not twin and copy.get_params() == params and copy.states_ == []
     assert twin.set_params(restarts=2).restarts == 2
     # the store keeps exactly these settings (the connectome and the label apart)
     store = TwinStore(tmp_path / "twins.sqlite")
