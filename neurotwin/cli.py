@@ -205,7 +205,7 @@ def _head_line(twin) -> str:
         return ""
     anatomy = own_anatomy(first)
     if anatomy is None:
-        return f"head: {head} (template)"
+        return f"head: {head}, in a template head (not the subject's own)"
     check = anatomy.get("coregistration") or {}
     done = f"{check['measure']} {check['mm']:.1f} mm" if check.get("mm") is not None else "not checked"
     return f"head: {head}; the subject's own (transform check: {done})"

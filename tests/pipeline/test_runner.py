@@ -426,7 +426,7 @@ def test_labels_that_collide_in_bids_names_are_refused(shared_data, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, sample_derivatives):
+def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, sample_derivatives, capsys):
     """The participant run fits every subject's twin; only sub-02's alpha slowing is flagged."""
     from neurotwin.cli import main as cli_main
     from neurotwin.twin import TwinStore
@@ -466,7 +466,9 @@ def test_twins_of_the_sample_study_flag_only_the_slowing_subject(sample_root, sa
     again = ntp.load("resting_eeg").run(sample_root, tmp_path, progress="off", reports=False)
     assert again.executed == 0 and (again.twins["added"] == 0).all() and again.exit_code == 0
     assert states() == before and len(before) == 9
+    capsys.readouterr()
     assert cli_main(["twin", "show", str(tmp_path), "02"]) == 0
+    assert "head: region centres, in a template head (not the subject's own)" in capsys.readouterr().out
     assert cli_main(["twin", "simulate", str(tmp_path), "02", "--coupling-scale", "0.5"]) == 0
     assert cli_main(["twin", "show", str(tmp_path), "99"]) == 2
 
