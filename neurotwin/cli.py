@@ -194,7 +194,7 @@ def _quality_rows(twin) -> list[dict]:
 
 def _head_line(twin) -> str:
     """``twin show``'s line on the EEG/MEG head model: the template's, or the subject's own and its check."""
-    from .report._methods import own_anatomy
+    from .report._methods import coregistration_text, own_anatomy
 
     if not twin.states_:
         return ""
@@ -206,9 +206,7 @@ def _head_line(twin) -> str:
     anatomy = own_anatomy(first)
     if anatomy is None:
         return f"head: {head}, in a template head (not the subject's own)"
-    check = anatomy.get("coregistration") or {}
-    done = f"{check['measure']} {check['mm']:.1f} mm" if check.get("mm") is not None else "not checked"
-    return f"head: {head}; the subject's own (transform check: {done})"
+    return f"head: {head}; the subject's own (transform check: {coregistration_text(anatomy)})"
 
 
 def _cmd_twin_show(args: argparse.Namespace) -> int:

@@ -174,12 +174,14 @@ class Anatomy:
             return None
 
     # ------------------------------------------------------------------ checks
-    def coregistration(self, info: mne.Info, *, sphere=None) -> dict:
+    def coregistration(self, info: mne.Info, *, sphere=None, trans=None) -> dict:
         """How well the transform puts this recording's sensors on this MRI's head (or an error).
 
         EEG: the median distance of the electrodes to the scalp (mm). MEG:
         the median distance to the scalp of the upper half of the head
         sphere fitted to the recording's head points (``sphere``).
+
+        ``trans`` is the transform when already read (default: :meth:`head_to_mri`).
 
         Raises
         ------
@@ -189,7 +191,7 @@ class Anatomy:
         """
         from scipy.spatial import cKDTree
 
-        trans = self.head_to_mri()
+        trans = self.head_to_mri() if trans is None else trans
         scalp = self.scalp()
         eeg = mne.pick_types(info, eeg=True, meg=False, exclude=[])
         if len(eeg):
@@ -293,9 +295,9 @@ class Anatomy:
         from .leadfield import _head
 
         sensors, sph, meg = _head(info, sphere if sphere is not None else (0.0, 0.0, 0.04, 0.09))
-        coreg = self.coregistration(sensors, sphere=sphere)
-        bem = self.bem_solution(eeg=not meg)
         trans = self.head_to_mri()
+        coreg = self.coregistration(sensors, sphere=sphere, trans=trans)
+        bem = self.bem_solution(eeg=not meg)
         if bem is not None:  # the conductor's own inner skull (a coarse BEM's lies inside the fine surface)
             brain = mne.io.constants.FIFF.FIFFV_BEM_SURF_ID_BRAIN
             surf = next(s for s in bem["surfs"] if s["id"] == brain)

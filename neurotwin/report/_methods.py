@@ -332,6 +332,12 @@ def own_anatomy(features: dict) -> dict | None:
     return next((p["anatomy"] for p in parts.values() if isinstance(p, dict) and p.get("anatomy")), None)
 
 
+def coregistration_text(anatomy: dict) -> str:
+    """The transform's check against the recording, as a phrase (``not checked`` without head points)."""
+    coreg = anatomy.get("coregistration") or {}
+    return f"{coreg['measure']} {coreg['mm']:.1f} mm" if coreg.get("mm") is not None else "not checked"
+
+
 def anatomy_text(anatomy: dict) -> str:
     """What of a head was the patient's own, and how well the recording sat on it.
 
@@ -343,8 +349,7 @@ def anatomy_text(anatomy: dict) -> str:
     >>> text.split("; ")[1]
     'sensors placed by the head-to-MRI transform (median electrode-to-scalp distance 3.0 mm)'
     """
-    coreg = anatomy.get("coregistration") or {}
-    check = f"{coreg.get('measure')} {coreg['mm']:.1f} mm" if coreg.get("mm") is not None else "not checked"
+    check = coregistration_text(anatomy)
     model = anatomy.get("head_model", "")
     model = f"in its {model} from the MRI" if model.startswith("BEM") else f"in a {model}"
     sources = anatomy.get("cortex", "the cortex")

@@ -119,14 +119,13 @@ class MegSpectrumObjective(SpectrumObjective):
                 "position (e.g. read_raw_kit(..., mrk=, elp=, hsp=), or the CTF/FIF file's own "
                 "HPI fit) before computing the features."
             )
-        where = "recording (head sphere fitted to its head points)"
+        where, fitted = "recording (head sphere fitted to its head points)", sphere
         if sphere is None:
             sphere, where = np.asarray(DEFAULT_SPHERE), "recording (MNE's default head-sphere origin)"
         if twin.head == "centres":
             raise ConfigError("an MEG twin needs head='auto' or 'cortex': MEG does not see radial dipoles.")
         info = meg_info(geo, chans, trans)
-        if twin.anatomy is not None:  # the sphere (fitted to the head points, if any) checks the transform
-            fitted = sphere if where.startswith("recording (head sphere") else None
+        if twin.anatomy is not None:  # the sphere fitted to the head points (if any) checks the transform
             gain, head, used = own_leadfield(info, con, twin, sphere=fitted)
             return gain, head, where, used
         cortex = cortex_for(con, "cortex")
