@@ -114,3 +114,34 @@ def test_meg_refusals(few_meg, tvb76, small_connectome):
         Twin("s", modality="meg", connectome=tvb76, head="centres").fit(few_meg)
     with pytest.raises(ConfigError, match="cortical surface"):
         Twin("s", modality="meg", connectome=small_connectome).fit(few_meg)
+
+
+def test_a_later_session_keeps_the_first_sessions_units(few_meg, tvb76):
+    """Each sensor type is scaled by its level in the *first* session: a later session twice as loud
+    raises the twin's gain and aperiodic background, rather than being divided back to the first's
+    level; and a state predicts another session at its own level, not at that session's."""
+    from neurotwin.features import FeatureArray, FeatureSet
+    from neurotwin.model.connectome import normalize_weights
+
+    twin = Twin("s", modality="meg", connectome=tvb76)
+    obj = MegSpectrumObjective.build(few_meg, normalize_weights(tvb76, "max"), twin)
+    model = obj.predict(np.array(obj.prior.mean, float))
+    rng = np.random.default_rng(0)
+
+    def session(factor):
+        noisy = factor * model.values * rng.gamma(60, 1 / 60, model.shape)
+        arrays = {k: v for k, v in few_meg.arrays.items() if k != "psd"}
+        arrays["psd"] = FeatureArray(noisy, ("channel", "freq"), model.coords, unit="T^2/Hz")
+        provenance = {**few_meg.provenance, "psd": {**few_meg.provenance["psd"], "n_averages": 60}}
+        return FeatureSet(few_meg.table.iloc[:0].copy(), arrays, provenance)
+
+    twin.fit(session(1.0), session="1")
+    twin.update(session(4.0), session="2", at=30.0)
+    first, second = (s.params() for s in twin.states_)
+    assert np.log(second["gain"] / first["gain"]) > 0.5 * np.log(2.0)  # amplitude x2: gain up ...
+    assert np.log(second["background"] / first["background"]) > 0.5 * np.log(4.0)  # ... and power x4
+    assert twin.states_[1].features["channel_scale"] == twin.states_[0].features["channel_scale"]
+    # the first state predicts the loud session at the first session's level (a quarter of it)
+    loud = session(4.0)
+    observed = MegSpectrumObjective.build(loud, tvb76, twin).observed().values
+    assert 0.15 < np.median(twin.predict(loud, state=0).values / observed) < 0.4

@@ -109,6 +109,11 @@ class SpectrumProtocol:
         rows = [every.index(c) for c in chans]
         freqs, values, blocks_v, block_averages = cls._spectra(features, every, rows, freqs)
         scale = cls._channel_scale(features, chans, values, freqs)
+        stored = first.features.get("channel_scale") if first is not None else None
+        if scale is not None and stored is not None and len(stored) == len(chans):
+            # every session in the first session's units, so a change of level between sessions stays
+            # in the parameters (gain, background) instead of being divided out
+            scale = np.asarray(stored, float)
         if scale is not None:  # each sensor type in its own units, so their levels are comparable
             values, gain = values / scale[:, None] ** 2, gain / scale[:, None]
             blocks_v = None if blocks_v is None else blocks_v / scale[None, :, None] ** 2
@@ -134,6 +139,7 @@ class SpectrumProtocol:
             "positions": where,
             "head": head,
             **({"anatomy": anatomy} if anatomy else {}),
+            **({"channel_scale": [float(x) for x in scale]} if scale is not None else {}),
             "n_averages": float(settings["n_averages"]),
             "digest": digest(values),
         }

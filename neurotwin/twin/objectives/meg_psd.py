@@ -22,8 +22,11 @@ sources reach the sensors:
   that type's typical amplitude (the root of its channels' median power in
   the fitted band) before the fit, so one set of gain and background
   levels (with each channel's offsets) serves every type — the per-type
-  noise scaling, profiled out instead of fitted. Predictions are returned
-  in the recording's units.
+  noise scaling, profiled out instead of fitted. The amplitudes are the
+  first session's, kept in its state for the later sessions, so the
+  parameters of every session are in one set of units (a louder session
+  raises the gain and background). Predictions are returned in the
+  recording's units.
 
 Examples
 --------
