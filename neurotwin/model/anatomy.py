@@ -292,9 +292,16 @@ class Anatomy:
             coregistration check, the cortex and how many of its vertices
             fell outside the inner skull (dropped).
         """
+        from ..features.sensors import DEFAULT_SPHERE
         from .leadfield import _head
 
-        sensors, sph, meg = _head(info, sphere if sphere is not None else (0.0, 0.0, 0.04, 0.09))
+        sensors, sph, meg = _head(info, sphere if sphere is not None else DEFAULT_SPHERE)
+        if cortex is None and meg:  # (before any file is read)
+            raise ConfigError(
+                "an MEG twin in the subject's own parcellation would need dipoles on its own "
+                "cortical surfaces (MEG hardly sees radial dipoles at region centroids); use "
+                "TVB's template cortex (connectome='tvb76')."
+            )
         trans = self.head_to_mri()
         coreg = self.coregistration(sensors, sphere=sphere, trans=trans)
         bem = self.bem_solution(eeg=not meg)
@@ -313,12 +320,6 @@ class Anatomy:
             region, weight = cortex.region, cortex.vertex_areas() / 100.0  # cm²
             what = f"{cortex.name} fitted into {self.subject}'s inner skull"
         else:
-            if meg:
-                raise ConfigError(
-                    "an MEG twin in the subject's own parcellation would need dipoles on its own "
-                    "cortical surfaces (MEG hardly sees radial dipoles at region centroids); use "
-                    "TVB's template cortex (connectome='tvb76')."
-                )
             rr, nn, region = self.region_sources(regions)
             weight = np.ones(len(rr))
             what = f"radial dipoles at the centroids of {self.subject}'s {self.segmentation().name} regions"

@@ -44,8 +44,9 @@ def _blocks(features, chans, freqs) -> FeatureArray | None:
 
 
 def own_leadfield(info, con, twin, sphere=None) -> tuple[np.ndarray, str, dict]:
-    """The lead field of the template cortex in the patient's own head (``twin.anatomy``): gain, the
-    head model's name, and the anatomy's parts (:meth:`neurotwin.model.Anatomy.leadfield`)."""
+    """The lead field in the patient's own head (``twin.anatomy``) of TVB's template cortex, or of
+    dipoles at the subject's own parcellation's centroids for another connectome: gain, the head
+    model's name, and the anatomy's parts (:meth:`neurotwin.model.Anatomy.leadfield`)."""
     anatomy = Anatomy.from_dict(twin.anatomy)
     # TVB's template cortex when the connectome is the template's; else the subject's own parcellation
     cortex = None if twin.head == "centres" else cortex_for(con, "auto")
