@@ -38,13 +38,14 @@ class Twin(BaseEstimator):
     ----------
     subject : str
         The patient's (pseudonymous) label.
-    modality : "eeg" | "meg" | "bold" | "eeg+bold" | "meg+bold"
+    modality : "eeg" | "meg" | "bold" | "eeg+meg" | "eeg+bold" | "meg+bold" | "eeg+meg+bold"
         What the twin is fitted to: EEG or MEG sensor PSDs (MEG:
         magnetometers and gradiometers through their own coils,
-        :mod:`neurotwin.twin.objectives.meg_psd`), BOLD functional
-        connectivity, or both in one model (``"eeg+bold"``: the sessions'
-        FeatureSets of either or both, joined with
-        :func:`neurotwin.features.concat`; the first needs both; the
+        :mod:`neurotwin.twin.objectives.meg_psd`), both of them seen from one
+        network (``"eeg+meg"``: :mod:`neurotwin.twin.objectives.sensors`),
+        BOLD functional connectivity, or sensors and BOLD in one model
+        (``"eeg+bold"``: the sessions' FeatureSets of either or both, joined
+        with :func:`neurotwin.features.concat`; the first needs both; the
         shared quantities: :mod:`neurotwin.twin.objectives.joint`).
     connectome : Connectome | None
         The patient's own connectome; None takes TVB's 76-region template
@@ -154,7 +155,7 @@ class Twin(BaseEstimator):
         self.head = head
         if anatomy is not None:
             Anatomy.from_dict(anatomy)
-            if not any(p in ("eeg", "meg") for p in self._objective_class().parts):
+            if not {"eeg", "meg"} & set(modality.split("+")):
                 raise ConfigError(f"anatomy= is for EEG and MEG twins; a {modality} twin has no head model.")
         self.anatomy = anatomy
         if variability:

@@ -29,10 +29,10 @@ def _objective_example(modality, make_session, small_connectome, request):
         return make_session(), small_connectome
     if modality == "eeg+bold":  # one session of both on the same network
         return concat([make_session(), _bold(small_connectome.labels)]), small_connectome
-    if modality in ("meg", "meg+bold"):  # 24 of the sample person's sensors on TVB's template cortex
+    if "meg" in modality.split("+"):  # 24 of the sample person's MEG sensors and 4 EEG, TVB's template
         con = request.getfixturevalue("tvb76")
         meg = request.getfixturevalue("few_meg")
-        return (meg if modality == "meg" else concat([meg, _bold(con.labels)])), con
+        return (concat([meg, _bold(con.labels)]) if "bold" in modality else meg), con
     from neurotwin.io import Connectome
 
     rng = np.random.default_rng(0)

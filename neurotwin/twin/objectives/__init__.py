@@ -3,16 +3,24 @@
 Examples
 --------
 >>> from neurotwin.twin.objectives import OBJECTIVES
->>> {m: cls.quality for m, cls in sorted(OBJECTIVES.items())}
-{'bold': 'fc_r', 'eeg': 'r_log_psd', 'eeg+bold': 'r_log_psd', 'meg': 'r_log_psd', 'meg+bold': 'r_log_psd'}
+>>> for m, cls in sorted(OBJECTIVES.items()):
+...     print(m, cls.quality)
+bold fc_r
+eeg r_log_psd
+eeg+bold r_log_psd
+eeg+meg r_log_psd
+eeg+meg+bold r_log_psd
+meg r_log_psd
+meg+bold r_log_psd
 """
 
 from .base import LIKELIHOODS, OBJECTIVES, Objective, describe, get_objective, register_objective
 from .bold_fc import BoldObjective
 from .eeg_csd import CsdObjective
 from .eeg_psd import SpectrumObjective
-from .joint import EegBoldObjective, JointObjective, MegBoldObjective
+from .joint import EegBoldObjective, EegMegBoldObjective, JointObjective, MegBoldObjective
 from .meg_psd import MegSpectrumObjective
+from .sensors import EegMegObjective
 
 __all__ = [
     "LIKELIHOODS",
@@ -20,6 +28,8 @@ __all__ = [
     "BoldObjective",
     "CsdObjective",
     "EegBoldObjective",
+    "EegMegBoldObjective",
+    "EegMegObjective",
     "JointObjective",
     "MegBoldObjective",
     "MegSpectrumObjective",

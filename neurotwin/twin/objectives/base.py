@@ -56,7 +56,7 @@ def register_objective(cls: type) -> type:
     --------
     >>> from neurotwin.twin.objectives import LIKELIHOODS, OBJECTIVES
     >>> sorted(OBJECTIVES), sorted(LIKELIHOODS)
-    (['bold', 'eeg', 'eeg+bold', 'meg', 'meg+bold'], [('eeg', 'csd')])
+    (['bold', 'eeg', 'eeg+bold', 'eeg+meg', 'eeg+meg+bold', 'meg', 'meg+bold'], [('eeg', 'csd')])
     """
     if cls.likelihood is None:
         OBJECTIVES[cls.modality] = cls

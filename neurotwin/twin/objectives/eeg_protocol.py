@@ -98,7 +98,9 @@ class SpectrumProtocol:
             )
         key, sensors = cls._sensor_key(features, chans)
         if key not in twin._cache:
-            twin._cache.clear()
+            # the last few sensor sets' lead fields (an EEG+MEG twin holds one of each kind)
+            for old in list(twin._cache)[: max(0, len(twin._cache) - 3)]:
+                del twin._cache[old]
             twin._cache[key] = cls._leadfield(sensors, chans, con, twin)
         gain, head, where, anatomy = twin._cache[key]
         if first is not None and first.features.get("head", head) != head:

@@ -56,11 +56,18 @@ from .base import OBJECTIVES, Objective, describe, optional_array, register_obje
 from .bold_fc import BoldObjective
 from .eeg_psd import SpectrumObjective
 from .meg_psd import MegSpectrumObjective
+from .parts import Layout, build_parts, part_record, sub_prior
+from .sensors import EegMegObjective
 
 __all__ = ["JointObjective"]
 
 #: the array that says a session has features of a part
-_MARKER = {"eeg": "psd", "meg": "psd", "bold": "fc_pearson"}
+_MARKER = {"eeg": "psd", "meg": "psd", "eeg+meg": "psd", "bold": "fc_pearson"}
+
+
+def _n_values(part) -> int:
+    """A spectrum part's number of modelled values (the EEG+MEG one's: both PSDs')."""
+    return int(getattr(part, "n_values", None) or part.psd.size)
 
 
 def _present(features, modality: str) -> bool:
@@ -74,36 +81,6 @@ def _present(features, modality: str) -> bool:
         return bool(OBJECTIVES[modality]._channels(features, list(psd.coords["channel"])))
     except DataError:
         return False
-
-
-class _PartTwin(SimpleNamespace):
-    """What a part's ``build`` reads of its twin: settings, the lead-field cache, the first state."""
-
-
-def _part_twin(twin, modality: str) -> _PartTwin:
-    first = twin.states_[0] if twin.states_ else None
-    states = [] if first is None else [SimpleNamespace(features=first.features["parts"][modality])]
-    return _PartTwin(
-        states_=states,
-        _cache=twin._cache,
-        head=twin.head,
-        anatomy=getattr(twin, "anatomy", None),
-        effective_connectivity=twin.effective_connectivity,
-        subject=twin.subject,
-        population=getattr(twin, "population", None),
-    )
-
-
-class _Layout:
-    """A part's parameters when it has no features in a session (from the first state's summary)."""
-
-    def __init__(self, stored: dict):
-        p = stored["prior"]
-        self.prior = Prior(p["names"], p["transforms"], np.asarray(p["mean"]), np.asarray(p["sd"]))
-        self.n_extra = int(stored.get("n_extra", 0))
-        self.n_params = len(p["names"]) + self.n_extra
-        self.regions = stored.get("regions")
-        self.summary = stored
 
 
 class JointObjective(Objective):
@@ -127,7 +104,7 @@ class JointObjective(Objective):
     neurotwin.errors.DataError: a twin is fitted to a FeatureSet, not NoneType.
     """
 
-    parts: ClassVar[tuple[str, str]] = ("eeg", "bold")
+    parts: ClassVar[tuple[str, ...]] = ("eeg", "bold")
     template = None  # BOLD needs the patient's connectome
     #: sd (log) by which a shared quantity may differ between the modalities, beyond their offset, in
     #: one session: 0.1, about 10 % (a round choice, not fitted to our data)
@@ -300,12 +277,7 @@ class JointObjective(Objective):
         mean = np.asarray(prior.mean, float)
         if self.parts[0] not in self.present:
             return [mean.copy()]
-        sub = Prior(
-            list(prior.names[: self.p_s]),
-            list(prior.transforms[: self.p_s]),
-            mean[: self.p_s],
-            np.asarray(prior.sd, float)[: self.p_s],
-        )
+        sub = sub_prior(prior, np.arange(self.p_s))
         out = []
         for start in self.spectrum.starts(sub, first=first):
             x = np.concatenate([mean, np.zeros(self.n_extra)])  # (a first fit: the extras' prior mean)
@@ -325,12 +297,6 @@ class JointObjective(Objective):
         from ..inference import fit_map
 
         free = np.r_[self.p_s : self.p]
-        sub_prior = Prior(
-            [prior.names[i] for i in free],
-            [prior.transforms[i] for i in free],
-            np.asarray(prior.mean, float)[free],
-            np.asarray(prior.sd, float)[free],
-        )
         x = np.array(x, float)
 
         def nll(z):
@@ -347,7 +313,7 @@ class JointObjective(Objective):
 
         post, _ = fit_map(
             nll,
-            sub_prior,
+            sub_prior(prior, free),
             n_extra=self.n_extra,
             extra_sd=self.edge_sd,
             x0=[x[self.p_s :]],
@@ -377,40 +343,28 @@ class JointObjective(Objective):
             raise DataError(
                 f"these features have none of the {cls.modality} twin's modalities ({list(cls.parts)})."
             )
-        built = {}
-        for m in cls.parts:
-            if m in present:
-                built[m] = OBJECTIVES[m].build(features, connectome, _part_twin(twin, m))
-            else:
-                built[m] = _Layout(first.features["parts"][m])
+        built = build_parts({m: OBJECTIVES[m] for m in cls.parts}, present, features, connectome, twin)
         obj = cls(built[cls.parts[0]], built["bold"], present=present)
         parts = {}
         for m in cls.parts:
             part = built[m]
-            if isinstance(part, _Layout):
+            if isinstance(part, Layout):
                 parts[m] = part.summary
                 continue
-            pr = part.prior
-            parts[m] = {
-                **part.summary,
-                "prior": {
-                    "names": list(pr.names),
-                    "transforms": list(pr.transforms),
-                    "mean": [float(x) for x in pr.mean],
-                    "sd": [float(x) for x in pr.sd],
-                },
-                "n_extra": int(getattr(part, "n_extra", 0)),
-            }
-            if m != "bold":
-                parts[m]["regions"] = list(part.regions)
+            parts[m] = part_record(part)
         top = parts[cls.parts[0]]
         obj.summary = {
             **{k: v for k, v in top.items() if k not in ("prior", "n_extra")},
-            "modalities": list(present),
+            "modalities": obj.modalities,
             "shared": list(obj.shared),
             "parts": parts,
         }
         return obj
+
+    @property
+    def modalities(self) -> list[str]:
+        """The modalities the session has (an EEG+MEG part's present ones each)."""
+        return [x for m, part in self._parts_present() for x in getattr(part, "present", (m,))]
 
     def _parts_present(self):
         return [(m, self.spectrum if m == self.parts[0] else self.bold) for m in self.present]
@@ -421,11 +375,19 @@ class JointObjective(Objective):
 
     def predict(self, theta) -> dict:
         """The modelled features of each modality the session has: ``{modality: FeatureArray}``."""
-        return {m: part.predict(self._theta_of(m, theta)) for m, part in self._parts_present()}
+        return self._by_modality(lambda m, part: part.predict(self._theta_of(m, theta)))
 
     def observed(self) -> dict:
         """The session's features as each part sees them: ``{modality: FeatureArray}``."""
-        return {m: part.observed() for m, part in self._parts_present()}
+        return self._by_modality(lambda m, part: part.observed())
+
+    def _by_modality(self, get) -> dict:
+        """``{modality: get(m, part)}`` over the present parts, an EEG+MEG part's two flattened in."""
+        out = {}
+        for m, part in self._parts_present():
+            value = get(m, part)
+            out.update(value if isinstance(value, dict) else {m: value})
+        return out
 
     def score(self, theta) -> dict:
         """Each present part's ``loglik`` and ``r`` (``eeg_r``, ``bold_r``, ...), and over all: the
@@ -433,7 +395,7 @@ class JointObjective(Objective):
         out, total, count = {}, 0.0, 0
         for m, part in self._parts_present():
             s = part.score(self._theta_of(m, theta))
-            n = part.psd.size if m != "bold" else len(part.labels) * (len(part.labels) - 1) // 2
+            n = len(part.labels) * (len(part.labels) - 1) // 2 if m == "bold" else _n_values(part)
             out[f"{m}_loglik"], out[f"{m}_r"] = s["loglik"], s["r"]
             total, count = total + s["loglik"] * n, count + n
         out["loglik"] = total / count
@@ -442,7 +404,7 @@ class JointObjective(Objective):
 
     def diagnostics(self, theta, posterior, prior) -> dict:
         """Each present part's diagnostics (its fit quality among them) and the shared quantities."""
-        diag = {"warnings": [], "modalities": list(self.present)}
+        diag = {"warnings": [], "modalities": self.modalities}
         for m, part in self._parts_present():
             if m == "bold":
                 sl = np.r_[self.p_s : self.p_s + self.p_b]
@@ -452,6 +414,7 @@ class JointObjective(Objective):
                 sub_post, sub_prior = posterior, prior  # the spectrum's parameters come first
             more = part.diagnostics(self._theta_of(m, theta), sub_post, sub_prior)
             diag["warnings"] += [f"{m}: {w}" for w in more.pop("warnings", [])]
+            more.pop("modalities", None)
             diag.update(more)
         q = self.shared_values(theta)
         diag["coupling"] = {"spectrum": q["coupling"][0], "bold": q["coupling"][1]}
@@ -487,7 +450,7 @@ def _joint(spectrum: type) -> type:
         "offset_damping": ("relative damping offset, BOLD minus " + name.upper(), "log"),
     }
     cls = type(
-        f"{name.capitalize()}BoldObjective",
+        f"{''.join(x.capitalize() for x in name.split('+'))}BoldObjective",
         (JointObjective,),
         {
             "__doc__": f"The joint {name.upper()} + BOLD objective (:class:`JointObjective`).",
@@ -496,7 +459,7 @@ def _joint(spectrum: type) -> type:
             "parts": (name, "bold"),
             "quality": spectrum.quality,
             "poor_fit": spectrum.poor_fit,
-            "qualities": {spectrum.quality: spectrum.poor_fit, BoldObjective.quality: BoldObjective.poor_fit},
+            "qualities": {**spectrum.qualities, BoldObjective.quality: BoldObjective.poor_fit},
             "parameters": joint_parameters,
             "change_thresholds": {
                 **spectrum.change_thresholds,
@@ -509,3 +472,4 @@ def _joint(spectrum: type) -> type:
 
 EegBoldObjective = _joint(SpectrumObjective)
 MegBoldObjective = _joint(MegSpectrumObjective)
+EegMegBoldObjective = _joint(EegMegObjective)
