@@ -256,7 +256,14 @@ def concat(sets: list[FeatureSet]) -> FeatureSet:
     for fs in sets:
         who = f"{fs.table['subject'].iloc[0]}/{fs.table['session'].iloc[0]}" if len(fs) else ""
         for name, a in fs.arrays.items():
-            arrays[name if name.count("/") >= 2 else f"{who}/{name}"] = a
+            key = name if name.count("/") >= 2 else f"{who}/{name}"
+            if key in arrays:  # (one would be lost: e.g. the PSDs of an EEG and an MEG recording)
+                raise DataError(
+                    f"two of these feature sets of {who or 'one session'} have an array {name!r}; "
+                    f"only one can be kept per session (join the recordings' features another way, "
+                    f"or keep one of them)."
+                )
+            arrays[key] = a
     # provenance: what the sets agree on, and what only one of them records (e.g. the EEG's PSD
     # settings next to the BOLD's), so that one session's modalities joined keep theirs
     # settings (None: not recorded, e.g. a BOLD set's "psd"); tables of settings that do not conflict

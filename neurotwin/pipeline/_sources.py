@@ -60,7 +60,8 @@ def twin_sources(config: PipelineConfig) -> list[Source]:
     ------
     ConfigError
         If a named pipeline cannot be loaded, is of a modality a twin does
-        not read, repeats a modality, or no joint twin joins the modalities.
+        not read, repeats a modality, names an EEG and an MEG pipeline, or no
+        joint twin joins the modalities.
 
     Examples
     --------
@@ -93,6 +94,12 @@ def twin_sources(config: PipelineConfig) -> list[Source]:
             )
         sources.append(Source(other.pipeline.name, modality, other.pipeline.desc, other))
     fitted = [s.modality for s in sources if s.modality != "mri"]
+    if {"eeg", "meg"} <= set(fitted):
+        raise ConfigError(
+            f"{where}: [twin] modalities names an EEG and an MEG pipeline; a twin cannot join their "
+            f"features yet (each session would have two 'psd' arrays). An MEG recording's own EEG "
+            f"channels are fitted with its MEG by Twin(modality='eeg+meg') in the Python API."
+        )
     if len(fitted) > 1:
         twin_modality(fitted, where=where)
     return sources

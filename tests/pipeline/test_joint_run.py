@@ -30,7 +30,7 @@ def _pipeline(tmp_path, modalities: str):
     [
         ('["mri_structural", "mri_other.toml"]', "two mri pipelines"),
         ('["no_such_pipeline"]', "cannot be loaded"),
-        ('["resting_meg", "rest_fmri"]', "no twin joins eeg and meg and bold"),
+        ('["resting_meg", "rest_fmri"]', "names an EEG and an MEG pipeline"),
     ],
 )
 def test_twin_modalities_that_cannot_be_read_are_refused_before_any_work(tmp_path, modalities, message):

@@ -90,7 +90,10 @@ def test_concat_keeps_each_modalitys_provenance(make_session, small_connectome):
     eeg, bold = make_session(), bold_session(small_connectome, 0.1)
     joined = concat([eeg, bold])
     assert joined.provenance["psd"] == eeg.provenance["psd"]
-    clash = concat([eeg, FeatureSet(eeg.table, eeg.arrays, {"psd": {"n_averages": 3}})])
+    clash = concat([eeg, FeatureSet(eeg.table, {}, {"psd": {"n_averages": 3}})])
+    # two sets of one session with an array of the same name: refused, not one of them lost
+    with pytest.raises(DataError, match="have an array 'psd'"):
+        concat([eeg, make_session(seed=2)])
     assert "psd" not in clash.provenance  # the sets disagree: it is not kept
     # a BOLD set read from the pipeline's outputs records no PSD settings (None): the EEG's stand
     unrecorded = FeatureSet(bold.table, bold.arrays, {**(bold.provenance or {}), "psd": None})
