@@ -232,6 +232,11 @@ class SpectrumProtocol:
         scale = getattr(self, "channel_scale", None)
         return values if scale is None else values * scale[:, None] ** 2
 
+    @property
+    def n_values(self) -> int:
+        """The number of modelled values (PSD bins of every channel)."""
+        return int(self.psd.size)
+
     def predict(self, theta) -> FeatureArray:
         """The model's sensor PSD ``(channel, freq)`` on the fitted grid (the recording's units)."""
         return self._array(self._units(self.model_psd(theta)))

@@ -56,18 +56,13 @@ from .base import OBJECTIVES, Objective, describe, optional_array, register_obje
 from .bold_fc import BoldObjective
 from .eeg_psd import SpectrumObjective
 from .meg_psd import MegSpectrumObjective
-from .parts import Layout, build_parts, part_record, sub_prior
+from .parts import build_parts, part_record, sub_prior
 from .sensors import EegMegObjective
 
 __all__ = ["JointObjective"]
 
 #: the array that says a session has features of a part
 _MARKER = {"eeg": "psd", "meg": "psd", "eeg+meg": "psd", "bold": "fc_pearson"}
-
-
-def _n_values(part) -> int:
-    """A spectrum part's number of modelled values (the EEG+MEG one's: both PSDs')."""
-    return int(getattr(part, "n_values", None) or part.psd.size)
 
 
 def _present(features, modality: str) -> bool:
@@ -345,13 +340,7 @@ class JointObjective(Objective):
             )
         built = build_parts({m: OBJECTIVES[m] for m in cls.parts}, present, features, connectome, twin)
         obj = cls(built[cls.parts[0]], built["bold"], present=present)
-        parts = {}
-        for m in cls.parts:
-            part = built[m]
-            if isinstance(part, Layout):
-                parts[m] = part.summary
-                continue
-            parts[m] = part_record(part)
+        parts = {m: part_record(built[m]) for m in cls.parts}
         top = parts[cls.parts[0]]
         obj.summary = {
             **{k: v for k, v in top.items() if k not in ("prior", "n_extra")},
@@ -395,7 +384,7 @@ class JointObjective(Objective):
         out, total, count = {}, 0.0, 0
         for m, part in self._parts_present():
             s = part.score(self._theta_of(m, theta))
-            n = len(part.labels) * (len(part.labels) - 1) // 2 if m == "bold" else _n_values(part)
+            n = len(part.labels) * (len(part.labels) - 1) // 2 if m == "bold" else part.n_values
             out[f"{m}_loglik"], out[f"{m}_r"] = s["loglik"], s["r"]
             total, count = total + s["loglik"] * n, count + n
         out["loglik"] = total / count

@@ -50,7 +50,10 @@ def part_twin(twin, part: str) -> PartTwin:
 
 
 def part_record(part) -> dict:
-    """A built part's summary with its prior's layout (what :class:`Layout` reads back)."""
+    """A built part's summary with its prior's layout (what :class:`Layout` reads back); a
+    :class:`Layout`'s own record."""
+    if isinstance(part, Layout):
+        return part.summary
     pr = part.prior
     record = {
         **part.summary,

@@ -58,10 +58,6 @@ def _is_network(name: str) -> bool:
     return str(name).partition("[")[0] in NETWORK
 
 
-def _n_values(part) -> int:
-    return int(part.psd.size)
-
-
 @register_objective
 class EegMegObjective(Objective):
     """The sum of an EEG and an MEG spectrum's negative log-likelihoods, with one network.
@@ -254,9 +250,7 @@ class EegMegObjective(Objective):
             )
         built = build_parts(_PART, present, features, connectome, twin)
         obj = cls(built["eeg"], built["meg"], present=present)
-        records = {
-            m: built[m].summary if isinstance(built[m], Layout) else part_record(built[m]) for m in cls.parts
-        }
+        records = {m: part_record(built[m]) for m in cls.parts}
         top = records[present[0]]
         heads = {records[m]["head"] for m in present}
         obj.summary = {
@@ -281,7 +275,7 @@ class EegMegObjective(Objective):
     @property
     def n_values(self) -> int:
         """The number of modelled values (both parts' PSD bins)."""
-        return sum(_n_values(part) for _, part in self._present_parts())
+        return sum(part.n_values for _, part in self._present_parts())
 
     def score(self, theta) -> dict:
         """Each part's ``loglik`` and ``r`` (``eeg_r``, ``meg_r``); over both, the log-likelihood per
@@ -290,7 +284,7 @@ class EegMegObjective(Objective):
         for m, part in self._present_parts():
             s = part.score(self._theta_of(m, theta))
             out[f"{m}_loglik"], out[f"{m}_r"] = s["loglik"], s["r"]
-            total += s["loglik"] * _n_values(part)
+            total += s["loglik"] * part.n_values
         out["loglik"] = total / self.n_values
         out["r"] = out[f"{self.present[0]}_r"]
         return out
