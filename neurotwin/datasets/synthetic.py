@@ -203,7 +203,7 @@ def make_resting_eeg(
     return raw
 
 
-def make_connectome(n_regions: int = 40, *, random_state=0) -> Connectome:
+def make_connectome(n_regions: int = 40, *, random_state=0, orientations: bool = False) -> Connectome:
     """A synthetic connectome with region centres on the cortex: an exponential distance rule.
 
     Centres are spread evenly (a Fibonacci lattice) over the upper part of a
@@ -213,7 +213,11 @@ def make_connectome(n_regions: int = 40, *, random_state=0) -> Connectome:
     distance rule ``exp(-d / 25 mm)`` (Ercsey-Ravasz et al. 2013) times a
     log-normal factor, keeping the 30 % strongest of each region's
     connections. Not anatomy: a stand-in for the sample study, which has no
-    diffusion data.
+    diffusion data. With ``orientations``, each region also gets a mean
+    cortical normal (TVB's ``average_orientations``): the outward radial
+    direction tilted by a random tangential part (sd 0.8 of it per axis, about
+    40° on average, as a folded patch's mean normal is), mirrored across the
+    midline, so a lead field at the centres is seen by MEG too.
 
     Examples
     --------
@@ -240,6 +244,15 @@ def make_connectome(n_regions: int = 40, *, random_state=0) -> Connectome:
     w = w + w.T
     keep = w >= np.quantile(w, 0.7, axis=1, keepdims=True)
     w = np.where(keep | keep.T, w, 0.0)
+    normals = None
+    if orientations:
+        radial = left - [0.0, -15.0, 10.0]
+        radial /= np.linalg.norm(radial, axis=1, keepdims=True)
+        tilt = rng.normal(0.0, 0.8, radial.shape)
+        tilt -= np.sum(tilt * radial, axis=1, keepdims=True) * radial  # the tangential part only
+        normals = np.empty((2 * half, 3))
+        normals[0::2] = radial + tilt
+        normals[1::2] = normals[0::2] * [-1, 1, 1]
     return Connectome(
         w / w.max(),
         tract_lengths=1.2 * dist,
@@ -247,11 +260,13 @@ def make_connectome(n_regions: int = 40, *, random_state=0) -> Connectome:
         centres=centres,
         name="synthetic",
         provenance={"source": "neurotwin.datasets.make_connectome", "random_state": str(random_state)},
+        orientations=normals,
     )
 
 
 def write_tvb_zip(con: Connectome, fname) -> Path:
-    """Write a connectome as a TVB connectivity zip (weights, tract_lengths, centres), byte-reproducibly.
+    """Write a connectome as a TVB connectivity zip (weights, tract_lengths, centres and, when it has
+    them, average_orientations), byte-reproducibly.
 
     Examples
     --------
@@ -272,6 +287,9 @@ def write_tvb_zip(con: Connectome, fname) -> Path:
             f"{lab} {c[0]:.3f} {c[1]:.3f} {c[2]:.3f}" for lab, c in zip(con.labels, con.centres)
         ),
     }
+    if con.orientations is not None:
+        rows = (" ".join(f"{v:.6f}" for v in o) for o in con.orientations)
+        members["average_orientations.txt"] = "\n".join(rows)
     with zipfile.ZipFile(fname, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # no timestamps: same bytes

@@ -14,7 +14,7 @@ import io
 import os
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,10 @@ class Connectome:
         A short description (source, atlas).
     provenance : dict
         Where it came from (file, format, keys).
+    orientations : array, shape (n_regions, 3) | None
+        Each region's mean cortical normal (TVB's ``average_orientations``):
+        the orientation of its dipole in a lead field at the region centres
+        (radial when None; MEG needs them there).
 
     Examples
     --------
@@ -70,6 +74,7 @@ class Connectome:
     directed: bool = False
     name: str = ""
     provenance: dict = field(default_factory=dict)
+    orientations: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         src = self.provenance.get("file", "connectome")
@@ -105,6 +110,13 @@ class Connectome:
             if c.shape != (n, 3) or not np.isfinite(c).all():
                 raise DataError(f"{src}: centres must be finite, shape ({n}, 3); got {c.shape}.")
             self.centres = c
+        if self.orientations is not None:
+            o = np.asarray(self.orientations, dtype=float)
+            if o.shape != (n, 3) or not np.isfinite(o).all() or (np.linalg.norm(o, axis=1) == 0).any():
+                raise DataError(
+                    f"{src}: orientations must be finite non-zero vectors, shape ({n}, 3); got {o.shape}."
+                )
+            self.orientations = o / np.linalg.norm(o, axis=1, keepdims=True)
 
     @property
     def n_regions(self) -> int:
@@ -197,8 +209,19 @@ def _read_tvb_zip(path: Path, **kwargs) -> Connectome:
                 centres = np.array([[float(x) for x in r[1:4]] for r in rows])
             except (ValueError, IndexError) as err:
                 raise DataError(f"{path}: centres.txt is not 'label x y z' rows ({err}).") from None
+        raw_orient = get("average_orientations")
+        orient = None
+        if raw_orient is not None:
+            orient = _text_matrix(raw_orient, "average_orientations.txt", str(path))
     return Connectome(
-        w, t, labels, centres, name=path.stem, provenance={"file": str(path), "format": "TVB zip"}, **kwargs
+        w,
+        t,
+        labels,
+        centres,
+        name=path.stem,
+        provenance={"file": str(path), "format": "TVB zip"},
+        orientations=orient,
+        **kwargs,
     )
 
 
@@ -347,8 +370,6 @@ def read_connectome(
             "(a failed tractography export?). Export the weights again."
         )
     if labels is not None:
-        con = Connectome(
-            con.weights, con.tract_lengths, list(labels), con.centres, con.directed, con.name, con.provenance
-        )
+        con = replace(con, labels=list(labels))
     logger.info("Read connectome %s: %d regions", path.name, con.n_regions)
     return con

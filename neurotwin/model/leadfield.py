@@ -2,16 +2,18 @@
 
 MNE builds the forward model: a spherical head (``make_sphere_model``)
 fitted to the electrode positions, and one dipole at each region centre,
-oriented radially (from the sphere's centre), which is how large pools of
-cortical pyramidal cells project to the scalp to a first approximation.
-The connectome's centres (template space, mm) are moved into the head
-sphere by an affine fit: centred on the sphere's origin and scaled so the
-outermost centre lies at 80 % of the brain radius. It is a generic head,
+oriented radially (from the sphere's centre: how large pools of cortical
+pyramidal cells project to the scalp to a first approximation) or along the
+connectome's own mean cortical normals when it has them. The connectome's
+centres (template space, mm) are moved into the head sphere by an affine
+fit: centred on the sphere's origin and scaled so the outermost centre lies
+at 80 % of the brain radius. It is a generic head,
 not the patient's anatomy (no MRI/BEM needed, nothing downloaded).
 :func:`cortical_leadfield` places dipoles on the template cortical surface
 instead, normal to it, which is what MEG needs (it is blind to radial
-dipoles in a sphere); there the MEG sensors' own coil definitions and
-device-to-head transform go into MNE's forward model.
+dipoles in a sphere; at region centres it needs their orientations);
+there the MEG sensors' own coil definitions and device-to-head transform
+go into MNE's forward model.
 """
 
 from __future__ import annotations
@@ -74,11 +76,18 @@ def _template_sphere():
     return mne.make_sphere_model("auto", "auto", info, verbose="error")
 
 
-def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
-    """Lead field of radial dipoles at region centres in a sphere fitted to the electrodes.
+def sphere_leadfield(
+    info: mne.Info, centres_mm, regions=None, orientations=None, *, sphere=None
+) -> LeadField:
+    """Lead field of dipoles at region centres in a sphere head: radial, or along given orientations.
 
     With fewer than 8 electrodes (e.g. two frontal channels) no head can be
-    fitted to them; the sphere of MNE's template 10-05 head is used.
+    fitted to them; the sphere of MNE's template 10-05 head is used. With
+    the regions' own orientations (a connectome's mean cortical normals,
+    TVB's ``average_orientations``) the dipoles point along them (the
+    centres are moved into the head without rotation, so they keep their
+    direction), and MEG sensors are possible too: MEG sees their
+    tangential part, where radial dipoles would be invisible to it.
 
     Parameters
     ----------
@@ -89,6 +98,10 @@ def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
         Region centres (``Connectome.centres``).
     regions : list of str | None
         Region names.
+    orientations : array, shape (n_regions, 3) | None
+        Each dipole's direction (``Connectome.orientations``); None: radial.
+    sphere : tuple | None
+        MEG only: the head sphere ``(x, y, z, radius)`` (head frame, m).
 
     Returns
     -------
@@ -105,11 +118,14 @@ def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
     >>> lf.gain.shape
     (6, 2)
     """
-    eeg, sphere, meg = _head(info)
-    if meg:
-        raise DataError("radial dipoles at region centres are invisible to MEG; use cortical_leadfield.")
+    eeg, sphere, meg = _head(info, sphere)
+    if meg and orientations is None:
+        raise DataError(
+            "radial dipoles at region centres are invisible to MEG; give the regions' orientations "
+            "(a connectome with average_orientations) or use cortical_leadfield."
+        )
     pos = np.array([ch["loc"][:3] for ch in eeg["chs"]])
-    if not np.isfinite(pos).all() or np.allclose(pos, 0):
+    if not meg and (not np.isfinite(pos).all() or np.allclose(pos, 0)):
         raise DataError("EEG channels have no positions; set a montage first.")
     c = np.asarray(centres_mm, float)
     if c.ndim != 2 or c.shape[1] != 3 or not np.isfinite(c).all():
@@ -119,9 +135,15 @@ def sphere_leadfield(info: mne.Info, centres_mm, regions=None) -> LeadField:
     rel = (c - c.mean(axis=0)) / 1000.0  # m
     scale = 0.8 * 0.9 * radius / max(np.linalg.norm(rel, axis=1).max(), 1e-9)  # inside the brain sphere
     rr = origin + rel * scale
-    nn = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
-    nn[np.linalg.norm(rel, axis=1) < 1e-9] = (0.0, 0.0, 1.0)
-    gain = _oriented_gain(eeg, sphere, rr, nn, "region centres")  # radial orientation
+    if orientations is None:  # radial
+        nn = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
+        nn[np.linalg.norm(rel, axis=1) < 1e-9] = (0.0, 0.0, 1.0)
+    else:
+        nn = np.asarray(orientations, float)
+        if nn.shape != c.shape or not np.isfinite(nn).all():
+            raise DataError(f"orientations must be a finite {c.shape} array, got shape {nn.shape}.")
+        nn = nn / np.maximum(np.linalg.norm(nn, axis=1, keepdims=True), 1e-12)
+    gain = _oriented_gain(eeg, sphere, rr, nn, "region centres", meg)
     return LeadField(gain, list(eeg.ch_names), regions)
 
 

@@ -399,8 +399,8 @@ class TwinStore:
         if twin.connectome is not None:
             c = twin.connectome
             arrays = {"weights": c.weights}
-            for name in ("tract_lengths", "centres"):
-                if getattr(c, name) is not None:
+            for name in ("tract_lengths", "centres", "orientations"):
+                if getattr(c, name, None) is not None:
                     arrays[name] = getattr(c, name)
             if c.labels is not None:
                 arrays["labels"] = np.array(c.labels, dtype=str)
@@ -559,6 +559,7 @@ class TwinStore:
                     tract_lengths=arr.get("tract_lengths"),
                     labels=[str(x) for x in arr["labels"]] if "labels" in arr else None,
                     centres=arr.get("centres"),
+                    orientations=arr.get("orientations"),
                     directed=config.get("connectome_directed", False),
                     name=config.get("connectome_name", ""),
                     provenance=config.get("connectome_provenance", {}),

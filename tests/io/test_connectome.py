@@ -60,3 +60,19 @@ def test_bad_velocity_and_missing_lengths():
 def test_nan_lengths(tmp_path):
     with pytest.raises(DataError, match="tract lengths contain 1 NaN"):
         Connectome(np.ones((2, 2)), tract_lengths=np.array([[0, np.nan], [1, 0]]))
+
+
+def test_orientations_round_trip_a_tvb_zip(tmp_path):
+    from neurotwin.datasets import make_connectome, write_tvb_zip
+    from neurotwin.io import read_connectome
+
+    con = make_connectome(10, orientations=True)
+    back = read_connectome(write_tvb_zip(con, tmp_path / "c.zip"))
+    np.testing.assert_allclose(back.orientations, con.orientations, atol=1e-5)
+    assert np.allclose(np.linalg.norm(back.orientations, axis=1), 1.0)
+    # tilted from the radial direction, not radial, and mirrored across the midline
+    assert np.allclose(con.orientations[0::2] * [-1, 1, 1], con.orientations[1::2])
+    without = read_connectome(write_tvb_zip(make_connectome(10), tmp_path / "d.zip"))
+    assert without.orientations is None
+    with pytest.raises(DataError, match="orientations must be finite non-zero"):
+        type(con)(con.weights, orientations=np.zeros((10, 3)))

@@ -111,7 +111,7 @@ def test_meg_refusals(few_meg, tvb76, small_connectome):
     with pytest.raises(DataError, match="no MEG channels"):
         Twin("s", modality="meg", connectome=tvb76).fit(eeg_only)
     with pytest.raises(ConfigError, match="MEG does not see radial dipoles"):
-        Twin("s", modality="meg", connectome=tvb76, head="centres").fit(few_meg)
+        Twin("s", modality="meg", connectome=small_connectome, head="centres").fit(few_meg)
     with pytest.raises(ConfigError, match="cortical surface"):
         Twin("s", modality="meg", connectome=small_connectome).fit(few_meg)
 
@@ -145,3 +145,26 @@ def test_a_later_session_keeps_the_first_sessions_units(few_meg, tvb76):
     loud = session(4.0)
     observed = MegSpectrumObjective.build(loud, tvb76, twin).observed().values
     assert 0.15 < np.median(twin.predict(loud, state=0).values / observed) < 0.4
+
+
+def test_meg_sees_dipoles_at_region_centres_along_their_orientations(few_meg):
+    """A connectome with its regions' mean cortical normals (no cortex): MEG at the centres."""
+    from neurotwin.datasets import make_connectome
+    from neurotwin.model.connectome import normalize_weights
+
+    con = make_connectome(20, orientations=True)
+    twin = Twin("s", modality="meg", connectome=con)
+    obj = MegSpectrumObjective.build(few_meg, normalize_weights(con, "max"), twin)
+    assert obj.summary["head"] == "region centres (their orientations)"
+    # every region reaches the sensors, unlike radial dipoles (the same centres, radial: next to nothing)
+    gain = np.abs(obj.lf * obj.channel_scale[:, None])
+    assert (gain.max(axis=0) > 0).all()
+    from neurotwin.model import sphere_leadfield
+
+    geo = few_meg.arrays["meg_sensors"]
+    info = meg_info(geo.values, geo.coords["channel"], few_meg.arrays["dev_head_t"].values)
+    sphere = few_meg.arrays["head_sphere"].values
+    outward = con.centres - con.centres.mean(axis=0)  # radial from the sphere's origin, as placed
+    radial = sphere_leadfield(info, con.centres, con.labels, outward, sphere=sphere).gain
+    oriented = sphere_leadfield(info, con.centres, con.labels, con.orientations, sphere=sphere).gain
+    assert np.abs(radial).max() < 1e-6 * np.abs(oriented).max()

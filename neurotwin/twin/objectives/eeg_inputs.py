@@ -106,6 +106,11 @@ def eeg_info(chans: list[str], positions: np.ndarray | None, sfreq: float = 1000
     return info
 
 
+def centres_head(con) -> str:
+    """The name of a head model with dipoles at the connectome's region centres."""
+    return "region centres" + (" (their orientations)" if con.orientations is not None else "")
+
+
 def cortex_for(con, head: str):
     """The cortical surface of the EEG head model, or None for dipoles at the region centres."""
     if head == "centres":

@@ -27,7 +27,7 @@ from ...model.connectome import normalize_weights
 from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from . import eeg_params as ep
 from .base import digest, feature_array, optional_array
-from .eeg_inputs import cortex_for, eeg_info
+from .eeg_inputs import centres_head, cortex_for, eeg_info
 from .eeg_inputs import positions as eeg_positions
 
 __all__ = ["SpectrumProtocol"]
@@ -198,9 +198,9 @@ class SpectrumProtocol:
         lf = (
             cortical_leadfield(info, cortex, con.labels)
             if cortex is not None
-            else sphere_leadfield(info, con.centres, con.labels)
+            else sphere_leadfield(info, con.centres, con.labels, con.orientations)
         )
-        head = cortex.name if cortex is not None else "region centres"
+        head = cortex.name if cortex is not None else centres_head(con)
         return lf.gain, head, "recording" if positions is not None else "template 10-05", None
 
     @classmethod

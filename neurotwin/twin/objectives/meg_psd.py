@@ -10,8 +10,10 @@ sources reach the sensors:
   BTi alike) and the device-to-head transform, stored with the features
   (:mod:`neurotwin.features.sensors`) — for dipoles normal to TVB's
   template cortex. MEG is blind to radial dipoles in a spherical head, so
-  the cortical surface is required (dipoles at the region centres would
-  see nothing);
+  the cortical surface is required, or, for another connectome, its
+  regions' own mean cortical normals (``Connectome.orientations``, TVB's
+  ``average_orientations``) for dipoles at their centres (radial ones
+  there would see nothing);
 * the head is a sphere fitted to the recording's digitised head points
   (for MEG only its origin matters: the field outside a spherically
   symmetric conductor does not depend on its radii; Sarvas 1987), else
@@ -42,9 +44,9 @@ import numpy as np
 from ...errors import ConfigError, DataError, NoPositionsError
 from ...features.context import PSD_UNITS
 from ...features.sensors import DEFAULT_SPHERE, meg_info, meg_types
-from ...model.leadfield import cortical_leadfield
+from ...model.leadfield import cortical_leadfield, sphere_leadfield
 from .base import optional_array, register_objective
-from .eeg_inputs import cortex_for
+from .eeg_inputs import centres_head, cortex_for
 from .eeg_protocol import own_leadfield
 from .eeg_psd import SpectrumObjective
 
@@ -125,21 +127,30 @@ class MegSpectrumObjective(SpectrumObjective):
         where, fitted = "recording (head sphere fitted to its head points)", sphere
         if sphere is None:
             sphere, where = np.asarray(DEFAULT_SPHERE), "recording (MNE's default head-sphere origin)"
-        if twin.head == "centres":
-            raise ConfigError("an MEG twin needs head='auto' or 'cortex': MEG does not see radial dipoles.")
+        oriented = getattr(con, "orientations", None) is not None
+        if twin.head == "centres" and not oriented:
+            raise ConfigError(
+                "an MEG twin at region centres needs the regions' orientations (a connectome with "
+                "average_orientations): MEG does not see radial dipoles. Use head='auto' or 'cortex'."
+            )
         info = meg_info(geo, chans, trans)
         if twin.anatomy is not None:  # the sphere fitted to the head points (if any) checks the transform
             gain, head, used = own_leadfield(info, con, twin, sphere=fitted)
             return gain, head, where, used
-        cortex = cortex_for(con, "cortex")
+        # TVB's template cortex; else, with the regions' mean normals, dipoles at their centres
+        cortex = None if twin.head == "centres" else cortex_for(con, "auto" if oriented else "cortex")
         try:
-            lf = cortical_leadfield(info, cortex, con.labels, sphere=sphere)
+            if cortex is not None:
+                gain, head = cortical_leadfield(info, cortex, con.labels, sphere=sphere).gain, cortex.name
+            else:
+                lf = sphere_leadfield(info, con.centres, con.labels, con.orientations, sphere=sphere)
+                gain, head = lf.gain, centres_head(con)
         except RuntimeError as err:  # MNE: sensors inside the head, an implausible transform
             raise DataError(
                 f"MNE's forward model refused the MEG sensor geometry ({err}); check the "
                 f"recording's device-to-head transform."
             ) from err
-        return lf.gain, cortex.name, where, None
+        return gain, head, where, None
 
     @classmethod
     def _types(cls, features, chans) -> np.ndarray:
