@@ -173,7 +173,7 @@ def _quality_rows(twin) -> list[dict]:
     from .twin.objectives import get_objective
 
     obj = get_objective(twin.modality, twin.likelihood)
-    measures, parts = obj.qualities, list(obj.parts)
+    measures, labels = obj.qualities, obj.quality_parts
     used = {"parameter": "modalities", "unit": ""}
     quality = {"parameter": "fit quality", "unit": "r"}
     for s in twin.states_:
@@ -182,12 +182,12 @@ def _quality_rows(twin) -> list[dict]:
             " (+ volumes)" if s.features.get("volumes") else ""
         )
         cells = []
-        for part, (key, floor) in zip(parts, measures.items()):
+        for key, floor in measures.items():
             value = s.diagnostics.get(key)
             if value is None:
                 continue
             text = f"{value:.3f}" + (" poor" if value < floor else "")
-            cells.append(f"{part} {text}" if len(measures) > 1 else text)
+            cells.append(f"{labels[key]} {text}" if len(measures) > 1 else text)
         quality[col] = ", ".join(cells) or "-"
     return [used, quality]
 

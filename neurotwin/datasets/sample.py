@@ -32,6 +32,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from .._docs import fill_doc
 from .._logging import logger, verbose
 from ..errors import DataError, MissingFileError
@@ -55,6 +57,10 @@ for _sub, (_alphas, _chi, _bad, _sex, _age) in _SUBJECTS.items():
             "days": 90 * _i,
         }
 
+#: subject: the sessions with resting MEG (30 s, 8 sensor sites of a synthetic helmet)
+_MEG = {"01": ("01", "02", "03")}
+for _ses in _MEG["01"]:
+    SAMPLE_TRUTH[("01", _ses)]["meg"] = {"f": SAMPLE_TRUTH[("01", _ses)]["alpha_freq"]}
 #: subject: the sessions with resting BOLD (the simulated network's damping and coupling)
 _BOLD = {"01": ("01", "03")}
 _BOLD_NETWORK = {"a": -0.05, "coupling": 0.05, "n_volumes": 400}
@@ -132,8 +138,11 @@ def make_sample_study(
         # no diffusion data: a synthetic connectome stands in for the subject's own (the twin uses it)
         con_dir = root / "derivatives" / "connectomes" / f"sub-{sub}"
         con_dir.mkdir(parents=True, exist_ok=True)
-        con = make_connectome(40, random_state=k)
+        # (sub-01's regions also have orientations: its MEG sees the network through them)
+        con = make_connectome(40, random_state=k, orientations=sub in _MEG)
         write_tvb_zip(con, con_dir / f"sub-{sub}_desc-synthetic_connectome.zip")
+        for i, ses in enumerate(_MEG.get(sub, ())):
+            _write_meg(root, sub, ses, con, age=age, sex=sex, random_state=10 * (k + 1) + i)
         for i, ses in enumerate(_BOLD.get(sub, ())):
             _write_bold(root, sub, ses, con, random_state=100 * (k + 1) + i)
     make_dataset_description(
@@ -157,6 +166,34 @@ def make_sample_study(
     n_bytes = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     logger.info("Sample study written to %s (%.1f MB)", out_dir, n_bytes / 1e6)
     return out_dir
+
+
+def _write_meg(root: Path, sub: str, ses: str, con, *, age: int, sex: str, random_state: int) -> None:
+    """The session's resting MEG (FIF, 16-bit), drawn from the MEG twin's model of the connectome at
+    the session's alpha frequency (:func:`~neurotwin.datasets.meg.make_resting_meg`)."""
+    from mne_bids import BIDSPath, write_raw_bids
+
+    from .meg import make_resting_meg
+
+    truth = SAMPLE_TRUTH[(sub, ses)]
+    raw = make_resting_meg(con, alpha_freq=truth["meg"]["f"], n_sites=8, random_state=random_state)
+    date = _FIRST_DATE + dt.timedelta(days=truth["days"])
+    raw.set_meas_date(date)
+    with raw.info._unlock():
+        birthday = dt.date(date.year - age, 1, 1)
+        raw.info["subject_info"] = {"sex": 2 if sex == "F" else 1, "hand": 1, "birthday": birthday}
+    peak = np.abs(raw.get_data()).max(axis=1)
+    with raw.info._unlock():  # 16 bits a sample: each channel's step is its peak / 2^14
+        for ch, top in zip(raw.info["chs"], peak):
+            ch["cal"], ch["range"] = float(top / 2**14), 1.0
+    with tempfile.TemporaryDirectory() as tmp:  # mne-bids writes a FIF from a file
+        path = Path(tmp) / "meg_raw.fif"
+        raw.save(path, fmt="short", verbose="error")
+        import mne
+
+        raw = mne.io.read_raw_fif(path, verbose="error")
+        bp = BIDSPath(subject=sub, session=ses, task="rest", datatype="meg", root=root)
+        write_raw_bids(raw, bp, overwrite=True, verbose="error")
 
 
 def _write_bold(root: Path, sub: str, ses: str, con, *, random_state: int) -> None:

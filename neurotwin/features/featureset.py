@@ -142,6 +142,60 @@ class FeatureSet:
             raise DataError(f"no feature {feature!r} (location={location}, band={band}) in this set.")
         return float(t["value"].iloc[0]) if len(t) == 1 else t.set_index("location")["value"]
 
+    def tagged(self, tag: str) -> FeatureSet:
+        """The same features with their arrays, settings and table locations named ``"<tag>:<name>"``.
+
+        Two recordings of one session whose features have arrays of the same
+        name (the PSD of an EEG and of an MEG recording) can then be joined
+        by :func:`concat` without one replacing the other, and their values
+        of the same place (each one's channel mean) stay apart; :meth:`view`
+        gives the tagged ones back under their own names.
+
+        Examples
+        --------
+        >>> from neurotwin.features import FeatureArray, FeatureSet
+        >>> fs = FeatureSet(arrays={"psd": FeatureArray([1.0], ("freq",), {"freq": [10.0]})},
+        ...                 provenance={"psd": {"n_averages": 30}})
+        >>> meg = fs.tagged("meg")
+        >>> sorted(meg.arrays), sorted(meg.provenance), sorted(meg.view("meg").arrays)
+        (['meg:psd'], ['meg:psd'], ['psd'])
+        """
+
+        def name(key: str) -> str:
+            head, _, base = key.rpartition("/")
+            return f"{head}/{tag}:{base}" if head else f"{tag}:{base}"
+
+        table = self.table.assign(location=[f"{tag}:{loc}" for loc in self.table["location"]])
+        return FeatureSet(
+            table,
+            {name(k): a for k, a in self.arrays.items()},
+            {f"{tag}:{k}": v for k, v in (self.provenance or {}).items()},
+        )
+
+    def view(self, tag: str) -> FeatureSet:
+        """The features as the recording tagged ``tag`` has them (:meth:`tagged`): its arrays and
+        settings under their own names, over the others', and its table rows. Untagged features are
+        returned as they are."""
+        mark = f"{tag}:"
+        arrays = {k: a for k, a in self.arrays.items() if ":" not in k.rpartition("/")[2]}
+        tagged = {}
+        for k, a in self.arrays.items():
+            head, _, base = k.rpartition("/")
+            if base.startswith(mark):
+                tagged[f"{head}/{base[len(mark) :]}" if head else base[len(mark) :]] = a
+        if not tagged:
+            return self
+        own = {k[len(mark) :]: v for k, v in (self.provenance or {}).items() if k.startswith(mark)}
+        rows = self.table[self.table["location"].astype(str).str.startswith(mark)]
+        table = rows.assign(location=[loc[len(mark) :] for loc in rows["location"]])
+        rest = {k: v for k, v in (self.provenance or {}).items() if ":" not in k}
+        untouched = {
+            k: a
+            for k, a in arrays.items()
+            if k.rpartition("/")[2] not in {t.rpartition("/")[2] for t in tagged}
+        }
+        return FeatureSet(table, {**untouched, **tagged}, {**rest, **own})
+
     def save(self, fname: str | os.PathLike) -> Path:
         """Write ``<stem>_features.tsv`` (+ ``.npz`` arrays, ``.json`` provenance).
 

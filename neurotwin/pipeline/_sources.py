@@ -60,15 +60,17 @@ def twin_sources(config: PipelineConfig) -> list[Source]:
     ------
     ConfigError
         If a named pipeline cannot be loaded, is of a modality a twin does
-        not read, repeats a modality, names an EEG and an MEG pipeline, or no
-        joint twin joins the modalities.
+        not read, repeats a modality, or no joint twin joins the modalities.
 
     Examples
     --------
     >>> from neurotwin.pipeline import load_config
     >>> from neurotwin.pipeline._sources import twin_sources
-    >>> [(s.name, s.modality, s.desc) for s in twin_sources(load_config("resting_eeg"))]
-    [('resting_eeg', 'eeg', 'preproc'), ('rest_fmri', 'bold', 'clean'), ('mri_structural', 'mri', 'volumes')]
+    >>> sources = twin_sources(load_config("resting_eeg"))
+    >>> [(s.name, s.modality) for s in sources]
+    [('resting_eeg', 'eeg'), ('resting_meg', 'meg'), ('rest_fmri', 'bold'), ('mri_structural', 'mri')]
+    >>> [s.desc for s in sources]
+    ['preproc', 'preproc', 'clean', 'volumes']
     """
     settings = config.twin
     if settings is None:
@@ -94,31 +96,25 @@ def twin_sources(config: PipelineConfig) -> list[Source]:
             )
         sources.append(Source(other.pipeline.name, modality, other.pipeline.desc, other))
     fitted = [s.modality for s in sources if s.modality != "mri"]
-    if {"eeg", "meg"} <= set(fitted):
-        raise ConfigError(
-            f"{where}: [twin] modalities names an EEG and an MEG pipeline; a twin cannot join their "
-            f"features yet (each session would have two 'psd' arrays). An MEG recording's own EEG "
-            f"channels are fitted with its MEG by Twin(modality='eeg+meg') in the Python API."
-        )
     if len(fitted) > 1:
         twin_modality(fitted, where=where)
     return sources
 
 
 def twin_modality(modalities: list[str], *, where: str = "") -> str:
-    """The twin of these modalities: one alone, or the joint one (``eeg+bold``, ``meg+bold``).
+    """The twin of these modalities: one alone, or the joint one (``eeg+bold``, ``eeg+meg+bold``, ...).
 
     Examples
     --------
     >>> from neurotwin.pipeline._sources import twin_modality
-    >>> twin_modality(["bold", "eeg"]), twin_modality(["meg"])
-    ('eeg+bold', 'meg')
+    >>> twin_modality(["bold", "eeg"]), twin_modality(["meg", "eeg"]), twin_modality(["bold", "meg", "eeg"])
+    ('eeg+bold', 'eeg+meg', 'eeg+meg+bold')
     """
     from ..twin.objectives import OBJECTIVES
 
     if len(modalities) == 1:
         return modalities[0]
-    order = {"eeg": 0, "meg": 1, "bold": 2}
+    order = {"eeg": 0, "eeg+meg": 0, "meg": 1, "bold": 2}
     key = "+".join(sorted(modalities, key=order.get))
     if key not in OBJECTIVES:
         joint = sorted(k for k in OBJECTIVES if "+" in k)
@@ -320,11 +316,14 @@ def _plan_fitted(study: Study, subject: str, found: dict, settings) -> tuple[str
 
 
 def _read(files: dict[str, Path]):
-    """One session's features (``{modality: features file}``): its modalities' FeatureSets joined."""
+    """One session's features (``{modality: features file}``): its modalities' FeatureSets joined (an
+    MEG recording's tagged ``meg:`` next to an EEG recording's: both have a PSD)."""
     from ..features import concat
 
-    sets = [read_featureset(p) for p in files.values()]
-    return sets[0] if len(sets) == 1 else concat(sets)
+    sets = {m: read_featureset(p) for m, p in files.items()}
+    if "eeg" in sets and "meg" in sets:  # two recordings with a PSD each: the MEG's kept apart
+        sets["meg"] = sets["meg"].tagged("meg")
+    return next(iter(sets.values())) if len(sets) == 1 else concat(list(sets.values()))
 
 
 def run_sources(sources: list[Source], study: Study, out, **kwargs) -> list:

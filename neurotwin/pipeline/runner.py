@@ -202,8 +202,8 @@ class Pipeline:
     >>> out = tempfile.mkdtemp()
     >>> result = pipe.run(sample_data_path(), out, participant_label=["01"], session_label=["01"],
     ...                   progress="off")
-    >>> result.exit_code, result.twins["modality"].tolist()  # its EEG and BOLD: one twin
-    (0, ['eeg+bold'])
+    >>> result.exit_code, result.twins["modality"].tolist()  # its EEG, MEG and BOLD: one twin
+    (0, ['eeg+meg+bold'])
     >>> pipe.run(sample_data_path(), out, participant_label=["01"], session_label=["01"],
     ...          progress="off").executed  # nothing changed: nothing runs
     0

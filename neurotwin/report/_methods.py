@@ -304,13 +304,13 @@ def twin_text(info: dict) -> str:
             f"{network} [deco2017, tvb], fitted to band-passed BOLD functional connectivity by "
             f"maximising a Wishart likelihood (L-BFGS) with a Laplace posterior." + prior + update + compare
         )
-    head = str(info.get("head", ""))
-    head = (
-        "dipoles normal to the template cortex"
-        if head.startswith("tvb cortex")
-        else "radial dipoles at the region centres"
-    )
-    where = "a three-shell spherical head fitted to the electrodes"
+    head = head_sources(str(info.get("head", "")))
+    heads = {
+        "eeg": "a three-shell spherical head fitted to the electrodes",
+        "meg": "a spherical head (MNE's MEG forward model of the recording's own coils)",
+    }
+    kinds = [m for m in str(info.get("modality", "eeg")).split("+") if m in heads] or ["eeg"]
+    where = " and ".join(heads[m] + (f" for the {m.upper()}" if len(kinds) > 1 else "") for m in kinds)
     if info.get("anatomy"):
         head, where = anatomy_text(info["anatomy"]), "the patient's own head (MNE's forward model)"
     return (
@@ -322,6 +322,22 @@ def twin_text(info: dict) -> str:
         f"Whittle likelihood [whittle] (L-BFGS), with a Fisher-information posterior widened by the "
         f"sandwich estimator over the recording's blocks [huber1967]." + prior + update + compare
     )
+
+
+def head_sources(head: str) -> str:
+    """What a state's ``head`` record says the sources are, in words.
+
+    Examples
+    --------
+    >>> from neurotwin.report._methods import head_sources
+    >>> head_sources("region centres (their orientations)")
+    "dipoles at the region centres along the connectome's orientations"
+    """
+    if head.startswith("tvb cortex"):
+        return f"dipoles normal to the template cortex ({head})"
+    if "their orientations" in head:
+        return "dipoles at the region centres along the connectome's orientations"
+    return "radial dipoles at the region centres"
 
 
 def own_anatomy(features: dict) -> dict | None:

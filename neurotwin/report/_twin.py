@@ -13,7 +13,7 @@ from ..errors import NeurotwinError
 from ..io.derivatives import Derivatives
 from . import _figures as figs
 from ._common import fmt
-from ._methods import anatomy_text, own_anatomy
+from ._methods import anatomy_text, head_sources, own_anatomy
 
 __all__ = ["twin_section"]
 
@@ -89,27 +89,27 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
         else "the subject's connectome"
     )
     head = st[0].features.get("head", "region centres")
-    head = (
-        f"dipoles normal to the template cortex ({head})"
-        if head.startswith("tvb cortex")
-        else "radial dipoles at the region centres"
-    )
+    head = head_sources(head)
     sensors = {
         "eeg": "a three-shell sphere fitted to the electrodes",
         "meg": "a sphere fitted to the head (MNE's MEG forward model of the recording's own coils)",
     }
-    spectrum = next((m for m in parts if m in sensors), None)
+    kinds = [m for p in parts for m in p.split("+") if m in sensors]  # EEG, MEG or both
     anatomy = own_anatomy(st[0].features)
-    if anatomy is not None and spectrum is not None:
-        head, sensors[spectrum] = anatomy_text(anatomy), "the subject's own head"
+    if anatomy is not None and kinds:
+        head = anatomy_text(anatomy)
+        sensors.update({m: "the subject's own head" for m in kinds})
     texts = []
-    if spectrum is not None:
+    if kinds:
+        seen = " and ".join(sensors[m] + (f" for the {m.upper()}" if len(kinds) > 1 else "") for m in kinds)
         texts.append(
             f"A Hopf network on {network}, each region with its own alpha frequency and damping, seen "
-            f"through a lead field of {head} in {sensors[spectrum]}, plus per-"
-            f"channel gain, aperiodic background (with a knee) and beta rhythm; fitted to the PSD (Whittle "
-            f"likelihood; a Fisher-information posterior widened by the sandwich over the recording's "
-            f"blocks). Fit quality is the correlation of model and data log-PSD."
+            f"through a lead field of {head} in {seen}, plus per-"
+            f"channel gain, aperiodic background (with a knee) and beta rhythm"
+            + (" (each kind of sensors its own)" if len(kinds) > 1 else "")
+            + "; fitted to the PSD (Whittle "
+            "likelihood; a Fisher-information posterior widened by the sandwich over the recording's "
+            "blocks). Fit quality is the correlation of model and data log-PSD."
         )
     if "bold" in parts:
         texts.append(
@@ -125,7 +125,7 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
                 )
                 + ": one likelihood over every session's modalities, so a session of either one moves both."
             )
-            if spectrum is not None
+            if kinds
             else f"A Hopf network on {network} fitted to band-passed BOLD FC (Wishart likelihood); fit "
             f"quality is the FC correlation."
         )
@@ -139,8 +139,8 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
                 "modalities": " + ".join(s.features.get("modalities") or [twin.modality])
                 + (" (+ volumes)" if s.features.get("volumes") else ""),
                 "quality": ", ".join(
-                    (f"{m} " if len(measures) > 1 else "") + fmt(d.get(key), 3)
-                    for m, key in zip(parts, measures)
+                    (f"{obj.quality_parts[key]} " if len(measures) > 1 else "") + fmt(d.get(key), 3)
+                    for key in measures
                     if d.get(key) is not None
                 ),
                 "model_iaf": fmt(d.get("model_iaf"), 4),
@@ -178,7 +178,7 @@ def twin_section(out: Path, subject: str, sessions: list[dict]) -> dict:
     by_session = {s["session"]: s for s in sessions}
     for s in st:
         fs = by_session.get(s.session, {}).get("_featureset")
-        if fs is None or parts[0] != "eeg":
+        if fs is None or "eeg" not in parts[0].split("+"):
             continue
         try:
             seen, model = twin.observed(fs), twin.predict(fs, state=s.index)

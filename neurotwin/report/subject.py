@@ -286,7 +286,12 @@ def subject_report(out_dir, subject: str, config, *, command: str | None = None)
     """
     out = Path(out_dir).resolve()
     deriv = Derivatives(out)
-    found = _sidecars(out, subject, config.pipeline.desc)
+    own = config.pipeline.name  # (another pipeline's outputs may have the same desc: resting_meg's)
+    found = [
+        f
+        for f in _sidecars(out, subject, config.pipeline.desc)
+        if f[2].get("Pipeline", {}).get("Name", own) == own
+    ]
     # the recordings of the other pipelines its twin reads, as sessions of their own
     others = _twin_reads(config)
     kinds = {}

@@ -105,3 +105,25 @@ def test_sample_study_alpha_slowing(sample_root):
         )
     assert peaks[("02", "01")] - peaks[("02", "03")] >= 0.75
     assert abs(peaks[("01", "01")] - peaks[("01", "03")]) <= 0.25
+
+
+def test_sample_meg_is_drawn_at_the_sessions_alpha(sample_root):
+    """sub-01's MEG (every session): a synthetic helmet's magnetometers and planar gradiometers, its
+    alpha peak at the session's truth, on a head the MEG twin can place (device-to-head, head points)."""
+    import mne
+
+    from neurotwin.features.sensors import head_sphere
+
+    files = sorted(sample_root.glob("sub-01/ses-*/meg/*_meg.fif"))
+    assert [f.parts[-3] for f in files] == ["ses-01", "ses-02", "ses-03"]
+    for path in files:
+        raw = mne.io.read_raw_fif(path, verbose="error")
+        assert sorted(set(raw.get_channel_types())) == ["grad", "mag"] and len(raw.ch_names) == 24
+        mags = raw.get_data(picks="mag")
+        assert 1e-14 < np.std(mags) < 1e-11  # tesla, not garbage or flat after 16-bit storage
+        f, p = welch(mags, fs=raw.info["sfreq"], nperseg=int(8 * raw.info["sfreq"]))
+        band = (f >= 6) & (f <= 14)
+        ses = path.parts[-3][4:]
+        assert abs(f[band][np.argmax(p.mean(0)[band])] - SAMPLE_TRUTH[("01", ses)]["meg"]["f"]) <= 0.5
+        assert not np.allclose(raw.info["dev_head_t"]["trans"], np.eye(4))
+        assert head_sphere(raw.info)[1]  # fitted to the head points it carries

@@ -102,3 +102,29 @@ def test_interpolated_channels_are_not_tested_for_change(sample_derivatives):
     changes = TwinStore(out / "twins" / "twins.sqlite", create=False).load("01").changes()
     tested = set(changes["location"])
     assert bad not in tested and {"O1", "O2"} <= tested  # ...change detection does not use it
+
+
+def test_a_tagged_recording_joins_another_of_its_session_and_is_read_back():
+    from neurotwin.features import FeatureArray, FeatureSet, concat
+    from neurotwin.twin.longitudinal import session_values
+
+    def one(chans, level, n):
+        psd = FeatureArray(
+            np.full((len(chans), 2), level), ("channel", "freq"), {"channel": chans, "freq": [9, 10]}
+        )
+        rows = [{"feature": "iaf", "location": loc, "value": level, "se": 0.1} for loc in [*chans, "mean"]]
+        return FeatureSet.from_rows(
+            rows, subject="01", session="01", arrays={"psd": psd}, provenance={"psd": {"n_averages": n}}
+        )
+
+    eeg, meg = one(["Oz"], 10.0, 30), one(["MEG 0111"], 9.0, 60)
+    joined = concat([eeg, meg.tagged("meg")])
+    assert len(joined.arrays) == 2 and joined.provenance["psd"] == {"n_averages": 30}
+    view = joined.view("meg")
+    assert list(view.arrays["01/01/psd"].coords["channel"]) == ["MEG 0111"]
+    assert view.provenance["psd"] == {"n_averages": 60}
+    assert sorted(view.table["location"]) == ["MEG 0111", "mean"]
+    # each recording's channel mean is its own value (the MEG's is not compared with the EEG's)
+    keys = [(f, loc) for f, loc, *_ in session_values(joined)]
+    assert ("iaf", "mean") in keys and ("iaf", "meg:mean") in keys
+    assert joined.view("eeg") is joined  # nothing tagged eeg: the features as they are

@@ -16,7 +16,7 @@ from neurotwin.twin import TwinStore
 
 def _pipeline(tmp_path, modalities: str):
     text = (BUILTIN_DIR / "resting_eeg.toml").read_text()
-    line = 'modalities = ["resting_eeg", "rest_fmri", "mri_structural"]'
+    line = 'modalities = ["resting_eeg", "resting_meg", "rest_fmri", "mri_structural"]'
     assert line in text
     path = tmp_path / "p.toml"
     path.write_text(text.replace(line, f"modalities = {modalities}"))
@@ -30,7 +30,6 @@ def _pipeline(tmp_path, modalities: str):
     [
         ('["mri_structural", "mri_other.toml"]', "two mri pipelines"),
         ('["no_such_pipeline"]', "cannot be loaded"),
-        ('["resting_meg", "rest_fmri"]', "names an EEG and an MEG pipeline"),
     ],
 )
 def test_twin_modalities_that_cannot_be_read_are_refused_before_any_work(tmp_path, modalities, message):
@@ -49,14 +48,25 @@ def test_an_mri_pipeline_is_read_for_volumes_not_as_a_fitted_modality(tmp_path):
     assert [(s.name, s.modality) for s in sources] == [("resting_eeg", "eeg"), ("mri_structural", "mri")]
 
 
-def test_the_sample_run_gives_sub01_one_eeg_and_bold_twin_and_a_report_of_both(sample_derivatives):
+def test_the_sample_run_gives_sub01_one_eeg_meg_and_bold_twin_and_a_report_of_all(sample_derivatives):
     twin = TwinStore(sample_derivatives / "twins" / "twins.sqlite").load("01")
-    assert twin.modality == "eeg+bold"
-    assert [s.features["modalities"] for s in twin.states_] == [["eeg", "bold"], ["eeg"], ["eeg", "bold"]]
+    assert twin.modality == "eeg+meg+bold"
+    assert [s.features["modalities"] for s in twin.states_] == [
+        ["eeg", "meg", "bold"],
+        ["eeg", "meg"],
+        ["eeg", "meg", "bold"],
+    ]
+    # the session's EEG and MEG recordings, each part from its own (the MEG's tagged meg:)
+    parts = twin.states_[0].features["parts"]["eeg+meg"]["parts"]
+    assert all(c.startswith("MEG") for c in parts["meg"]["channels"]) and "O1" in parts["eeg"]["channels"]
+    assert parts["meg"]["head"] == "region centres (their orientations)"
+    assert twin.states_[0].diagnostics["meg_r_log_psd"] > 0.8
     assert TwinStore(sample_derivatives / "twins" / "twins.sqlite").load("02").modality == "eeg"
     html = (sample_derivatives / "sub-01.html").read_text()
     assert "Session 01 (BOLD)" in html and "Session 03 (BOLD)" in html
-    assert "eeg + bold" in html and "at BOLD&#39;s time scale" in html
+    assert all(f"Session 0{k} (MEG)" in html for k in (1, 2, 3))
+    assert "eeg + meg + bold" in html and "at BOLD&#39;s time scale" in html
+    assert "electrodes for the EEG and a sphere fitted to the head" in html  # one network, both sensors
     # the MRI sessions' regional volumes are kept with the states of the same session, and shown
     kept = [s.features.get("volumes") for s in twin.states_]
     assert kept[1] is None and kept[0]["location"] == kept[2]["location"]
@@ -65,7 +75,7 @@ def test_the_sample_run_gives_sub01_one_eeg_and_bold_twin_and_a_report_of_both(s
     assert list(table["session"].unique()) == ["01", "03"]
     assert (table["low"] < table["value"]).all() and (table["value"] < table["high"]).all()
     assert "Regional volumes" in html and "Every region's volume" in html
-    assert "eeg + bold (+ volumes)" in html and "Session 01 (MRI)" in html
+    assert "eeg + meg + bold (+ volumes)" in html and "Session 01 (MRI)" in html
     assert (
         "Session 02 (BOLD)" not in html and "(BOLD)" not in (sample_derivatives / "sub-02.html").read_text()
     )
@@ -74,7 +84,8 @@ def test_the_sample_run_gives_sub01_one_eeg_and_bold_twin_and_a_report_of_both(s
 @pytest.mark.slow
 def test_bold_arriving_later_turns_the_twin_into_a_joint_one(sample_root, tmp_path, capsys):
     root = tmp_path / "study"
-    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns("sub-02", "sub-03"))
+    # (without sub-01's MEG: a twin of EEG, then of EEG and BOLD)
+    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns("sub-02", "sub-03", "meg"))
     held = tmp_path / "held"
     shutil.move(root / "sub-01/ses-01/func", held)  # the first session has EEG only
     out = tmp_path / "out"
@@ -108,7 +119,7 @@ def test_pipeline_check_refuses_a_twin_modality_it_cannot_load(tmp_path, capsys)
     assert main(["pipeline", "check", str(_pipeline(tmp_path, '["rest_fmr"]'))]) == 2
     assert "Did you mean 'rest_fmri'?" in capsys.readouterr().err
     assert main(["pipeline", "check", "resting_eeg"]) == 0
-    assert "its twin also reads rest_fmri" in capsys.readouterr().out
+    assert "its twin also reads resting_meg, rest_fmri" in capsys.readouterr().out
 
 
 def test_volumes_join_the_twin_session_of_their_label_and_others_are_noted(sample_root):

@@ -224,7 +224,7 @@ def test_damaged_file_fails_only_its_subject(sample_root, tmp_path, capsys):
     assert "sub-02_ses-01_task-rest_eeg.edf" in captured.out and "truncated" in captured.out
     status = (out / "logs/status_resting_eeg.tsv").read_text()
     assert "failed" in status and status.count("\tok\t") == 1  # sub-01's recording went on
-    assert len(list(out.glob("sub-*/**/*_epo.fif"))) == 1
+    assert len(list(out.glob("sub-*/**/eeg/*_epo.fif"))) == 1
     assert main(["run", str(root), str(out), "group"]) == 0
     summary = (out / "group/resting_eeg_desc-preproc_summary.tsv").read_text()
     assert "truncated" in summary and summary.count("\tok\t") == 1

@@ -138,3 +138,18 @@ def test_eeg_meg_and_bold_in_one_twin(draw, tvb76):
     # a later session of one kind of sensors alone
     twin.update(draw(("meg",), seed=5), session="2", at=30.0)
     assert twin.states_[1].features["parts"]["eeg+meg"]["modalities"] == ["meg"]
+
+
+def test_eeg_and_meg_recorded_apart_are_joined_by_tagging(draw, tvb76):
+    """Two recordings of one session (an EEG and an MEG file) each with a PSD: the MEG's features are
+    tagged ``meg:`` so ``concat`` keeps both, and the twin reads each part's own."""
+    eeg, meg = draw(("eeg",)), draw(("meg",), seed=6)
+    with pytest.raises(DataError, match="have an array"):  # (their psd, and here their sensors too)
+        concat([eeg, meg])
+    joined = concat([eeg, meg.tagged("meg")])
+    assert EegMegObjective.parts_in(joined) == ("eeg", "meg")
+    twin = Twin("s", modality="eeg+meg", connectome=tvb76).fit(joined)
+    parts = twin.states_[0].features["parts"]
+    assert parts["eeg"]["channels"] == list(eeg.arrays["psd"].coords["channel"])
+    assert parts["meg"]["channels"] == list(meg.arrays["psd"].coords["channel"])
+    assert abs(_post(twin, "f")[0] - F_TRUE) < 3 * _post(twin, "f")[1] + 0.1

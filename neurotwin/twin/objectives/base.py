@@ -173,13 +173,19 @@ class Objective:
     #: default: ``{quality: poor_fit}``
     qualities: ClassVar[dict[str, float]] = {}
 
+    #: each fit-quality key with the modality it measures (default: ``qualities`` and ``parts`` in order)
+    quality_parts: ClassVar[dict[str, str]] = {}
+
     def __init_subclass__(cls, **kwargs):
-        """Derive ``parts`` and ``qualities`` of a class that declares its modality or quality only."""
+        """Derive ``parts``, ``qualities`` and ``quality_parts`` of a class that declares its modality or
+        quality only."""
         super().__init_subclass__(**kwargs)
         if "modality" in cls.__dict__ and "parts" not in cls.__dict__:
             cls.parts = (cls.modality,)
         if ("quality" in cls.__dict__ or "poor_fit" in cls.__dict__) and "qualities" not in cls.__dict__:
             cls.qualities = {cls.quality: cls.poor_fit}
+        if "quality_parts" not in cls.__dict__:
+            cls.quality_parts = dict(zip(cls.qualities, cls.parts))
 
     @classmethod
     def build(cls, features, connectome, twin) -> Objective:  # pragma: no cover - abstract

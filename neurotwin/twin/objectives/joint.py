@@ -62,10 +62,12 @@ from .sensors import EegMegObjective
 __all__ = ["JointObjective"]
 
 #: the array that says a session has features of a part
-_MARKER = {"eeg": "psd", "meg": "psd", "eeg+meg": "psd", "bold": "fc_pearson"}
+_MARKER = {"eeg": "psd", "meg": "psd", "bold": "fc_pearson"}
 
 
 def _present(features, modality: str) -> bool:
+    if hasattr(OBJECTIVES[modality], "parts_in"):  # EEG+MEG: either kind of sensors
+        return bool(OBJECTIVES[modality].parts_in(features))
     if optional_array(features, _MARKER[modality]) is None:
         return False
     if modality == "bold":
@@ -449,6 +451,7 @@ def _joint(spectrum: type) -> type:
             "quality": spectrum.quality,
             "poor_fit": spectrum.poor_fit,
             "qualities": {**spectrum.qualities, BoldObjective.quality: BoldObjective.poor_fit},
+            "quality_parts": {**spectrum.quality_parts, BoldObjective.quality: "bold"},
             "parameters": joint_parameters,
             "change_thresholds": {
                 **spectrum.change_thresholds,

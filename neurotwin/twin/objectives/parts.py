@@ -93,12 +93,14 @@ def sub_prior(prior: Prior, index, names=None) -> Prior:
     )
 
 
-def build_parts(classes: dict, present, features, connectome, twin) -> dict:
+def build_parts(classes: dict, present, features, connectome, twin, view=None) -> dict:
     """Each part's objective (``classes``: part -> objective class): built from the features when the
-    session has it, else laid out by the first state's record of it."""
+    session has it (``view(features, part)``: what the part reads of them), else laid out by the
+    first state's record of it."""
     first = twin.states_[0] if twin.states_ else None
+    view = view or (lambda fs, m: fs)
     return {
-        m: cls.build(features, connectome, part_twin(twin, m))
+        m: cls.build(view(features, m), connectome, part_twin(twin, m))
         if m in present
         else Layout(first.features["parts"][m])
         for m, cls in classes.items()

@@ -83,6 +83,7 @@ class EegMegObjective(Objective):
     qualities: ClassVar[dict[str, float]] = {
         f"{m}_{SpectrumObjective.quality}": SpectrumObjective.poor_fit for m in ("eeg", "meg")
     }
+    quality_parts: ClassVar[dict[str, str]] = {f"{m}_{SpectrumObjective.quality}": m for m in ("eeg", "meg")}
     template = SpectrumObjective.template
     parameters: ClassVar[dict] = {
         **SpectrumObjective.parameters,
@@ -224,22 +225,27 @@ class EegMegObjective(Objective):
 
     # ------------------------------------------------------------------ the objective protocol
     @classmethod
-    def _channels(cls, features, every: list[str]) -> list[str]:
-        """The PSD's channels either part models."""
-        return [c for m in cls.parts for c in _PART[m]._channels(features, every)]
+    def _view(cls, features, part: str):
+        """The features as a part reads them: an MEG recording's joined with an EEG recording's of the
+        same session are tagged ``meg:`` (:meth:`neurotwin.features.FeatureSet.tagged`)."""
+        return features.view("meg") if part == "meg" and hasattr(features, "view") else features
 
     @classmethod
-    def _has(cls, features, part: str) -> bool:
-        psd = optional_array(features, "psd")
-        if psd is None:
-            return False
-        return bool(_PART[part]._channels(features, list(psd.coords["channel"])))
+    def parts_in(cls, features) -> tuple[str, ...]:
+        """The parts (``"eeg"``, ``"meg"``) these features have channels of."""
+        found = []
+        for m in cls.parts:
+            view = cls._view(features, m)
+            psd = optional_array(view, "psd")
+            if psd is not None and _PART[m]._channels(view, list(psd.coords["channel"])):
+                found.append(m)
+        return tuple(found)
 
     @classmethod
     def build(cls, features, connectome, twin) -> EegMegObjective:
         """The objective of a session's features: each part from its own channels, else the first state's."""
         first = twin.states_[0] if twin.states_ else None
-        present = tuple(m for m in cls.parts if cls._has(features, m))
+        present = cls.parts_in(features)
         if not present:
             raise DataError("these features have no EEG or MEG channels in a 'psd' array.")
         if first is None and len(present) < len(cls.parts):
@@ -248,7 +254,7 @@ class EegMegObjective(Objective):
                 f"the first session of an EEG+MEG twin needs both; these features have no "
                 f"{' or '.join(missing)} channels in their 'psd' (a MEG recording's own EEG counts)."
             )
-        built = build_parts(_PART, present, features, connectome, twin)
+        built = build_parts(_PART, present, features, connectome, twin, view=cls._view)
         obj = cls(built["eeg"], built["meg"], present=present)
         records = {m: part_record(built[m]) for m in cls.parts}
         top = records[present[0]]
