@@ -17,11 +17,13 @@ RANK = {
     "_keys": 0,
     "errors": 0,
     "io": 1,
-    "datasets": 2,
     "features": 3,
     "model": 4,
     "twin": 5,
     "testing": 5,
+    # synthetic recordings are drawn from the model through the twins' own observation models (MEG:
+    # its lead field and sensor spectrum); nothing below imports them
+    "datasets": 5,
     "report": 6,
     "pipelines": 7,
     "pipeline": 7,

@@ -15,9 +15,13 @@ Subject ``01`` also has resting BOLD at sessions 01 and 03
 its connectome, 400 volumes at TR 2 s (13 min), in 2 x 2 x 2-voxel regions of a
 synthetic label volume ``anat/*_desc-synthetic_dseg.nii.gz`` of each of
 those sessions, with a ``_dseg.tsv`` naming them as the connectome does),
-so its twin is one EEG + BOLD twin whose states keep the regional volumes
-(``mri_structural``) of their session. Its EEG is simulated independently of that network (the
-sample shows the plumbing; it is not a validation of the joint model).
+and 30 s of resting MEG at every session
+(:func:`~neurotwin.datasets.make_resting_meg`: 8 sites of a synthetic
+helmet, drawn from the MEG twin's model of the same connectome, whose
+regions carry orientations), so its twin is one EEG + MEG + BOLD twin whose
+states keep the regional volumes (``mri_structural``) of their session. Its
+EEG is simulated independently of that network (the sample shows the
+plumbing; it is not a validation of the joint model).
 
 Subject ``02`` is the longitudinal case: its alpha peak slows from 10.0 to
 9.0 Hz over the three sessions, 90 days apart. The others stay within
@@ -159,7 +163,9 @@ def make_sample_study(
         "sub-02's alpha slows from 10.0 to 9.0 Hz across sessions. T1 images are nibabel's\n"
         "bundled test image 'anatomical.nii' (same anatomy for every subject).\n"
         "sub-01 also has synthetic resting BOLD (ses-01, ses-03) of its connectome's network\n"
-        "(derivatives/connectomes/), in the regions of its sessions' anat/*_desc-synthetic_dseg.nii.gz.\n"
+        "(derivatives/connectomes/), in the regions of its sessions' anat/*_desc-synthetic_dseg.nii.gz,\n"
+        "and 30 s of resting MEG a session (a synthetic 8-site helmet) drawn from the MEG twin's\n"
+        "model of that connectome (dipoles along its regions' orientations).\n"
     )
     shutil.move(str(root), str(out_dir))
     shutil.rmtree(tmp, ignore_errors=True)
@@ -171,6 +177,7 @@ def make_sample_study(
 def _write_meg(root: Path, sub: str, ses: str, con, *, age: int, sex: str, random_state: int) -> None:
     """The session's resting MEG (FIF, 16-bit), drawn from the MEG twin's model of the connectome at
     the session's alpha frequency (:func:`~neurotwin.datasets.meg.make_resting_meg`)."""
+    import mne
     from mne_bids import BIDSPath, write_raw_bids
 
     from .meg import make_resting_meg
@@ -189,8 +196,6 @@ def _write_meg(root: Path, sub: str, ses: str, con, *, age: int, sex: str, rando
     with tempfile.TemporaryDirectory() as tmp:  # mne-bids writes a FIF from a file
         path = Path(tmp) / "meg_raw.fif"
         raw.save(path, fmt="short", verbose="error")
-        import mne
-
         raw = mne.io.read_raw_fif(path, verbose="error")
         bp = BIDSPath(subject=sub, session=ses, task="rest", datatype="meg", root=root)
         write_raw_bids(raw, bp, overwrite=True, verbose="error")

@@ -189,11 +189,8 @@ class FeatureSet:
         rows = self.table[self.table["location"].astype(str).str.startswith(mark)]
         table = rows.assign(location=[loc[len(mark) :] for loc in rows["location"]])
         rest = {k: v for k, v in (self.provenance or {}).items() if ":" not in k}
-        untouched = {
-            k: a
-            for k, a in arrays.items()
-            if k.rpartition("/")[2] not in {t.rpartition("/")[2] for t in tagged}
-        }
+        replaced = {t.rpartition("/")[2] for t in tagged}
+        untouched = {k: a for k, a in arrays.items() if k.rpartition("/")[2] not in replaced}
         return FeatureSet(table, {**untouched, **tagged}, {**rest, **own})
 
     def save(self, fname: str | os.PathLike) -> Path:

@@ -114,7 +114,7 @@ def twin_modality(modalities: list[str], *, where: str = "") -> str:
 
     if len(modalities) == 1:
         return modalities[0]
-    order = {"eeg": 0, "eeg+meg": 0, "meg": 1, "bold": 2}
+    order = {"eeg": 0, "meg": 1, "bold": 2}
     key = "+".join(sorted(modalities, key=order.get))
     if key not in OBJECTIVES:
         joint = sorted(k for k in OBJECTIVES if "+" in k)
