@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._docs import fill_doc
 from .._logging import logger, verbose
 from ..errors import ConfigError, DataError
 from ..features.featureset import FeatureSet
@@ -13,13 +12,12 @@ from ..io.connectome import Connectome
 from ..model.anatomy import Anatomy
 from ..model.connectome import normalize_weights, template_connectome
 from .fitting import fit_state
+from .followup import FollowUpMixin
 from .inference import Prior, from_unconstrained
-from .longitudinal import changes, forecast, trajectory
 from .objectives import OBJECTIVES, get_objective
 from .population import PopulationPrior
 from .state import TwinState
 from .variability import Variability
-from .volumes import volume_table
 
 __all__ = ["Twin"]
 
@@ -27,7 +25,7 @@ __all__ = ["Twin"]
 CHANGE_THRESHOLDS = {m: dict(cls.change_thresholds) for m, cls in OBJECTIVES.items()}
 
 
-class Twin(BaseEstimator):
+class Twin(FollowUpMixin, BaseEstimator):
     """A neurological digital twin of one patient.
 
     Its settings are scikit-learn parameters (``get_params``/``set_params``,
@@ -512,147 +510,6 @@ class Twin(BaseEstimator):
         """Natural-scale values of the summary parameters in ``theta``."""
         post = self.states_[state].posterior
         return {n: float(from_unconstrained(t, tr)) for n, t, tr in zip(post.names, theta, post.transforms)}
-
-    # ------------------------------------------------------------------ longitudinal
-    def trajectory(self, name: str, level: float = 0.9):
-        """One parameter across sessions: posterior median and central credible band per state.
-
-        Parameters
-        ----------
-        name : str
-            A parameter name (``"f"``; ``posterior.summary()`` lists them with their human names).
-        level : float
-            Credible level of the band.
-
-        Returns
-        -------
-        table : pandas.DataFrame
-            ``session, at, value, low, high`` (natural scale), one row per state.
-
-        Examples
-        --------
-        >>> from neurotwin.twin import Twin
-        >>> Twin("01").trajectory("f").empty
-        True
-        """
-        return trajectory(self, name, level)
-
-    def volumes(self, level: float = 0.9):
-        """The regional volumes each state kept (its session's MRI), with their intervals.
-
-        Parameters
-        ----------
-        level : float
-            Level of the interval from each volume's measurement SE.
-
-        Returns
-        -------
-        table : pandas.DataFrame
-            ``session, at, location, value, se, low, high, unit``
-            (:func:`~neurotwin.twin.volumes.volume_table`).
-
-        Examples
-        --------
-        >>> from neurotwin.twin import Twin
-        >>> Twin("01").volumes().empty
-        True
-        """
-        return volume_table(self, level)
-
-    def changes(self, *, fdr: float = 0.05):
-        """Every later session against the first: which parameters and features changed, and how surely.
-
-        Each session's own estimate of the followed parameters and its
-        features (every channel and the mean spectrum) are compared with the
-        first session's, against their measured standard errors and the
-        between-session variability (the patient's own from 3 earlier
-        sessions on, else the study's or the literature's); alerts control
-        the false discovery rate per session (:func:`neurotwin.twin.changes`).
-
-        Parameters
-        ----------
-        fdr : float
-            False discovery rate of a session's alerts.
-
-        Returns
-        -------
-        table : pandas.DataFrame
-            One row per test (:data:`~neurotwin.twin.longitudinal.CHANGE_COLUMNS`), with the
-            human ``label`` and ``unit``; ``flagged`` marks the alerts.
-
-        Examples
-        --------
-        >>> from neurotwin.twin import Twin
-        >>> Twin("01").changes().empty  # a twin needs two sessions to compare
-        True
-        """
-        return changes(self, fdr=fdr)
-
-    @fill_doc
-    def forecast(self, at: float, *, level: float = 0.9, names=None):
-        """What a session at day ``at`` would measure: parameters and features with predictive intervals.
-
-        A trend needs 3 sessions on 2 or more days; before that the forecast
-        is the current level (``basis`` says which), and a forecast outside
-        the plausible range carries a ``note`` and a logged warning
-        (:func:`neurotwin.twin.forecast`).
-
-        Parameters
-        ----------
-        %(forecast_params)s
-
-        Returns
-        -------
-        %(forecast_returns)s
-
-        Examples
-        --------
-        >>> from neurotwin.twin import Twin
-        >>> Twin("01").forecast(90.0)
-        Traceback (most recent call last):
-        ...
-        neurotwin.errors.ConfigError: forecasting needs at least one fitted session.
-        """
-        return forecast(self, at, level=level, names=names)
-
-    def what_if(self, state: int = -1, **changes_):
-        """Run the twin's model with a change (lesion, coupling, parameters) against itself.
-
-        Keyword arguments go to :func:`neurotwin.model.what_if`:
-        ``lesion_regions`` disconnects regions (their connections cut; they
-        keep oscillating, and with the diffusive coupling their own power
-        rises), ``silence_regions`` clamps them to rest (connections kept;
-        their power goes to zero), ``coupling_scale`` scales ``G`` and
-        ``set_params`` changes the Hopf parameters. The baseline is this
-        state's fitted network (per-region damping and frequency, coupling,
-        conduction delays).
-
-        Parameters
-        ----------
-        state : int
-            Which state's network (default the last).
-        **changes_
-            The change, as above.
-
-        Returns
-        -------
-        result : neurotwin.model.WhatIf
-            Region PSDs and FC before and after; ``summary(band)`` per region.
-
-        Examples
-        --------
-        >>> from neurotwin.twin import Twin
-        >>> Twin("01").what_if(silence_regions=["rV1"])
-        Traceback (most recent call last):
-        ...
-        neurotwin.errors.ConfigError: the twin has no fitted state yet.
-        """
-        from ..model.whatif import what_if
-
-        if not self.states_:
-            raise ConfigError("the twin has no fitted state yet.")
-        con, params, kwargs = self._objective_class().network(self.states_[state], self._connectome())
-        return what_if(con, params, **{**kwargs, **changes_})
 
     def __repr__(self) -> str:
         return f"<Twin {self.subject} | {self.modality}, {len(self.states_)} state(s)>"

@@ -35,6 +35,7 @@ __all__ = [
     "CHANNEL_SD",
     "GLOBAL_NAMES",
     "GLOBAL_SD",
+    "NETWORK",
     "NAMES",
     "PARAMETERS",
     "REGION_SD",
@@ -67,6 +68,10 @@ GLOBAL_SD = (0.5, 2.5, 2.0, 0.5, 3.0, 3.0, 1.0, 1.0, 3.0, 0.5, 3.0)
 #: prior sd of the channel offsets (gain: log; background: log; exponent) and the regional ones
 CHANNEL_SD = {"gain_offset": 0.5, "background_offset": 1.0, "exponent_offset": 0.5, "beta_offset": 1.0}
 REGION_SD = {"a_offset": 0.5, "f_offset": 1.0}
+#: the network's parameters (the rest is the sensors' observation model): the first global ones and
+#: the regional offsets; an EEG+MEG twin shares exactly these between its parts
+NETWORK_GLOBALS = GLOBAL_NAMES[:4]
+NETWORK = NETWORK_GLOBALS + tuple(REGION_SD)
 #: human name and natural-scale unit of each parameter ("data units": the recording's own, e.g. V²/Hz;
 #: "log": a log-ratio to the global value)
 PARAMETERS = {

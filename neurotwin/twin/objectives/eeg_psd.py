@@ -294,7 +294,7 @@ class SpectrumObjective(SpectrumProtocol, Objective):
     def _network(self, theta, freqs=None):
         """Network PSD ``(C, F)`` and its Jacobian by the network parameters (cached at the last theta)."""
         theta = np.asarray(theta, float)
-        net_idx = np.r_[0:4, self._reg["a_offset"], self._reg["f_offset"]]
+        net_idx = self.network_index()
         key = tuple(np.round(theta[net_idx], 12))
         if freqs is None and self._cache is not None and self._cache[0] == key:
             return self._cache[1]
@@ -418,7 +418,8 @@ class SpectrumObjective(SpectrumProtocol, Objective):
 
     def network_index(self) -> np.ndarray:
         """Positions in ``theta`` of the network's parameters (the rest is the observation model)."""
-        return np.r_[0:4, self._reg["a_offset"], self._reg["f_offset"]].astype(int)
+        regional = [np.arange(self.n_params)[self._reg[k]] for k in ep.REGION_SD]
+        return np.r_[0 : len(ep.NETWORK_GLOBALS), *regional].astype(int)
 
     def refine_observation(self, theta, prior: Prior, maxiter: int = 300) -> np.ndarray:
         """``theta`` with the observation model fitted (MAP) for its fixed network.

@@ -43,14 +43,13 @@ import numpy as np
 from ...errors import ConfigError, DataError
 from ..inference import Prior
 from .base import Objective, describe, optional_array, register_objective
+from .eeg_params import NETWORK
 from .eeg_psd import SpectrumObjective
 from .meg_psd import MegSpectrumObjective
 from .parts import Layout, build_parts, part_record, sub_prior
 
 __all__ = ["EegMegObjective", "NETWORK"]
 
-#: the network's parameters (base names), shared by the EEG and MEG parts
-NETWORK = ("a", "f", "G", "velocity", "a_offset", "f_offset")
 _PART = {"eeg": SpectrumObjective, "meg": MegSpectrumObjective}
 
 
