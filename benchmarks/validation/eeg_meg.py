@@ -46,7 +46,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _synthetic import draw_theta
 from joint import _line, _mmm
-from recovery import meg_theta
+from recovery import meg_theta, welch_draw
 
 import neurotwin
 from neurotwin.twin import Twin
@@ -77,14 +77,7 @@ def geometry(data: Path, sensors: str):
 
 def draw_psd(part, theta: np.ndarray, noise: np.random.Generator) -> np.ndarray:
     """A part's PSD ``(C, F)`` drawn from the exact Welch law of its sensor cross-spectrum."""
-    csd = part.sensor_csd(theta, part.freqs)
-    psd = np.empty((len(part.channels), len(part.freqs)))
-    for k in range(len(part.freqs)):
-        chol = np.linalg.cholesky((csd[k] + csd[k].conj().T) / 2)
-        shape = (len(part.channels), SEGMENTS)
-        x = chol @ (noise.standard_normal(shape) + 1j * noise.standard_normal(shape)) / np.sqrt(2)
-        psd[:, k] = np.mean(np.abs(x) ** 2, axis=1)
-    return psd
+    return welch_draw(part.sensor_csd(theta, part.freqs), noise, SEGMENTS)
 
 
 def session(geom, base, psd: dict, parts: tuple[str, ...]):

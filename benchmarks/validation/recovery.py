@@ -124,17 +124,24 @@ def meg_theta(base, draw: dict) -> np.ndarray:
     return theta
 
 
+def welch_draw(csd: np.ndarray, noise: np.random.Generator, segments: int) -> np.ndarray:
+    """A PSD ``(C, F)`` drawn from the exact Welch law of a cross-spectrum ``(F, C, C)``: the mean
+    periodogram of ``segments`` complex Gaussian segments with that covariance."""
+    n_ch = csd.shape[1]
+    psd = np.empty((n_ch, len(csd)))
+    for k in range(len(csd)):
+        chol = np.linalg.cholesky((csd[k] + csd[k].conj().T) / 2)
+        shape = (n_ch, segments)
+        x = chol @ (noise.standard_normal(shape) + 1j * noise.standard_normal(shape)) / np.sqrt(2)
+        psd[:, k] = np.mean(np.abs(x) ** 2, axis=1)
+    return psd
+
+
 def meg_session(base, theta: np.ndarray, geometry, noise: np.random.Generator, segments: int = 60):
     """A session's features: its PSD drawn from the exact Welch law of the MEG model's sensor CSD."""
     from neurotwin.features import FeatureArray, FeatureSet
 
-    csd = base.sensor_csd(theta, base.freqs)  # (F, C, C), the recording's units
-    psd = np.empty((len(base.channels), len(base.freqs)))
-    for k in range(len(base.freqs)):
-        chol = np.linalg.cholesky((csd[k] + csd[k].conj().T) / 2)
-        shape = (len(base.channels), segments)
-        x = chol @ (noise.standard_normal(shape) + 1j * noise.standard_normal(shape)) / np.sqrt(2)
-        psd[:, k] = np.mean(np.abs(x) ** 2, axis=1)
+    psd = welch_draw(base.sensor_csd(theta, base.freqs), noise, segments)  # the recording's units
     arrays = {k: v for k, v in geometry.arrays.items() if k != "psd"}
     arrays["psd"] = FeatureArray(
         psd, ("channel", "freq"), {"channel": base.channels, "freq": list(base.freqs)}, unit=base.unit
