@@ -152,11 +152,12 @@ def chromium() -> str | None:
 @pytest.fixture(scope="session")
 def real_eeg_result(real_study, tmp_path_factory):
     """The default pipeline over the real-recordings study (reports included): ``(out, RunResult)``,
-    run once per session."""
+    run once per session, on two worker processes (CI's two cores; a pool's results are the serial
+    run's, ``test_process_pool_gives_the_serial_results``)."""
     import neurotwin.pipeline as ntp
 
     out = tmp_path_factory.mktemp("real-eeg") / "out"
-    return out, ntp.load("resting_eeg").run(real_study, out, progress="off")
+    return out, ntp.load("resting_eeg").run(real_study, out, progress="off", jobs=2)
 
 
 @pytest.fixture(scope="session")

@@ -209,7 +209,9 @@ def test_the_default_cache_keeps_what_resuming_needs(sample_run, sample_root, tm
 
 def _damaged_study(sample_root: Path, tmp_path: Path) -> Path:
     root = tmp_path / "study"
-    shutil.copytree(sample_root, root, ignore=shutil.ignore_patterns("sub-03", "make_sample_data.py"))
+    # (sub-01's EEG only: its MEG and BOLD would add pipelines and a joint twin, not a fault path)
+    ignore = shutil.ignore_patterns("sub-03", "make_sample_data.py", "meg", "func")
+    shutil.copytree(sample_root, root, ignore=ignore)
     bad = root / "sub-02/ses-01/eeg/sub-02_ses-01_task-rest_eeg.edf"
     bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])  # truncated copy
     return root

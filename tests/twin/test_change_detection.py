@@ -125,6 +125,12 @@ def test_a_channel_that_varies_more_gets_its_own_between_session_sd():
     pooled["tail"] = {k: v for k, v in pooled["tail"].items() if "@" not in k}
     patient.variability = pooled
     assert patient.changes().set_index("location").loc["c0", "flagged"]
+    # the report names the channels' own SDs once, not once a channel
+    from neurotwin.report._twin import _change_rows
+
+    patient.variability = var.to_dict()
+    text = _change_rows(patient.changes())[1]
+    assert "each channel's own where it has enough pairs" in text and " at c1 " not in text
     # too few people for a channel's own: the measure's over all channels
     few = population_variability(_loose_c0(rng, 10))
     assert "iaf" in few.sd and not any("@" in k for k in few.sd)
