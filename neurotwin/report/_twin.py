@@ -3,7 +3,6 @@ and the regional volumes its states kept (the longitudinal view)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -313,13 +312,7 @@ def _change_rows(changes: pd.DataFrame) -> tuple[list[dict], str]:
     if not len(changes):
         return rows, ""
     n_feat = changes[changes["kind"] == "feature"].groupby("session").size()
-    # a channel's own SD ("study at T5 (40 series, ...)") is named once for all channels
-    sources = sorted(
-        {
-            re.sub(r" at \S+ \(.*", ", each channel's own where it has enough pairs", s)
-            for s in changes["sd_source"]
-        }
-    )
+    sources = sorted(set(changes["sd_source"]))
     what = "the twin's parameters and " if (changes["kind"] == "parameter").any() else ""
     text = (
         f"Each session is tested against the first on {what}"

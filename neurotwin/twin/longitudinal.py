@@ -57,7 +57,6 @@ from .._logging import logger
 from ..errors import ConfigError
 from .inference import PLAUSIBLE_Z, from_unconstrained, plausible_range
 from .variability import (
-    LOCAL,
     LOG_FEATURES,
     MIN_OWN,
     Variability,
@@ -284,12 +283,6 @@ def variability_of(twin, before: int | None = None) -> Variability:
         out.sd[name] = float(np.sqrt((dof_p * tau_p**2 + dof_o * tau**2) / (dof_p + dof_o)))
         out.dof[name] = dof_p + dof_o
         out.source[name] = f"{own.source[name]} pooled with {src_p}"
-    # a channel's own τ (the study's) moves with its measure's by the same factor
-    for name in pop.sd:
-        base = name.split(LOCAL)[0]
-        if LOCAL in name and base in own.sd and pop.get(base)[0] > 0:
-            out.sd[name] = float(pop.sd[name] * out.sd[base] / pop.get(base)[0])
-            out.source[name] += f", scaled as {base} by the own history"
     return out
 
 
@@ -329,8 +322,7 @@ def _feature_rows(
         v0, se0 = base_feats[key]
         if not (np.isfinite(se0) and np.isfinite(se)):
             continue  # a value whose precision was not measured is not tested
-        name = var.local(measure(key), key[1])
-        tau, dof_tau, src = var.get(name)
+        tau, dof_tau, src = var.get(measure(key))
         meas = se0**2 + se**2
         sd = np.sqrt(meas + 2 * tau**2)
         if not sd > 0:
@@ -356,7 +348,7 @@ def _feature_rows(
                 "between_sd": tau,
                 "sd_source": src,
                 "dof": dof,
-                "p_value": var.p_value(name, diff / sd, dof),
+                "p_value": var.p_value(measure(key), diff / sd, dof),
                 "meaningful": np.nan,
                 "p_meaningful": np.nan,
             }
@@ -544,10 +536,9 @@ def _series(thresholds, states, series: dict) -> dict:
     per = [_feature_values(s) for s in states]
     for key in per[0]:
         vals = [p.get(key, (np.nan, np.nan)) for p in per]
-        one = (np.array([v[0] for v in vals]), np.array([v[1] for v in vals]))
-        series.setdefault(measure(key), []).append(one)
-        if key[1] not in ("global", ""):  # and the channel's own (Variability.local)
-            series.setdefault(f"{measure(key)}{LOCAL}{key[1]}", []).append(one)
+        series.setdefault(measure(key), []).append(
+            (np.array([v[0] for v in vals]), np.array([v[1] for v in vals]))
+        )
     return series
 
 
@@ -721,7 +712,7 @@ def forecast(twin, at: float, *, level: float = 0.9, names=None) -> pd.DataFrame
         if not vals:
             continue
         t, y, se = (np.array(v) for v in zip(*vals))
-        tau = var.get(var.local(measure(key), key[1]))[0]
+        tau = var.get(measure(key))[0]
         v = np.where(np.isfinite(se), se**2, 0.0) + tau**2
         v = np.where(v > 0, v, 1e-12)
         mid, level_var = _predict(t, y, v, at)

@@ -41,16 +41,6 @@ alpha frequency the most stable feature of all:
 
 A study's own estimate replaces these as soon as it exists.
 
-**Per electrode.** Sites differ in how stable they are: a temporal
-electrode picks up the jaw muscles, a frontal one the eyes, and a loose
-electrode moves between sessions more than the rest. A study therefore
-also estimates each channel's own ``τ`` of a measure (the measure's name,
-``@`` and the location: ``"aperiodic_offset@T5"``) once that channel has
-:data:`MIN_LOCAL_PAIRS` session pairs across its subjects; a channel with
-fewer uses the measure's ``τ`` over all channels. :meth:`Variability.local`
-picks which. (Added after the false alarms of the real no-change
-validation were seen to sit at single channels; not fitted to them.)
-
 Examples
 --------
 >>> from neurotwin.twin.variability import DEFAULT_SD
@@ -66,7 +56,6 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_SD",
-    "MIN_LOCAL_PAIRS",
     "MIN_OWN",
     "Variability",
     "add_sums",
@@ -97,11 +86,6 @@ LOG_FEATURES = ("theta_beta",)
 MIN_OWN = 3
 #: session pairs a study needs before the shape of their tails is estimated (:func:`tail_shape`)
 MIN_TAIL_PAIRS = 20
-#: session pairs of one channel (across a study's subjects) before it has its own ``τ`` (a variance
-#: from 20 pairs is known to about ±30 %, its sd about ±16 %; the same count as a tail shape needs)
-MIN_LOCAL_PAIRS = MIN_TAIL_PAIRS
-#: what joins a measure's name and a channel's in a per-channel ``τ`` (``"iaf@O1"``)
-LOCAL = "@"
 #: the most session pairs a tail shape is fitted to (a large study's are subsampled evenly)
 MAX_TAIL_PAIRS = 2000
 #: a fitted Student-t with more degrees of freedom than this is taken as normal
@@ -149,25 +133,10 @@ class Variability:
             dict(DEFAULT_SD), {k: np.inf for k in DEFAULT_SD}, {k: "default (literature)" for k in DEFAULT_SD}
         )
 
-    def local(self, name: str, location: str) -> str:
-        """The name of the ``τ`` a measure at a location uses: the channel's own when estimated.
-
-        Examples
-        --------
-        >>> from neurotwin.twin.variability import Variability
-        >>> var = Variability(sd={"iaf": 0.2, "iaf@T5": 0.5})
-        >>> var.local("iaf", "T5"), var.local("iaf", "O1")
-        ('iaf@T5', 'iaf')
-        """
-        key = f"{name}{LOCAL}{location}"
-        return key if key in self.sd else name
-
     def get(self, name: str) -> tuple[float, float, str]:
         """``(τ, dof, source)`` of a measure (its default if not estimated; ``(0, inf, 'none')`` if none)."""
         if name in self.sd:
             return float(self.sd[name]), float(self.dof.get(name, np.inf)), self.source.get(name, "")
-        if LOCAL in name:  # a channel without its own: the measure's over all channels
-            return self.get(name.split(LOCAL)[0])
         base = name.split(":")[0]  # a mean-spectrum value ("iaf:global") defaults as its feature
         if base in DEFAULT_SD:
             return DEFAULT_SD[base], np.inf, "default (literature)"
@@ -423,15 +392,14 @@ def from_sums(sums: dict, *, source: str = "study") -> Variability:
     """
     out = Variability()
     for name, (d2, meas, n, people, *pairs) in sums.items():
-        if n <= 0 or (LOCAL in name and n < MIN_LOCAL_PAIRS):
+        if n <= 0:
             continue
         if pairs and len(pairs[0]) == n:  # each pair by its own precision (paule_mandel)
             out.sd[name] = float(np.sqrt(paule_mandel(pairs[0])))
         else:  # sums kept before 0.1: the moment estimator
             out.sd[name] = float(np.sqrt(max(0.0, (d2 - meas) / (2 * n))))
         out.dof[name] = float(n)
-        at = f" at {name.split(LOCAL)[1]}" if LOCAL in name else ""
-        out.source[name] = f"{source}{at} ({int(people)} series, {int(n)} session pairs)"
+        out.source[name] = f"{source} ({int(people)} series, {int(n)} session pairs)"
         shape = tail_shape(pairs[0], out.sd[name]) if pairs else None  # (sums kept before 0.1: none)
         if shape is not None:
             out.tail[name] = shape

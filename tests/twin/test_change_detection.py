@@ -93,50 +93,6 @@ def test_between_session_sd_is_estimated_from_repeated_sessions():
     assert tiny.sd["x"] == 0.0
 
 
-def _loose_c0(rng, n_people: int, jump: float | None = None) -> list[Twin]:
-    """Two-session twins whose channel c0 varies between sessions by 0.8 Hz, the others by 0.05 Hz
-    (a loose or muscle-prone electrode); ``jump``: one more twin whose c0 moves by exactly that."""
-    twins = []
-    for i in range(n_people + (jump is not None)):
-        level = 10.0 + rng.normal(0, 1.0, len(CH))
-        moves = [np.zeros(len(CH)), rng.normal(0, 0.05, len(CH))]
-        moves[1][0] = rng.normal(0, 0.8) if i < n_people else jump
-        states = [_state(k, 90.0 * k, 10.0, 0.1, level + moves[k], 0.02) for k in range(2)]
-        twin = Twin(f"p{i}")
-        twin.states_ = states
-        twins.append(twin)
-    return twins
-
-
-def test_a_channel_that_varies_more_gets_its_own_between_session_sd():
-    rng = np.random.default_rng(5)
-    *study, patient = _loose_c0(rng, 40, jump=1.5)
-    var = population_variability(study)
-    assert var.local("iaf", "c0") == "iaf@c0" and var.local("iaf", "nowhere") == "iaf"
-    # (a difference's sd is sqrt(2) tau: c0's tau is 0.8 / sqrt(2) = 0.57, the others' 0.035)
-    assert 0.4 < var.sd["iaf@c0"] < 0.75 and var.sd["iaf@c1"] < 0.07 < var.sd["iaf"]
-    assert "at c0 (40 series, 40 session pairs)" in var.source["iaf@c0"]
-    # a 1.5-Hz move of c0 is ordinary for c0, not for the study's channels as a whole
-    patient.variability = var.to_dict()
-    row = patient.changes().set_index("location").loc["c0"]
-    assert row["between_sd"] == var.sd["iaf@c0"] and not row["flagged"]
-    pooled = var.to_dict()
-    pooled["sd"] = {k: v for k, v in pooled["sd"].items() if "@" not in k}
-    pooled["tail"] = {k: v for k, v in pooled["tail"].items() if "@" not in k}
-    patient.variability = pooled
-    assert patient.changes().set_index("location").loc["c0", "flagged"]
-    # the report names the channels' own SDs once, not once a channel
-    from neurotwin.report._twin import _change_rows
-
-    patient.variability = var.to_dict()
-    text = _change_rows(patient.changes())[1]
-    assert "each channel's own where it has enough pairs" in text and " at c1 " not in text
-    # too few people for a channel's own: the measure's over all channels
-    few = population_variability(_loose_c0(rng, 10))
-    assert "iaf" in few.sd and not any("@" in k for k in few.sd)
-    assert few.get("iaf@c0") == few.get("iaf")
-
-
 def test_features_alone_get_a_change_table():
     from neurotwin.features import FeatureSet
 
