@@ -41,6 +41,12 @@ alpha frequency the most stable feature of all:
 
 A study's own estimate replaces these as soon as it exists.
 
+``τ`` is one per measure (and band), over all channels. Each channel's own
+``τ`` (from 20 session pairs on) was tried on 2026-12-08 and measured
+worse on the real no-change parts of ``benchmarks/validation/longitudinal.py``:
+false alarms 37.5 % (21.9 % with the measure's tail shape kept) against
+18.8 %; the alarms there are one person's events, not unstable channels.
+
 Examples
 --------
 >>> from neurotwin.twin.variability import DEFAULT_SD
