@@ -160,6 +160,7 @@ class SpectrumObjective(SpectrumProtocol, Objective):
         self.regional = bool(regional)
         self.positions = None  # the electrodes' own positions, when the features carry them
         self._cache: tuple | None = None
+        self._net_cache: tuple | None = None  # the network's derivative pieces at the last network
         # layout of theta: globals, then channel offsets (gain, background, exponent), then regions
         self.n_global = len(ep.GLOBAL_NAMES)
         self._ch = {
@@ -455,28 +456,19 @@ class SpectrumObjective(SpectrumProtocol, Objective):
     def _parts(self, theta):
         """The model PSD ``(C, F)`` and its derivatives by kind (None outside the domain): the global
         parameters' ``(C, F, 11)``, each channel offset's own term ``(C, F)`` (offset ``c`` moves
-        channel ``c`` only, minus ``1/C`` of every channel: they are centred) and the regional
-        offsets' ``(C, F, N)`` (already centred)."""
+        channel ``c`` only, minus ``1/C`` of every channel: they are centred), the regional
+        offsets' ``(C, F, N)`` (already centred) before the channels' gains, and those gains² ``(C, 1)``."""
         theta = np.asarray(theta, float)
         net = self._network(theta)
         if net is None:
             return None
-        nps, jac = net
+        nps, _ = net
         g2, obs, chi, kc, fc, ap, beta, dist2, gam2 = self._observation(theta, self.freqs)
         model = g2 * nps + obs
         n_ch, n_f = model.shape
         glob = np.empty((n_ch, n_f, self.n_global))
-        a, _, g, _ = self._unpack(theta)
-        ja = jac["a"].transpose(1, 0, 2) * a  # (C, F, N): d/d log|a_j|
-        jf = jac["f"].transpose(1, 0, 2)
-        glob[:, :, 0] = g2 * ja.sum(axis=2)
-        glob[:, :, 1] = g2 * jf.sum(axis=2)
-        glob[:, :, 2] = g2 * jac["G"].T * g
-        glob[:, :, 3] = -g2 * jac["log_delay"].T
-        regional = {}
-        if self.regional:  # offsets enter centred: d/dδ_k = Σ_j d/df_j (δ_jk - 1/N)
-            regional["a_offset"] = g2[:, :, None] * (ja - ja.mean(axis=2, keepdims=True))
-            regional["f_offset"] = g2[:, :, None] * (jf - jf.mean(axis=2, keepdims=True))
+        network, regional = self._network_pieces(theta, net)
+        glob[:, :, :4] = g2[:, :, None] * network
         pnet = g2 * nps
         glob[:, :, 4] = 2 * pnet
         glob[:, :, 5] = ap
@@ -491,19 +483,39 @@ class SpectrumObjective(SpectrumProtocol, Objective):
             "exponent_offset": dchi,
             "beta_offset": beta,
         }
-        return model, glob, channel, regional
+        return model, glob, channel, regional, g2
+
+    def _network_pieces(self, theta, net) -> tuple[np.ndarray, dict]:
+        """The model's derivatives by the network's parameters before the channels' gains: the global
+        ones ``(C, F, 4)`` and the regional offsets' ``(C, F, N)`` (centred). They depend on the
+        network only, so they are kept for the last one: the observation model's refinement
+        (:meth:`refine_observation`) and the optimiser's steps in the observation parameters reuse them."""
+        key = tuple(np.round(theta[self.network_index()], 12))
+        if self._net_cache is not None and self._net_cache[0] == key:
+            return self._net_cache[1]
+        _, jac = net
+        a, _, g, _ = self._unpack(theta)
+        ja = jac["a"].transpose(1, 0, 2) * a  # (C, F, N): d/d log|a_j|
+        jf = jac["f"].transpose(1, 0, 2)
+        network = np.stack([ja.sum(axis=2), jf.sum(axis=2), jac["G"].T * g, -jac["log_delay"].T], axis=2)
+        regional = {}
+        if self.regional:  # offsets enter centred: d/dδ_k = Σ_j d/df_j (δ_jk - 1/N)
+            regional["a_offset"] = ja - ja.mean(axis=2, keepdims=True)
+            regional["f_offset"] = jf - jf.mean(axis=2, keepdims=True)
+        self._net_cache = (key, (network, regional))
+        return network, regional
 
     def jacobian(self, theta) -> tuple[np.ndarray, np.ndarray] | None:
         """Model PSD ``(C, F)`` and ``∂P/∂θ`` ``(C, F, P)`` at ``theta`` (None outside the domain)."""
         parts = self._parts(theta)
         if parts is None:
             return None
-        model, glob, channel, regional = parts
+        model, glob, channel, regional, g2 = parts
         n_ch, n_f = model.shape
         d = np.zeros((n_ch, n_f, self.n_params))
         d[:, :, : self.n_global] = glob
         for key, piece in regional.items():
-            d[:, :, self._reg[key]] = piece
+            d[:, :, self._reg[key]] = g2[:, :, None] * piece
         rows = np.arange(n_ch)
         for key, piece in channel.items():
             # centred offsets: channel c's own term, minus 1/C of every channel's
@@ -514,14 +526,15 @@ class SpectrumObjective(SpectrumProtocol, Objective):
     def _gradient(self, resid: np.ndarray, parts) -> np.ndarray:
         """``Σ_cf resid · ∂P/∂θ`` from :meth:`_parts` without the dense ``(C, F, P)`` Jacobian (whose
         channel columns are nearly all zero: a 306-channel MEG's would be 16 million numbers)."""
-        _, glob, channel, regional = parts
+        _, glob, channel, regional, g2 = parts
         grad = np.zeros(self.n_params)
         grad[: self.n_global] = np.einsum("cf,cfp->p", resid, glob)
         for key, piece in channel.items():
             own = (resid * piece).sum(axis=1)
             grad[self._ch[key]] = own - own.sum() / len(own)
+        scaled = resid * g2  # the regional pieces come before the channels' gains
         for key, piece in regional.items():
-            grad[self._reg[key]] = np.einsum("cf,cfn->n", resid, piece)
+            grad[self._reg[key]] = np.einsum("cf,cfn->n", scaled, piece)
         return grad
 
     def __call__(self, theta):
