@@ -468,7 +468,10 @@ class SpectrumObjective(SpectrumProtocol, Objective):
         n_ch, n_f = model.shape
         glob = np.empty((n_ch, n_f, self.n_global))
         network, regional = self._network_pieces(theta, net)
+        # (in the order of operations the arrays were computed in before they were kept, so a fit's
+        # arithmetic, and its result, is the same to the last bit)
         glob[:, :, :4] = g2[:, :, None] * network
+        glob[:, :, 2] *= self._unpack(theta)[2]
         pnet = g2 * nps
         glob[:, :, 4] = 2 * pnet
         glob[:, :, 5] = ap
@@ -487,17 +490,18 @@ class SpectrumObjective(SpectrumProtocol, Objective):
 
     def _network_pieces(self, theta, net) -> tuple[np.ndarray, dict]:
         """The model's derivatives by the network's parameters before the channels' gains: the global
-        ones ``(C, F, 4)`` and the regional offsets' ``(C, F, N)`` (centred). They depend on the
+        ones ``(C, F, 4)`` (the coupling's before its factor ``G``) and the regional offsets'
+        ``(C, F, N)`` (centred). They depend on the
         network only, so they are kept for the last one: the observation model's refinement
         (:meth:`refine_observation`) and the optimiser's steps in the observation parameters reuse them."""
         key = tuple(np.round(theta[self.network_index()], 12))
         if self._net_cache is not None and self._net_cache[0] == key:
             return self._net_cache[1]
         _, jac = net
-        a, _, g, _ = self._unpack(theta)
+        a = self._unpack(theta)[0]
         ja = jac["a"].transpose(1, 0, 2) * a  # (C, F, N): d/d log|a_j|
         jf = jac["f"].transpose(1, 0, 2)
-        network = np.stack([ja.sum(axis=2), jf.sum(axis=2), jac["G"].T * g, -jac["log_delay"].T], axis=2)
+        network = np.stack([ja.sum(axis=2), jf.sum(axis=2), jac["G"].T, -jac["log_delay"].T], axis=2)
         regional = {}
         if self.regional:  # offsets enter centred: d/dδ_k = Σ_j d/df_j (δ_jk - 1/N)
             regional["a_offset"] = ja - ja.mean(axis=2, keepdims=True)
@@ -532,9 +536,8 @@ class SpectrumObjective(SpectrumProtocol, Objective):
         for key, piece in channel.items():
             own = (resid * piece).sum(axis=1)
             grad[self._ch[key]] = own - own.sum() / len(own)
-        scaled = resid * g2  # the regional pieces come before the channels' gains
-        for key, piece in regional.items():
-            grad[self._reg[key]] = np.einsum("cf,cfn->n", scaled, piece)
+        for key, piece in regional.items():  # (the pieces come before the channels' gains)
+            grad[self._reg[key]] = np.einsum("cf,cfn->n", resid, g2[:, :, None] * piece)
         return grad
 
     def __call__(self, theta):
