@@ -419,8 +419,10 @@ class SpectrumObjective(SpectrumProtocol, Objective):
 
     def network_index(self) -> np.ndarray:
         """Positions in ``theta`` of the network's parameters (the rest is the observation model)."""
-        regional = [np.arange(self.n_params)[self._reg[k]] for k in ep.REGION_SD]
-        return np.r_[0 : len(ep.NETWORK_GLOBALS), *regional].astype(int)
+        if getattr(self, "_net_idx", None) is None:  # (every evaluation asks: computed once)
+            regional = [np.arange(self.n_params)[self._reg[k]] for k in ep.REGION_SD]
+            self._net_idx = np.r_[0 : len(ep.NETWORK_GLOBALS), *regional].astype(int)
+        return self._net_idx
 
     def refine_observation(self, theta, prior: Prior, maxiter: int = 300) -> np.ndarray:
         """``theta`` with the observation model fitted (MAP) for its fixed network.
@@ -491,11 +493,10 @@ class SpectrumObjective(SpectrumProtocol, Objective):
     def _network_pieces(self, theta, net) -> tuple[np.ndarray, dict]:
         """The model's derivatives by the network's parameters before the channels' gains: the global
         ones ``(C, F, 4)`` (the coupling's before its factor ``G``) and the regional offsets'
-        ``(C, F, N)`` (centred). They depend on the
-        network only, so they are kept for the last one: the observation model's refinement
+        ``(C, F, N)`` (centred). They depend on the network only, so they are kept with
+        :meth:`_network`'s result they came from: the observation model's refinement
         (:meth:`refine_observation`) and the optimiser's steps in the observation parameters reuse them."""
-        key = tuple(np.round(theta[self.network_index()], 12))
-        if self._net_cache is not None and self._net_cache[0] == key:
+        if self._net_cache is not None and self._net_cache[0] is net:  # (_network's cached result)
             return self._net_cache[1]
         _, jac = net
         a = self._unpack(theta)[0]
@@ -506,7 +507,7 @@ class SpectrumObjective(SpectrumProtocol, Objective):
         if self.regional:  # offsets enter centred: d/dδ_k = Σ_j d/df_j (δ_jk - 1/N)
             regional["a_offset"] = ja - ja.mean(axis=2, keepdims=True)
             regional["f_offset"] = jf - jf.mean(axis=2, keepdims=True)
-        self._net_cache = (key, (network, regional))
+        self._net_cache = (net, (network, regional))
         return network, regional
 
     def jacobian(self, theta) -> tuple[np.ndarray, np.ndarray] | None:
