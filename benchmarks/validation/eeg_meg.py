@@ -11,7 +11,7 @@ sample person's real sensors**: its digitised EEG electrodes and its
 Neuromag MEG helmet (magnetometers and planar gradiometers, the recording's
 device-to-head transform), from its 1-s SSS recording. By default a subset
 (every 4th EEG electrode, every 6th MEG sensor: 15 EEG, 51 MEG) keeps a
-patient to about a minute; ``--sensors all`` uses all 60 + 306. The EEG and
+patient to about 20 s (three fits); ``--sensors all`` uses all 60 + 306. The EEG and
 the MEG are two recordings of one session (as in ``sample_data/``): each
 part's PSD is drawn from the exact Welch law (60 segments) of its own
 sensor cross-spectrum, with its own observation model (gain, aperiodic
